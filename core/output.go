@@ -1,0 +1,277 @@
+package core
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// TimeLayout is the output contract's time format: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// Output is one line of eddy's output contract: a window result, a decision or a late event.
+type Output interface {
+	// Type is the contract's "type" member: "window", "decision" or "late".
+	Type() string
+	// AppendJSON appends the output as one JSON object (no newline).
+	AppendJSON(b []byte) []byte
+}
+
+// Item is one entry of a top-k aggregate.
+type Item struct {
+	Value string
+	Count uint64
+}
+
+// NamedValue is one aggregate's value in a window result. Num holds every numeric aggregate (count,
+// sum, avg, quantiles, distinct counts...); Items holds a top-k list. NaN (an empty min, say) is
+// written as null.
+type NamedValue struct {
+	Name  string
+	Num   float64
+	Items []Item
+	// IsList is set for aggregates whose value is Items.
+	IsList bool
+}
+
+// WindowResult is one window's aggregate values for one key: the core's stable output.
+type WindowResult struct {
+	Function string
+	Key      string
+	Start    time.Time
+	End      time.Time
+	// Revision is 0 for the first firing and counts up with each update by a late event.
+	Revision int
+	// Final is set when the window will not change again (its allowed lateness has passed). It is
+	// not part of the JSON contract.
+	Final  bool
+	Values []NamedValue
+}
+
+// Type implements Output.
+func (*WindowResult) Type() string { return "window" }
+
+// Value returns the named value and whether the result has it.
+func (r *WindowResult) Value(name string) (NamedValue, bool) {
+	for _, v := range r.Values {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return NamedValue{}, false
+}
+
+// Clone returns a deep copy; emitters reuse their results, so keep a clone to hold on to one.
+func (r *WindowResult) Clone() *WindowResult {
+	c := *r
+	c.Values = make([]NamedValue, len(r.Values))
+	for i, v := range r.Values {
+		c.Values[i] = v
+		if v.Items != nil {
+			c.Values[i].Items = append([]Item(nil), v.Items...)
+		}
+	}
+	return &c
+}
+
+// AppendJSON implements Output:
+// {"type":"window","function":"w1","key":"k","start":"...","end":"...","revision":0,"values":{...}}.
+func (r *WindowResult) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":"window","function":`...)
+	b = AppendString(b, r.Function)
+	b = append(b, `,"key":`...)
+	b = AppendString(b, r.Key)
+	b = append(b, `,"start":`...)
+	b = AppendTime(b, r.Start)
+	b = append(b, `,"end":`...)
+	b = AppendTime(b, r.End)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendInt(b, int64(r.Revision), 10)
+	b = append(b, `,"values":`...)
+	b = AppendValues(b, r.Values)
+	return append(b, '}')
+}
+
+// AppendValues appends values as a JSON object in their order.
+func AppendValues(b []byte, vs []NamedValue) []byte {
+	b = append(b, '{')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, v.Name)
+		b = append(b, ':')
+		if v.IsList {
+			b = append(b, '[')
+			for j, it := range v.Items {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"value":`...)
+				b = AppendString(b, it.Value)
+				b = append(b, `,"count":`...)
+				b = strconv.AppendUint(b, it.Count, 10)
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+			continue
+		}
+		b = AppendNumber(b, v.Num)
+	}
+	return append(b, '}')
+}
+
+// Late is an event that arrived after its windows closed (beyond the allowed lateness). It is written
+// to the late output instead of being dropped silently.
+type Late struct {
+	Function string
+	Key      string
+	Time     time.Time
+	// Watermark is the partition's watermark when the event arrived.
+	Watermark time.Time
+	ID        string
+	Pos       Pos
+	Data      []byte
+	Reason    string
+}
+
+// Type implements Output.
+func (*Late) Type() string { return "late" }
+
+// AppendJSON implements Output.
+func (l *Late) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":"late","function":`...)
+	b = AppendString(b, l.Function)
+	b = append(b, `,"key":`...)
+	b = AppendString(b, l.Key)
+	b = append(b, `,"time":`...)
+	b = AppendTime(b, l.Time)
+	b = append(b, `,"watermark":`...)
+	b = AppendTime(b, l.Watermark)
+	b = append(b, `,"id":`...)
+	b = AppendString(b, l.ID)
+	b = append(b, `,"partition":`...)
+	b = AppendString(b, l.Pos.Partition)
+	b = append(b, `,"offset":`...)
+	b = AppendString(b, l.Pos.Offset)
+	b = append(b, `,"reason":`...)
+	b = AppendString(b, l.Reason)
+	b = append(b, `,"event":`...)
+	b = AppendPayload(b, l.Data)
+	return append(b, '}')
+}
+
+// Failure is a record that could not be processed: undecodable, missing its key or time. The batch
+// goes on without it; adapters route failures to a dead-letter output and report them to the trigger.
+type Failure struct {
+	Record Record
+	// Field names the field at fault ("" when the whole payload is).
+	Field string
+	// Reason says what is wrong, in words.
+	Reason string
+	Err    error
+}
+
+// Error implements error, naming the record, the field and the reason.
+func (f *Failure) Error() string {
+	s := "record " + strconv.Quote(f.Record.ID)
+	if f.Field != "" {
+		s += " field " + strconv.Quote(f.Field)
+	}
+	return s + ": " + f.Reason
+}
+
+// Unwrap returns the underlying error.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// AppendJSON appends the failure as a dead-letter JSON object.
+func (f *Failure) AppendJSON(b []byte) []byte {
+	b = append(b, `{"type":"failure","id":`...)
+	b = AppendString(b, f.Record.ID)
+	b = append(b, `,"offset":`...)
+	b = AppendString(b, f.Record.Offset)
+	b = append(b, `,"field":`...)
+	b = AppendString(b, f.Field)
+	b = append(b, `,"reason":`...)
+	b = AppendString(b, f.Reason)
+	b = append(b, `,"data":`...)
+	b = AppendString(b, string(f.Record.Data))
+	return append(b, '}')
+}
+
+// AppendTime appends t as a JSON string in TimeLayout.
+func AppendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	return append(b, '"')
+}
+
+// AppendNumber appends f as a JSON number the way encoding/json writes float64, or null for NaN and
+// infinities (which JSON cannot hold).
+func AppendNumber(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs < 1e-6 || abs >= 1e21 {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, f, format, -1, 64)
+}
+
+// AppendPayload appends data as is when it is a JSON object (so the late output embeds the event),
+// else as a JSON string.
+func AppendPayload(b []byte, data []byte) []byte {
+	if len(data) > 0 && data[0] == '{' && data[len(data)-1] == '}' && validJSON(data) {
+		return append(b, data...)
+	}
+	return AppendString(b, string(data))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string, escaping what JSON requires and replacing invalid UTF-8.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+			i++
+			continue
+		}
+		if c < 0x80 {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		if r == 0xFFFD && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
