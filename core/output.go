@@ -275,3 +275,19 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// CloneOutput returns a copy of o that stays valid after the producer reuses o.
+func CloneOutput(o Output) Output {
+	switch v := o.(type) {
+	case *WindowResult:
+		return v.Clone()
+	case *Decision:
+		c := *v
+		c.Values = append([]NamedValue(nil), v.Values...)
+		return &c
+	case *Late:
+		c := *v
+		return &c
+	}
+	return o
+}

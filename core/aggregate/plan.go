@@ -1,0 +1,361 @@
+package aggregate
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/eddyhq/eddy/core"
+)
+
+// Plan lays out and computes a fixed list of named aggregates. It is immutable after Compile and safe
+// for concurrent use; partials are not.
+type Plan struct {
+	specs []Spec
+	outs  []output
+	// statFields holds the field-table index read by each Stats slot.
+	statFields []int
+	skFields   []int
+	skNew      []func() sketch
+	withM2     bool
+}
+
+type output struct {
+	name  string
+	op    Op
+	stat  int // Stats slot, or -1
+	sk    int // sketch slot, or -1
+	count bool
+}
+
+// Compile checks specs and lays out their partial. Every field they read is added to table, so the
+// decoder extracts it.
+func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
+	p := &Plan{specs: append([]Spec(nil), specs...)}
+	seen := make(map[string]bool)
+	statSlot := make(map[int]int)
+	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		name := s.name()
+		if seen[name] {
+			return nil, fmt.Errorf("aggregate %q: the name is used twice", name)
+		}
+		seen[name] = true
+		o := output{name: name, op: s.Op, stat: -1, sk: -1}
+		switch s.Op {
+		case Count, Sum, Min, Max, Avg, Variance, Stddev:
+			if s.Op == Count && s.Field == "" {
+				o.count = true
+				break
+			}
+			f := table.Index(s.Field)
+			slot, ok := statSlot[f]
+			if !ok {
+				slot = len(p.statFields)
+				statSlot[f] = slot
+				p.statFields = append(p.statFields, f)
+			}
+			o.stat = slot
+			if s.Op == Variance || s.Op == Stddev {
+				p.withM2 = true
+			}
+		default:
+			o.sk = len(p.skFields)
+			p.skFields = append(p.skFields, table.Index(s.Field))
+			newSk, err := sketchMaker(s)
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %q: %w", name, err)
+			}
+			p.skNew = append(p.skNew, newSk)
+		}
+		p.outs = append(p.outs, o)
+	}
+	return p, nil
+}
+
+func sketchMaker(s Spec) (func() sketch, error) {
+	switch s.Op {
+	case First:
+		return func() sketch { return &pick{} }, nil
+	case Last:
+		return func() sketch { return &pick{last: true} }, nil
+	case Quantile:
+		acc := s.RelativeAccuracy
+		if acc == 0 {
+			acc = 0.01
+		}
+		if _, err := newQuantile(s.Q, acc); err != nil {
+			return nil, err
+		}
+		return func() sketch { q, _ := newQuantile(s.Q, acc); return q }, nil
+	case Distinct:
+		p := s.Precision
+		if p == 0 {
+			p = 14
+		}
+		if _, err := newDistinct(p); err != nil {
+			return nil, err
+		}
+		return func() sketch { d, _ := newDistinct(p); return d }, nil
+	case TopK:
+		k := s.K
+		if k == 0 {
+			k = 10
+		}
+		return func() sketch { return &topk{k: k} }, nil
+	}
+	return nil, fmt.Errorf("op %q has no sketch", s.Op)
+}
+
+// Specs returns the plan's specs.
+func (p *Plan) Specs() []Spec { return p.specs }
+
+// Len is the number of named values a result holds.
+func (p *Plan) Len() int { return len(p.outs) }
+
+// Partial is the running aggregate of some events: a window's, or a slice's that windows combine.
+// The zero Partial is not usable: get one from Plan.New. A Partial belongs to the Plan that made it.
+type Partial struct {
+	// N counts the events added.
+	N     int64
+	s0    Stats
+	more  []Stats
+	skets []sketch
+}
+
+// New returns an empty partial.
+func (p *Plan) New() Partial {
+	var part Partial
+	if n := len(p.statFields); n > 1 {
+		part.more = make([]Stats, n-1)
+	}
+	if len(p.skNew) > 0 {
+		part.skets = make([]sketch, len(p.skNew))
+		for i, f := range p.skNew {
+			part.skets[i] = f()
+		}
+	}
+	return part
+}
+
+func (part *Partial) stat(i int) *Stats {
+	if i == 0 {
+		return &part.s0
+	}
+	return &part.more[i-1]
+}
+
+// Check reports the first field of ev that an aggregate needs as a number but holds something else.
+// A missing or null field is fine: the aggregate skips the event.
+func (p *Plan) Check(ev *core.Event) (field string, reason string) {
+	for _, f := range p.statFields {
+		v := ev.Fields[f]
+		switch v.Kind {
+		case core.Number, core.Missing, core.Null:
+		default:
+			return p.fieldPath(f), fmt.Sprintf("%s is not a number", describe(v))
+		}
+	}
+	return "", ""
+}
+
+func (p *Plan) fieldPath(f int) string {
+	for _, o := range p.outs {
+		if o.stat >= 0 && p.statFields[o.stat] == f {
+			return p.specFor(o.name).Field
+		}
+	}
+	return ""
+}
+
+func (p *Plan) specFor(name string) Spec {
+	for _, s := range p.specs {
+		if s.name() == name {
+			return s
+		}
+	}
+	return Spec{}
+}
+
+func describe(v core.Value) string {
+	switch v.Kind {
+	case core.String:
+		b := core.AppendString(nil, v.Str)
+		if len(b) > 40 {
+			b = append(b[:37], "..."...)
+		}
+		return "string " + string(b)
+	case core.Bool:
+		return "bool " + v.Text()
+	case core.Object:
+		return "object"
+	}
+	return "value"
+}
+
+// Add folds ev into part. Values that are not numbers are skipped; call Check first to reject them.
+func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
+	part.N++
+	for i, f := range p.statFields {
+		if v := &ev.Fields[f]; v.Kind == core.Number {
+			part.stat(i).Add(v.Num, p.withM2)
+		}
+	}
+	for i, f := range p.skFields {
+		part.skets[i].add(ev.Fields[f], t)
+	}
+}
+
+// Merge folds src into dst; src must hold events that come after dst's (first and last depend on it).
+func (p *Plan) Merge(dst, src *Partial) {
+	dst.N += src.N
+	dst.s0.Merge(&src.s0)
+	for i := range dst.more {
+		dst.more[i].Merge(&src.more[i])
+	}
+	for i := range dst.skets {
+		dst.skets[i].merge(src.skets[i])
+	}
+}
+
+// Clone returns a deep copy of part.
+func (p *Plan) Clone(part *Partial) Partial {
+	c := *part
+	if part.more != nil {
+		c.more = append([]Stats(nil), part.more...)
+	}
+	if part.skets != nil {
+		c.skets = make([]sketch, len(part.skets))
+		for i, s := range part.skets {
+			c.skets[i] = s.clone()
+		}
+	}
+	return c
+}
+
+// Reset empties part for reuse, keeping what it allocated where it can.
+func (p *Plan) Reset(part *Partial) {
+	part.N = 0
+	part.s0 = Stats{}
+	clear(part.more)
+	for i, f := range p.skNew {
+		part.skets[i] = f()
+	}
+}
+
+// Values appends part's named values to dst in spec order.
+func (p *Plan) Values(part *Partial, dst []core.NamedValue) []core.NamedValue {
+	for _, o := range p.outs {
+		nv := core.NamedValue{Name: o.name}
+		switch {
+		case o.count:
+			nv.Num = float64(part.N)
+		case o.stat >= 0:
+			nv.Num = part.stat(o.stat).value(o.op)
+		default:
+			part.skets[o.sk].value(&nv)
+		}
+		dst = append(dst, nv)
+	}
+	return dst
+}
+
+// encoding version of a partial; bump it when the layout changes and keep decoding the old one.
+const partialVersion = 1
+
+// AppendBinary appends part's compact encoding. It is self-delimiting.
+func (p *Plan) AppendBinary(b []byte, part *Partial) []byte {
+	b = append(b, partialVersion)
+	b = binary.AppendUvarint(b, uint64(part.N))
+	for i := range p.statFields {
+		s := part.stat(i)
+		b = binary.AppendUvarint(b, uint64(s.Count))
+		if s.Count == 0 {
+			continue
+		}
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Sum))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Min))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Max))
+		if p.withM2 {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.M2))
+		}
+	}
+	for _, s := range part.skets {
+		enc := s.appendBinary(nil)
+		b = binary.AppendUvarint(b, uint64(len(enc)))
+		b = append(b, enc...)
+	}
+	return b
+}
+
+// Decode reads a partial that AppendBinary wrote and returns the bytes after it.
+func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
+	part := p.New()
+	if len(b) == 0 || b[0] != partialVersion {
+		return part, nil, fmt.Errorf("decode partial: %w (version)", errCorrupt)
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
+	}
+	part.N = int64(n)
+	b = b[k:]
+	floats := 3
+	if p.withM2 {
+		floats = 4
+	}
+	for i := range p.statFields {
+		c, k := binary.Uvarint(b)
+		if k <= 0 {
+			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
+		}
+		b = b[k:]
+		s := part.stat(i)
+		s.Count = int64(c)
+		if c == 0 {
+			continue
+		}
+		if len(b) < 8*floats {
+			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
+		}
+		s.Sum = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		s.Min = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
+		s.Max = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
+		if p.withM2 {
+			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(b[24:]))
+		}
+		b = b[8*floats:]
+	}
+	for _, s := range part.skets {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
+		}
+		if err := s.decode(b[k : k+int(l)]); err != nil {
+			return part, nil, fmt.Errorf("decode partial: %w", err)
+		}
+		b = b[k+int(l):]
+	}
+	return part, b, nil
+}
+
+// Combine sets dst to the merge of a and then b, reusing dst's storage; a and b are unchanged.
+func (p *Plan) Combine(dst, a, b *Partial) {
+	dst.N = a.N
+	dst.s0 = a.s0
+	if len(a.more) > 0 {
+		dst.more = append(dst.more[:0], a.more...)
+	}
+	if len(a.skets) > 0 {
+		if len(dst.skets) != len(a.skets) {
+			dst.skets = make([]sketch, len(a.skets))
+		}
+		for i, s := range a.skets {
+			dst.skets[i] = s.clone()
+		}
+	}
+	p.Merge(dst, b)
+}

@@ -1,0 +1,298 @@
+// Package pipeline runs one function over the batches of one partition: decode → key → time →
+// window → aggregate → decisions, with one watermark per partition. It knows events and time, not
+// clouds or stores: package runner wraps it with state and delivery guarantees.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/core/window"
+)
+
+// Decoder turns a record into an event; codec.Decoder is the standard one. It returns a
+// *core.Failure for a record it cannot decode.
+type Decoder interface {
+	Decode(partition string, rec *core.Record, now time.Time, ev *core.Event) error
+}
+
+// Decider draws decisions from window results: CEL rules, thresholds, anomaly detectors, or a user's
+// Go code. Its state (per key) must survive between invocations, hence the snapshot methods.
+type Decider interface {
+	Decide(r *core.WindowResult, emit func(*core.Decision)) error
+	AppendBinary(b []byte) ([]byte, error)
+	Restore(b []byte) error
+}
+
+// Matcher finds temporal patterns in events (package pattern). Add returns true for an event that
+// came too late to be matched; Advance releases the events the watermark passed.
+type Matcher interface {
+	Add(ev *core.Event) (late bool, err error)
+	Advance(wm time.Time, emit func(*core.Decision)) error
+	AppendBinary(b []byte) ([]byte, error)
+	Restore(b []byte) error
+}
+
+// Config describes a pipeline.
+type Config struct {
+	// Function names the function in outputs and decision ids.
+	Function string
+	// Window and Aggregates define the window results; leave Aggregates empty for a pattern-only
+	// function.
+	Window     window.Spec
+	Time       window.Time
+	Aggregates []aggregate.Spec
+}
+
+// Pipeline is one function's processing state for one partition. Not safe for concurrent use.
+type Pipeline struct {
+	fn       string
+	fields   core.FieldTable
+	plan     *aggregate.Plan
+	op       *window.Operator
+	dec      Decoder
+	deciders []Decider
+	matchers []Matcher
+	ooo      int64
+	idle     time.Duration
+
+	maxTs       int64
+	seen        bool
+	lastArrival time.Time
+
+	ev  core.Event
+	err error
+	// The batch being run: where window results and decisions go.
+	res     *core.Result
+	emit    func(core.Output)
+	onWin   window.Emit
+	onMatch func(*core.Decision)
+}
+
+// Builder assembles a pipeline: New compiles the windows and aggregates (registering the fields
+// they read), then deciders and matchers are added (registering theirs), then Build makes the
+// decoder for every registered field.
+type Builder struct {
+	p *Pipeline
+}
+
+// New starts a pipeline from cfg.
+func New(cfg Config) (*Builder, error) {
+	if cfg.Function == "" {
+		return nil, fmt.Errorf("pipeline: function name is missing")
+	}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout}
+	if err := cfg.Time.Validate(); err != nil {
+		return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
+	}
+	if len(cfg.Aggregates) > 0 {
+		plan, err := aggregate.Compile(cfg.Aggregates, &p.fields)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
+		}
+		op, err := window.New(cfg.Function, cfg.Window, cfg.Time, plan)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
+		}
+		p.plan, p.op = plan, op
+	}
+	return &Builder{p: p}, nil
+}
+
+// Fields is the field table deciders and matchers register their fields in.
+func (b *Builder) Fields() *core.FieldTable { return &b.p.fields }
+
+// Decide adds deciders, run in order on every window result.
+func (b *Builder) Decide(d ...Decider) *Builder {
+	b.p.deciders = append(b.p.deciders, d...)
+	return b
+}
+
+// Match adds pattern matchers.
+func (b *Builder) Match(m ...Matcher) *Builder {
+	b.p.matchers = append(b.p.matchers, m...)
+	return b
+}
+
+// Build makes the decoder for the registered fields and returns the pipeline.
+func (b *Builder) Build(newDecoder func(paths []string) (Decoder, error)) (*Pipeline, error) {
+	dec, err := newDecoder(b.p.fields.Paths())
+	if err != nil {
+		return nil, fmt.Errorf("function %s: decoder: %w", b.p.fn, err)
+	}
+	b.p.dec = dec
+	b.p.onWin = b.p.onWindow
+	b.p.onMatch = b.p.onDecision
+	if b.p.op == nil && len(b.p.matchers) == 0 {
+		return nil, fmt.Errorf("function %s: neither aggregates nor patterns: nothing to compute", b.p.fn)
+	}
+	return b.p, nil
+}
+
+// Function returns the function's name.
+func (p *Pipeline) Function() string { return p.fn }
+
+// Fields returns the field table, for tools that decode events themselves.
+func (p *Pipeline) Fields() *core.FieldTable { return &p.fields }
+
+// Watermark returns the partition's watermark (zero before the first event).
+func (p *Pipeline) Watermark() time.Time {
+	if !p.seen {
+		return time.Time{}
+	}
+	return time.Unix(0, p.maxTs-p.ooo).UTC()
+}
+
+// Run processes a batch, handing each output to emit as it is produced (window results and
+// decisions are reused after emit returns: clone them to keep them). The result carries the
+// failures and counts, not the outputs.
+func (p *Pipeline) Run(ctx context.Context, b core.Batch, emit func(core.Output)) (core.Result, error) {
+	var res core.Result
+	p.begin(&res, emit)
+	defer p.begin(nil, nil)
+	res.Stats.Records = len(b.Records)
+	for i := range b.Records {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+		}
+		rec := &b.Records[i]
+		if err := p.add(b.Partition, rec, b.Now); err != nil {
+			return res, err
+		}
+		res.Checkpoint = rec.Offset
+	}
+	if len(b.Records) > 0 {
+		p.lastArrival = b.Now
+	}
+	res.Watermark = p.Watermark()
+	return res, nil
+}
+
+func (p *Pipeline) add(partition string, rec *core.Record, now time.Time) error {
+	ev, res := &p.ev, p.res
+	if err := p.dec.Decode(partition, rec, now, ev); err != nil {
+		f, ok := err.(*core.Failure)
+		if !ok {
+			f = &core.Failure{Record: *rec, Reason: err.Error(), Err: err}
+		}
+		res.Failures = append(res.Failures, f)
+		res.Stats.Failed++
+		return nil
+	}
+	if p.plan != nil {
+		if field, reason := p.plan.Check(ev); field != "" {
+			res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: field, Reason: reason})
+			res.Stats.Failed++
+			return nil
+		}
+	}
+	res.Stats.Events++
+	late := false
+	if p.op != nil {
+		late = p.op.Add(ev, p.onWin)
+	}
+	for _, m := range p.matchers {
+		l, err := m.Add(ev)
+		if err != nil {
+			return fmt.Errorf("function %s: record %s: %w", p.fn, rec.ID, err)
+		}
+		late = late || l
+	}
+	if late {
+		res.Stats.Late++
+		p.emit(&core.Late{
+			Function: p.fn, Key: ev.Key, Time: ev.Time, Watermark: p.Watermark(), ID: ev.ID, Pos: ev.Pos,
+			Data:   ev.Data,
+			Reason: fmt.Sprintf("event time %s is past the allowed lateness: its windows closed at watermark %s", ev.Time.UTC().Format(core.TimeLayout), p.Watermark().Format(core.TimeLayout)),
+		})
+	}
+	if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
+		p.maxTs, p.seen = t, true
+		return p.advance(p.Watermark())
+	}
+	return nil
+}
+
+func (p *Pipeline) onWindow(r *core.WindowResult) {
+	p.res.Stats.Windows++
+	p.emit(r)
+	for _, d := range p.deciders {
+		if err := d.Decide(r, p.onMatch); err != nil && p.err == nil {
+			p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+		}
+	}
+}
+
+func (p *Pipeline) onDecision(d *core.Decision) {
+	p.res.Stats.Decisions++
+	p.emit(d)
+}
+
+func (p *Pipeline) advance(wm time.Time) error {
+	if p.op != nil {
+		p.op.Advance(wm, p.onWin)
+	}
+	for _, m := range p.matchers {
+		if err := m.Advance(wm, p.onMatch); err != nil {
+			return fmt.Errorf("function %s: %w", p.fn, err)
+		}
+	}
+	return p.takeErr()
+}
+
+// begin points outputs of the coming work at res and emit.
+func (p *Pipeline) begin(res *core.Result, emit func(core.Output)) {
+	p.res, p.emit = res, emit
+}
+
+// Tick is a processing-time invocation with no records: when the partition has been idle for the
+// idle timeout, the watermark moves to now minus the out-of-orderness, closing the windows of a quiet
+// stream; global windows emit their running values.
+func (p *Pipeline) Tick(ctx context.Context, now time.Time, emit func(core.Output)) (core.Result, error) {
+	var res core.Result
+	p.begin(&res, emit)
+	defer p.begin(nil, nil)
+	if p.idle > 0 && p.seen && now.Sub(p.lastArrival) >= p.idle {
+		if t := now.UnixNano(); t > p.maxTs {
+			p.maxTs = t
+		}
+		if err := p.advance(p.Watermark()); err != nil {
+			return res, err
+		}
+	}
+	if p.op != nil {
+		p.op.EmitGlobal(p.onWin)
+	}
+	res.Watermark = p.Watermark()
+	return res, p.takeErr()
+}
+
+func (p *Pipeline) takeErr() error {
+	err := p.err
+	p.err = nil
+	return err
+}
+
+// Flush ends the stream (a replay's last step): every window fires and closes, every pending
+// pattern is resolved.
+func (p *Pipeline) Flush(ctx context.Context, emit func(core.Output)) (core.Result, error) {
+	var res core.Result
+	p.begin(&res, emit)
+	defer p.begin(nil, nil)
+	if p.op != nil {
+		p.op.Flush(p.onWin)
+	}
+	end := time.Unix(0, 1<<63-1).UTC()
+	for _, m := range p.matchers {
+		if err := m.Advance(end, p.onMatch); err != nil {
+			return res, fmt.Errorf("function %s: %w", p.fn, err)
+		}
+	}
+	res.Watermark = p.Watermark()
+	return res, p.takeErr()
+}

@@ -1,0 +1,738 @@
+package window
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/aggregate"
+)
+
+const (
+	minTime = math.MinInt64
+	maxTime = math.MaxInt64
+	never   = math.MaxInt64
+)
+
+// Emit receives a window result. The result and its values are reused after Emit returns: clone
+// them (WindowResult.Clone) to keep them.
+type Emit func(*core.WindowResult)
+
+// Operator computes one function's windows over the events of one partition. It is not safe for
+// concurrent use: a partition is processed by one goroutine at a time.
+type Operator struct {
+	fn   string
+	spec Spec
+	plan *aggregate.Plan
+
+	size, slide, sl, gap, maxDur, late int64
+	countSlices                        int
+
+	wm   int64
+	keys map[string]*keyState
+	due  dueHeap
+
+	res  core.WindowResult
+	tmp  aggregate.Partial
+	vals []core.NamedValue
+}
+
+// keyState is one key's windows. Only the members of the operator's kind are used.
+type keyState struct {
+	key string
+	due int64
+	hi  int // index in the due heap, -1 when absent
+
+	// Sliced (tumbling and sliding): q holds the key's non-empty slices by index. q[head:b] is the
+	// front of the two-stacks aggregator (each entry the aggregate of itself and every slice after it
+	// up to b), q[b:p] the back (raw slices whose aggregate is back), q[p:] slices of windows that
+	// have not fired yet.
+	q          []slot
+	head, b, p int
+	back       aggregate.Partial
+	lastEnd    int64
+	// floor is the end of the last window that closed before the key got an event in it: windows
+	// up to it never fire, even if a slice they share with open windows fills.
+	floor int64
+	// raw keeps every slice's own partial while windows that fired may still change (allowed
+	// lateness > 0), to recompute them; revs counts each open window's emissions.
+	raw  []slot
+	revs []rev
+
+	sessions []session
+
+	cur   cslot
+	ring  []cslot
+	glob  aggregate.Partial
+	gEmit int
+	dirty bool
+}
+
+type slot struct {
+	idx int64
+	p   aggregate.Partial
+}
+
+type rev struct {
+	end int64
+	n   int
+}
+
+type session struct {
+	start, end int64
+	p          aggregate.Partial
+	emitted    int
+	fired      bool
+}
+
+type cslot struct {
+	p      aggregate.Partial
+	n      int
+	lo, hi int64
+}
+
+// New returns an operator for function fn computing plan's aggregates over spec's windows.
+func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	o := &Operator{
+		fn: fn, spec: spec, plan: plan,
+		size: int64(spec.Size), slide: int64(spec.Slide), gap: int64(spec.Gap), maxDur: int64(spec.MaxDuration),
+		late: int64(t.AllowedLateness),
+		wm:   minTime,
+		keys: make(map[string]*keyState),
+	}
+	switch spec.Kind {
+	case Tumbling:
+		o.slide = o.size
+		o.sl = o.size
+	case Sliding:
+		o.sl = gcd(o.size, o.slide)
+	case Count:
+		slide := spec.CountSlide
+		if slide == 0 {
+			slide = spec.Count
+		}
+		o.countSlices = spec.Count / slide
+		o.slide = int64(slide)
+	}
+	o.tmp = plan.New()
+	o.res.Function = fn
+	return o, nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// Watermark returns the operator's watermark (the zero Time before any).
+func (o *Operator) Watermark() time.Time {
+	if o.wm == minTime {
+		return time.Time{}
+	}
+	return time.Unix(0, o.wm).UTC()
+}
+
+// Keys is the number of keys holding state.
+func (o *Operator) Keys() int { return len(o.keys) }
+
+// Partials counts the aggregate partials the operator holds, for memory accounting: slices, running
+// aggregates, sessions and count slices.
+func (o *Operator) Partials() int {
+	n := 0
+	for _, ks := range o.keys {
+		n += len(ks.q) - ks.head + len(ks.raw) + len(ks.sessions) + len(ks.ring)
+		if ks.b < ks.p {
+			n++
+		}
+		if o.spec.Kind == Count || o.spec.Kind == Global {
+			n++
+		}
+	}
+	return n
+}
+
+// Late reports whether an event at time t would be late: every window it belongs to has closed.
+func (o *Operator) Late(t time.Time) bool {
+	if o.wm == minTime {
+		return false
+	}
+	ts := t.UnixNano()
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		lastEnd := floorDiv(ts+o.size, o.slide) * o.slide
+		return lastEnd+o.late <= o.wm
+	case Session:
+		return ts+o.gap+o.late <= o.wm
+	}
+	return false
+}
+
+// Add folds ev into its windows and reports whether it was late (then nothing changed and the caller
+// writes it to the late output). Windows re-emitted because of a late event go to emit.
+func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
+	if o.Late(ev.Time) {
+		return true
+	}
+	ts := ev.Time.UnixNano()
+	ks := o.keys[ev.Key]
+	if ks == nil {
+		ks = &keyState{key: ev.Key, hi: -1, lastEnd: minTime, floor: minTime, due: never}
+		o.keys[ev.Key] = ks
+	}
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		o.addSliced(ks, ev, ts, emit)
+	case Session:
+		o.addSession(ks, ev, ts)
+	case Count:
+		o.addCount(ks, ev, ts, emit)
+	case Global:
+		if ks.glob.N == 0 {
+			ks.glob = o.plan.New()
+		}
+		o.plan.Add(&ks.glob, ev, ts)
+		ks.dirty = true
+	}
+	o.schedule(ks)
+	// An event in a window the watermark already passed (but within the allowed lateness) makes
+	// it due now, not at the next watermark move.
+	if len(o.due) > 0 && o.due[0].due <= o.wm {
+		o.advanceTo(o.wm, emit)
+	}
+	return false
+}
+
+// Advance moves the watermark to wm (never backwards) and fires every window whose end it passed,
+// in order of end time, then key.
+func (o *Operator) Advance(wm time.Time, emit Emit) {
+	w := wm.UnixNano()
+	if wm.IsZero() {
+		return
+	}
+	o.advanceTo(w, emit)
+}
+
+func (o *Operator) advanceTo(w int64, emit Emit) {
+	if w > o.wm {
+		o.wm = w
+	}
+	for len(o.due) > 0 && o.due[0].due <= o.wm {
+		ks := o.due[0]
+		switch o.spec.Kind {
+		case Tumbling, Sliding:
+			o.actSliced(ks, emit)
+		case Session:
+			o.actSession(ks, emit)
+		default:
+			ks.due = never
+		}
+		o.schedule(ks)
+	}
+}
+
+// Flush ends the stream: the watermark moves to the end of time, so every window fires and closes,
+// and global windows emit their value.
+func (o *Operator) Flush(emit Emit) {
+	o.advanceTo(maxTime, emit)
+	o.EmitGlobal(emit)
+}
+
+// EmitGlobal emits the running value of every global window that changed since it was last emitted,
+// in key order. Ticks call it.
+func (o *Operator) EmitGlobal(emit Emit) {
+	if o.spec.Kind != Global {
+		return
+	}
+	keys := make([]string, 0, len(o.keys))
+	for k, ks := range o.keys {
+		if ks.dirty {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ks := o.keys[k]
+		o.emit(emit, k, time.Time{}, o.Watermark(), ks.gEmit, false, &ks.glob)
+		ks.gEmit++
+		ks.dirty = false
+	}
+}
+
+func (o *Operator) emit(emit Emit, key string, start, end time.Time, revision int, final bool, p *aggregate.Partial) {
+	o.res.Key = key
+	o.res.Start = start
+	o.res.End = end
+	o.res.Revision = revision
+	o.res.Final = final
+	o.vals = o.plan.Values(p, o.vals[:0])
+	o.res.Values = o.vals
+	emit(&o.res)
+}
+
+func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision int, p *aggregate.Partial) {
+	o.emit(emit, key, time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), revision, o.late == 0, p)
+}
+
+// schedule puts ks in the due heap at its due time, or drops the key when it holds nothing.
+func (o *Operator) schedule(ks *keyState) {
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		ks.due = o.slicedDue(ks)
+	case Session:
+		ks.due = o.sessionDue(ks)
+	default:
+		ks.due = never
+	}
+	if ks.due == never {
+		if ks.hi >= 0 {
+			heap.Remove(&o.due, ks.hi)
+		}
+		if o.empty(ks) {
+			delete(o.keys, ks.key)
+		}
+		return
+	}
+	if ks.hi >= 0 {
+		heap.Fix(&o.due, ks.hi)
+	} else {
+		heap.Push(&o.due, ks)
+	}
+}
+
+func (o *Operator) empty(ks *keyState) bool {
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		return ks.head == len(ks.q) && len(ks.raw) == 0 && len(ks.revs) == 0
+	case Session:
+		return len(ks.sessions) == 0
+	}
+	return false
+}
+
+// ---- sliced windows (tumbling, sliding) ----
+
+// find returns the position of slice idx in s[lo:] (or where to insert it), searching from the end
+// since events mostly land in the newest slices.
+func find(s []slot, lo int, idx int64) (int, bool) {
+	i := len(s)
+	for i > lo && s[i-1].idx > idx {
+		i--
+		if len(s)-i > 8 {
+			j, ok := slices.BinarySearchFunc(s[lo:i], idx, func(a slot, t int64) int {
+				switch {
+				case a.idx < t:
+					return -1
+				case a.idx > t:
+					return 1
+				}
+				return 0
+			})
+			return lo + j, ok
+		}
+	}
+	if i > lo && s[i-1].idx == idx {
+		return i - 1, true
+	}
+	return i, false
+}
+
+func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) {
+	j := floorDiv(ts, o.sl)
+	if o.wm != minTime {
+		if closed := floorDiv(o.wm-o.late, o.slide) * o.slide; closed > ks.floor {
+			ks.floor = closed
+		}
+	}
+	if o.late > 0 {
+		i, ok := find(ks.raw, 0, j)
+		if !ok {
+			ks.raw = slices.Insert(ks.raw, i, slot{idx: j, p: o.plan.New()})
+		}
+		o.plan.Add(&ks.raw[i].p, ev, ts)
+	}
+	switch {
+	case ks.lastEnd == minTime || j >= ks.lastEnd/o.sl:
+		// A slice of windows that have not fired: the common case.
+		i, ok := find(ks.q, ks.p, j)
+		if !ok {
+			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
+		}
+		o.plan.Add(&ks.q[i].p, ev, ts)
+	case j >= floorDiv(ks.lastEnd+o.slide-o.size, o.sl):
+		// A slice of the last fired window that later windows share, so inside the aggregator.
+		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
+		i, ok := find(ks.q[:ks.p], ks.head, j)
+		switch {
+		case ok && i >= ks.b:
+			o.plan.Add(&ks.q[i].p, ev, ts)
+			o.plan.Add(&ks.back, ev, ts)
+		case ok:
+			// Front entries are suffix aggregates: the event belongs to every one from head to i.
+			for k := ks.head; k <= i; k++ {
+				o.plan.Add(&ks.q[k].p, ev, ts)
+			}
+		case i >= ks.b:
+			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
+			o.plan.Add(&ks.q[i].p, ev, ts)
+			if ks.b == ks.p {
+				ks.back = o.plan.Clone(&ks.q[i].p)
+			} else {
+				o.plan.Add(&ks.back, ev, ts)
+			}
+			ks.p++
+		default:
+			// The new front entry aggregates itself and the suffix that follows it.
+			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.Clone(&ks.q[i].p)})
+			ks.b++
+			ks.p++
+			for k := ks.head; k <= i; k++ {
+				o.plan.Add(&ks.q[k].p, ev, ts)
+			}
+		}
+	}
+	if o.late > 0 && ks.lastEnd != minTime {
+		o.reemit(ks, j, emit)
+	}
+}
+
+// reemit emits again every fired, still open window that contains slice j, recomputed from the raw
+// slices.
+func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
+	start := j * o.sl
+	first := floorDiv(start, o.slide)*o.slide + o.slide
+	for e := first; e <= start+o.size && e <= ks.lastEnd; e += o.slide {
+		if e+o.late <= o.wm {
+			continue
+		}
+		lo, hi := (e-o.size)/o.sl, e/o.sl
+		o.plan.Reset(&o.tmp)
+		for _, s := range ks.raw {
+			if s.idx >= lo && s.idx < hi {
+				o.plan.Merge(&o.tmp, &s.p)
+			}
+		}
+		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
+		n := 0
+		if ok {
+			n = ks.revs[i].n
+			ks.revs[i].n++
+		} else {
+			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
+		}
+		o.emitSpan(emit, ks.key, e-o.size, e, n, &o.tmp)
+	}
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// nextEnd is the end of the next window of ks to fire: the first after the last fired one that holds
+// the key's oldest remaining slice.
+func (o *Operator) nextEnd(ks *keyState) int64 {
+	if ks.head == len(ks.q) {
+		return never
+	}
+	e := floorDiv(ks.q[ks.head].idx*o.sl, o.slide)*o.slide + o.slide
+	if last := max(ks.lastEnd, ks.floor); last != minTime && last+o.slide > e {
+		e = last + o.slide
+	}
+	return e
+}
+
+func (o *Operator) slicedDue(ks *keyState) int64 {
+	due := o.nextEnd(ks)
+	if o.late > 0 {
+		if len(ks.raw) > 0 {
+			due = min(due, floorDiv(ks.raw[0].idx*o.sl+o.size, o.slide)*o.slide+o.late)
+		}
+		if len(ks.revs) > 0 {
+			due = min(due, ks.revs[0].end+o.late)
+		}
+	}
+	return due
+}
+
+func (o *Operator) actSliced(ks *keyState, emit Emit) {
+	// Fire only when the window is what made the key due, so windows fire in order of end.
+	if e := o.nextEnd(ks); e <= o.wm && e == ks.due {
+		o.fire(ks, e, emit)
+	}
+	if o.late > 0 {
+		n := 0
+		for n < len(ks.raw) && floorDiv(ks.raw[n].idx*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
+			n++
+		}
+		ks.raw = slices.Delete(ks.raw, 0, n)
+		n = 0
+		for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
+			n++
+		}
+		ks.revs = slices.Delete(ks.revs, 0, n)
+	}
+}
+
+func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
+	eIdx, sIdx := e/o.sl, floorDiv(e-o.size, o.sl)
+	for ks.p < len(ks.q) && ks.q[ks.p].idx < eIdx {
+		if ks.b == ks.p {
+			ks.back = o.plan.Clone(&ks.q[ks.p].p)
+		} else {
+			o.plan.Merge(&ks.back, &ks.q[ks.p].p)
+		}
+		ks.p++
+	}
+	o.evict(ks, sIdx)
+	var p *aggregate.Partial
+	switch {
+	case ks.head < ks.b && ks.b < ks.p:
+		o.plan.Combine(&o.tmp, &ks.q[ks.head].p, &ks.back)
+		p = &o.tmp
+	case ks.head < ks.b:
+		p = &ks.q[ks.head].p
+	case ks.b < ks.p:
+		p = &ks.back
+	default:
+		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
+		ks.lastEnd = e
+		return
+	}
+	rv := 0
+	if o.late > 0 {
+		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
+		if ok {
+			rv = ks.revs[i].n
+			ks.revs[i].n++
+		} else {
+			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
+		}
+	}
+	o.emitSpan(emit, ks.key, e-o.size, e, rv, p)
+	ks.lastEnd = e
+	// Slices before the next window's start are in no future window.
+	o.evict(ks, floorDiv(e+o.slide-o.size, o.sl))
+}
+
+// evict drops the aggregator's slices before idx, flipping the back into the front when the front
+// runs out (Two-Stacks Lite: the back's raw slices become suffix aggregates in place).
+func (o *Operator) evict(ks *keyState, idx int64) {
+	for ks.head < ks.p && ks.q[ks.head].idx < idx {
+		if ks.head == ks.b {
+			for i := ks.p - 2; i >= ks.b; i-- {
+				o.plan.Merge(&ks.q[i].p, &ks.q[i+1].p)
+			}
+			ks.b = ks.p
+			ks.back = aggregate.Partial{}
+		}
+		ks.q[ks.head] = slot{}
+		ks.head++
+	}
+	if ks.head > 32 && ks.head > len(ks.q)/2 {
+		n := copy(ks.q, ks.q[ks.head:])
+		clear(ks.q[n:])
+		ks.q = ks.q[:n]
+		ks.b -= ks.head
+		ks.p -= ks.head
+		ks.head = 0
+	}
+	if ks.head == len(ks.q) {
+		ks.q = ks.q[:0]
+		ks.head, ks.b, ks.p = 0, 0, 0
+	}
+}
+
+// ---- session windows ----
+
+func (o *Operator) addSession(ks *keyState, ev *core.Event, ts int64) {
+	lo, hi := ts, ts+o.gap
+	// Sessions overlapping [ts, ts+gap) merge with the event.
+	first, last := -1, -1
+	for i, s := range ks.sessions {
+		if s.start < hi && lo < s.end {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first >= 0 && o.maxDur > 0 {
+		start := min(ks.sessions[first].start, ts)
+		end := max(ks.sessions[last].end, hi)
+		if end-o.gap-start >= o.maxDur {
+			// Merging all would overstep the cap: join the latest overlapping session if it fits,
+			// else start a new one.
+			s := ks.sessions[last]
+			if max(s.end, hi)-o.gap-min(s.start, ts) < o.maxDur {
+				first = last
+			} else {
+				first = -1
+			}
+		}
+	}
+	if first < 0 {
+		s := session{start: lo, end: hi, p: o.plan.New()}
+		o.plan.Add(&s.p, ev, ts)
+		i, _ := slices.BinarySearchFunc(ks.sessions, lo, func(s session, t int64) int { return cmpInt(s.start, t) })
+		ks.sessions = slices.Insert(ks.sessions, i, s)
+		return
+	}
+	m := &ks.sessions[first]
+	m.fired = false
+	for i := first + 1; i <= last; i++ {
+		s := &ks.sessions[i]
+		o.plan.Merge(&m.p, &s.p)
+		m.end = max(m.end, s.end)
+		m.emitted = max(m.emitted, s.emitted)
+	}
+	ks.sessions = slices.Delete(ks.sessions, first+1, last+1)
+	m.start = min(m.start, lo)
+	m.end = max(m.end, hi)
+	o.plan.Add(&m.p, ev, ts)
+	// A merged session may now start before sessions it did not merge with; keep them ordered.
+	slices.SortStableFunc(ks.sessions, func(a, b session) int { return cmpInt(a.start, b.start) })
+}
+
+func (o *Operator) sessionDue(ks *keyState) int64 {
+	due := int64(never)
+	for _, s := range ks.sessions {
+		if s.fired {
+			due = min(due, s.end+o.late)
+		} else {
+			due = min(due, s.end)
+		}
+	}
+	return due
+}
+
+func (o *Operator) actSession(ks *keyState, emit Emit) {
+	best := -1
+	for i, s := range ks.sessions {
+		d := s.end
+		if s.fired {
+			d = s.end + o.late
+		}
+		if d <= o.wm && (best < 0 || d < o.sessionAt(ks, best)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return
+	}
+	s := &ks.sessions[best]
+	if !s.fired {
+		o.emitSpan(emit, ks.key, s.start, s.end, s.emitted, &s.p)
+		s.emitted++
+		s.fired = true
+		if s.end+o.late > o.wm {
+			return
+		}
+	}
+	ks.sessions = slices.Delete(ks.sessions, best, best+1)
+}
+
+func (o *Operator) sessionAt(ks *keyState, i int) int64 {
+	s := ks.sessions[i]
+	if s.fired {
+		return s.end + o.late
+	}
+	return s.end
+}
+
+// ---- count windows ----
+
+func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
+	c := &ks.cur
+	if c.n == 0 {
+		c.p = o.plan.New()
+		c.lo, c.hi = ts, ts
+	}
+	o.plan.Add(&c.p, ev, ts)
+	c.n++
+	c.lo, c.hi = min(c.lo, ts), max(c.hi, ts)
+	if int64(c.n) < o.slide {
+		return
+	}
+	ks.ring = append(ks.ring, *c)
+	ks.cur = cslot{}
+	if len(ks.ring) > o.countSlices {
+		ks.ring[0] = cslot{}
+		ks.ring = ks.ring[1:]
+	}
+	if len(ks.ring) < o.countSlices {
+		return
+	}
+	p := &ks.ring[0].p
+	lo, hi := ks.ring[0].lo, ks.ring[0].hi
+	if len(ks.ring) > 1 {
+		o.plan.Reset(&o.tmp)
+		for i := range ks.ring {
+			o.plan.Merge(&o.tmp, &ks.ring[i].p)
+			lo, hi = min(lo, ks.ring[i].lo), max(hi, ks.ring[i].hi)
+		}
+		p = &o.tmp
+	}
+	o.emit(emit, ks.key, time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC(), 0, true, p)
+	if o.countSlices == 1 {
+		ks.ring = ks.ring[:0]
+	}
+}
+
+// ---- due heap ----
+
+type dueHeap []*keyState
+
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	if h[i].due != h[j].due {
+		return h[i].due < h[j].due
+	}
+	return h[i].key < h[j].key
+}
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hi = i
+	h[j].hi = j
+}
+func (h *dueHeap) Push(x any) {
+	ks := x.(*keyState)
+	ks.hi = len(*h)
+	*h = append(*h, ks)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	ks := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	ks.hi = -1
+	return ks
+}
+
+// String describes the operator, for logs.
+func (o *Operator) String() string {
+	return fmt.Sprintf("window %s %s (%d keys)", o.fn, o.spec.Kind, len(o.keys))
+}

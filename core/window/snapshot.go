@@ -1,0 +1,271 @@
+package window
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/eddyhq/eddy/core/aggregate"
+)
+
+// snapshotVersion is the operator state's encoding version. Bump it when the layout changes, and
+// keep Restore reading every older version.
+const snapshotVersion = 1
+
+var errSnapshot = errors.New("corrupt window snapshot")
+
+// AppendBinary appends the operator's whole state (watermark and every key's windows) in a compact,
+// versioned encoding. Keys are written in order, so equal states encode to equal bytes.
+func (o *Operator) AppendBinary(b []byte) []byte {
+	b = append(b, snapshotVersion)
+	b = binary.AppendVarint(b, o.wm)
+	keys := make([]string, 0, len(o.keys))
+	for k := range o.keys {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		ks := o.keys[k]
+		b = appendString(b, k)
+		switch o.spec.Kind {
+		case Tumbling, Sliding:
+			b = binary.AppendVarint(b, ks.lastEnd)
+			b = binary.AppendVarint(b, ks.floor)
+			q := ks.q[ks.head:]
+			b = binary.AppendUvarint(b, uint64(len(q)))
+			b = binary.AppendUvarint(b, uint64(ks.b-ks.head))
+			b = binary.AppendUvarint(b, uint64(ks.p-ks.head))
+			b = o.appendSlots(b, q)
+			if ks.b < ks.p {
+				b = o.plan.AppendBinary(b, &ks.back)
+			}
+			b = binary.AppendUvarint(b, uint64(len(ks.raw)))
+			b = o.appendSlots(b, ks.raw)
+			b = binary.AppendUvarint(b, uint64(len(ks.revs)))
+			for _, r := range ks.revs {
+				b = binary.AppendVarint(b, r.end)
+				b = binary.AppendUvarint(b, uint64(r.n))
+			}
+		case Session:
+			b = binary.AppendUvarint(b, uint64(len(ks.sessions)))
+			for i := range ks.sessions {
+				s := &ks.sessions[i]
+				b = binary.AppendVarint(b, s.start)
+				b = binary.AppendVarint(b, s.end)
+				b = binary.AppendUvarint(b, uint64(s.emitted))
+				b = appendBool(b, s.fired)
+				b = o.plan.AppendBinary(b, &s.p)
+			}
+		case Count:
+			b = o.appendCslot(b, &ks.cur)
+			b = binary.AppendUvarint(b, uint64(len(ks.ring)))
+			for i := range ks.ring {
+				b = o.appendCslot(b, &ks.ring[i])
+			}
+		case Global:
+			b = binary.AppendUvarint(b, uint64(ks.gEmit))
+			b = appendBool(b, ks.dirty)
+			b = o.plan.AppendBinary(b, &ks.glob)
+		}
+	}
+	return b
+}
+
+func (o *Operator) appendSlots(b []byte, q []slot) []byte {
+	for i := range q {
+		b = binary.AppendVarint(b, q[i].idx)
+		b = o.plan.AppendBinary(b, &q[i].p)
+	}
+	return b
+}
+
+func (o *Operator) appendCslot(b []byte, c *cslot) []byte {
+	b = binary.AppendUvarint(b, uint64(c.n))
+	if c.n == 0 {
+		return b
+	}
+	b = binary.AppendVarint(b, c.lo)
+	b = binary.AppendVarint(b, c.hi)
+	return o.plan.AppendBinary(b, &c.p)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// decoder reads a snapshot, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errSnapshot
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length and checks it against what is left, so garbage cannot ask for huge slices.
+func (d *decoder) count() int {
+	v := d.uvarint()
+	if v > uint64(len(d.b)) {
+		d.fail()
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) bool() bool {
+	if len(d.b) == 0 {
+		d.fail()
+		return false
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v == 1
+}
+
+func (d *decoder) partial(plan *aggregate.Plan) aggregate.Partial {
+	if d.err != nil {
+		return plan.New()
+	}
+	p, rest, err := plan.Decode(d.b)
+	if err != nil {
+		d.err = err
+		d.b = nil
+		return plan.New()
+	}
+	d.b = rest
+	return p
+}
+
+// Restore replaces the operator's state with a snapshot from AppendBinary. An empty snapshot means
+// fresh state.
+func (o *Operator) Restore(b []byte) error {
+	o.keys = make(map[string]*keyState)
+	o.due = o.due[:0]
+	o.wm = minTime
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != snapshotVersion {
+		return fmt.Errorf("window snapshot version %d: this release reads version %d", b[0], snapshotVersion)
+	}
+	d := &decoder{b: b[1:]}
+	o.wm = d.varint()
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		ks := &keyState{key: d.string(), hi: -1, lastEnd: minTime, floor: minTime}
+		switch o.spec.Kind {
+		case Tumbling, Sliding:
+			ks.lastEnd = d.varint()
+			ks.floor = d.varint()
+			nq, nb, np := d.count(), d.count(), d.count()
+			if nb > np || np > nq {
+				d.fail()
+			}
+			ks.q = o.readSlots(d, nq)
+			ks.b, ks.p = nb, np
+			if nb < np {
+				ks.back = d.partial(o.plan)
+			}
+			ks.raw = o.readSlots(d, d.count())
+			nr := d.count()
+			for j := 0; j < nr && d.err == nil; j++ {
+				ks.revs = append(ks.revs, rev{end: d.varint(), n: int(d.uvarint())})
+			}
+		case Session:
+			ns := d.count()
+			for j := 0; j < ns && d.err == nil; j++ {
+				s := session{start: d.varint(), end: d.varint(), emitted: int(d.uvarint()), fired: d.bool()}
+				s.p = d.partial(o.plan)
+				ks.sessions = append(ks.sessions, s)
+			}
+		case Count:
+			ks.cur = o.readCslot(d)
+			nr := d.count()
+			for j := 0; j < nr && d.err == nil; j++ {
+				ks.ring = append(ks.ring, o.readCslot(d))
+			}
+		case Global:
+			ks.gEmit = int(d.uvarint())
+			ks.dirty = d.bool()
+			ks.glob = d.partial(o.plan)
+		}
+		if d.err != nil {
+			break
+		}
+		o.keys[ks.key] = ks
+		o.schedule(ks)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		o.keys = make(map[string]*keyState)
+		o.due = o.due[:0]
+		o.wm = minTime
+		return fmt.Errorf("restore window state: %w", d.err)
+	}
+	return nil
+}
+
+func (o *Operator) readSlots(d *decoder, n int) []slot {
+	var q []slot
+	for i := 0; i < n && d.err == nil; i++ {
+		idx := d.varint()
+		q = append(q, slot{idx: idx, p: d.partial(o.plan)})
+	}
+	return q
+}
+
+func (o *Operator) readCslot(d *decoder) cslot {
+	c := cslot{n: int(d.uvarint())}
+	if c.n == 0 || d.err != nil {
+		return c
+	}
+	c.lo, c.hi = d.varint(), d.varint()
+	c.p = d.partial(o.plan)
+	return c
+}
