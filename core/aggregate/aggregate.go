@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
 )
 
 // Op names an aggregate function.
@@ -136,8 +135,9 @@ func (s *Stats) Add(v float64, withM2 bool) {
 	s.Sum += v
 }
 
-// Merge folds o into s (o holding later events than s, for order-sensitive callers).
-func (s *Stats) Merge(o *Stats) {
+// Merge folds o into s (o holding later events than s, for order-sensitive callers). M2 is merged
+// only when withM2 is set, since it costs two divisions.
+func (s *Stats) Merge(o *Stats, withM2 bool) {
 	if o.Count == 0 {
 		return
 	}
@@ -151,9 +151,11 @@ func (s *Stats) Merge(o *Stats) {
 	if o.Max > s.Max {
 		s.Max = o.Max
 	}
-	na, nb := float64(s.Count), float64(o.Count)
-	delta := o.Sum/nb - s.Sum/na
-	s.M2 += o.M2 + delta*delta*na*nb/(na+nb)
+	if withM2 {
+		na, nb := float64(s.Count), float64(o.Count)
+		delta := o.Sum/nb - s.Sum/na
+		s.M2 += o.M2 + delta*delta*na*nb/(na+nb)
+	}
 	s.Count += o.Count
 	s.Sum += o.Sum
 }

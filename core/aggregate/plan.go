@@ -119,8 +119,14 @@ func (p *Plan) Len() int { return len(p.outs) }
 // The zero Partial is not usable: get one from Plan.New. A Partial belongs to the Plan that made it.
 type Partial struct {
 	// N counts the events added.
-	N     int64
-	s0    Stats
+	N  int64
+	s0 Stats
+	// x holds what a plan needs beyond one numeric field; nil for the common case, which keeps a
+	// partial at 48 bytes.
+	x *ext
+}
+
+type ext struct {
 	more  []Stats
 	skets []sketch
 }
@@ -128,13 +134,17 @@ type Partial struct {
 // New returns an empty partial.
 func (p *Plan) New() Partial {
 	var part Partial
+	if len(p.statFields) <= 1 && len(p.skNew) == 0 {
+		return part
+	}
+	part.x = &ext{}
 	if n := len(p.statFields); n > 1 {
-		part.more = make([]Stats, n-1)
+		part.x.more = make([]Stats, n-1)
 	}
 	if len(p.skNew) > 0 {
-		part.skets = make([]sketch, len(p.skNew))
+		part.x.skets = make([]sketch, len(p.skNew))
 		for i, f := range p.skNew {
-			part.skets[i] = f()
+			part.x.skets[i] = f()
 		}
 	}
 	return part
@@ -144,7 +154,7 @@ func (part *Partial) stat(i int) *Stats {
 	if i == 0 {
 		return &part.s0
 	}
-	return &part.more[i-1]
+	return &part.x.more[i-1]
 }
 
 // Check reports the first field of ev that an aggregate needs as a number but holds something else.
@@ -204,32 +214,35 @@ func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
 		}
 	}
 	for i, f := range p.skFields {
-		part.skets[i].add(ev.Fields[f], t)
+		part.x.skets[i].add(ev.Fields[f], t)
 	}
 }
 
 // Merge folds src into dst; src must hold events that come after dst's (first and last depend on it).
 func (p *Plan) Merge(dst, src *Partial) {
 	dst.N += src.N
-	dst.s0.Merge(&src.s0)
-	for i := range dst.more {
-		dst.more[i].Merge(&src.more[i])
+	dst.s0.Merge(&src.s0, p.withM2)
+	if dst.x == nil {
+		return
 	}
-	for i := range dst.skets {
-		dst.skets[i].merge(src.skets[i])
+	for i := range dst.x.more {
+		dst.x.more[i].Merge(&src.x.more[i], p.withM2)
+	}
+	for i := range dst.x.skets {
+		dst.x.skets[i].merge(src.x.skets[i])
 	}
 }
 
 // Clone returns a deep copy of part.
 func (p *Plan) Clone(part *Partial) Partial {
 	c := *part
-	if part.more != nil {
-		c.more = append([]Stats(nil), part.more...)
-	}
-	if part.skets != nil {
-		c.skets = make([]sketch, len(part.skets))
-		for i, s := range part.skets {
-			c.skets[i] = s.clone()
+	if part.x != nil {
+		c.x = &ext{more: append([]Stats(nil), part.x.more...)}
+		if part.x.skets != nil {
+			c.x.skets = make([]sketch, len(part.x.skets))
+			for i, s := range part.x.skets {
+				c.x.skets[i] = s.clone()
+			}
 		}
 	}
 	return c
@@ -239,25 +252,28 @@ func (p *Plan) Clone(part *Partial) Partial {
 func (p *Plan) Reset(part *Partial) {
 	part.N = 0
 	part.s0 = Stats{}
-	clear(part.more)
+	if part.x == nil {
+		return
+	}
+	clear(part.x.more)
 	for i, f := range p.skNew {
-		part.skets[i] = f()
+		part.x.skets[i] = f()
 	}
 }
 
 // Values appends part's named values to dst in spec order.
 func (p *Plan) Values(part *Partial, dst []core.NamedValue) []core.NamedValue {
 	for _, o := range p.outs {
-		nv := core.NamedValue{Name: o.name}
+		dst = append(dst, core.NamedValue{Name: o.name})
+		nv := &dst[len(dst)-1]
 		switch {
 		case o.count:
 			nv.Num = float64(part.N)
 		case o.stat >= 0:
 			nv.Num = part.stat(o.stat).value(o.op)
 		default:
-			part.skets[o.sk].value(&nv)
+			part.x.skets[o.sk].value(nv)
 		}
-		dst = append(dst, nv)
 	}
 	return dst
 }
@@ -282,8 +298,8 @@ func (p *Plan) AppendBinary(b []byte, part *Partial) []byte {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.M2))
 		}
 	}
-	for _, s := range part.skets {
-		enc := s.appendBinary(nil)
+	for i := range p.skNew {
+		enc := part.x.skets[i].appendBinary(nil)
 		b = binary.AppendUvarint(b, uint64(len(enc)))
 		b = append(b, enc...)
 	}
@@ -329,7 +345,8 @@ func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
 		}
 		b = b[8*floats:]
 	}
-	for _, s := range part.skets {
+	for i := range p.skNew {
+		s := part.x.skets[i]
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
 			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
@@ -346,15 +363,16 @@ func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
 func (p *Plan) Combine(dst, a, b *Partial) {
 	dst.N = a.N
 	dst.s0 = a.s0
-	if len(a.more) > 0 {
-		dst.more = append(dst.more[:0], a.more...)
-	}
-	if len(a.skets) > 0 {
-		if len(dst.skets) != len(a.skets) {
-			dst.skets = make([]sketch, len(a.skets))
+	if a.x != nil {
+		if dst.x == nil {
+			dst.x = &ext{}
 		}
-		for i, s := range a.skets {
-			dst.skets[i] = s.clone()
+		dst.x.more = append(dst.x.more[:0], a.x.more...)
+		if len(dst.x.skets) != len(a.x.skets) {
+			dst.x.skets = make([]sketch, len(a.x.skets))
+		}
+		for i, s := range a.x.skets {
+			dst.x.skets[i] = s.clone()
 		}
 	}
 	p.Merge(dst, b)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/window"
 )
 
@@ -19,21 +20,23 @@ type Decoder interface {
 	Decode(partition string, rec *core.Record, now time.Time, ev *core.Event) error
 }
 
-// Decider draws decisions from window results: CEL rules, thresholds, anomaly detectors, or a user's
-// Go code. Its state (per key) must survive between invocations, hence the snapshot methods.
+// Decider draws decisions from window results: a rule.Engine (CEL rules, thresholds, anomaly
+// detectors, and the user's rule.Handlers). Its per-key state survives between invocations through
+// the snapshot methods.
 type Decider interface {
-	Decide(r *core.WindowResult, emit func(*core.Decision)) error
+	rule.Handler
 	AppendBinary(b []byte) ([]byte, error)
-	Restore(b []byte) error
+	UnmarshalBinary(b []byte) error
 }
 
-// Matcher finds temporal patterns in events (package pattern). Add returns true for an event that
-// came too late to be matched; Advance releases the events the watermark passed.
+// Matcher finds temporal patterns in events (a pattern.Matcher). Add returns the late-output entry
+// for an event that came too late to be matched; Advance releases the events the watermark passed.
 type Matcher interface {
-	Add(ev *core.Event) (late bool, err error)
-	Advance(wm time.Time, emit func(*core.Decision)) error
+	Add(ev *core.Event) (*core.Late, error)
+	Advance(wm time.Time, emit func(*core.Decision))
+	Tick(now time.Time, emit func(*core.Decision))
 	AppendBinary(b []byte) ([]byte, error)
-	Restore(b []byte) error
+	UnmarshalBinary(b []byte) error
 }
 
 // Config describes a pipeline.
@@ -66,6 +69,7 @@ type Pipeline struct {
 	ev  core.Event
 	err error
 	// The batch being run: where window results and decisions go.
+	ctx     context.Context
 	res     *core.Result
 	emit    func(core.Output)
 	onWin   window.Emit
@@ -151,8 +155,8 @@ func (p *Pipeline) Watermark() time.Time {
 // failures and counts, not the outputs.
 func (p *Pipeline) Run(ctx context.Context, b core.Batch, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
-	p.begin(&res, emit)
-	defer p.begin(nil, nil)
+	p.begin(ctx, &res, emit)
+	defer p.begin(nil, nil, nil)
 	res.Stats.Records = len(b.Records)
 	for i := range b.Records {
 		if i&1023 == 0 {
@@ -192,24 +196,27 @@ func (p *Pipeline) add(partition string, rec *core.Record, now time.Time) error 
 		}
 	}
 	res.Stats.Events++
-	late := false
-	if p.op != nil {
-		late = p.op.Add(ev, p.onWin)
+	var late *core.Late
+	if p.op != nil && p.op.Add(ev, p.onWin) {
+		late = &core.Late{
+			Function: p.fn, Key: ev.Key, Time: ev.Time, Watermark: p.Watermark(), ID: ev.ID, Pos: ev.Pos,
+			Data:   ev.Data,
+			Reason: fmt.Sprintf("event time %s is past the allowed lateness: its windows closed at watermark %s", ev.Time.UTC().Format(core.TimeLayout), p.Watermark().Format(core.TimeLayout)),
+		}
 	}
 	for _, m := range p.matchers {
 		l, err := m.Add(ev)
 		if err != nil {
 			return fmt.Errorf("function %s: record %s: %w", p.fn, rec.ID, err)
 		}
-		late = late || l
+		if late == nil && l != nil {
+			l.Function = p.fn
+			late = l
+		}
 	}
-	if late {
+	if late != nil {
 		res.Stats.Late++
-		p.emit(&core.Late{
-			Function: p.fn, Key: ev.Key, Time: ev.Time, Watermark: p.Watermark(), ID: ev.ID, Pos: ev.Pos,
-			Data:   ev.Data,
-			Reason: fmt.Sprintf("event time %s is past the allowed lateness: its windows closed at watermark %s", ev.Time.UTC().Format(core.TimeLayout), p.Watermark().Format(core.TimeLayout)),
-		})
+		p.emit(late)
 	}
 	if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
 		p.maxTs, p.seen = t, true
@@ -222,7 +229,7 @@ func (p *Pipeline) onWindow(r *core.WindowResult) {
 	p.res.Stats.Windows++
 	p.emit(r)
 	for _, d := range p.deciders {
-		if err := d.Decide(r, p.onMatch); err != nil && p.err == nil {
+		if err := d.Decide(p.ctx, r, p.onMatch); err != nil && p.err == nil {
 			p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
 		}
 	}
@@ -238,25 +245,23 @@ func (p *Pipeline) advance(wm time.Time) error {
 		p.op.Advance(wm, p.onWin)
 	}
 	for _, m := range p.matchers {
-		if err := m.Advance(wm, p.onMatch); err != nil {
-			return fmt.Errorf("function %s: %w", p.fn, err)
-		}
+		m.Advance(wm, p.onMatch)
 	}
 	return p.takeErr()
 }
 
 // begin points outputs of the coming work at res and emit.
-func (p *Pipeline) begin(res *core.Result, emit func(core.Output)) {
-	p.res, p.emit = res, emit
+func (p *Pipeline) begin(ctx context.Context, res *core.Result, emit func(core.Output)) {
+	p.ctx, p.res, p.emit = ctx, res, emit
 }
 
 // Tick is a processing-time invocation with no records: when the partition has been idle for the
 // idle timeout, the watermark moves to now minus the out-of-orderness, closing the windows of a quiet
 // stream; global windows emit their running values.
-func (p *Pipeline) Tick(ctx context.Context, now time.Time, emit func(core.Output)) (core.Result, error) {
+func (p *Pipeline) TickFunc(ctx context.Context, now time.Time, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
-	p.begin(&res, emit)
-	defer p.begin(nil, nil)
+	p.begin(ctx, &res, emit)
+	defer p.begin(nil, nil, nil)
 	if p.idle > 0 && p.seen && now.Sub(p.lastArrival) >= p.idle {
 		if t := now.UnixNano(); t > p.maxTs {
 			p.maxTs = t
@@ -267,6 +272,9 @@ func (p *Pipeline) Tick(ctx context.Context, now time.Time, emit func(core.Outpu
 	}
 	if p.op != nil {
 		p.op.EmitGlobal(p.onWin)
+	}
+	for _, m := range p.matchers {
+		m.Tick(now, p.onMatch)
 	}
 	res.Watermark = p.Watermark()
 	return res, p.takeErr()
@@ -282,16 +290,14 @@ func (p *Pipeline) takeErr() error {
 // pattern is resolved.
 func (p *Pipeline) Flush(ctx context.Context, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
-	p.begin(&res, emit)
-	defer p.begin(nil, nil)
+	p.begin(ctx, &res, emit)
+	defer p.begin(nil, nil, nil)
 	if p.op != nil {
 		p.op.Flush(p.onWin)
 	}
 	end := time.Unix(0, 1<<63-1).UTC()
 	for _, m := range p.matchers {
-		if err := m.Advance(end, p.onMatch); err != nil {
-			return res, fmt.Errorf("function %s: %w", p.fn, err)
-		}
+		m.Advance(end, p.onMatch)
 	}
 	res.Watermark = p.Watermark()
 	return res, p.takeErr()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/window"
 )
 
 // Process runs a batch and returns its outputs in the result, cloned: the form package runner
@@ -19,10 +20,10 @@ func (p *Pipeline) Process(ctx context.Context, b core.Batch) (core.Result, erro
 	return res, err
 }
 
-// TickOutputs is Tick returning its outputs in the result.
-func (p *Pipeline) TickOutputs(ctx context.Context, now time.Time) (core.Result, error) {
+// Tick is TickFunc returning its outputs in the result: the form package runner consumes.
+func (p *Pipeline) Tick(ctx context.Context, now time.Time) (core.Result, error) {
 	var outs []core.Output
-	res, err := p.Tick(ctx, now, func(o core.Output) { outs = append(outs, core.CloneOutput(o)) })
+	res, err := p.TickFunc(ctx, now, func(o core.Output) { outs = append(outs, core.CloneOutput(o)) })
 	res.Outputs = outs
 	return res, err
 }
@@ -79,7 +80,8 @@ func readBlock(b []byte) (block, rest []byte, err error) {
 	return b[k : k+int(n)], b[k+int(n):], nil
 }
 
-// Restore replaces the pipeline's state with a snapshot; nil or empty means fresh state.
+// Restore replaces the pipeline's state with a snapshot. Nil or empty means fresh state: give it
+// to a new pipeline (the runner makes one per attempt).
 func (p *Pipeline) Restore(b []byte) error {
 	if err := p.restore(b); err != nil {
 		return fmt.Errorf("function %s: restore state: %w", p.fn, err)
@@ -95,16 +97,7 @@ func (p *Pipeline) restore(b []byte) error {
 				return err
 			}
 		}
-		for _, d := range p.deciders {
-			if err := d.Restore(nil); err != nil {
-				return err
-			}
-		}
-		for _, m := range p.matchers {
-			if err := m.Restore(nil); err != nil {
-				return err
-			}
-		}
+		// Deciders and matchers of a new pipeline are fresh already.
 		return nil
 	}
 	if b[0] != stateVersion {
@@ -142,7 +135,7 @@ func (p *Pipeline) restore(b []byte) error {
 		if block, b, err = readBlock(b); err != nil {
 			return fmt.Errorf("decider %d: %w", i, err)
 		}
-		if err := d.Restore(block); err != nil {
+		if err := d.UnmarshalBinary(block); err != nil {
 			return fmt.Errorf("decider %d: %w", i, err)
 		}
 	}
@@ -150,7 +143,7 @@ func (p *Pipeline) restore(b []byte) error {
 		if block, b, err = readBlock(b); err != nil {
 			return fmt.Errorf("matcher %d: %w", i, err)
 		}
-		if err := m.Restore(block); err != nil {
+		if err := m.UnmarshalBinary(block); err != nil {
 			return fmt.Errorf("matcher %d: %w", i, err)
 		}
 	}
@@ -159,3 +152,7 @@ func (p *Pipeline) restore(b []byte) error {
 	}
 	return nil
 }
+
+// Operator returns the window operator (nil for a pattern-only function), for memory accounting
+// and tools.
+func (p *Pipeline) Operator() *window.Operator { return p.op }

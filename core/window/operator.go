@@ -1,7 +1,6 @@
 package window
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"slices"
@@ -31,9 +30,10 @@ type Operator struct {
 	size, slide, sl, gap, maxDur, late int64
 	countSlices                        int
 
-	wm   int64
-	keys map[string]*keyState
-	due  dueHeap
+	wm     int64
+	closed int64 // cache of closedEnd
+	keys   map[string]*keyState
+	due    timers
 
 	res  core.WindowResult
 	tmp  aggregate.Partial
@@ -44,7 +44,7 @@ type Operator struct {
 type keyState struct {
 	key string
 	due int64
-	hi  int // index in the due heap, -1 when absent
+	hi  int // index in its timers bucket, -1 when absent
 
 	// Sliced (tumbling and sliding): q holds the key's non-empty slices by index. q[head:b] is the
 	// front of the two-stacks aggregator (each entry the aggregate of itself and every slice after it
@@ -106,9 +106,10 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		fn: fn, spec: spec, plan: plan,
 		size: int64(spec.Size), slide: int64(spec.Slide), gap: int64(spec.Gap), maxDur: int64(spec.MaxDuration),
 		late: int64(t.AllowedLateness),
-		wm:   minTime,
+		wm:   minTime, closed: minTime,
 		keys: make(map[string]*keyState),
 	}
+	o.due.reset()
 	switch spec.Kind {
 	case Tumbling:
 		o.slide = o.size
@@ -200,7 +201,10 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	}
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		o.addSliced(ks, ev, ts, emit)
+		if !o.addSliced(ks, ev, ts, emit) {
+			// The key's due time did not move earlier, and a later one is found lazily.
+			return false
+		}
 	case Session:
 		o.addSession(ks, ev, ts)
 	case Count:
@@ -215,7 +219,7 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	o.schedule(ks)
 	// An event in a window the watermark already passed (but within the allowed lateness) makes
 	// it due now, not at the next watermark move.
-	if len(o.due) > 0 && o.due[0].due <= o.wm {
+	if tm, ok := o.due.next(); ok && tm <= o.wm {
 		o.advanceTo(o.wm, emit)
 	}
 	return false
@@ -235,17 +239,23 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 	if w > o.wm {
 		o.wm = w
 	}
-	for len(o.due) > 0 && o.due[0].due <= o.wm {
-		ks := o.due[0]
-		switch o.spec.Kind {
-		case Tumbling, Sliding:
-			o.actSliced(ks, emit)
-		case Session:
-			o.actSession(ks, emit)
-		default:
-			ks.due = never
+	for {
+		tm, ok := o.due.next()
+		if !ok || tm > o.wm {
+			return
 		}
-		o.schedule(ks)
+		for _, ks := range o.due.take(tm) {
+			// A key whose due time moved later waited here lazily: it acts only at its real time.
+			if o.dueOf(ks) == tm {
+				switch o.spec.Kind {
+				case Tumbling, Sliding:
+					o.actSliced(ks, emit)
+				case Session:
+					o.actSession(ks, emit)
+				}
+			}
+			o.schedule(ks)
+		}
 	}
 }
 
@@ -292,30 +302,37 @@ func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision in
 	o.emit(emit, key, time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), revision, o.late == 0, p)
 }
 
-// schedule puts ks in the due heap at its due time, or drops the key when it holds nothing.
-func (o *Operator) schedule(ks *keyState) {
+// dueOf is when ks next needs the watermark's attention: its next window end, or when state it keeps
+// for late events expires.
+func (o *Operator) dueOf(ks *keyState) int64 {
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		ks.due = o.slicedDue(ks)
+		return o.slicedDue(ks)
 	case Session:
-		ks.due = o.sessionDue(ks)
-	default:
-		ks.due = never
+		return o.sessionDue(ks)
 	}
-	if ks.due == never {
-		if ks.hi >= 0 {
-			heap.Remove(&o.due, ks.hi)
+	return never
+}
+
+// schedule files ks under its due time, or drops the key when it holds nothing. A due time that
+// moved later leaves the key where it is (a session's end moves with every event): when that earlier
+// time comes, the key is filed again under its real time.
+func (o *Operator) schedule(ks *keyState) {
+	due := o.dueOf(ks)
+	if ks.hi >= 0 {
+		if due >= ks.due {
+			return
 		}
+		o.due.remove(ks, ks.due)
+	}
+	ks.due = due
+	if ks.due == never {
 		if o.empty(ks) {
 			delete(o.keys, ks.key)
 		}
 		return
 	}
-	if ks.hi >= 0 {
-		heap.Fix(&o.due, ks.hi)
-	} else {
-		heap.Push(&o.due, ks)
-	}
+	o.due.add(ks)
 }
 
 func (o *Operator) empty(ks *keyState) bool {
@@ -355,12 +372,13 @@ func find(s []slot, lo int, idx int64) (int, bool) {
 	return i, false
 }
 
-func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) {
+// addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
+// lateness bookkeeping), so that only then the key is filed again.
+func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) (earlier bool) {
 	j := floorDiv(ts, o.sl)
-	if o.wm != minTime {
-		if closed := floorDiv(o.wm-o.late, o.slide) * o.slide; closed > ks.floor {
-			ks.floor = closed
-		}
+	earlier = ks.hi < 0 || o.late > 0 || ks.head == len(ks.q) || j < ks.q[ks.head].idx
+	if closed := o.closedEnd(); closed > ks.floor {
+		ks.floor = closed
 	}
 	if o.late > 0 {
 		i, ok := find(ks.raw, 0, j)
@@ -370,14 +388,18 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		o.plan.Add(&ks.raw[i].p, ev, ts)
 	}
 	switch {
-	case ks.lastEnd == minTime || j >= ks.lastEnd/o.sl:
+	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
 		// A slice of windows that have not fired: the common case.
 		i, ok := find(ks.q, ks.p, j)
-		if !ok {
+		switch {
+		case ok:
+		case i == len(ks.q):
+			ks.q = append(ks.q, slot{idx: j, p: o.plan.New()})
+		default:
 			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
 		}
 		o.plan.Add(&ks.q[i].p, ev, ts)
-	case j >= floorDiv(ks.lastEnd+o.slide-o.size, o.sl):
+	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
 		i, ok := find(ks.q[:ks.p], ks.head, j)
@@ -412,6 +434,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 	if o.late > 0 && ks.lastEnd != minTime {
 		o.reemit(ks, j, emit)
 	}
+	return earlier
 }
 
 // reemit emits again every fired, still open window that contains slice j, recomputed from the raw
@@ -458,11 +481,32 @@ func (o *Operator) nextEnd(ks *keyState) int64 {
 	if ks.head == len(ks.q) {
 		return never
 	}
-	e := floorDiv(ks.q[ks.head].idx*o.sl, o.slide)*o.slide + o.slide
+	var e int64
+	if o.sl == o.slide {
+		e = ks.q[ks.head].idx*o.sl + o.sl
+	} else {
+		e = floorDiv(ks.q[ks.head].idx*o.sl, o.slide)*o.slide + o.slide
+	}
 	if last := max(ks.lastEnd, ks.floor); last != minTime && last+o.slide > e {
 		e = last + o.slide
 	}
 	return e
+}
+
+// closedEnd is the end of the last window the watermark closed (end + allowed lateness <= wm), kept
+// up incrementally since the watermark moves by small steps and divisions cost.
+func (o *Operator) closedEnd() int64 {
+	if o.wm == minTime {
+		return minTime
+	}
+	limit := o.wm - o.late
+	if o.closed == minTime || limit-o.closed > 64*o.slide || limit < o.closed {
+		o.closed = floorDiv(limit, o.slide) * o.slide
+	}
+	for o.closed+o.slide <= limit {
+		o.closed += o.slide
+	}
+	return o.closed
 }
 
 func (o *Operator) slicedDue(ks *keyState) int64 {
@@ -702,37 +746,20 @@ func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
 	}
 }
 
-// ---- due heap ----
-
-type dueHeap []*keyState
-
-func (h dueHeap) Len() int { return len(h) }
-func (h dueHeap) Less(i, j int) bool {
-	if h[i].due != h[j].due {
-		return h[i].due < h[j].due
-	}
-	return h[i].key < h[j].key
-}
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].hi = i
-	h[j].hi = j
-}
-func (h *dueHeap) Push(x any) {
-	ks := x.(*keyState)
-	ks.hi = len(*h)
-	*h = append(*h, ks)
-}
-func (h *dueHeap) Pop() any {
-	old := *h
-	ks := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	ks.hi = -1
-	return ks
-}
-
 // String describes the operator, for logs.
 func (o *Operator) String() string {
 	return fmt.Sprintf("window %s %s (%d keys)", o.fn, o.spec.Kind, len(o.keys))
+}
+
+// Memory counts what the operator holds: keys, non-empty slices (for sliced windows: those of
+// windows still to fire or still open), and aggregate partials of every kind. Partials minus slices
+// is the overhead of the two-stacks aggregator: at most one running aggregate per key.
+func (o *Operator) Memory() (keys, slices, partials int) {
+	for _, ks := range o.keys {
+		slices += len(ks.q) - ks.head
+		if o.late > 0 {
+			slices = slices - (len(ks.q) - ks.head) + len(ks.raw)
+		}
+	}
+	return len(o.keys), slices, o.Partials()
 }

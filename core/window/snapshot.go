@@ -184,8 +184,8 @@ func (d *decoder) partial(plan *aggregate.Plan) aggregate.Partial {
 // fresh state.
 func (o *Operator) Restore(b []byte) error {
 	o.keys = make(map[string]*keyState)
-	o.due = o.due[:0]
-	o.wm = minTime
+	o.due.reset()
+	o.wm, o.closed = minTime, minTime
 	if len(b) == 0 {
 		return nil
 	}
@@ -244,7 +244,7 @@ func (o *Operator) Restore(b []byte) error {
 	}
 	if d.err != nil {
 		o.keys = make(map[string]*keyState)
-		o.due = o.due[:0]
+		o.due.reset()
 		o.wm = minTime
 		return fmt.Errorf("restore window state: %w", d.err)
 	}

@@ -1,0 +1,144 @@
+//go:build unix
+
+package runner_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type crashLine struct {
+	ID    string `json:"id"`
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+// readOutputs returns the outputs by id, failing on two different outputs with one id.
+func readOutputs(t *testing.T, path string) (map[string]crashLine, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	byID := map[string]crashLine{}
+	total := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l crashLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("output line %d %q: %v", total+1, sc.Text(), err)
+		}
+		total++
+		if prev, ok := byID[l.ID]; ok && prev != l {
+			t.Fatalf("output id %s written as %+v and as %+v", l.ID, prev, l)
+		}
+		byID[l.ID] = l
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return byID, total
+}
+
+// TestCrashAnywhere SIGKILLs a process running a Runner on the file store at 25 random points,
+// restarts it each time, and checks that the final state and the deduplicated outputs equal those
+// of an uninterrupted run.
+func TestCrashAnywhere(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "crashproc")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/crashproc")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build crashproc: %v\n%s", err, out)
+	}
+	const n, keys = 10000, 40
+	args := func(state, out string) []string {
+		return []string{"-state", state, "-out", out, "-n", strconv.Itoa(n), "-keys", strconv.Itoa(keys), "-batch", "25"}
+	}
+	dump := func(state string) map[string]any {
+		out, err := exec.Command(bin, "-state", state, "-dump").Output()
+		if err != nil {
+			t.Fatalf("dump %s: %v", state, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	// The reference: one uninterrupted run.
+	refState, refOut := filepath.Join(dir, "ref-state"), filepath.Join(dir, "ref.jsonl")
+	if out, err := exec.Command(bin, args(refState, refOut)...).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	ref, refTotal := readOutputs(t, refOut)
+	if len(ref) != n || refTotal != n {
+		t.Fatalf("reference run wrote %d lines, %d ids; want %d", refTotal, len(ref), n)
+	}
+
+	// The crashing runs.
+	st, outPath := filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	kills, done := 0, false
+	for attempt := 0; attempt < 200 && !done; attempt++ {
+		cmd := exec.Command(bin, args(st, outPath)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if kills >= 25 {
+			if err := <-exited; err != nil {
+				t.Fatalf("final run: %v", err)
+			}
+			done = true
+			break
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d failed on its own: %v", attempt, err)
+			}
+			done = true
+		case <-time.After(time.Duration(2+rng.IntN(40)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			if err := <-exited; err == nil {
+				done = true // it finished just before the signal
+			} else {
+				kills++
+			}
+		}
+	}
+	if kills < 20 {
+		t.Fatalf("only %d kills landed before the run finished, want at least 20", kills)
+	}
+	got, total := readOutputs(t, outPath)
+	if len(got) != len(ref) {
+		t.Fatalf("%d distinct output ids after %d kills, want %d", len(got), kills, len(ref))
+	}
+	for id, l := range ref {
+		if got[id] != l {
+			t.Fatalf("output %s = %+v after crashes, want %+v", id, got[id], l)
+		}
+	}
+	if a, b := dump(st), dump(refState); !jsonEqual(a, b) {
+		t.Fatalf("final state after crashes %v, want %v", a, b)
+	}
+	t.Logf("%d kills; %d output lines (%d duplicates dropped by id); state identical", kills, total, total-len(got))
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

@@ -1,0 +1,158 @@
+// Command crashproc is the crash-test subject for package runner: it runs a Runner with the file
+// store over a deterministic stream of records, appending each output as a JSON line to a file,
+// and can be SIGKILLed at any point. Restarted, it resumes (redelivering from the first record, as
+// a trigger that lost its checkpoint would) and must end with exact per-key counts and, after
+// dropping duplicate ids, exactly the outputs of an uninterrupted run.
+//
+//	crashproc -state DIR -out FILE [-n 3000] [-keys 40] [-batch 25]   process, exit 0 when done
+//	crashproc -state DIR -dump                                       print the final counts as JSON
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/state"
+	"github.com/eddyhq/eddy/core/state/filestate"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "crashproc:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := flag.String("state", "", "state directory")
+	out := flag.String("out", "", "output file (JSON lines, appended)")
+	n := flag.Int("n", 3000, "records")
+	keys := flag.Int("keys", 40, "distinct keys")
+	batch := flag.Int("batch", 25, "records per batch")
+	dump := flag.Bool("dump", false, "print the stored counts and exit")
+	flag.Parse()
+	ctx := context.Background()
+	// A small chunk size makes the state span several files, so kills also land between chunk
+	// writes, head write and chunk deletes.
+	store, err := filestate.Open(*dir, &state.Options{ChunkSize: 256})
+	if err != nil {
+		return err
+	}
+	if *dump {
+		e, err := store.Get(ctx, "crash/shard-0")
+		if err != nil {
+			return err
+		}
+		var env runner.Envelope
+		if err := env.Unmarshal(e.Value); err != nil {
+			return err
+		}
+		var c counts
+		if err := c.Restore(env.Snapshot); err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"offset": env.Offset, "counts": c.m})
+	}
+	sink, err := openSink(*out)
+	if err != nil {
+		return err
+	}
+	r, err := runner.New(runner.Config{Function: "crash", Store: store, Sink: sink,
+		New: func(string) (runner.Processor, error) { return &counts{m: map[string]int64{}}, nil }})
+	if err != nil {
+		return err
+	}
+	recs := make([]core.Record, *n)
+	for i := range recs {
+		recs[i] = core.Record{ID: "r" + strconv.Itoa(i+1), Offset: strconv.Itoa(i + 1), Key: "k" + strconv.Itoa((i*31)%*keys)}
+	}
+	for lo := 0; lo < *n; lo += *batch {
+		b := core.Batch{Partition: "shard-0", Records: recs[lo:min(*n, lo+*batch)], Now: time.Unix(1700000000, 0)}
+		if _, err := r.Run(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// counts is a Processor counting records per key; each record yields one output whose id is its
+// offset and which carries the key's running count.
+type counts struct{ m map[string]int64 }
+
+func (c *counts) Restore(snap []byte) error {
+	c.m = map[string]int64{}
+	if len(snap) == 0 {
+		return nil
+	}
+	return json.Unmarshal(snap, &c.m)
+}
+
+func (c *counts) Process(_ context.Context, b core.Batch) (core.Result, error) {
+	var res core.Result
+	for _, r := range b.Records {
+		c.m[r.Key]++
+		res.Outputs = append(res.Outputs, &line{ID: r.Offset, Key: r.Key, Count: c.m[r.Key]})
+	}
+	return res, nil
+}
+
+func (c *counts) Tick(context.Context, time.Time) (core.Result, error) { return core.Result{}, nil }
+
+func (c *counts) Snapshot() ([]byte, error) { return json.Marshal(c.m) } // sorted keys: deterministic
+
+type line struct {
+	ID    string `json:"id"`
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+func (*line) Type() string { return "decision" }
+
+func (l *line) AppendJSON(b []byte) []byte {
+	j, _ := json.Marshal(l)
+	return append(b, j...)
+}
+
+// fileSink appends outputs as JSON lines, one write and one fsync per emit. A kill can tear the
+// last line; opening the sink cuts the file back to its last complete line.
+type fileSink struct{ f *os.File }
+
+func openSink(path string) (*fileSink, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	keep := bytes.LastIndexByte(b, '\n') + 1
+	if err := f.Truncate(int64(keep)); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(int64(keep), io.SeekStart); err != nil {
+		return nil, err
+	}
+	return &fileSink{f: f}, nil
+}
+
+func (s *fileSink) Emit(_ context.Context, outs []core.Output) error {
+	var b []byte
+	for _, o := range outs {
+		b = o.AppendJSON(b)
+		b = append(b, '\n')
+	}
+	if _, err := s.f.Write(b); err != nil {
+		return err
+	}
+	return s.f.Sync()
+}

@@ -1,0 +1,412 @@
+// Package runner runs one function's processing over batches of one partition each, keeping the
+// processing state in a state.Store so that every invocation of a stateless serverless function
+// resumes exactly where the last one left off.
+//
+// For each batch the Runner loads the partition's envelope (state plus last applied offset) in one
+// read, skips records already applied, processes the rest, emits the outputs, and then commits the
+// new envelope with a write conditional on the revision it loaded. Emit first, commit second: a crash
+// between the two re-emits the same outputs on the retry (sinks drop them by their deterministic
+// ids) and never loses one. When two invocations race on one partition, the loser's commit fails,
+// and it reloads and processes again on top of the winner's state, so no record is applied twice.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/state"
+)
+
+// Processor is one function's processing state for one partition. The Runner creates a fresh one
+// for every attempt, restores it from the stored snapshot, and drops it after committing or
+// losing a race, so a Processor need not undo anything.
+//
+// Processing must be deterministic: the same snapshot and the same records (and batch time) must
+// yield the same outputs with the same ids, which is what makes re-emitted outputs duplicates.
+type Processor interface {
+	// Restore loads a snapshot; nil or empty means fresh state.
+	Restore(snapshot []byte) error
+	// Process applies a batch whose already-applied records have been removed.
+	Process(ctx context.Context, b core.Batch) (core.Result, error)
+	// Tick advances processing time with no new records: idle timeouts and scheduled closes of the
+	// windows of a quiet stream.
+	Tick(ctx context.Context, now time.Time) (core.Result, error)
+	// Snapshot encodes the state.
+	Snapshot() ([]byte, error)
+}
+
+// Heavier is implemented by Processors that can name what makes their state large; the Runner puts
+// it in budget errors.
+type Heavier interface {
+	// Heaviest returns the key and the window holding the most state.
+	Heaviest() (key, window string)
+}
+
+// Sink receives outputs. Emit must be idempotent in effect: the same outputs (same ids) may come
+// again after a crash or a lost race.
+type Sink interface {
+	Emit(ctx context.Context, outs []core.Output) error
+}
+
+// FailureSink receives the records that could not be processed (the dead-letter output).
+type FailureSink interface {
+	EmitFailures(ctx context.Context, fs []*core.Failure) error
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Function names the function; it prefixes the state keys and appears in errors.
+	Function string
+	// Store keeps the state.
+	Store *state.Store
+	// New makes an empty Processor for a partition.
+	New func(partition string) (Processor, error)
+	// Sink receives outputs (nil discards them; the Result still has them).
+	Sink Sink
+	// DeadLetter receives failed records (nil leaves them in the Result only, for the adapter to
+	// report to the trigger).
+	DeadLetter FailureSink
+	// DedupeIDs bounds the set of recent record ids kept to drop redelivered records that have no
+	// offset (Pub/Sub). Default 10,000; negative disables.
+	DedupeIDs int
+	// IdleTTL makes a partition's state expire when no batch has been committed for that long (0:
+	// never). Ticks do not extend it.
+	IdleTTL time.Duration
+	// MaxAttempts bounds how often a batch is retried after losing a race (default 32).
+	MaxAttempts int
+	// Logger gets debug lines on lost races (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Runner runs batches. It is safe for concurrent use, including on the same partition.
+type Runner struct {
+	cfg Config
+}
+
+// New checks cfg and returns a Runner.
+func New(cfg Config) (*Runner, error) {
+	switch {
+	case cfg.Function == "":
+		return nil, errors.New("runner: Config.Function is empty")
+	case cfg.Store == nil:
+		return nil, fmt.Errorf("runner: function %q: Config.Store is nil", cfg.Function)
+	case cfg.New == nil:
+		return nil, fmt.Errorf("runner: function %q: Config.New is nil", cfg.Function)
+	}
+	if err := state.CheckKey(cfg.Function); err != nil {
+		return nil, fmt.Errorf("runner: function name: %w", err)
+	}
+	if strings.ContainsRune(cfg.Function, '/') {
+		// '/' separates the function from the partition in state keys.
+		return nil, fmt.Errorf("runner: function name %q: contains '/'", cfg.Function)
+	}
+	if cfg.DedupeIDs == 0 {
+		cfg.DedupeIDs = 10000
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 32
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// Key is the state key of a partition: the function name and the escaped partition id.
+func (r *Runner) Key(partition string) string {
+	return r.cfg.Function + "/" + url.PathEscape(partition)
+}
+
+// BudgetError is returned when a partition's state outgrows the store's budget. Nothing was emitted
+// or committed for the batch.
+type BudgetError struct {
+	Function  string
+	Partition string
+	// Key and Window name the processor's heaviest key and window, when it implements Heavier.
+	Key, Window string
+	Size        int
+	Budget      int
+}
+
+// Error implements error.
+func (e *BudgetError) Error() string {
+	s := fmt.Sprintf("function %q partition %q: state of %d bytes exceeds the budget of %d bytes", e.Function, e.Partition, e.Size, e.Budget)
+	if e.Key != "" || e.Window != "" {
+		s += fmt.Sprintf(" (heaviest: key %q window %q)", e.Key, e.Window)
+	}
+	return s + "; raise the budget, shorten windows or lateness, or expire idle keys sooner"
+}
+
+type loaded struct {
+	entry state.Entry
+	env   Envelope
+	proc  Processor
+}
+
+func (r *Runner) load(ctx context.Context, partition string) (*loaded, error) {
+	key := r.Key(partition)
+	e, err := r.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("runner: function %q partition %q: load state: %w", r.cfg.Function, partition, err)
+	}
+	l := &loaded{entry: e}
+	if e.Found {
+		if err := l.env.Unmarshal(e.Value); err != nil {
+			return nil, fmt.Errorf("runner: function %q partition %q: state key %q: %w", r.cfg.Function, partition, key, err)
+		}
+	}
+	p, err := r.cfg.New(partition)
+	if err != nil {
+		return nil, fmt.Errorf("runner: function %q partition %q: new processor: %w", r.cfg.Function, partition, err)
+	}
+	if err := p.Restore(l.env.Snapshot); err != nil {
+		return nil, fmt.Errorf("runner: function %q partition %q: restore state: %w", r.cfg.Function, partition, err)
+	}
+	l.proc = p
+	return l, nil
+}
+
+// filter returns the records not yet applied: those past the stored offset, and those without an
+// offset whose id is not among the recent ids (nor earlier in the batch).
+func (r *Runner) filter(env *Envelope, recs []core.Record) []core.Record {
+	var seen map[string]struct{}
+	out := make([]core.Record, 0, len(recs))
+	for _, rec := range recs {
+		if rec.Offset != "" {
+			if core.CompareOffsets(rec.Offset, env.Offset) > 0 {
+				out = append(out, rec)
+			}
+			continue
+		}
+		if r.cfg.DedupeIDs < 0 || rec.ID == "" {
+			out = append(out, rec)
+			continue
+		}
+		if seen == nil {
+			seen = make(map[string]struct{}, len(env.IDs)+len(recs))
+			for _, id := range env.IDs {
+				seen[id] = struct{}{}
+			}
+		}
+		if _, dup := seen[rec.ID]; dup {
+			continue
+		}
+		seen[rec.ID] = struct{}{}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// advance records recs as applied in env.
+func (r *Runner) advance(env *Envelope, recs []core.Record) {
+	for _, rec := range recs {
+		if rec.Offset != "" {
+			if core.CompareOffsets(rec.Offset, env.Offset) > 0 {
+				env.Offset = rec.Offset
+			}
+		} else if r.cfg.DedupeIDs > 0 && rec.ID != "" {
+			env.IDs = append(env.IDs, rec.ID)
+		}
+	}
+	if n := len(env.IDs) - r.cfg.DedupeIDs; r.cfg.DedupeIDs > 0 && n > 0 {
+		env.IDs = append([]string(nil), env.IDs[n:]...)
+	}
+}
+
+// Run processes one batch of one partition: load, skip applied records, process, emit, commit. On
+// a lost race it reloads and tries again. The Result's Stats count the whole batch (Records) and
+// the records skipped as already applied (Skipped); its Checkpoint is the partition's last applied
+// offset after the batch.
+func (r *Runner) Run(ctx context.Context, b core.Batch) (core.Result, error) {
+	if b.Now.IsZero() {
+		b.Now = time.Now()
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := r.runOnce(ctx, b)
+		if err == nil || !errors.Is(err, state.ErrConflict) {
+			return res, err
+		}
+		if attempt >= r.cfg.MaxAttempts {
+			return core.Result{}, fmt.Errorf("runner: function %q partition %q: still losing races after %d attempts: %w", r.cfg.Function, b.Partition, attempt, err)
+		}
+		r.cfg.Logger.DebugContext(ctx, "lost a race on the partition state; reloading", "function", r.cfg.Function, "partition", b.Partition, "attempt", attempt)
+		if err := backoff(ctx, attempt); err != nil {
+			return core.Result{}, err
+		}
+	}
+}
+
+func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error) {
+	l, err := r.load(ctx, b.Partition)
+	if err != nil {
+		return core.Result{}, err
+	}
+	fresh := r.filter(&l.env, b.Records)
+	stats := core.Stats{Records: len(b.Records), Skipped: len(b.Records) - len(fresh)}
+	if len(fresh) == 0 {
+		return core.Result{Stats: stats, Checkpoint: l.env.Offset}, nil
+	}
+	in := b
+	in.Records = fresh
+	res, err := l.proc.Process(ctx, in)
+	if err != nil {
+		return core.Result{}, fmt.Errorf("runner: function %q partition %q: process: %w", r.cfg.Function, b.Partition, err)
+	}
+	r.advance(&l.env, fresh)
+	l.env.Updated = b.Now
+	var exp time.Time
+	if r.cfg.IdleTTL > 0 {
+		exp = b.Now.Add(r.cfg.IdleTTL)
+	}
+	if err := r.emitAndCommit(ctx, b.Partition, l, &res, exp); err != nil {
+		return core.Result{}, err
+	}
+	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
+	res.Checkpoint = l.env.Offset
+	return res, nil
+}
+
+// emitAndCommit snapshots, checks the budget (before emitting, so a batch that cannot be committed
+// emits nothing), emits, and commits conditionally.
+func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time) error {
+	snap, err := l.proc.Snapshot()
+	if err != nil {
+		return fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
+	}
+	l.env.Snapshot = snap
+	val := l.env.Marshal()
+	if bud := r.cfg.Store.Budget(); bud > 0 && len(val) > bud {
+		return r.budgetError(partition, l.proc, len(val), bud)
+	}
+	if err := r.emit(ctx, partition, res); err != nil {
+		return err
+	}
+	_, err = r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
+	var be *state.BudgetError
+	if errors.As(err, &be) {
+		return r.budgetError(partition, l.proc, be.Size, be.Budget)
+	}
+	if err != nil {
+		return fmt.Errorf("runner: function %q partition %q: commit: %w", r.cfg.Function, partition, err)
+	}
+	return nil
+}
+
+func (r *Runner) budgetError(partition string, p Processor, size, budget int) error {
+	e := &BudgetError{Function: r.cfg.Function, Partition: partition, Size: size, Budget: budget}
+	if h, ok := p.(Heavier); ok {
+		e.Key, e.Window = h.Heaviest()
+	}
+	return e
+}
+
+func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) error {
+	if r.cfg.Sink != nil && len(res.Outputs) > 0 {
+		if err := r.cfg.Sink.Emit(ctx, res.Outputs); err != nil {
+			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)
+		}
+	}
+	if r.cfg.DeadLetter != nil && len(res.Failures) > 0 {
+		if err := r.cfg.DeadLetter.EmitFailures(ctx, res.Failures); err != nil {
+			return fmt.Errorf("runner: function %q partition %q: dead-letter %d records: %w", r.cfg.Function, partition, len(res.Failures), err)
+		}
+	}
+	return nil
+}
+
+// Tick advances processing time for one partition from its stored state alone, so a scheduled
+// invocation can close the windows of a stream that has gone quiet. A partition with no stored state
+// has nothing to close. The state is committed only if the tick changed it.
+func (r *Runner) Tick(ctx context.Context, partition string, now time.Time) (core.Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := r.tickOnce(ctx, partition, now)
+		if err == nil || !errors.Is(err, state.ErrConflict) {
+			return res, err
+		}
+		if attempt >= r.cfg.MaxAttempts {
+			return core.Result{}, fmt.Errorf("runner: function %q partition %q: tick still losing races after %d attempts: %w", r.cfg.Function, partition, attempt, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return core.Result{}, err
+		}
+	}
+}
+
+func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) (core.Result, error) {
+	l, err := r.load(ctx, partition)
+	if err != nil {
+		return core.Result{}, err
+	}
+	if !l.entry.Found {
+		return core.Result{Checkpoint: l.env.Offset}, nil
+	}
+	old := l.env.Snapshot
+	res, err := l.proc.Tick(ctx, now)
+	if err != nil {
+		return core.Result{}, fmt.Errorf("runner: function %q partition %q: tick: %w", r.cfg.Function, partition, err)
+	}
+	res.Checkpoint = l.env.Offset
+	if len(res.Outputs) == 0 && len(res.Failures) == 0 {
+		snap, err := l.proc.Snapshot()
+		if err != nil {
+			return core.Result{}, fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
+		}
+		if bytes.Equal(snap, old) {
+			return res, nil
+		}
+	}
+	// The tick keeps the partition's expiry: only records count as activity.
+	if err := r.emitAndCommit(ctx, partition, l, &res, l.entry.Expires); err != nil {
+		return core.Result{}, err
+	}
+	return res, nil
+}
+
+// TickAll ticks every partition of the function that has stored state, and returns the combined
+// result. It stops at the first error.
+func (r *Runner) TickAll(ctx context.Context, now time.Time) (core.Result, error) {
+	prefix := r.cfg.Function + "/"
+	var parts []string
+	err := r.cfg.Store.List(ctx, prefix, func(k string) error {
+		p, err := url.PathUnescape(k[len(prefix):])
+		if err == nil {
+			parts = append(parts, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return core.Result{}, fmt.Errorf("runner: function %q: list partitions: %w", r.cfg.Function, err)
+	}
+	var all core.Result
+	for _, p := range parts {
+		res, err := r.Tick(ctx, p, now)
+		if err != nil {
+			return all, err
+		}
+		all.Outputs = append(all.Outputs, res.Outputs...)
+		all.Failures = append(all.Failures, res.Failures...)
+		all.Stats.Add(res.Stats)
+	}
+	return all, nil
+}
+
+// backoff waits a little, with jitter, before the next attempt so racing invocations spread out.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(min(attempt, 10))*int64(2*time.Millisecond)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

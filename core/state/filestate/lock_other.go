@@ -1,0 +1,13 @@
+//go:build !unix
+
+package filestate
+
+import (
+	"errors"
+	"runtime"
+)
+
+// lock is unavailable where flock is: conditional writes would not be safe across processes.
+func (d *Driver) lock(string) (func(), error) {
+	return nil, errors.New("filestate: conditional writes need flock, which " + runtime.GOOS + " lacks")
+}

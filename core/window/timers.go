@@ -1,0 +1,100 @@
+package window
+
+import (
+	"slices"
+	"strings"
+)
+
+// timers is a calendar queue of keys by due time. Keys of one function share due times (every key's
+// sliding window ends on the same slide boundary), so keys wait in one bucket per distinct time and
+// a small heap orders the times: a key's reschedule is O(1), and a bucket is sorted by key once,
+// when it comes due, which fixes the order windows fire in (end time, then key) for determinism.
+type timers struct {
+	buckets map[int64][]*keyState
+	times   []int64 // min-heap of the buckets' times; a time may outlive its emptied bucket
+}
+
+func (t *timers) reset() {
+	t.buckets = make(map[int64][]*keyState)
+	t.times = t.times[:0]
+}
+
+// add puts ks in the bucket of ks.due.
+func (t *timers) add(ks *keyState) {
+	b, ok := t.buckets[ks.due]
+	if !ok {
+		t.push(ks.due)
+	}
+	ks.hi = len(b)
+	t.buckets[ks.due] = append(b, ks)
+}
+
+// remove takes ks out of the bucket of time due.
+func (t *timers) remove(ks *keyState, due int64) {
+	b := t.buckets[due]
+	last := b[len(b)-1]
+	b[ks.hi] = last
+	last.hi = ks.hi
+	b[len(b)-1] = nil
+	t.buckets[due] = b[:len(b)-1]
+	ks.hi = -1
+}
+
+// next returns the earliest time with a key waiting.
+func (t *timers) next() (int64, bool) {
+	for len(t.times) > 0 {
+		tm := t.times[0]
+		if len(t.buckets[tm]) > 0 {
+			return tm, true
+		}
+		t.pop()
+		delete(t.buckets, tm)
+	}
+	return 0, false
+}
+
+// take removes the bucket of time tm and returns its keys sorted by key.
+func (t *timers) take(tm int64) []*keyState {
+	b := t.buckets[tm]
+	delete(t.buckets, tm)
+	t.pop()
+	slices.SortFunc(b, func(x, y *keyState) int { return strings.Compare(x.key, y.key) })
+	for _, ks := range b {
+		ks.hi = -1
+	}
+	return b
+}
+
+func (t *timers) push(v int64) {
+	t.times = append(t.times, v)
+	i := len(t.times) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if t.times[p] <= t.times[i] {
+			break
+		}
+		t.times[p], t.times[i] = t.times[i], t.times[p]
+		i = p
+	}
+}
+
+func (t *timers) pop() {
+	n := len(t.times) - 1
+	t.times[0] = t.times[n]
+	t.times = t.times[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		if r := l + 1; r < n && t.times[r] < t.times[l] {
+			l = r
+		}
+		if t.times[i] <= t.times[l] {
+			return
+		}
+		t.times[i], t.times[l] = t.times[l], t.times[i]
+		i = l
+	}
+}
