@@ -52,6 +52,8 @@ type Spec struct {
 	// Precision is HyperLogLog's precision p for Distinct, 4..18 (default 14: 16 KiB dense, about
 	// 0.8% standard error; small sets stay sparse and tiny).
 	Precision uint8
+	// Func is the user-defined aggregate of a Custom op (Go API only).
+	Func Func
 }
 
 func (s Spec) name() string {
@@ -65,6 +67,10 @@ func (s Spec) name() string {
 func (s Spec) Validate() error {
 	switch s.Op {
 	case Count:
+	case Custom:
+		if s.Func == nil {
+			return fmt.Errorf("aggregate %q: custom needs a Func", s.name())
+		}
 	case Sum, Min, Max, Avg, Variance, Stddev, First, Last, Distinct, TopK:
 		if s.Field == "" {
 			return fmt.Errorf("aggregate %q: %s needs a field", s.name(), s.Op)

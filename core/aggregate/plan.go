@@ -63,7 +63,11 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 			}
 		default:
 			o.sk = len(p.skFields)
-			p.skFields = append(p.skFields, table.Index(s.Field))
+			f := -1 // a custom aggregate may read no field
+			if s.Field != "" {
+				f = table.Index(s.Field)
+			}
+			p.skFields = append(p.skFields, f)
 			newSk, err := sketchMaker(s)
 			if err != nil {
 				return nil, fmt.Errorf("aggregate %q: %w", name, err)
@@ -99,6 +103,8 @@ func sketchMaker(s Spec) (func() sketch, error) {
 			return nil, err
 		}
 		return func() sketch { d, _ := newDistinct(p); return d }, nil
+	case Custom:
+		return func() sketch { return &custom{fn: s.Func, acc: s.Func.New()} }, nil
 	case TopK:
 		k := s.K
 		if k == 0 {
@@ -214,7 +220,11 @@ func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
 		}
 	}
 	for i, f := range p.skFields {
-		part.x.skets[i].add(ev.Fields[f], t)
+		var v core.Value
+		if f >= 0 {
+			v = ev.Fields[f]
+		}
+		part.x.skets[i].add(v, t)
 	}
 }
 
