@@ -273,6 +273,15 @@ func (p *Pipeline) TickFunc(ctx context.Context, now time.Time, emit func(core.O
 	if p.op != nil {
 		p.op.EmitGlobal(p.onWin)
 	}
+	for _, d := range p.deciders {
+		// Deciders that keep per-key state drop the keys idle past their TTL in event time
+		// (resolving open alarms first).
+		if e, ok := d.(interface {
+			Expire(now time.Time, emit rule.Emit) int
+		}); ok && p.seen {
+			e.Expire(p.Watermark(), p.onMatch)
+		}
+	}
 	for _, m := range p.matchers {
 		m.Tick(now, p.onMatch)
 	}

@@ -242,3 +242,59 @@ func ExamplePipeline() {
 	// {"type":"window","function":"temps","key":"lab","start":"2026-11-25T08:00:00.000Z","end":"2026-11-25T08:01:00.000Z","revision":0,"values":{"count":2,"avg_temp":22}}
 	// {"type":"window","function":"temps","key":"lab","start":"2026-11-25T08:01:00.000Z","end":"2026-11-25T08:02:00.000Z","revision":0,"values":{"count":1,"avg_temp":25}}
 }
+
+// TestTickExpiresIdleRuleState: a key whose alarm fired and then went quiet is resolved and dropped
+// by a tick once the watermark is past the rules' idle TTL.
+func TestTickExpiresIdleRuleState(t *testing.T) {
+	b, err := pipeline.New(pipeline.Config{
+		Function:   "f",
+		Window:     window.Spec{Kind: window.Tumbling, Size: 10 * time.Second},
+		Time:       window.Time{OutOfOrder: time.Second, IdleTimeout: time.Minute},
+		Aggregates: []aggregate.Spec{{Name: "avg", Op: aggregate.Avg, Field: "value"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := rule.Compile(rule.Config{
+		Aggregates: []rule.Aggregate{{Name: "avg"}},
+		Thresholds: []rule.Threshold{{Name: "high", Condition: "avg > 50.0"}},
+		IdleTTL:    5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Decide(rules.NewEngine())
+	p, err := b.Build(func(paths []string) (pipeline.Decoder, error) {
+		return codec.New(codec.Config{Paths: paths, Key: "key", Time: "ts", TimeFormat: "unix_ms"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	emit := func(o core.Output) {
+		if d, ok := o.(*core.Decision); ok {
+			states = append(states, d.State)
+		}
+	}
+	ctx := context.Background()
+	arrival := time.Unix(1_700_000_030, 0)
+	recs := []core.Record{
+		{ID: "1", Offset: "1", Data: []byte(`{"key":"k","ts":1700000000000,"value":90}`)},
+		{ID: "2", Offset: "2", Data: []byte(`{"key":"k","ts":1700000020000,"value":90}`)},
+	}
+	if _, err := p.Run(ctx, core.Batch{Partition: "p", Records: recs, Now: arrival}, emit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.TickFunc(ctx, arrival.Add(2*time.Minute), emit); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(states, ",") != "firing" {
+		t.Fatalf("before the TTL: %v", states)
+	}
+	if _, err := p.TickFunc(ctx, arrival.Add(10*time.Minute), emit); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(states, ",") != "firing,resolved" {
+		t.Fatalf("after the TTL: %v, want firing then resolved", states)
+	}
+}

@@ -1,0 +1,87 @@
+package spec_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/spec"
+)
+
+func ExampleParse() {
+	f, err := spec.Parse("eddy.yaml", []byte(`
+name: machine-alarms
+input: {key: device.id, time: ts, time_format: unix_ms, out_of_order: 2s}
+window:
+  tumbling: 1m
+aggregates:
+  - {name: avg_temp, avg: temp}
+  - {name: n, count: true}
+rules:
+  - {name: overheat, when: avg_temp > 80 && n >= 3, for: 2, severity: critical}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(f.Name, f.Window.Tumbling, f.Aggregates[0].Op, f.Rules[0].For.Windows)
+
+	// Every problem is reported at once, with its position and a hint.
+	_, err = spec.Parse("eddy.yaml", []byte(`
+name: machine-alarms
+input: {key: device.id, time: ts}
+window:
+  sliding: {size: 5m, slide: 10x}
+aggregates:
+  - {name: avg_temp, avg: temp}
+rules:
+  - {name: overheat, when: avg_tmp > 80}
+`))
+	fmt.Println(err)
+	// Output:
+	// machine-alarms 1m0s avg 2
+	// eddy.yaml:5:30: window.sliding.slide: "10x" is not a duration (use e.g. 1s, 5m, 1h30m or 1d)
+	// eddy.yaml:9:28: rules[0].when: undeclared reference to 'avg_tmp' (did you mean 'avg_temp'?) (the aggregates are avg_temp)
+}
+
+func ExampleFunction_Build() {
+	f := &spec.Function{
+		Name:       "machine-alarms",
+		Input:      spec.Input{Key: "device", Time: "ts", TimeFormat: "unix_ms"},
+		Window:     spec.Window{Tumbling: time.Minute},
+		Aggregates: []spec.Aggregate{{Name: "avg_temp", Op: "avg", Field: "temp"}},
+		Rules:      []spec.Rule{{Name: "overheat", When: "avg_temp > 80", Severity: "critical"}},
+	}
+	p, err := f.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := p.Process(context.Background(), core.Batch{Partition: "0", Records: []core.Record{
+		{ID: "1", Offset: "1", Data: []byte(`{"device":"m1","ts":0,"temp":85}`)},
+		{ID: "2", Offset: "2", Data: []byte(`{"device":"m1","ts":30000,"temp":91}`)},
+		{ID: "3", Offset: "3", Data: []byte(`{"device":"m1","ts":61000,"temp":20}`)},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, o := range res.Outputs {
+		switch o := o.(type) {
+		case *core.WindowResult:
+			fmt.Println("window", o.Key, o.End.UTC().Format(time.TimeOnly), o.Values[0].Name, o.Values[0].Num)
+		case *core.Decision:
+			fmt.Println("decision", o.Rule, o.Key, o.State, o.Severity)
+		}
+	}
+
+	// A Go value is checked like a file, with paths instead of positions.
+	f.Rules[0].When = "avg_temp > "
+	_, err = f.Build()
+	fmt.Println(err != nil)
+	// Output:
+	// window m1 00:01:00 avg_temp 88
+	// decision overheat m1 firing critical
+	// true
+}
