@@ -30,13 +30,14 @@ type Lines struct {
 	// MaxLine is the longest line accepted (DefaultMaxLine unless changed before the first Next).
 	MaxLine int
 
-	name string
-	r    *bufio.Reader
-	gz   *gzip.Reader
-	line int
-	long []byte
-	slab []byte
-	err  error
+	name  string
+	r     *bufio.Reader
+	gz    *gzip.Reader
+	line  int
+	long  []byte
+	slab  []byte
+	idBuf []byte
+	err   error
 }
 
 // NewLines returns a Lines reading r; name is the ID prefix of its records. It fails only when r is
@@ -79,8 +80,11 @@ func (l *Lines) Next(rec *core.Record) bool {
 		data := l.slab[:len(line):len(line)]
 		copy(data, line)
 		l.slab = l.slab[len(line):]
-		off := strconv.Itoa(l.line)
-		*rec = core.Record{ID: l.name + ":" + off, Offset: off, Data: data}
+		// One allocation for both: the offset is the tail of the id.
+		l.idBuf = append(append(l.idBuf[:0], l.name...), ':')
+		l.idBuf = strconv.AppendInt(l.idBuf, int64(l.line), 10)
+		id := string(l.idBuf)
+		*rec = core.Record{ID: id, Offset: id[len(l.name)+1:], Data: data}
 		return true
 	}
 	return false
