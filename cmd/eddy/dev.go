@@ -20,6 +20,7 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/core/state"
+	"github.com/eddyhq/eddy/internal/demo"
 
 	// The state stores `eddy dev --state` opens.
 	_ "github.com/eddyhq/eddy/core/state/filestate"
@@ -49,6 +50,7 @@ type devOpts struct {
 	deadLetter string
 	noFlush    bool
 	logLevel   string
+	demo       bool
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -91,6 +93,7 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.StringArrayVarP(&o.inputs, "input", "i", nil, "newline-delimited events to publish (gzip or plain); - for stdin; repeatable")
 	fl.StringVarP(&o.listen, "listen", "l", "", "serve the HTTP ingest endpoint on this address (e.g. "+defaultIngest+")")
 	fl.BoolVarP(&o.generate, "generate", "g", false, "publish generated events")
+	fl.BoolVar(&o.demo, "demo", false, "run the embedded demo: a machine-health function over five minutes of generated telemetry")
 	fl.Float64Var(&o.rate, "rate", 100, "generated events per second")
 	fl.IntVar(&o.count, "count", 0, "stop the generator after this many events (0: until interrupted)")
 	fl.IntVar(&o.keys, "keys", 10, "number of keys the generator uses")
@@ -182,14 +185,26 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return usagef("--rate and --keys must be positive")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	if len(o.inputs) == 0 && o.listen == "" && !o.generate {
+	if len(o.inputs) == 0 && o.listen == "" && !o.generate && !o.demo {
 		if e.stdinTTY {
 			o.listen = defaultIngest
 		} else {
 			o.inputs = []string{"-"}
 		}
 	}
-	f, c, err := loadSpec(o.spec)
+	var (
+		f   *spec.Function
+		c   *spec.Compiled
+		err error
+	)
+	if o.demo {
+		if o.spec != "" {
+			return usagef("--demo runs its own spec: drop --spec")
+		}
+		f, c, err = parseSpec("demo/eddy.yaml", demo.Spec)
+	} else {
+		f, c, err = loadSpec(o.spec)
+	}
 	if err != nil {
 		return err
 	}
@@ -284,6 +299,13 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		go func() {
 			defer sources.Done()
 			fail(generate(runCtx, broker, o.rate, o.count, o.keys))
+		}()
+	}
+	if o.demo {
+		sources.Add(1)
+		go func() {
+			defer sources.Done()
+			fail(broker.Publish(runCtx, demo.Telemetry(12, 5)...))
 		}()
 	}
 	if finite {

@@ -22,7 +22,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/examples/bench"
+	"github.com/eddyhq/eddy/internal/demo"
 )
 
 // eddyBin is the binary the end-to-end tests run, built once by TestMain.
@@ -395,5 +397,41 @@ func TestGenerateEventAzure(t *testing.T) {
 	var evs []string
 	if err := json.Unmarshal([]byte(body.Data.Events), &evs); err != nil || !slices.Equal(evs, sampleEvents) {
 		t.Fatalf("events %q: %v", evs, err)
+	}
+}
+
+// eddy dev --demo, the README's first command: the embedded function over the embedded telemetry,
+// through 4 partitions of the in-memory broker, decides exactly what the same function decides in
+// one in-process pipeline, ids included.
+func TestDevDemo(t *testing.T) {
+	r := eddy(t, "", "dev", "--demo")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	_, got := decisions(t, r.stdout)
+	f, err := spec.Parse("demo.yaml", demo.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	emit := func(o core.Output) {
+		if o.Type() == "decision" {
+			want = append(want, string(o.AppendJSON(nil)))
+		}
+	}
+	ctx := context.Background()
+	if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: demo.Telemetry(12, 5)}, emit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Flush(ctx, emit); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	if len(want) != 4 || !slices.Equal(got, want) {
+		t.Fatalf("dev --demo decisions:\n%s\nin-process:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -32,7 +32,16 @@ func loadSpec(path string) (*spec.Function, *spec.Compiled, error) {
 			return nil, nil, fmt.Errorf("no %s in %s: run eddy in a project directory, or pass --spec FILE (for example --spec examples/bench/w1.yaml)", defaultSpec, wd)
 		}
 	}
-	f, err := spec.Load(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load spec: %w", err)
+	}
+	return parseSpec(path, data)
+}
+
+// parseSpec parses and compiles a spec, its problems as a specError.
+func parseSpec(path string, data []byte) (*spec.Function, *spec.Compiled, error) {
+	f, err := spec.Parse(path, data)
 	if err != nil {
 		var es spec.Errors
 		if errors.As(err, &es) {

@@ -12,10 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -25,6 +22,7 @@ import (
 	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/demo"
 )
 
 func main() {
@@ -88,35 +86,8 @@ func build() (*pipeline.Pipeline, error) {
 	})
 }
 
-// telemetry makes one reading per machine per second. Machine 3 overheats for a minute, machine 7
-// shakes for a few seconds, machine 9 runs hot and then stops; the rest hum along.
-func telemetry(machines, minutes int) []core.Record {
-	r := rand.New(rand.NewPCG(42, 7))
-	start := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).UnixMilli()
-	var recs []core.Record
-	for s := 0; s < minutes*60; s++ {
-		for m := 0; m < machines; m++ {
-			temp := 60 + 5*math.Sin(float64(s)/30) + r.NormFloat64()
-			vib := 2 + r.Float64()*0.5
-			status := "running"
-			switch {
-			case m == 3 && s >= 90 && s < 150:
-				temp += 25
-			case m == 7 && s >= 200 && s < 206:
-				vib += 12
-			case m == 9 && s >= 240 && s < 243:
-				temp = 97 + float64(s-240)
-			case m == 9 && s == 243:
-				status = "stopped"
-			}
-			ts := start + int64(s)*1000 - r.Int64N(1500) // up to 1.5 s out of order
-			line := fmt.Sprintf(`{"machine":"machine-%02d","ts":%d,"temp":%.2f,"vibration":%.2f,"status":%q}`, m, ts, temp, vib, status)
-			id := strconv.Itoa(len(recs) + 1)
-			recs = append(recs, core.Record{ID: id, Offset: id, Data: []byte(line)})
-		}
-	}
-	return recs
-}
+// telemetry is the demo's generated machine telemetry (internal/demo).
+func telemetry(machines, minutes int) []core.Record { return demo.Telemetry(machines, minutes) }
 
 func run(machines, minutes int, decisionsOnly bool) error {
 	p, err := build()

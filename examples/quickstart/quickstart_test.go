@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +11,19 @@ import (
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/demo"
 )
+
+// TestDemoSpecIsThisSpec: the CLI's embedded demo (eddy dev --demo) runs this very spec.
+func TestDemoSpecIsThisSpec(t *testing.T) {
+	b, err := os.ReadFile("eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, demo.Spec) {
+		t.Fatal("internal/demo/eddy.yaml differs from examples/quickstart/eddy.yaml: copy one over the other")
+	}
+}
 
 func outputs(t *testing.T, p *pipeline.Pipeline) []string {
 	t.Helper()
