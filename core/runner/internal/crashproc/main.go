@@ -6,11 +6,17 @@
 //
 //	crashproc -state DIR -out FILE [-n 3000] [-keys 40] [-batch 25]   process, exit 0 when done
 //	crashproc -state DIR -dump                                       print the final counts as JSON
+//
+// With -pipeline it runs a real function instead of the counter (a spec with windows, a threshold
+// rule, an anomaly detector and a pattern) over the standard generated events; -dump then prints
+// the stored offset and a hash of the snapshot.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,8 +27,10 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/filestate"
+	"github.com/eddyhq/eddy/examples/bench"
 )
 
 func main() {
@@ -39,6 +47,7 @@ func run() error {
 	keys := flag.Int("keys", 40, "distinct keys")
 	batch := flag.Int("batch", 25, "records per batch")
 	dump := flag.Bool("dump", false, "print the stored counts and exit")
+	real := flag.Bool("pipeline", false, "run a real function (spec pipeline) over standard events")
 	flag.Parse()
 	ctx := context.Background()
 	// A small chunk size makes the state span several files, so kills also land between chunk
@@ -56,6 +65,10 @@ func run() error {
 		if err := env.Unmarshal(e.Value); err != nil {
 			return err
 		}
+		if *real {
+			sum := sha256.Sum256(env.Snapshot)
+			return json.NewEncoder(os.Stdout).Encode(map[string]any{"offset": env.Offset, "snapshot": hex.EncodeToString(sum[:])})
+		}
 		var c counts
 		if err := c.Restore(env.Snapshot); err != nil {
 			return err
@@ -66,14 +79,26 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r, err := runner.New(runner.Config{Function: "crash", Store: store, Sink: sink,
-		New: func(string) (runner.Processor, error) { return &counts{m: map[string]int64{}}, nil }})
-	if err != nil {
-		return err
-	}
+	newProc := func(string) (runner.Processor, error) { return &counts{m: map[string]int64{}}, nil }
 	recs := make([]core.Record, *n)
 	for i := range recs {
 		recs[i] = core.Record{ID: "r" + strconv.Itoa(i+1), Offset: strconv.Itoa(i + 1), Key: "k" + strconv.Itoa((i*31)%*keys)}
+	}
+	if *real {
+		f, err := spec.Parse("crash.yaml", []byte(pipelineSpec))
+		if err != nil {
+			return err
+		}
+		c, err := f.Compile(spec.Options{})
+		if err != nil {
+			return err
+		}
+		newProc = func(string) (runner.Processor, error) { return c.NewPipeline() }
+		recs = bench.Records(bench.Generate(9, *n, *keys))
+	}
+	r, err := runner.New(runner.Config{Function: "crash", Store: store, Sink: sink, New: newProc})
+	if err != nil {
+		return err
 	}
 	for lo := 0; lo < *n; lo += *batch {
 		b := core.Batch{Partition: "shard-0", Records: recs[lo:min(*n, lo+*batch)], Now: time.Unix(1700000000, 0)}
@@ -83,6 +108,25 @@ func run() error {
 	}
 	return nil
 }
+
+// pipelineSpec is the real function of -pipeline: every kind of output, including late events
+// (the generated stream is up to 2 s out of order, the spec allows 1 s).
+const pipelineSpec = `
+name: crash
+input: {key: key, time: ts, time_format: unix_ms, out_of_order: 1s}
+window: {tumbling: 2s, allowed_lateness: 500ms}
+aggregates:
+  - {name: n, count: true}
+  - {name: avg, avg: value}
+rules:
+  - {name: high, when: avg > 60.0, clear: avg < 45.0, for: 2}
+anomalies:
+  - {name: jump, aggregate: avg, method: ewma, alpha: 0.3, threshold: 2.5, warmup: 3}
+patterns:
+  - name: hot-cold
+    steps: [{name: hot, where: value > 90.0, times: 2}, {name: cold, where: value < 10.0}]
+    within: 5s
+`
 
 // counts is a Processor counting records per key; each record yields one output whose id is its
 // offset and which carries the key's running count.
