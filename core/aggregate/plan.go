@@ -18,6 +18,9 @@ type Plan struct {
 	skFields   []int
 	skNew      []func() sketch
 	withM2     bool
+	// minMax marks the Stats slots whose min and max some aggregate reads; the others do not
+	// store them.
+	minMax []bool
 }
 
 type output struct {
@@ -60,6 +63,12 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 			o.stat = slot
 			if s.Op == Variance || s.Op == Stddev {
 				p.withM2 = true
+			}
+			if len(p.minMax) <= slot {
+				p.minMax = append(p.minMax, false)
+			}
+			if s.Op == Min || s.Op == Max {
+				p.minMax[slot] = true
 			}
 		default:
 			o.sk = len(p.skFields)
@@ -302,8 +311,10 @@ func (p *Plan) AppendBinary(b []byte, part *Partial) []byte {
 			continue
 		}
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Sum))
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Min))
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Max))
+		if p.minMax[i] {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Min))
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Max))
+		}
 		if p.withM2 {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.M2))
 		}
@@ -329,11 +340,14 @@ func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
 	}
 	part.N = int64(n)
 	b = b[k:]
-	floats := 3
-	if p.withM2 {
-		floats = 4
-	}
 	for i := range p.statFields {
+		floats := 1
+		if p.minMax[i] {
+			floats += 2
+		}
+		if p.withM2 {
+			floats++
+		}
 		c, k := binary.Uvarint(b)
 		if k <= 0 {
 			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
@@ -348,10 +362,14 @@ func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
 			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
 		}
 		s.Sum = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		s.Min = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
-		s.Max = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
+		at := 8
+		if p.minMax[i] {
+			s.Min = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
+			s.Max = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
+			at = 24
+		}
 		if p.withM2 {
-			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(b[24:]))
+			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(b[at:]))
 		}
 		b = b[8*floats:]
 	}
