@@ -1,0 +1,68 @@
+package aws_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/eddyhq/eddy/adapters/aws"
+	"github.com/eddyhq/eddy/examples/bench"
+)
+
+// tenK is a Kinesis batch of Lambda's largest size, 10,000 records, of the standard workload.
+func tenK(b *testing.B) events.KinesisEvent {
+	evs := bench.Generate(1, 10000, 1000)
+	var ev events.KinesisEvent
+	for i, e := range evs {
+		var r events.KinesisEventRecord
+		r.Kinesis.SequenceNumber = fmt.Sprintf("4959033827149025660855969253836157109592157598913%07d", i+1)
+		r.EventID = "shardId-000000000000:" + r.Kinesis.SequenceNumber
+		r.Kinesis.PartitionKey = e.Key
+		r.Kinesis.Data = e.AppendJSON(nil)
+		ev.Records = append(ev.Records, r)
+	}
+	return ev
+}
+
+// BenchmarkHandler10k is the handler's time for a 10,000-record batch, with the state in memory
+// and outputs captured (no network): conversion, the runner, the pipeline, the response. Each
+// iteration is a fresh shard, so every record is applied.
+func BenchmarkHandler10k(b *testing.B) {
+	ev := tenK(b)
+	h, _ := newHandler(b, false)
+	b.ResetTimer()
+	for i := range b.N {
+		shard := fmt.Sprintf("shardId-%012d", i)
+		for j := range ev.Records {
+			ev.Records[j].EventID = shard + ":" + ev.Records[j].Kinesis.SequenceNumber
+		}
+		if _, err := h.HandleKinesis(context.Background(), ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/record")
+}
+
+// BenchmarkDecode10k is the part Lambda's runtime adds before the handler: decoding the 10,000
+// record JSON payload (base64 data included) and converting it to a core batch.
+func BenchmarkDecode10k(b *testing.B) {
+	payload, err := json.Marshal(tenK(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	for range b.N {
+		var ev events.KinesisEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := aws.Batch(&ev, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

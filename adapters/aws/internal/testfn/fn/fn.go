@@ -1,0 +1,44 @@
+// Package fn is the integration test's function, shared by the bootstrap and the test's reference.
+package fn
+
+import (
+	"time"
+
+	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/core/codec"
+	"github.com/eddyhq/eddy/core/pipeline"
+	"github.com/eddyhq/eddy/core/rule"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/window"
+)
+
+// Name is the function's name.
+const Name = "hot-sensors"
+
+// Window is the function's window.
+var Window = window.Spec{Kind: window.Tumbling, Size: time.Second}
+
+// New compiles the function once and returns the per-shard processor factory.
+func New() (func(partition string) (runner.Processor, error), error) {
+	set, err := rule.Compile(rule.Config{
+		Aggregates: []rule.Aggregate{{Name: "count"}, {Name: "avg"}, {Name: "max"}},
+		Thresholds: []rule.Threshold{{Name: "hot", Severity: "warning", Condition: "avg > 55.0 && count >= 3", Clear: "avg < 50.0"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg := pipeline.Config{
+		Function: Name, Window: Window, Time: window.Time{OutOfOrder: 2 * time.Second},
+		Aggregates: []aggregate.Spec{{Op: aggregate.Count}, {Op: aggregate.Avg, Field: "value"}, {Op: aggregate.Max, Field: "value"}},
+	}
+	return func(string) (runner.Processor, error) {
+		b, err := pipeline.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.Decide(set.NewEngine())
+		return b.Build(func(paths []string) (pipeline.Decoder, error) {
+			return codec.New(codec.Config{Format: "json", Key: "key", Time: "ts", TimeFormat: "unix_ms", Paths: paths})
+		})
+	}, nil
+}
