@@ -756,9 +756,10 @@ func (o *Operator) String() string {
 // is the overhead of the two-stacks aggregator: at most one running aggregate per key.
 func (o *Operator) Memory() (keys, slices, partials int) {
 	for _, ks := range o.keys {
-		slices += len(ks.q) - ks.head
 		if o.late > 0 {
-			slices = slices - (len(ks.q) - ks.head) + len(ks.raw)
+			slices += len(ks.raw) // every slice still in an open window
+		} else {
+			slices += len(ks.q) - ks.head
 		}
 	}
 	return len(o.keys), slices, o.Partials()
