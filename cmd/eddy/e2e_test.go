@@ -290,12 +290,14 @@ func TestValidateBrokenSpec(t *testing.T) {
 
 // Usage errors exit 2 and say what to do; --help shows an example on every command.
 func TestUsageAndHelp(t *testing.T) {
-	for _, args := range [][]string{{"bogus"}, {"replay", "--bogus"}, {"replay"}, {"generate-event", "ibm", "{}"}, {"dev", "extra"}} {
+	for _, args := range [][]string{{"bogus"}, {"replay", "--bogus"}, {"replay"}, {"generate-event", "ibm", "{}"}, {"dev", "extra"},
+		{"new"}, {"new", "x"}, {"new", "Bad_Name", "--cloud", "aws"}, {"new", "ok-name", "--cloud", "ibm"}, {"deploy"}, {"deploy", "--cloud", "ibm"},
+		{"deploy", "--cloud", "azure", "--tool", "sam"}} {
 		if r := eddy(t, "", args...); r.code != 2 || !strings.Contains(r.stderr, "eddy: ") {
 			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
-	for _, c := range []string{"dev", "replay", "validate", "send", "generate-event"} {
+	for _, c := range []string{"dev", "replay", "validate", "send", "generate-event", "new", "deploy"} {
 		r := eddy(t, "", c, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "eddy "+c) {
 			t.Errorf("%s --help: exit %d, no example:\n%s", c, r.code, r.stdout)

@@ -6,6 +6,8 @@
 //	eddy validate eddy.yaml
 //	eddy send --input events.ndjson          publish to a running `eddy dev`
 //	eddy generate-event aws --input events.ndjson > kinesis-event.json
+//	eddy new press-monitor --cloud all             scaffold a project
+//	eddy deploy --cloud aws --dry-run             build and show what a deployment does
 //
 // Every command takes --help, with a working example. Exit codes: 0 success, 1 failure (a broken
 // spec, unreadable input, a failed run), 2 usage error (unknown command or flag, wrong arguments).
@@ -110,7 +112,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newSendCmd(e), newGenerateEventCmd(e))
+	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newSendCmd(e), newGenerateEventCmd(e),
+		newNewCmd(e), newDeployCmd(e))
 	return root
 }
 

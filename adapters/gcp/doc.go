@@ -1,0 +1,25 @@
+// Package gcp runs an eddy function on Google Cloud: Pub/Sub messages in, decisions out.
+//
+// Two ways in, one Runner behind them:
+//
+//   - Push: a Cloud Run function (functions-framework-go) triggered by
+//     google.cloud.pubsub.topic.v1.messagePublished CloudEvents, in binary or structured mode, or by
+//     the raw push body that the framework converts into such an event. Register it from the init
+//     of a non-main package (the deployed module's root, as Cloud Run functions require) with
+//     Register. Each invocation carries one message; an error makes Pub/Sub redeliver it.
+//   - Pull: Function.Pull on a gocloud.dev subscription (gcppubsubv2), in a Cloud Run service or
+//     any container, for throughput: messages are gathered into rounds, grouped per partition,
+//     run as one batch each, acknowledged after the state commit and nacked on failure.
+//
+// A message becomes a core.Record (ID = message id, no offset since Pub/Sub has no order, Key =
+// ordering key, Attrs = attributes, Data = the decoded data, Time = publish time) in a core.Batch
+// whose partition is the ordering key, a configured attribute or the event key (see Partitioner).
+// The Runner dedupes by message id, since delivery is at least once, and commits the partition's
+// state with a conditional write, so concurrent invocations on one key never lose an update.
+//
+// A poison message (one that is not a Pub/Sub message at all, or that has no partition) is
+// acknowledged, logged with its reason and published to the dead-letter topic; records the
+// function cannot decode go the same way through the Runner's DeadLetter sink. TopicSink
+// publishes outputs and dead letters to Pub/Sub topics through gocloud.dev, with ordering keys
+// when asked.
+package gcp

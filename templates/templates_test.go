@@ -1,0 +1,142 @@
+package templates_test
+
+import (
+	"fmt"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eddyhq/eddy/templates"
+)
+
+func data(clouds ...string) templates.Data {
+	return templates.Data{Name: "press-monitor", Module: "example.com/press-monitor", Package: "pressmonitor", Clouds: clouds,
+		GoVersion: "1.26.0", EddyVersion: "v0.0.0-00010101000000-000000000000", EddyPath: "/src/eddy", Entry: "OnMessage"}
+}
+
+// Every combination of clouds renders; every Go file parses; no template action is left over;
+// each cloud brings its own entry point and infrastructure and nothing of the others.
+func TestProject(t *testing.T) {
+	entry := map[string]string{"aws": "cmd/aws/main.go", "gcp": "gcpfunction/function.go", "azure": "cmd/azure/main.go"}
+	infra := map[string]string{"aws": "deploy/aws/template.yaml", "gcp": "deploy/gcp/main.tf", "azure": "deploy/azure/main.tf"}
+	for _, clouds := range [][]string{{"aws"}, {"gcp"}, {"azure"}, {"aws", "gcp"}, templates.Clouds} {
+		files, err := templates.Project(data(clouds...))
+		if err != nil {
+			t.Fatalf("%v: %v", clouds, err)
+		}
+		paths := map[string]templates.File{}
+		for _, f := range files {
+			paths[f.Path] = f
+			if strings.Contains(string(f.Data), "{{") || strings.HasSuffix(f.Path, ".tmpl") {
+				t.Errorf("%v: %s: template left over", clouds, f.Path)
+			}
+			if strings.HasSuffix(f.Path, ".go") {
+				if _, err := parser.ParseFile(token.NewFileSet(), f.Path, f.Data, parser.AllErrors); err != nil {
+					t.Errorf("%v: %v", clouds, err)
+				}
+			}
+		}
+		for _, must := range []string{"go.mod", "eddy.yaml", "function.go", "function_test.go", "README.md", "testdata/events.ndjson", ".gitignore"} {
+			if _, ok := paths[must]; !ok {
+				t.Errorf("%v: no %s", clouds, must)
+			}
+		}
+		for _, c := range templates.Clouds {
+			_, hasEntry := paths[entry[c]]
+			_, hasInfra := paths[infra[c]]
+			if want := slices.Contains(clouds, c); hasEntry != want || hasInfra != want {
+				t.Errorf("%v: %s entry point %v, infrastructure %v", clouds, c, hasEntry, hasInfra)
+			}
+		}
+		gomod := string(paths["go.mod"].Data)
+		if !strings.Contains(gomod, "replace github.com/eddyhq/eddy => /src/eddy") || strings.Contains(gomod, "toolchain") ||
+			!strings.Contains(gomod, "\ngo 1.26.0\n") {
+			t.Errorf("go.mod:\n%s", gomod)
+		}
+		if f := paths["deploy/gcp/gcloud.sh"]; slices.Contains(clouds, "gcp") && f.Mode&0o100 == 0 {
+			t.Errorf("gcloud.sh is not executable: %v", f.Mode)
+		}
+	}
+}
+
+// Without a local checkout, go.mod requires the version and replaces nothing.
+func TestProjectVersion(t *testing.T) {
+	d := data("aws")
+	d.EddyPath, d.EddyVersion = "", "v0.3.0"
+	files, err := templates.Project(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "go.mod" && (strings.Contains(string(f.Data), "replace") || !strings.Contains(string(f.Data), "github.com/eddyhq/eddy v0.3.0")) {
+			t.Fatalf("go.mod:\n%s", f.Data)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for _, name := range []string{"", "a", "Press", "press_monitor", "-press", "press-", "press--monitor", "9lives", strings.Repeat("a", 41)} {
+		if templates.CheckName(name) == nil {
+			t.Errorf("name %q accepted", name)
+		}
+	}
+	for _, name := range []string{"ab", "press-monitor", "w1", strings.Repeat("a", 40)} {
+		if err := templates.CheckName(name); err != nil {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+	d := data("ibm")
+	if _, err := templates.Project(d); err == nil || !strings.Contains(err.Error(), "ibm") {
+		t.Errorf("unknown cloud: %v", err)
+	}
+	if _, err := templates.Infra("ibm", data("aws")); err == nil {
+		t.Error("Infra of an unknown cloud")
+	}
+}
+
+// Infra renders only a cloud's deploy/ files.
+func TestInfra(t *testing.T) {
+	files, err := templates.Infra("aws", data("aws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	if !slices.Equal(paths, []string{"deploy/aws/main.tf", "deploy/aws/template.yaml"}) {
+		t.Fatalf("%q", paths)
+	}
+}
+
+func ExamplePackageName() {
+	fmt.Println(templates.PackageName("press-monitor"), templates.PackageName("9lives"))
+	// Output: pressmonitor fn9lives
+}
+
+func ExampleProject() {
+	files, err := templates.Project(templates.Data{Name: "press-monitor", Module: "example.com/press-monitor", Package: "pressmonitor",
+		Clouds: []string{"aws"}, GoVersion: "1.26.0", EddyVersion: "v0.3.0", Entry: "OnMessage"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, f := range files {
+		if !strings.HasPrefix(f.Path, "testdata/") {
+			fmt.Println(f.Path)
+		}
+	}
+	// Output:
+	// .gitignore
+	// README.md
+	// cmd/aws/main.go
+	// cmd/aws/main_test.go
+	// deploy/aws/main.tf
+	// deploy/aws/template.yaml
+	// eddy.yaml
+	// function.go
+	// function_test.go
+	// go.mod
+}
