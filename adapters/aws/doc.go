@@ -29,11 +29,11 @@
 // record gets the id "SEQUENCE:N" and shares its aggregate's sequence number as offset, because
 // Lambda can only redeliver, and report, the aggregate as a whole.
 //
-// State: in a store (DynamoDB through core/state/docstate), or, for a tumbling window of at most
+// State: in a store (DynamoDB through core/state/docstate: dynamodb://TABLE, or S3 through
+// core/state/blobstate/s3state: s3://BUCKET), or, for a tumbling window of at most
 // 900 s, in Lambda's own tumbling-window state (NewWindowRunner, Options.LambdaWindowState,
 // EDDY_WINDOW_STATE=lambda), which needs no store at all: the state travels in the invocation and
-// the window's final invocation closes every window. The S3 state driver (core/state/blobstate)
-// is not linked into the Lambda binary, since it would bring in the GCP and Azure SDKs.
+// the window's final invocation closes every window.
 //
 // Sparse streams: an EventBridge schedule invoking the same function (any "Scheduled Event"
 // payload) ticks every shard with stored state, closing the windows of shards that went quiet.

@@ -20,9 +20,11 @@ import (
 
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
-	_ "github.com/eddyhq/eddy/core/state/docstate"  // dynamodb:// state
-	_ "github.com/eddyhq/eddy/core/state/filestate" // file:// state (tests, /tmp)
-	_ "github.com/eddyhq/eddy/core/state/memstate"  // mem:// state (tests)
+	_ "github.com/eddyhq/eddy/core/state/blobstate/s3state" // s3:// state
+	_ "github.com/eddyhq/eddy/core/state/docstate"          // dynamodb:// state
+	_ "github.com/eddyhq/eddy/core/state/filestate"         // file:// state (tests, /tmp)
+	_ "github.com/eddyhq/eddy/core/state/memstate"          // mem:// state (tests)
+	_ "gocloud.dev/blob/s3blob"
 )
 
 // Environment variables read by ConfigFromEnv.

@@ -23,6 +23,7 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate"
 	"github.com/eddyhq/eddy/core/state/memstate"
 	"github.com/eddyhq/eddy/examples/bench"
 )

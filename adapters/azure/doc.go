@@ -16,6 +16,6 @@
 //
 // The partition is the Event Hubs partition id and the offset is the sequence number. The state
 // lives wherever the runner's store says (Azure Blob with ETag preconditions through
-// core/state/blobstate: azblob://container). Outputs go to an Event Hub (EventHubSink, batched
+// core/state/blobstate/azurestate: azblob://container). Outputs go to an Event Hub (EventHubSink, batched
 // with ProducerClient) or to any gocloud.dev topic such as Service Bus (TopicSink, azuresb://).
 package azure

@@ -41,6 +41,7 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
 	"github.com/eddyhq/eddy/examples/bench"
 )
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate"
 	"github.com/eddyhq/eddy/core/state/statetest"
 	"github.com/eddyhq/eddy/internal/standin"
 )

@@ -10,12 +10,14 @@
 // Buckets of other providers (memblob, fileblob) have no such preconditions, so New refuses them:
 // use memstate or filestate instead, which implement the same conditional semantics natively.
 //
-// Importing this package registers with state.DefaultURLMux the schemes "gs", "azblob" and "s3",
-// passed on to gocloud.dev/blob (whose driver must be imported too, as with gocloud):
+// Each provider lives in its own subpackage, so that a binary links only its own cloud's SDK (a
+// Lambda function links no GCP or Azure code). Importing one registers its provider and its URL
+// scheme with state.DefaultURLMux, passed on to gocloud.dev/blob (whose driver must be imported
+// too, as with gocloud):
 //
-//	import _ "gocloud.dev/blob/gcsblob"   // gs://bucket?prefix=eddy/
-//	import _ "gocloud.dev/blob/azureblob" // azblob://container?prefix=eddy/
-//	import _ "gocloud.dev/blob/s3blob"    // s3://bucket?region=eu-west-1&prefix=eddy/
+//	import _ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"   // gs://bucket?prefix=eddy/
+//	import _ "github.com/eddyhq/eddy/core/state/blobstate/azurestate" // azblob://container?prefix=eddy/
+//	import _ "github.com/eddyhq/eddy/core/state/blobstate/s3state"    // s3://bucket?region=eu-west-1&prefix=eddy/
 //
 // Objects have no native TTL here; expired values read as absent, and a bucket lifecycle rule on
 // age can remove what idle partitions leave behind.
@@ -30,17 +32,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"cloud.google.com/go/storage"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -48,57 +44,71 @@ import (
 	"github.com/eddyhq/eddy/core/state/driver"
 )
 
-func init() {
-	for _, scheme := range []string{"gs", "azblob", "s3"} {
-		state.DefaultURLMux().Register(scheme, state.URLOpenerFunc(func(ctx context.Context, u *url.URL) (driver.Store, error) {
-			b, err := blob.OpenBucket(ctx, u.String())
-			if err != nil {
-				return nil, err
-			}
-			d, err := New(b)
-			if err != nil {
-				b.Close()
-				return nil, err
-			}
-			return d, nil
-		}))
-	}
+// RegisterScheme makes state.DefaultURLMux open URLs of scheme as blob buckets through
+// gocloud.dev/blob, with this driver on top. Provider packages call it from init.
+func RegisterScheme(scheme string) {
+	state.DefaultURLMux().Register(scheme, state.URLOpenerFunc(func(ctx context.Context, u *url.URL) (driver.Store, error) {
+		b, err := blob.OpenBucket(ctx, u.String())
+		if err != nil {
+			return nil, err
+		}
+		d, err := New(b)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		return d, nil
+	}))
 }
 
-// provider applies one cloud's preconditions.
-type provider interface {
-	name() string
-	// readRev returns the revision of what r read.
-	readRev(r *blob.Reader) (string, error)
-	// writeHook returns a BeforeWrite hook conditioning the write on rev ("" = must not exist),
+var (
+	providersMu sync.RWMutex
+	providers   []Provider
+)
+
+// Register adds a provider; provider packages call it from init.
+func Register(p Provider) {
+	providersMu.Lock()
+	defer providersMu.Unlock()
+	providers = append(providers, p)
+}
+
+// Provider applies one cloud's preconditions.
+type Provider interface {
+	// Name names the provider ("gcs", "azure", "s3").
+	Name() string
+	// Detect reports whether b is this provider's bucket.
+	Detect(b *blob.Bucket) bool
+	// ReadRev returns the revision of what r read.
+	ReadRev(r *blob.Reader) (string, error)
+	// WriteHook returns a BeforeWrite hook conditioning the write on rev ("" = must not exist),
 	// and a function that reports the new revision after the write if the provider tells it.
-	writeHook(rev string) (func(func(any) bool) error, func() (string, bool), error)
-	// deleteHook conditions a delete on rev.
-	deleteHook(rev string) (func(func(any) bool) error, error)
-	// attrRev returns the revision in an object's attributes.
-	attrRev(a *blob.Attributes) (string, error)
+	WriteHook(rev string) (func(func(any) bool) error, func() (string, bool), error)
+	// DeleteHook conditions a delete on rev.
+	DeleteHook(rev string) (func(func(any) bool) error, error)
+	// AttrRev returns the revision in an object's attributes.
+	AttrRev(a *blob.Attributes) (string, error)
 }
 
 // Driver is the blob driver. It owns the bucket and closes it.
 type Driver struct {
 	b *blob.Bucket
-	p provider
+	p Provider
 }
 
-// New returns a driver over b, which must be a GCS, Azure Blob or S3 bucket.
+// New returns a driver over b, whose provider must be registered (import its package).
 func New(b *blob.Bucket) (*Driver, error) {
-	var gc *storage.Client
-	var ac *container.Client
-	var sc *s3.Client
-	switch {
-	case b.As(&gc):
-		return &Driver{b: b, p: gcsProvider{}}, nil
-	case b.As(&ac):
-		return &Driver{b: b, p: azureProvider{}}, nil
-	case b.As(&sc):
-		return &Driver{b: b, p: s3Provider{}}, nil
+	providersMu.RLock()
+	defer providersMu.RUnlock()
+	var names []string
+	for _, p := range providers {
+		if p.Detect(b) {
+			return &Driver{b: b, p: p}, nil
+		}
+		names = append(names, p.Name())
 	}
-	return nil, errors.New("blobstate: the bucket's provider has no conditional writes eddy can use (want GCS, Azure Blob or S3; use memstate or filestate locally)")
+	slices.Sort(names)
+	return nil, fmt.Errorf("blobstate: the bucket's provider has no conditional writes eddy can use (registered: %v; import core/state/blobstate/gcsstate, azurestate or s3state for GCS, Azure Blob or S3; use memstate or filestate locally)", names)
 }
 
 // Open returns a portable Store over b.
@@ -111,7 +121,7 @@ func Open(b *blob.Bucket, opts *state.Options) (*state.Store, error) {
 }
 
 // Provider names the bucket's provider ("gcs", "azure" or "s3").
-func (d *Driver) Provider() string { return d.p.name() }
+func (d *Driver) Provider() string { return d.p.Name() }
 
 const metaTag = "eddytag"
 
@@ -132,9 +142,9 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	rev, err := d.p.readRev(r)
+	rev, err := d.p.ReadRev(r)
 	if err != nil {
-		return nil, "", fmt.Errorf("blobstate: %s object %q: %w", d.p.name(), key, err)
+		return nil, "", fmt.Errorf("blobstate: %s object %q: %w", d.p.Name(), key, err)
 	}
 	return v, rev, nil
 }
@@ -178,12 +188,15 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 
 // Put implements driver.Store.
 func (d *Driver) Put(ctx context.Context, key string, value []byte, rev string, expires time.Time) (string, error) {
-	hook, after, err := d.p.writeHook(rev)
+	hook, after, err := d.p.WriteHook(rev)
 	if err != nil {
-		return "", fmt.Errorf("blobstate: %s object %q: %w", d.p.name(), key, err)
+		return "", fmt.Errorf("blobstate: %s object %q: %w", d.p.Name(), key, err)
 	}
 	tag := randomTag()
 	opts := &blob.WriterOptions{
+		// gocloud's default buffer is 16 MiB per write (GCS allocates it whole); size it to the
+		// value instead, in the 256 KiB steps GCS wants.
+		BufferSize:  bufferSize(len(value)),
 		ContentType: "application/octet-stream",
 		Metadata:    map[string]string{metaTag: tag},
 		BeforeWrite: hook,
@@ -211,7 +224,7 @@ func (d *Driver) Put(ctx context.Context, key string, value []byte, rev string, 
 	if a.Metadata[metaTag] != tag {
 		return "superseded-" + tag, nil
 	}
-	return d.p.attrRev(a)
+	return d.p.AttrRev(a)
 }
 
 // PutMany implements driver.Store.
@@ -225,9 +238,9 @@ func (d *Driver) PutMany(ctx context.Context, keys []string, values [][]byte, _ 
 func (d *Driver) Delete(ctx context.Context, key, rev string) error {
 	var opts *blob.DeleteOptions
 	if rev != "" {
-		hook, err := d.p.deleteHook(rev)
+		hook, err := d.p.DeleteHook(rev)
 		if err != nil {
-			return fmt.Errorf("blobstate: %s object %q: %w", d.p.name(), key, err)
+			return fmt.Errorf("blobstate: %s object %q: %w", d.p.Name(), key, err)
 		}
 		opts = &blob.DeleteOptions{BeforeDelete: hook}
 	}
@@ -290,184 +303,7 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 // Close implements driver.Store.
 func (d *Driver) Close() error { return d.b.Close() }
 
-// gcsProvider conditions on object generations.
-type gcsProvider struct{}
-
-func (gcsProvider) name() string { return "gcs" }
-
-func (gcsProvider) readRev(r *blob.Reader) (string, error) {
-	var sr *storage.Reader
-	if !r.As(&sr) || sr == nil {
-		return "", errors.New("no storage.Reader behind the blob reader")
-	}
-	return strconv.FormatInt(sr.Attrs.Generation, 10), nil
-}
-
-func gcsConds(rev string) (storage.Conditions, error) {
-	if rev == "" {
-		return storage.Conditions{DoesNotExist: true}, nil
-	}
-	g, err := strconv.ParseInt(rev, 10, 64)
-	if err != nil || g <= 0 {
-		return storage.Conditions{}, fmt.Errorf("malformed generation %q", rev)
-	}
-	return storage.Conditions{GenerationMatch: g}, nil
-}
-
-func (gcsProvider) writeHook(rev string) (func(func(any) bool) error, func() (string, bool), error) {
-	c, err := gcsConds(rev)
-	if err != nil {
-		return nil, nil, err
-	}
-	var w *storage.Writer
-	hook := func(as func(any) bool) error {
-		var oh **storage.ObjectHandle
-		if !as(&oh) {
-			return errors.New("blobstate: gcs writer exposes no object handle")
-		}
-		*oh = (*oh).If(c)
-		if !as(&w) {
-			return errors.New("blobstate: gcs writer exposes no storage.Writer")
-		}
-		return nil
-	}
-	after := func() (string, bool) {
-		if w == nil || w.Attrs() == nil {
-			return "", false
-		}
-		return strconv.FormatInt(w.Attrs().Generation, 10), true
-	}
-	return hook, after, nil
-}
-
-func (gcsProvider) deleteHook(rev string) (func(func(any) bool) error, error) {
-	c, err := gcsConds(rev)
-	if err != nil {
-		return nil, err
-	}
-	return func(as func(any) bool) error {
-		var oh **storage.ObjectHandle
-		if !as(&oh) {
-			return errors.New("blobstate: gcs delete exposes no object handle")
-		}
-		// Naming the generation too makes a mismatch a 404 even where the precondition is not
-		// enforced (fake-gcs-server ignores ifGenerationMatch on deletes); on GCS the precondition
-		// keeps a versioned bucket from deleting a noncurrent generation instead.
-		*oh = (*oh).Generation(c.GenerationMatch).If(c)
-		return nil
-	}, nil
-}
-
-func (gcsProvider) attrRev(a *blob.Attributes) (string, error) {
-	var oa storage.ObjectAttrs
-	if !a.As(&oa) {
-		return "", errors.New("no storage.ObjectAttrs behind the attributes")
-	}
-	return strconv.FormatInt(oa.Generation, 10), nil
-}
-
-// azureProvider conditions on ETags.
-type azureProvider struct{}
-
-func (azureProvider) name() string { return "azure" }
-
-func (azureProvider) readRev(r *blob.Reader) (string, error) {
-	var resp azblobblob.DownloadStreamResponse
-	if !r.As(&resp) || resp.ETag == nil {
-		return "", errors.New("no ETag in the download response")
-	}
-	return string(*resp.ETag), nil
-}
-
-func azureConds(rev string) *azblobblob.AccessConditions {
-	m := &azblobblob.ModifiedAccessConditions{}
-	if rev == "" {
-		m.IfNoneMatch = to(azcore.ETagAny)
-	} else {
-		m.IfMatch = to(azcore.ETag(rev))
-	}
-	return &azblobblob.AccessConditions{ModifiedAccessConditions: m}
-}
-
-func to[T any](v T) *T { return &v }
-
-func (azureProvider) writeHook(rev string) (func(func(any) bool) error, func() (string, bool), error) {
-	hook := func(as func(any) bool) error {
-		var o *azblob.UploadStreamOptions
-		if !as(&o) || o == nil {
-			return errors.New("blobstate: azure writer exposes no UploadStreamOptions")
-		}
-		o.AccessConditions = azureConds(rev)
-		return nil
-	}
-	return hook, func() (string, bool) { return "", false }, nil
-}
-
-func (azureProvider) deleteHook(rev string) (func(func(any) bool) error, error) {
-	return func(as func(any) bool) error {
-		var o *azblobblob.DeleteOptions
-		if !as(&o) || o == nil {
-			return errors.New("blobstate: azure delete exposes no DeleteOptions")
-		}
-		o.AccessConditions = azureConds(rev)
-		return nil
-	}, nil
-}
-
-func (azureProvider) attrRev(a *blob.Attributes) (string, error) {
-	if a.ETag == "" {
-		return "", errors.New("no ETag in the attributes")
-	}
-	return a.ETag, nil
-}
-
-// s3Provider conditions on ETags with S3's conditional writes.
-type s3Provider struct{}
-
-func (s3Provider) name() string { return "s3" }
-
-func (s3Provider) readRev(r *blob.Reader) (string, error) {
-	var out s3.GetObjectOutput
-	if !r.As(&out) || out.ETag == nil {
-		return "", errors.New("no ETag in the GetObject output")
-	}
-	return *out.ETag, nil
-}
-
-func (s3Provider) writeHook(rev string) (func(func(any) bool) error, func() (string, bool), error) {
-	hook := func(as func(any) bool) error {
-		var in *transfermanager.UploadObjectInput
-		if !as(&in) || in == nil {
-			return errors.New("blobstate: s3 writer exposes no UploadObjectInput")
-		}
-		if rev == "" {
-			in.IfNoneMatch = to("*")
-		} else {
-			in.IfMatch = to(rev)
-		}
-		return nil
-	}
-	return hook, func() (string, bool) { return "", false }, nil
-}
-
-func (s3Provider) deleteHook(rev string) (func(func(any) bool) error, error) {
-	return func(as func(any) bool) error {
-		var in *s3.DeleteObjectInput
-		if !as(&in) || in == nil {
-			return errors.New("blobstate: s3 delete exposes no DeleteObjectInput")
-		}
-		in.IfMatch = to(rev)
-		return nil
-	}, nil
-}
-
-func (s3Provider) attrRev(a *blob.Attributes) (string, error) {
-	var out s3.HeadObjectOutput
-	if a.As(&out) && out.ETag != nil {
-		return *out.ETag, nil
-	}
-	if a.ETag == "" {
-		return "", errors.New("no ETag in the attributes")
-	}
-	return a.ETag, nil
+func bufferSize(n int) int {
+	const step = 256 << 10
+	return (n/step + 1) * step
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
 	"github.com/eddyhq/eddy/core/state/statetest"
 )
 

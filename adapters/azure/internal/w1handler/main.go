@@ -21,7 +21,7 @@ import (
 	"github.com/eddyhq/eddy/adapters/azure"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
-	_ "github.com/eddyhq/eddy/core/state/blobstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate"
 	_ "github.com/eddyhq/eddy/core/state/filestate"
 	_ "github.com/eddyhq/eddy/core/state/memstate"
 	"github.com/eddyhq/eddy/examples/bench"
