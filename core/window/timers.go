@@ -10,33 +10,53 @@ import (
 // a small heap orders the times: a key's reschedule is O(1), and a bucket is sorted by key once,
 // when it comes due, which fixes the order windows fire in (end time, then key) for determinism.
 type timers struct {
-	buckets map[int64][]*keyState
+	buckets map[int64]*bucket
 	times   []int64 // min-heap of the buckets' times; a time may outlive its emptied bucket
+	// last is the bucket keys were last filed in: firing a window files its key under the next
+	// slide, which most keys share, so this saves a map lookup per firing.
+	last *bucket
+}
+
+type bucket struct {
+	time int64
+	keys []*keyState
 }
 
 func (t *timers) reset() {
-	t.buckets = make(map[int64][]*keyState)
+	t.buckets = make(map[int64]*bucket)
 	t.times = t.times[:0]
+	t.last = nil
+}
+
+func (t *timers) bucket(due int64) *bucket {
+	if t.last != nil && t.last.time == due {
+		return t.last
+	}
+	b := t.buckets[due]
+	if b == nil {
+		b = &bucket{time: due}
+		t.buckets[due] = b
+		t.push(due)
+	}
+	t.last = b
+	return b
 }
 
 // add puts ks in the bucket of ks.due.
 func (t *timers) add(ks *keyState) {
-	b, ok := t.buckets[ks.due]
-	if !ok {
-		t.push(ks.due)
-	}
-	ks.hi = len(b)
-	t.buckets[ks.due] = append(b, ks)
+	b := t.bucket(ks.due)
+	ks.hi = len(b.keys)
+	b.keys = append(b.keys, ks)
 }
 
 // remove takes ks out of the bucket of time due.
 func (t *timers) remove(ks *keyState, due int64) {
-	b := t.buckets[due]
-	last := b[len(b)-1]
-	b[ks.hi] = last
+	b := t.bucket(due)
+	last := b.keys[len(b.keys)-1]
+	b.keys[ks.hi] = last
 	last.hi = ks.hi
-	b[len(b)-1] = nil
-	t.buckets[due] = b[:len(b)-1]
+	b.keys[len(b.keys)-1] = nil
+	b.keys = b.keys[:len(b.keys)-1]
 	ks.hi = -1
 }
 
@@ -44,25 +64,32 @@ func (t *timers) remove(ks *keyState, due int64) {
 func (t *timers) next() (int64, bool) {
 	for len(t.times) > 0 {
 		tm := t.times[0]
-		if len(t.buckets[tm]) > 0 {
+		if b := t.buckets[tm]; b != nil && len(b.keys) > 0 {
 			return tm, true
 		}
 		t.pop()
-		delete(t.buckets, tm)
+		t.drop(tm)
 	}
 	return 0, false
 }
 
 // take removes the bucket of time tm and returns its keys sorted by key.
 func (t *timers) take(tm int64) []*keyState {
-	b := t.buckets[tm]
-	delete(t.buckets, tm)
+	b := t.buckets[tm].keys
+	t.drop(tm)
 	t.pop()
 	slices.SortFunc(b, func(x, y *keyState) int { return strings.Compare(x.key, y.key) })
 	for _, ks := range b {
 		ks.hi = -1
 	}
 	return b
+}
+
+func (t *timers) drop(tm int64) {
+	delete(t.buckets, tm)
+	if t.last != nil && t.last.time == tm {
+		t.last = nil
+	}
 }
 
 func (t *timers) push(v int64) {
