@@ -225,6 +225,10 @@ func (r *Runner) advance(env *Envelope, recs []core.Record) {
 // a lost race it reloads and tries again. The Result's Stats count the whole batch (Records) and
 // the records skipped as already applied (Skipped); its Checkpoint is the partition's last applied
 // offset after the batch.
+//
+// Records with offsets must come in partition order from the checkpoint on, as Kinesis and Event
+// Hubs deliver them: offsets need not be contiguous (Kinesis sequence numbers are not), so a batch
+// that skips ahead of the checkpoint leaves a gap the Runner cannot see.
 func (r *Runner) Run(ctx context.Context, b core.Batch) (core.Result, error) {
 	if b.Now.IsZero() {
 		b.Now = time.Now()
