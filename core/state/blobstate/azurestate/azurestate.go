@@ -1,5 +1,5 @@
 // Package azurestate is the Azure Blob Storage provider of package blobstate: writes are conditioned on ETags (If-Match, or If-None-Match "*" to create).
-// Importing it registers the provider and the "azblob" URL scheme.
+// Importing it registers the provider (blobstate.New and blobstate.Open then take its buckets) and the "azblob" URL scheme.
 package azurestate
 
 import (
@@ -11,22 +11,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"gocloud.dev/blob"
 
-	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 )
 
 func init() {
 	blobstate.Register(Provider{})
 	blobstate.RegisterScheme("azblob")
-}
-
-// Open returns a portable state store over a Azure Blob Storage bucket.
-func Open(b *blob.Bucket, opts *state.Options) (*state.Store, error) {
-	d, err := blobstate.New(b)
-	if err != nil {
-		return nil, err
-	}
-	return state.NewStore(d, opts), nil
 }
 
 // Provider conditions on ETags.

@@ -1,5 +1,5 @@
 // Package gcsstate is the Google Cloud Storage provider of package blobstate: writes are conditioned on object generations.
-// Importing it registers the provider and the "gs" URL scheme.
+// Importing it registers the provider (blobstate.New and blobstate.Open then take its buckets) and the "gs" URL scheme.
 package gcsstate
 
 import (
@@ -10,22 +10,12 @@ import (
 	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
 
-	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 )
 
 func init() {
 	blobstate.Register(Provider{})
 	blobstate.RegisterScheme("gs")
-}
-
-// Open returns a portable state store over a Google Cloud Storage bucket.
-func Open(b *blob.Bucket, opts *state.Options) (*state.Store, error) {
-	d, err := blobstate.New(b)
-	if err != nil {
-		return nil, err
-	}
-	return state.NewStore(d, opts), nil
 }
 
 // Provider conditions on object generations.

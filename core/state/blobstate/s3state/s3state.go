@@ -1,5 +1,5 @@
 // Package s3state is the Amazon S3 provider of package blobstate: writes are conditioned on ETags with S3 conditional writes (If-Match, If-None-Match "*").
-// Importing it registers the provider and the "s3" URL scheme.
+// Importing it registers the provider (blobstate.New and blobstate.Open then take its buckets) and the "s3" URL scheme.
 package s3state
 
 import (
@@ -9,22 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 
-	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 )
 
 func init() {
 	blobstate.Register(Provider{})
 	blobstate.RegisterScheme("s3")
-}
-
-// Open returns a portable state store over a Amazon S3 bucket.
-func Open(b *blob.Bucket, opts *state.Options) (*state.Store, error) {
-	d, err := blobstate.New(b)
-	if err != nil {
-		return nil, err
-	}
-	return state.NewStore(d, opts), nil
 }
 
 // Provider conditions on ETags with S3's conditional writes.
