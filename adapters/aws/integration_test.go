@@ -85,16 +85,6 @@ func buildBootstrap(t testing.TB, dir string) string {
 	return out
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // emulator is one running RIE with the bootstrap: one Lambda execution environment.
 type emulator struct {
 	t        testing.TB
@@ -111,7 +101,7 @@ type emulator struct {
 
 func (e *emulator) start() {
 	e.t.Helper()
-	port, apiPort := freePort(e.t), freePort(e.t)
+	port, apiPort := standin.FreePort(e.t), standin.FreePort(e.t)
 	e.cmd = exec.Command(e.rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), e.boot)
 	e.cmd.Dir = filepath.Dir(e.boot)

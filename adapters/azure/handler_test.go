@@ -119,16 +119,6 @@ func expectedW1(t testing.TB, recs []core.Record, size int) (outs []string, fail
 	return outs, failed
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startHandler builds internal/w1handler and starts it as the Functions host would: from the app
 // root holding host.json and one folder per function, with the port in the environment.
 func startHandler(t testing.TB, env ...string) string {
@@ -155,7 +145,7 @@ func startHandler(t testing.TB, env ...string) string {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
+	port := standin.FreePort(t)
 	cmd := exec.Command(bin)
 	cmd.Dir = app
 	cmd.Env = append(os.Environ(), append(env,

@@ -55,11 +55,7 @@ func readOutputs(t *testing.T, path string) (map[string]crashLine, int) {
 // of an uninterrupted run.
 func TestCrashAnywhere(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "crashproc")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/crashproc")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build crashproc: %v\n%s", err, out)
-	}
+	bin := buildCrashproc(t, dir)
 	const n, keys = 10000, 40
 	args := func(state, out string) []string {
 		return []string{"-state", state, "-out", out, "-n", strconv.Itoa(n), "-keys", strconv.Itoa(keys), "-batch", "25"}
@@ -88,40 +84,7 @@ func TestCrashAnywhere(t *testing.T) {
 
 	// The crashing runs.
 	st, outPath := filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
-	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
-	kills, done := 0, false
-	for attempt := 0; attempt < 200 && !done; attempt++ {
-		cmd := exec.Command(bin, args(st, outPath)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		if kills >= 25 {
-			if err := <-exited; err != nil {
-				t.Fatalf("final run: %v", err)
-			}
-			done = true
-			break
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("run %d failed on its own: %v", attempt, err)
-			}
-			done = true
-		case <-time.After(time.Duration(2+rng.IntN(40)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			if err := <-exited; err == nil {
-				done = true // it finished just before the signal
-			} else {
-				kills++
-			}
-		}
-	}
-	if kills < 20 {
-		t.Fatalf("only %d kills landed before the run finished, want at least 20", kills)
-	}
+	kills := crashRepeatedly(t, bin, args(st, outPath), 2, 40)
 	got, total := readOutputs(t, outPath)
 	if len(got) != len(ref) {
 		t.Fatalf("%d distinct output ids after %d kills, want %d", len(got), kills, len(ref))
@@ -135,6 +98,56 @@ func TestCrashAnywhere(t *testing.T) {
 		t.Fatalf("final state after crashes %v, want %v", a, b)
 	}
 	t.Logf("%d kills; %d output lines (%d duplicates dropped by id); state identical", kills, total, total-len(got))
+}
+
+// buildCrashproc builds the crash-test subject into dir.
+func buildCrashproc(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "crashproc")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/crashproc")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build crashproc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// crashRepeatedly runs bin with args, SIGKILLs it after a random pause of lo to lo+spread ms, and
+// starts it again, until 25 kills have landed; then it lets a last run finish. It fails the test
+// when fewer than 20 kills land before a run completes on its own, and returns the kills.
+func crashRepeatedly(t *testing.T, bin string, args []string, lo, spread int) int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
+	kills := 0
+	for attempt := 0; attempt < 300; attempt++ {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if kills >= 25 {
+			if err := <-exited; err != nil {
+				t.Fatalf("final run: %v", err)
+			}
+			break
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d failed on its own: %v", attempt, err)
+			}
+			attempt = 300 // finished before the next kill
+		case <-time.After(time.Duration(lo+rng.IntN(spread)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			if err := <-exited; err != nil {
+				kills++
+			}
+		}
+	}
+	if kills < 20 {
+		t.Fatalf("only %d kills landed before the run finished, want at least 20", kills)
+	}
+	return kills
 }
 
 func jsonEqual(a, b any) bool {
@@ -171,11 +184,7 @@ func readLines(t *testing.T, path string) (map[string]bool, int) {
 // nothing changed, only exact duplicates added; and the final state is the same bytes.
 func TestCrashAnywherePipeline(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "crashproc")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/crashproc")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build crashproc: %v\n%s", err, out)
-	}
+	bin := buildCrashproc(t, dir)
 	args := func(state, out string) []string {
 		return []string{"-pipeline", "-state", state, "-out", out, "-n", "10000", "-keys", "20", "-batch", "25"}
 	}
@@ -205,37 +214,7 @@ func TestCrashAnywherePipeline(t *testing.T) {
 	}
 
 	st, outPath := filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
-	rng := rand.New(rand.NewPCG(11, uint64(time.Now().UnixNano())))
-	kills := 0
-	for attempt := 0; attempt < 300; attempt++ {
-		cmd := exec.Command(bin, args(st, outPath)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		if kills >= 25 {
-			if err := <-exited; err != nil {
-				t.Fatalf("final run: %v", err)
-			}
-			break
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("run %d failed on its own: %v", attempt, err)
-			}
-			attempt = 300 // finished before the next kill
-		case <-time.After(time.Duration(5+rng.IntN(60)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			if err := <-exited; err != nil {
-				kills++
-			}
-		}
-	}
-	if kills < 20 {
-		t.Fatalf("only %d kills landed before the run finished, want at least 20", kills)
-	}
+	kills := crashRepeatedly(t, bin, args(st, outPath), 5, 60)
 	got, total := readLines(t, outPath)
 	for l := range got {
 		if !ref[l] {

@@ -64,8 +64,8 @@ func need(t testing.TB, path string) {
 	}
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t testing.TB) int {
+// FreePort asks the kernel for a free loopback port, for tests that start servers of their own.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +143,7 @@ func Dynalite(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(modules(t), ".bin", "dynalite")
 	need(t, bin)
-	port := freePort(t)
+	port := FreePort(t)
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--createTableMs", "5", "--deleteTableMs", "5", "--updateTableMs", "5")
 	ep := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -157,7 +157,7 @@ func Azurite(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(modules(t), ".bin", "azurite-blob")
 	need(t, bin)
-	port := freePort(t)
+	port := FreePort(t)
 	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
 		"--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck")
 	// Azurite refuses --location with --inMemoryPersistence, and otherwise writes its files into
@@ -179,7 +179,7 @@ func Kinesalite(t testing.TB) string {
 	t.Helper()
 	mod := filepath.Join(modules(t), "kinesalite")
 	need(t, mod)
-	port := freePort(t)
+	port := FreePort(t)
 	js := fmt.Sprintf(`require(%q)({createStreamMs:5,deleteStreamMs:5,updateStreamMs:5,shardLimit:100}).listen(%d,"127.0.0.1")`, mod, port)
 	cmd := exec.Command("node", "-e", js)
 	ep := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -6,6 +6,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -22,6 +23,24 @@ const (
 	// key present when it was expected absent).
 	Conflict
 )
+
+// Sentinels for drivers whose backend has no error codes of its own (memory, local files): wrap
+// them with context and let ErrorCode use CodeOf.
+var (
+	ErrNotFound = errors.New("key not found")
+	ErrConflict = errors.New("revision mismatch")
+)
+
+// CodeOf classifies an error wrapping ErrNotFound or ErrConflict.
+func CodeOf(err error) Code {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return NotFound
+	case errors.Is(err, ErrConflict):
+		return Conflict
+	}
+	return Unknown
+}
 
 // Store is a key-value store with one conditional write. Keys are at most 1,024 bytes of printable
 // UTF-8 without '#' (the portable type checks them). Values are opaque bytes no larger than

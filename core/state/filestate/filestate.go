@@ -53,8 +53,8 @@ func init() {
 }
 
 var (
-	errNotFound = errors.New("filestate: key not found")
-	errConflict = errors.New("filestate: revision mismatch")
+	errNotFound = fmt.Errorf("filestate: %w", driver.ErrNotFound)
+	errConflict = fmt.Errorf("filestate: %w", driver.ErrConflict)
 )
 
 // Driver is the local-directory driver.
@@ -374,15 +374,7 @@ func (d *Driver) List(ctx context.Context, prefix string, fn func(string) error)
 func (d *Driver) MaxValueSize() int { return d.max }
 
 // ErrorCode implements driver.Store.
-func (d *Driver) ErrorCode(err error) driver.Code {
-	switch {
-	case errors.Is(err, errNotFound):
-		return driver.NotFound
-	case errors.Is(err, errConflict):
-		return driver.Conflict
-	}
-	return driver.Unknown
-}
+func (d *Driver) ErrorCode(err error) driver.Code { return driver.CodeOf(err) }
 
 // Close implements driver.Store.
 func (d *Driver) Close() error { return nil }

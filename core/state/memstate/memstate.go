@@ -7,6 +7,7 @@ package memstate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,8 +38,8 @@ func init() {
 }
 
 var (
-	errNotFound = errors.New("memstate: key not found")
-	errConflict = errors.New("memstate: revision mismatch")
+	errNotFound = fmt.Errorf("memstate: %w", driver.ErrNotFound)
+	errConflict = fmt.Errorf("memstate: %w", driver.ErrConflict)
 )
 
 type item struct {
@@ -184,15 +185,7 @@ func (d *Driver) List(ctx context.Context, prefix string, fn func(string) error)
 func (d *Driver) MaxValueSize() int { return d.max }
 
 // ErrorCode implements driver.Store.
-func (d *Driver) ErrorCode(err error) driver.Code {
-	switch {
-	case errors.Is(err, errNotFound):
-		return driver.NotFound
-	case errors.Is(err, errConflict):
-		return driver.Conflict
-	}
-	return driver.Unknown
-}
+func (d *Driver) ErrorCode(err error) driver.Code { return driver.CodeOf(err) }
 
 // Close implements driver.Store.
 func (d *Driver) Close() error { return nil }
