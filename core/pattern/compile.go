@@ -385,6 +385,24 @@ func (h *hash64) int(v int64) {
 	}
 }
 
+// payloadHash is the FNV-1a hash of an event's payload.
+func payloadHash(data []byte) uint64 {
+	h := newHash()
+	for _, c := range data {
+		h.byte(c)
+	}
+	return h.sum
+}
+
+// eventHash fingerprints an event by its payload, or by its id when it has none (events built in Go
+// rather than decoded).
+func eventHash(e *core.Event) uint64 {
+	if len(e.Data) == 0 {
+		return payloadHash([]byte(e.ID))
+	}
+	return payloadHash(e.Data)
+}
+
 func (h *hash64) str(s string) {
 	h.int(int64(len(s)))
 	for i := 0; i < len(s); i++ {

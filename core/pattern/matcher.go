@@ -36,9 +36,12 @@ type Stats struct {
 
 // evRef is an event as a partial match keeps it.
 type evRef struct {
-	t    int64
-	ord  uint64 // release order: position in the key's (time, arrival) order
-	id   string
+	t   int64
+	ord uint64 // release order: position in the key's (time, arrival) order
+	// fp fingerprints the event (eventHash): decision ids fold it in rather than the record id,
+	// which each transport assigns differently (a Kinesis sequence number, a Pub/Sub message id),
+	// so the same events give the same ids on every cloud, and a redelivered copy the same id.
+	fp   uint64
 	vals []core.Value // retained fields, by slot
 }
 
@@ -63,7 +66,7 @@ type pending struct {
 	ks   *keyState
 	t    int64
 	seq  uint64
-	id   string
+	fp   uint64
 	mask uint64
 	vals []core.Value
 }
@@ -202,7 +205,7 @@ func (m *Matcher) Add(e *core.Event) (*core.Late, error) {
 		slot = int32(len(m.slots))
 		m.slots = append(m.slots, pending{})
 	}
-	m.slots[slot] = pending{ks: ks, t: t, seq: m.seq, id: e.ID, mask: mask, vals: m.retain(e.Fields)}
+	m.slots[slot] = pending{ks: ks, t: t, seq: m.seq, fp: eventHash(e), mask: mask, vals: m.retain(e.Fields)}
 	m.events.push(evItem{t: t, seq: m.seq, slot: slot})
 	m.seq++
 	ks.pending++
@@ -331,7 +334,7 @@ func (m *Matcher) release(emit func(*core.Decision)) {
 			m.freeSlots = append(m.freeSlots, it.slot)
 			ks := pe.ks
 			ks.pending--
-			ev := evRef{t: pe.t, ord: m.ord, id: pe.id, vals: pe.vals}
+			ev := evRef{t: pe.t, ord: m.ord, fp: pe.fp, vals: pe.vals}
 			m.ord++
 			m.st.Events++
 			ks.last = pe.t
@@ -401,11 +404,7 @@ func accept(r *run, s int32, ev *evRef) {
 	h := hash64{sum: r.hash}
 	h.int(int64(s))
 	h.int(ev.t)
-	if ev.id != "" {
-		h.str(ev.id)
-	} else {
-		h.int(int64(ev.ord))
-	}
+	h.int(int64(ev.fp))
 	r.hash = h.sum
 }
 

@@ -11,17 +11,18 @@ import (
 	"github.com/eddyhq/eddy/core"
 )
 
-// Snapshot format, version 1 (all integers varint or uvarint unless noted):
+// Snapshot format, version 2 (all integers varint or uvarint unless noted):
 //
 //	"ep" version(1 byte) fingerprint(8 bytes LE) watermark seq ord rid
 //	counters: events late matches absences dropped expired evalErrors
 //	nkeys, per key (sorted): key last nruns runs...
-//	npending, per event (in (time, arrival) order): keyIndex t seq id mask vals
+//	npending, per event (in (time, arrival) order): keyIndex t seq fp mask vals
 //
 // run: id step count total deadline hash(8 bytes LE), then per positive step: n [first last]
-// evRef: t ord id vals; vals: n, per value: kind, then Number 8 bytes LE | String, Object len+bytes |
+// evRef: t ord fp vals (fp: the payload's fingerprint, 8 bytes LE; version 1 had the record id, a
+// string, read now as its fingerprint); vals: n, per value: kind, then Number 8 bytes LE | String, Object len+bytes |
 // Bool 1 byte. Strings are uvarint length + bytes.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // ErrSnapshot is wrapped by every error UnmarshalBinary returns for bytes it cannot read.
 var ErrSnapshot = errors.New("pattern snapshot")
@@ -64,7 +65,7 @@ func (m *Matcher) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendUvarint(b, index[pe.ks])
 		b = binary.AppendVarint(b, pe.t)
 		b = binary.AppendUvarint(b, pe.seq)
-		b = appendString(b, pe.id)
+		b = binary.LittleEndian.AppendUint64(b, pe.fp)
 		b = binary.AppendUvarint(b, pe.mask)
 		b = appendVals(b, pe.vals)
 	}
@@ -92,7 +93,7 @@ func (m *Matcher) appendRun(b []byte, r *run) []byte {
 func appendRef(b []byte, e *evRef) []byte {
 	b = binary.AppendVarint(b, e.t)
 	b = binary.AppendUvarint(b, e.ord)
-	b = appendString(b, e.id)
+	b = binary.LittleEndian.AppendUint64(b, e.fp)
 	return appendVals(b, e.vals)
 }
 
@@ -137,6 +138,7 @@ func (m *Matcher) UnmarshalBinary(data []byte) error {
 type reader struct {
 	b   []byte
 	err error
+	v1  bool // a version 1 snapshot: record ids where version 2 has fingerprints
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -207,6 +209,14 @@ func (r *reader) count(what string) int {
 	return int(v)
 }
 
+// fp reads an event's fingerprint.
+func (r *reader) fp() uint64 {
+	if r.v1 {
+		return payloadHash([]byte(r.string()))
+	}
+	return r.fixed64()
+}
+
 func (r *reader) string() string {
 	n := r.count("string")
 	if r.err != nil {
@@ -257,7 +267,7 @@ func (r *reader) vals(want int) []core.Value {
 }
 
 func (r *reader) ref(nvals int) evRef {
-	return evRef{t: r.varint(), ord: r.uvarint(), id: r.string(), vals: r.vals(nvals)}
+	return evRef{t: r.varint(), ord: r.uvarint(), fp: r.fp(), vals: r.vals(nvals)}
 }
 
 const maxCount = 1 << 30
@@ -268,9 +278,10 @@ func (m *Matcher) restore(data []byte) error {
 	if len(data) < 3 || data[0] != 'e' || data[1] != 'p' {
 		return errors.New("not a pattern snapshot")
 	}
-	if data[2] != snapshotVersion {
-		return fmt.Errorf("snapshot version %d, this build reads %d", data[2], snapshotVersion)
+	if data[2] != snapshotVersion && data[2] != 1 {
+		return fmt.Errorf("snapshot version %d, this build reads 1 and %d", data[2], snapshotVersion)
 	}
+	r.v1 = data[2] == 1
 	r.b = data[3:]
 	if fp := r.fixed64(); r.err == nil && fp != p.fp {
 		return errors.New("the snapshot was taken for a different definition of the pattern")
@@ -338,7 +349,7 @@ func (m *Matcher) restore(data []byte) error {
 			r.fail("event of key %d, only %d keys", k, len(keys))
 			break
 		}
-		pe := pending{t: r.varint(), seq: r.uvarint(), id: r.string(), mask: r.uvarint(), vals: r.vals(nvals)}
+		pe := pending{t: r.varint(), seq: r.uvarint(), fp: r.fp(), mask: r.uvarint(), vals: r.vals(nvals)}
 		if r.err != nil {
 			break
 		}

@@ -282,12 +282,12 @@ func foldIDs(t *testing.T, high []int, low int, base time.Time) uint64 {
 	for _, i := range high {
 		h.int(0)
 		h.int(base.Add(time.Duration(i) * time.Second).UnixNano())
-		h.str(fmt.Sprint(i))
+		h.int(int64(payloadHash([]byte(fmt.Sprint(i)))))
 	}
 	_ = low
 	h.int(1)
 	h.int(base.Add(4 * time.Second).UnixNano())
-	h.str("4")
+	h.int(int64(payloadHash([]byte("4"))))
 	return h.sum
 }
 

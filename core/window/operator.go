@@ -52,8 +52,11 @@ type keyState struct {
 	// have not fired yet.
 	q          []slot
 	head, b, p int
-	back       aggregate.Partial
-	lastEnd    int64
+	// hIdx caches q[head].idx (maxTime when the aggregator is empty): the head slot is the key's
+	// coldest memory, read at every event and firing otherwise.
+	hIdx    int64
+	back    aggregate.Partial
+	lastEnd int64
 	// floor is the end of the last window that closed before the key got an event in it: windows
 	// up to it never fire, even if a slice they share with open windows fills.
 	floor int64
@@ -196,7 +199,7 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	ts := ev.Time.UnixNano()
 	ks := o.keys[ev.Key]
 	if ks == nil {
-		ks = &keyState{key: ev.Key, hi: -1, lastEnd: minTime, floor: minTime, due: never}
+		ks = &keyState{key: ev.Key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
 		o.keys[ev.Key] = ks
 	}
 	switch o.spec.Kind {
@@ -376,7 +379,7 @@ func find(s []slot, lo int, idx int64) (int, bool) {
 // lateness bookkeeping), so that only then the key is filed again.
 func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) (earlier bool) {
 	j := floorDiv(ts, o.sl)
-	earlier = ks.hi < 0 || o.late > 0 || ks.head == len(ks.q) || j < ks.q[ks.head].idx
+	earlier = ks.hi < 0 || o.late > 0 || j < ks.hIdx
 	if closed := o.closedEnd(); closed > ks.floor {
 		ks.floor = closed
 	}
@@ -431,6 +434,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 			}
 		}
 	}
+	ks.syncHead()
 	if o.late > 0 && ks.lastEnd != minTime {
 		o.reemit(ks, j, emit)
 	}
@@ -478,14 +482,14 @@ func cmpInt(a, b int64) int {
 // nextEnd is the end of the next window of ks to fire: the first after the last fired one that holds
 // the key's oldest remaining slice.
 func (o *Operator) nextEnd(ks *keyState) int64 {
-	if ks.head == len(ks.q) {
+	if ks.hIdx == maxTime {
 		return never
 	}
 	var e int64
 	if o.sl == o.slide {
-		e = ks.q[ks.head].idx*o.sl + o.sl
+		e = ks.hIdx*o.sl + o.sl
 	} else {
-		e = floorDiv(ks.q[ks.head].idx*o.sl, o.slide)*o.slide + o.slide
+		e = floorDiv(ks.hIdx*o.sl, o.slide)*o.slide + o.slide
 	}
 	if last := max(ks.lastEnd, ks.floor); last != minTime && last+o.slide > e {
 		e = last + o.slide
@@ -585,6 +589,9 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 // evict drops the aggregator's slices before idx, flipping the back into the front when the front
 // runs out (Two-Stacks Lite: the back's raw slices become suffix aggregates in place).
 func (o *Operator) evict(ks *keyState, idx int64) {
+	if ks.hIdx >= idx {
+		return
+	}
 	for ks.head < ks.p && ks.q[ks.head].idx < idx {
 		if ks.head == ks.b {
 			for i := ks.p - 2; i >= ks.b; i-- {
@@ -607,6 +614,16 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 	if ks.head == len(ks.q) {
 		ks.q = ks.q[:0]
 		ks.head, ks.b, ks.p = 0, 0, 0
+	}
+	ks.syncHead()
+}
+
+// syncHead refreshes the cache of the head slice's index after q or head changed.
+func (ks *keyState) syncHead() {
+	if ks.head < len(ks.q) {
+		ks.hIdx = ks.q[ks.head].idx
+	} else {
+		ks.hIdx = maxTime
 	}
 }
 

@@ -207,6 +207,7 @@ func (o *Operator) Restore(b []byte) error {
 			}
 			ks.q = o.readSlots(d, nq)
 			ks.b, ks.p = nb, np
+			ks.syncHead()
 			if nb < np {
 				ks.back = d.partial(o.plan)
 			}

@@ -1,0 +1,178 @@
+// Package sessionizer is a ready-made decision function for clickstreams: it groups each user's
+// events into sessions (a session ends after Gap without events, or MaxDuration after it began),
+// writes one summary per session — its start and end, the number of events and, with Page, the
+// number of distinct pages — and decides whether the user's sessions are long or engaged.
+//
+// Use it for web and app analytics (session counts and lengths in real time), for engagement
+// triggers (reach out to users whose sessions grow long), or as the first stage of fraud and bot
+// detection (sessions with implausibly many pages).
+//
+// # Summaries
+//
+// Every session is a window result: window.start is the time of its first event, window.end the
+// time of its last event plus Gap (when the session was known to be over), so the session's active
+// span is end − start − Gap. Its values are events (the count) and, with Page, pages (distinct
+// pages, a HyperLogLog estimate, exact for small counts). Out-of-order events up to OutOfOrder are
+// placed in their session; an event that falls between two sessions merges them, as session
+// windows do.
+//
+// # Decisions
+//
+// Two rules, evaluated once per session:
+//
+//   - long-session: the session's active span is at least LongAfter.
+//   - engaged-session (with Page only): the session visited at least EngagedPages distinct pages.
+//
+// They are Prometheus-style rules per user, so they report transitions, not every session: a
+// rule emits "firing" on the first qualifying session of a user and "resolved" on that user's
+// next session that does not qualify; consecutive qualifying sessions emit nothing more. To act on
+// every qualifying session, consume the window results (the summaries) instead. A user with no
+// session for StateTTL of event time is forgotten, which resolves an open rule.
+//
+// Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
+// file, which is the same function as a spec with the defaults filled in.
+package sessionizer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/core/spec"
+)
+
+// Defaults of Config.
+const (
+	DefaultName         = "sessions"
+	DefaultGap          = 30 * time.Minute
+	DefaultMaxDuration  = 12 * time.Hour
+	DefaultOutOfOrder   = 10 * time.Second
+	DefaultLongAfter    = 20 * time.Minute
+	DefaultEngagedPages = 5
+	DefaultStateTTL     = 24 * time.Hour
+	DefaultSeverity     = "info"
+)
+
+// Names of the rules and of the values of a session summary.
+const (
+	RuleLong    = "long-session"    // the session's active span reached LongAfter
+	RuleEngaged = "engaged-session" // the session visited EngagedPages distinct pages
+	ValueEvents = "events"          // events in the session
+	ValuePages  = "pages"           // distinct pages of the session (with Page)
+)
+
+// Config describes the sessions and the rules. Zero values take the defaults noted.
+type Config struct {
+	// Name is the function's name (default "sessions").
+	Name string
+	// Key is the field path of the user (or device, or visitor) id (required).
+	Key string
+	// Time is the field path of the event time (required), written as TimeFormat (default auto).
+	Time       string
+	TimeFormat string
+	// Page is the field path of the page or screen; empty leaves out the pages value and the
+	// engaged-session rule.
+	Page string
+	// Gap is the inactivity that ends a session (default 30m).
+	Gap time.Duration
+	// MaxDuration caps a session from its first event; a later event starts a new session
+	// (default 12h, at least Gap).
+	MaxDuration time.Duration
+	// OutOfOrder is the allowed out-of-orderness of the input (default 10s).
+	OutOfOrder time.Duration
+	// LongAfter is the active span (first to last event) from which a session is long (default
+	// 20m).
+	LongAfter time.Duration
+	// EngagedPages is the number of distinct pages from which a session is engaged (default 5).
+	EngagedPages int
+	// StateTTL forgets a user's rule state after this much event time without a session,
+	// resolving an open rule (default 24h). It bounds the state of a stream of ever-new users.
+	StateTTL time.Duration
+	// Severity labels the decisions (default "info").
+	Severity string
+}
+
+// celDuration writes d as a CEL duration literal, which reads Go's notation ("1h30m0s").
+func celDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return fmt.Sprintf("duration(%q)", s)
+}
+
+// New returns the sessionizer as a function spec, validated.
+func New(c Config) (*spec.Function, error) {
+	if c.Key == "" || c.Time == "" {
+		return nil, fmt.Errorf("sessionizer: Key and Time are required")
+	}
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.Gap == 0 {
+		c.Gap = DefaultGap
+	}
+	if c.MaxDuration == 0 {
+		c.MaxDuration = DefaultMaxDuration
+	}
+	if c.OutOfOrder == 0 {
+		c.OutOfOrder = DefaultOutOfOrder
+	}
+	if c.LongAfter == 0 {
+		c.LongAfter = DefaultLongAfter
+	}
+	if c.EngagedPages == 0 {
+		c.EngagedPages = DefaultEngagedPages
+	}
+	if c.StateTTL == 0 {
+		c.StateTTL = DefaultStateTTL
+	}
+	if c.Severity == "" {
+		c.Severity = DefaultSeverity
+	}
+	switch {
+	case c.Gap < 0 || c.LongAfter < 0 || c.StateTTL < 0:
+		return nil, fmt.Errorf("sessionizer: Gap %s, LongAfter %s and StateTTL %s must be positive", c.Gap, c.LongAfter, c.StateTTL)
+	case c.MaxDuration < c.Gap:
+		return nil, fmt.Errorf("sessionizer: MaxDuration %s is shorter than Gap %s", c.MaxDuration, c.Gap)
+	case c.LongAfter >= c.MaxDuration:
+		return nil, fmt.Errorf("sessionizer: LongAfter %s is not shorter than MaxDuration %s: no session could be long", c.LongAfter, c.MaxDuration)
+	case c.EngagedPages < 0:
+		return nil, fmt.Errorf("sessionizer: EngagedPages %d must not be negative", c.EngagedPages)
+	}
+	desc := fmt.Sprintf("sessions of %s (gap %s, at most %s); long from %s", c.Key,
+		spec.FormatDuration(c.Gap), spec.FormatDuration(c.MaxDuration), spec.FormatDuration(c.LongAfter))
+	f := &spec.Function{
+		Name:   c.Name,
+		Input:  spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Window: spec.Window{Session: &spec.Session{Gap: c.Gap, MaxDuration: c.MaxDuration}},
+		Aggregates: []spec.Aggregate{
+			{Name: ValueEvents, Op: aggregate.Count},
+		},
+		Rules: []spec.Rule{{
+			Name: RuleLong,
+			// The window ends a gap after the session's last event.
+			When:     fmt.Sprintf("window.end - window.start - %s >= %s", celDuration(c.Gap), celDuration(c.LongAfter)),
+			Severity: c.Severity,
+		}},
+		Limits: spec.Limits{IdleTTL: c.StateTTL},
+	}
+	if c.Page != "" {
+		desc += fmt.Sprintf(", engaged from %d distinct %s values", c.EngagedPages, c.Page)
+		f.Aggregates = append(f.Aggregates, spec.Aggregate{Name: ValuePages, Op: aggregate.Distinct, Field: c.Page})
+		f.Rules = append(f.Rules, spec.Rule{
+			Name:     RuleEngaged,
+			When:     fmt.Sprintf("%s >= %d", ValuePages, c.EngagedPages),
+			Severity: c.Severity,
+		})
+	}
+	f.Description = desc
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

@@ -1,0 +1,302 @@
+package sessionizer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/functions/sessionizer"
+)
+
+var t0 = time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+
+func defaults() sessionizer.Config {
+	return sessionizer.Config{Key: "user", Time: "ts", TimeFormat: "unix_ms", Page: "page"}
+}
+
+// TestGoEqualsSpec: the Go constructor with the defaults and eddy.yaml describe the same function,
+// and the file passes everything `eddy validate` checks (spec.Load validates; Compile builds).
+func TestGoEqualsSpec(t *testing.T) {
+	fromGo, err := sessionizer.New(defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := spec.Load("eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromGo, fromYAML) {
+		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
+	}
+	if _, err := fromYAML.Compile(spec.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type view struct {
+	user string
+	at   time.Duration // from t0
+	page string
+}
+
+func records(vs []view) []core.Record {
+	recs := make([]core.Record, len(vs))
+	for i, v := range vs {
+		id := fmt.Sprint(i + 1)
+		recs[i] = core.Record{ID: id, Offset: id, Data: []byte(fmt.Sprintf(`{"user":%q,"ts":%d,"page":%q}`,
+			v.user, t0.Add(v.at).UnixMilli(), v.page))}
+	}
+	return recs
+}
+
+func span(w core.Span) string { return fmt.Sprintf("[%s,%s)", w.Start.Sub(t0), w.End.Sub(t0)) }
+
+func values(vs []core.NamedValue) string {
+	var s []string
+	for _, v := range vs {
+		s = append(s, fmt.Sprintf("%s=%v", v.Name, v.Num))
+	}
+	return strings.Join(s, " ")
+}
+
+// run processes recs in batches of n (one batch for n <= 0), saving the state and restoring it
+// into a fresh pipeline between batches as a serverless runtime does, then flushes. It returns
+// every output as a JSON line, the session summaries and the decisions in readable forms and the
+// number of late outputs, and checks that every decision id is the deterministic one.
+func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines, sessions, decisions []string, late int) {
+	t.Helper()
+	if n <= 0 {
+		n = len(recs)
+	}
+	c, err := f.Compile(spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.NewPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emit := func(o core.Output) {
+		line := o.AppendJSON(nil)
+		if !json.Valid(line) {
+			t.Errorf("invalid JSON output: %s", line)
+		}
+		lines = append(lines, string(line))
+		switch o := o.(type) {
+		case *core.Late:
+			late++
+		case *core.WindowResult:
+			sessions = append(sessions, fmt.Sprintf("%s %s %s", o.Key, span(core.Span{Start: o.Start, End: o.End}), values(o.Values)))
+		case *core.Decision:
+			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, o.State, 0); o.ID != want {
+				t.Errorf("decision %s: id %s, want %s", o.Rule, o.ID, want)
+			}
+			decisions = append(decisions, fmt.Sprintf("%s %s %s %s %s", o.Rule, o.State, o.Key, span(o.Window), values(o.Values)))
+		}
+	}
+	ctx := context.Background()
+	for len(recs) > 0 {
+		k := min(n, len(recs))
+		res, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[:k], Now: t0}, emit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failures) > 0 {
+			t.Fatalf("failures: %v", res.Failures[0])
+		}
+		recs = recs[k:]
+		// The next invocation: state saved and restored into a fresh pipeline.
+		state, err := p.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err = c.NewPipeline(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Restore(state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Flush(ctx, emit); err != nil {
+		t.Fatal(err)
+	}
+	return lines, sessions, decisions, late
+}
+
+// clicks is two users' page views in arrival order:
+//   - ana makes ten views of seven pages over 24 minutes, the one at 15m04s arriving before the
+//     one at 15m; much later a short visit of three views on two pages; then a view from her first
+//     session arrives more than an hour late.
+//   - ben views a page at 10m and one at 40m05s — more than a gap apart — but a view at 39m58s
+//     arrives 7 s out of order and bridges them into one session of 30m05s.
+func clicks() []core.Record {
+	m := time.Minute
+	pages := []string{"home", "search", "item-1", "item-2", "cart", "checkout", "home", "search", "item-1"}
+	var vs []view
+	for i, p := range pages {
+		vs = append(vs, view{"ana", time.Duration(i) * 3 * m, p})
+	}
+	// The view at 15m arrives after the one at 15m04s.
+	vs = append(vs[:5], view{"ana", 15*m + 4*time.Second, "faq"}, vs[5], vs[6], vs[7], vs[8])
+	vs = append(vs,
+		view{"ben", 10 * m, "home"},
+		view{"ben", 40*m + 5*time.Second, "item-9"},
+		view{"ben", 39*m + 58*time.Second, "search"},
+		view{"ana", 90 * m, "home"},
+		view{"ana", 91 * m, "home"},
+		view{"ana", 92 * m, "item-3"},
+		view{"ana", 5 * m, "late"},
+	)
+	return records(vs)
+}
+
+// TestDecisions: on the default function, from Go and from eddy.yaml, the sessions and decisions
+// are exactly these.
+func TestDecisions(t *testing.T) {
+	fromGo, err := sessionizer.New(defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := spec.Load("eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLines, sessions, got, late := run(t, fromGo, clicks(), 0)
+	yamlLines, _, _, _ := run(t, fromYAML, clicks(), 0)
+	splitLines, _, _, _ := run(t, fromYAML, clicks(), 3)
+	if !reflect.DeepEqual(goLines, splitLines) {
+		t.Fatalf("one batch and batches of 3 with the state restored in between differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(splitLines, "\n"))
+	}
+	if !reflect.DeepEqual(goLines, yamlLines) {
+		t.Fatalf("Go and YAML outputs differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(yamlLines, "\n"))
+	}
+	wantSessions := []string{
+		// 10 views from 0 to 24m of 7 pages (home, search, item-1, item-2, cart, faq, checkout); it
+		// ends a gap after 24m.
+		"ana [0s,54m0s) events=10 pages=7",
+		// 10m to 40m05s, bridged by the out-of-order view.
+		"ben [10m0s,1h10m5s) events=3 pages=3",
+		"ana [1h30m0s,2h2m0s) events=3 pages=2",
+	}
+	if !reflect.DeepEqual(sessions, wantSessions) {
+		t.Fatalf("sessions:\n%s\nwant:\n%s", strings.Join(sessions, "\n"), strings.Join(wantSessions, "\n"))
+	}
+	want := []string{
+		"long-session firing ana [0s,54m0s) events=10 pages=7",
+		"engaged-session firing ana [0s,54m0s) events=10 pages=7",
+		"long-session firing ben [10m0s,1h10m5s) events=3 pages=3",
+		"long-session resolved ana [1h30m0s,2h2m0s) events=3 pages=2",
+		"engaged-session resolved ana [1h30m0s,2h2m0s) events=3 pages=2",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if late != 1 {
+		t.Errorf("%d late outputs, want 1", late)
+	}
+}
+
+// TestMaxDuration: views every 10 minutes for two hours are one session by the gap, but a
+// one-hour cap splits them; without Page there is no pages value and no engaged rule.
+func TestMaxDuration(t *testing.T) {
+	c := defaults()
+	c.Page, c.MaxDuration, c.LongAfter = "", time.Hour, 45*time.Minute
+	f, err := sessionizer.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 1 || len(f.Aggregates) != 1 {
+		t.Fatalf("without Page: rules %+v, aggregates %+v", f.Rules, f.Aggregates)
+	}
+	var vs []view
+	for m := 0; m <= 120; m += 10 {
+		vs = append(vs, view{"cy", time.Duration(m) * time.Minute, "p"})
+	}
+	_, sessions, got, _ := run(t, f, records(vs), 0)
+	wantSessions := []string{
+		"cy [0s,1h20m0s) events=6",
+		"cy [1h0m0s,2h20m0s) events=6",
+		"cy [2h0m0s,2h30m0s) events=1",
+	}
+	if !reflect.DeepEqual(sessions, wantSessions) {
+		t.Fatalf("sessions:\n%s\nwant:\n%s", strings.Join(sessions, "\n"), strings.Join(wantSessions, "\n"))
+	}
+	// 50 minutes of activity is long; two long sessions in a row fire once; the single view
+	// resolves.
+	want := []string{
+		"long-session firing cy [0s,1h20m0s) events=6",
+		"long-session resolved cy [2h0m0s,2h30m0s) events=1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for name, c := range map[string]sessionizer.Config{
+		"no key":            {Time: "ts"},
+		"max below gap":     {Key: "u", Time: "ts", Gap: time.Hour, MaxDuration: 30 * time.Minute},
+		"long beyond max":   {Key: "u", Time: "ts", MaxDuration: time.Hour, LongAfter: 2 * time.Hour},
+		"negative gap":      {Key: "u", Time: "ts", Gap: -time.Minute},
+		"negative pages":    {Key: "u", Time: "ts", Page: "p", EngagedPages: -1},
+		"bad time format":   {Key: "u", Time: "ts", TimeFormat: "julian"},
+		"negative lateness": {Key: "u", Time: "ts", OutOfOrder: -time.Second},
+	} {
+		if _, err := sessionizer.New(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// BenchmarkSessionizer measures the function on the crafted stream, decoding included: a fresh pipeline
+// per iteration from one compiled function, as a runtime makes one per partition.
+func BenchmarkSessionizer(b *testing.B) {
+	f, err := sessionizer.New(defaults())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := f.Compile(spec.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := clicks()
+	ctx := context.Background()
+	emit := func(core.Output) {}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := c.NewPipeline()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: t0}, emit); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Flush(ctx, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func ExampleNew() {
+	f, err := sessionizer.New(sessionizer.Config{Key: "visitor", Time: "ts", Page: "url",
+		Gap: 15 * time.Minute, LongAfter: 10 * time.Minute, EngagedPages: 8})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(f.Window.Session.Gap, f.Window.Session.MaxDuration)
+	for _, r := range f.Rules {
+		fmt.Println(r.Name, "|", r.When)
+	}
+	// Output:
+	// 15m0s 12h0m0s
+	// long-session | window.end - window.start - duration("15m") >= duration("10m")
+	// engaged-session | pages >= 8
+}
