@@ -247,7 +247,8 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 		if !ok || tm > o.wm {
 			return
 		}
-		for _, ks := range o.due.take(tm) {
+		keys := o.due.take(tm)
+		for _, ks := range keys {
 			// A key whose due time moved later waited here lazily: it acts only at its real time.
 			if o.dueOf(ks) == tm {
 				switch o.spec.Kind {
@@ -259,6 +260,7 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 			}
 			o.schedule(ks)
 		}
+		o.due.recycle(keys)
 	}
 }
 

@@ -15,6 +15,9 @@ type timers struct {
 	// last is the bucket keys were last filed in: firing a window files its key under the next
 	// slide, which most keys share, so this saves a map lookup per firing.
 	last *bucket
+	// spare holds the key array of the bucket taken last, for the next new bucket: every slide
+	// creates a bucket as large as the number of keys, which otherwise is garbage a slide later.
+	spare []*keyState
 }
 
 type bucket struct {
@@ -34,7 +37,8 @@ func (t *timers) bucket(due int64) *bucket {
 	}
 	b := t.buckets[due]
 	if b == nil {
-		b = &bucket{time: due}
+		b = &bucket{time: due, keys: t.spare[:0]}
+		t.spare = nil
 		t.buckets[due] = b
 		t.push(due)
 	}
@@ -83,6 +87,14 @@ func (t *timers) take(tm int64) []*keyState {
 		ks.hi = -1
 	}
 	return b
+}
+
+// recycle hands back the keys take returned, once the caller is done with them.
+func (t *timers) recycle(keys []*keyState) {
+	if cap(keys) > cap(t.spare) {
+		clear(keys)
+		t.spare = keys[:0]
+	}
 }
 
 func (t *timers) drop(tm int64) {

@@ -1,0 +1,29 @@
+// Command gen writes the trading example's dataset to stdout (or -o FILE):
+//
+//	go run ./examples/trading/cmd/gen -o examples/trading/events.ndjson
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/eddyhq/eddy/examples/trading"
+)
+
+func main() {
+	seed := flag.Uint64("seed", trading.Seed, "random seed")
+	out := flag.String("o", "", "output file (default stdout)")
+	flag.Parse()
+	data := trading.Generate(*seed)
+	var err error
+	if *out == "" {
+		_, err = os.Stdout.Write(data)
+	} else {
+		err = os.WriteFile(*out, data, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
