@@ -53,6 +53,19 @@ type Data struct {
 	EddyPath string
 	// Entry is the GCP entry point (the registered CloudEvent function's name).
 	Entry string
+	// From, when set, is where the function came from (eddy new --from): eddy.yaml and
+	// testdata/events.ndjson are the user's rather than the machine-health example, and the tests
+	// check what holds for any function (no dead letters, deterministic outputs, the golden
+	// outputs when Golden) instead of the example's decisions.
+	From string
+	// Golden tells that testdata/expected.ndjson holds the outputs the sample events must give (not
+	// for processing-time functions, whose outputs depend on when they run).
+	Golden bool
+	// DeadLetters are the IDs ("events.ndjson:LINE") of the sample records the function
+	// dead-letters (From only).
+	DeadLetters []string
+	// Description is the spec's description, for the README (From only).
+	Description string
 }
 
 // Has tells whether the project targets cloud.

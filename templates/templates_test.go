@@ -140,3 +140,34 @@ func ExampleProject() {
 	// function_test.go
 	// go.mod
 }
+
+// A project made around a function of the user's (From) renders Go that parses and tests nothing
+// of the machine-health example; its function test checks the recorded outputs and dead letters.
+func TestProjectFrom(t *testing.T) {
+	d := data(templates.Clouds...)
+	d.From, d.Golden, d.DeadLetters, d.Description = "examples/fraud", true, []string{"events.ndjson:7", "events.ndjson:9"}, "card fraud"
+	files, err := templates.Project(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, ".go") {
+			if _, err := parser.ParseFile(token.NewFileSet(), f.Path, f.Data, parser.AllErrors); err != nil {
+				t.Errorf("%v", err)
+			}
+			if strings.HasSuffix(f.Path, "_test.go") && (strings.Contains(string(f.Data), "press-0") || strings.Contains(string(f.Data), "temp-spike")) {
+				t.Errorf("%s tests the example function", f.Path)
+			}
+		}
+		if f.Path == "function_test.go" {
+			for _, want := range []string{`var wantDeadLetters = []string{"events.ndjson:7", "events.ndjson:9"}`, "testdata/expected.ndjson", "func TestSampleOutputs"} {
+				if !strings.Contains(string(f.Data), want) {
+					t.Errorf("function_test.go lacks %q", want)
+				}
+			}
+		}
+		if f.Path == "README.md" && !strings.Contains(string(f.Data), "made from `examples/fraud`: card fraud.") {
+			t.Errorf("README.md:\n%.300s", f.Data)
+		}
+	}
+}

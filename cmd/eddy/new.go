@@ -48,12 +48,13 @@ type newOpts struct {
 	eddyVer  string
 	noTidy   bool
 	force    bool
+	from     string
 }
 
 func newNewCmd(e *env) *cobra.Command {
 	var o newOpts
 	cmd := &cobra.Command{
-		Use:   "new NAME --cloud aws|gcp|azure|all",
+		Use:   "new NAME --cloud aws|gcp|azure|all [--from DIR|SPEC]",
 		Short: "Create a project around one function: spec, Go entry points, tests, samples, infrastructure",
 		Long: `new writes a Go project in ./NAME (or --dir) that builds and passes its tests as it is:
 
@@ -72,9 +73,19 @@ requires github.com/eddyhq/eddy; while eddy is unpublished, go.mod replaces it w
 checkout: --eddy-path, by default the checkout this eddy was built from. new then runs
 'go mod tidy' in the project (--no-tidy skips it).
 
+With --from, the project is built around a function of your own instead of the example: a
+directory with an eddy.yaml (or a single *.yaml) and, optionally, events.ndjson (sample events) and
+expected.ndjson (the outputs they should give), or a spec file. The spec becomes eddy.yaml with its
+name set to NAME; the events become testdata/events.ndjson (without them, new makes up events for
+the fields the aggregates read); new runs the function over them and records its outputs in
+testdata/expected.ndjson (warning when they differ from the given expected.ndjson), and the
+generated tests check those outputs, that they do not depend on batching, and the records that
+are dead-lettered.
+
 On a terminal, new asks for what the command line leaves out; elsewhere the flags are needed.`,
 		Example: `  eddy new press-monitor --cloud aws
   eddy new press-monitor --cloud all --module github.com/acme/press-monitor
+  eddy new my-alarm --cloud aws --from functions/threshold
   cd press-monitor && go test ./... && eddy dev --input testdata/events.ndjson`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -98,6 +109,7 @@ On a terminal, new asks for what the command line leaves out; elsewhere the flag
 	fl.StringVar(&o.eddyVer, "eddy-version", "", "eddy version to require instead of a local checkout (e.g. v0.3.0)")
 	fl.BoolVar(&o.noTidy, "no-tidy", false, "do not run 'go mod tidy' in the new project")
 	fl.BoolVar(&o.force, "force", false, "write into an existing non-empty directory, overwriting files")
+	fl.StringVar(&o.from, "from", "", "build the project around this function: a directory with eddy.yaml (and events.ndjson, expected.ndjson), or a spec file")
 	return cmd
 }
 
@@ -198,12 +210,30 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 			d.EddyVersion = v
 		}
 	}
+	var src *fromSource
+	if o.from != "" {
+		if src, err = loadFrom(ctx, e, o.from, name); err != nil {
+			return err
+		}
+		d.From, d.Description, d.DeadLetters = filepath.ToSlash(o.from), src.fn.Description, src.dead
+		d.Golden = !src.fn.Input.ProcessingTime
+	}
 	files, err := templates.Project(d)
 	if err != nil {
 		return err
 	}
-	samples, err := sampleTriggers(d)
-	if err != nil {
+	var samples []templates.File
+	if src != nil {
+		files = replaceFiles(files, src.files(d))
+		evs, keys, err := src.sampleEvents()
+		if err != nil {
+			return err
+		}
+		samples, err = sampleTriggers(d, evs, keys)
+		if err != nil {
+			return err
+		}
+	} else if samples, err = defaultSampleTriggers(d); err != nil {
 		return err
 	}
 	files = append(files, samples...)
@@ -221,6 +251,14 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 		return fmt.Errorf("write project: %w", err)
 	}
 	fmt.Fprintf(e.stderr, "eddy new: wrote %d files to %s (function %s, %s)\n", len(files), o.dir, name, strings.Join(clouds, ", "))
+	if src != nil {
+		events := "events made up from the spec's fields"
+		if src.eventsPath != "" {
+			events = "events from " + src.eventsPath
+		}
+		fmt.Fprintf(e.stderr, "eddy new: eddy.yaml from %s (name set to %s), %s; %d outputs recorded in testdata/expected.ndjson, %d records dead-lettered\n",
+			src.specPath, name, events, len(src.outputs), len(src.dead))
+	}
 	if d.EddyPath != "" {
 		fmt.Fprintf(e.stderr, "eddy new: go.mod builds against the eddy checkout in %s (replace directive; see README.md)\n", d.EddyPath)
 	}
@@ -338,9 +376,23 @@ const gcpEntry = "OnMessage"
 // azureFunction is the Azure function's name: its folder, and the path the host POSTs to.
 const azureFunction = "OnEvents"
 
-// sampleTriggers makes testdata/<cloud> trigger payloads carrying a few sample events (press-03's
-// pattern and the malformed record), with the generator `eddy generate-event` uses.
-func sampleTriggers(d templates.Data) ([]templates.File, error) {
+// replaceFiles replaces the files of the same path in files by repl, and adds the others.
+func replaceFiles(files, repl []templates.File) []templates.File {
+	for _, r := range repl {
+		i := slices.IndexFunc(files, func(f templates.File) bool { return f.Path == r.Path })
+		if i >= 0 {
+			files[i] = r
+		} else {
+			files = append(files, r)
+		}
+	}
+	slices.SortFunc(files, func(a, b templates.File) int { return strings.Compare(a.Path, b.Path) })
+	return files
+}
+
+// defaultSampleTriggers makes testdata/<cloud> trigger payloads carrying a few of the example's
+// sample events (press-03's pattern and the malformed record).
+func defaultSampleTriggers(d templates.Data) ([]templates.File, error) {
 	raw, err := fs.ReadFile(templates.FS, "project/common/testdata/events.ndjson")
 	if err != nil {
 		return nil, err
@@ -365,6 +417,12 @@ func sampleTriggers(d templates.Data) ([]templates.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sampleTriggers(d, evs, keys)
+}
+
+// sampleTriggers makes testdata/<cloud> trigger payloads carrying evs, with the generator `eddy
+// generate-event` uses.
+func sampleTriggers(d templates.Data, evs [][]byte, keys []string) ([]templates.File, error) {
 	at := time.Date(2026, 1, 15, 9, 1, 35, 0, time.UTC)
 	o := genOpts{interval: 10 * time.Millisecond, stream: d.Name + "-events", region: "us-east-1", account: "123456789012",
 		shard: "shardId-000000000000", seqStart: "49590338271490256608559692538361571095921575989136588898",
@@ -376,6 +434,7 @@ func sampleTriggers(d templates.Data) ([]templates.File, error) {
 		var (
 			data []byte
 			name string
+			err  error
 		)
 		switch c {
 		case "aws":

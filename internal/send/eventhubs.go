@@ -1,0 +1,211 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+)
+
+// EnvEventHubsConnection is the environment variable with an Event Hubs connection string; when
+// set, it is used instead of Microsoft Entra credentials.
+const EnvEventHubsConnection = "EVENTHUB_CONNECTION_STRING"
+
+// EventHubsProducer is the part of *azeventhubs.ProducerClient EventHubs uses.
+type EventHubsProducer interface {
+	NewEventDataBatch(ctx context.Context, options *azeventhubs.EventDataBatchOptions) (*azeventhubs.EventDataBatch, error)
+	SendEventDataBatch(ctx context.Context, batch *azeventhubs.EventDataBatch, options *azeventhubs.SendEventDataBatchOptions) error
+	Close(ctx context.Context) error
+}
+
+// EventHubs publishes to an Event Hub in batches of one partition key each (the message's key),
+// so that Event Hubs puts all the events of a key on one partition, in order. Messages without a
+// key go in batches without one (the service spreads them). Batches of different keys are sent
+// in parallel; the SDK retries transient errors.
+type EventHubs struct {
+	prod    EventHubsProducer
+	hub     string
+	workers int
+}
+
+// NewEventHubs publishes through prod, which Close closes; hub names it in errors; workers bounds
+// the batches in flight.
+func NewEventHubs(prod EventHubsProducer, hub string, workers int) *EventHubs {
+	return &EventHubs{prod: prod, hub: hub, workers: max(workers, 1)}
+}
+
+// openEventHubs reads eventhubs://NAMESPACE/HUB?concurrency=N. NAMESPACE is the namespace's name
+// or host name (NAME.servicebus.windows.net); credentials come from EVENTHUB_CONNECTION_STRING,
+// else from azidentity's default chain (environment, workload or managed identity, Azure CLI).
+func openEventHubs(_ context.Context, u *url.URL, _ Options) (*EventHubs, error) {
+	ns, hub := u.Host, strings.Trim(u.Path, "/")
+	if ns == "" || hub == "" || strings.Contains(hub, "/") {
+		return nil, fmt.Errorf("send to %q: want eventhubs://NAMESPACE/HUB", u.Redacted())
+	}
+	workers := 16
+	for k, v := range u.Query() {
+		switch k {
+		case "concurrency":
+			n, err := strconv.Atoi(v[0])
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("send to %q: concurrency %q is not a positive integer", u.Redacted(), v[0])
+			}
+			workers = n
+		default:
+			return nil, fmt.Errorf("send to %q: unknown parameter %q (want concurrency)", u.Redacted(), k)
+		}
+	}
+	if conn := os.Getenv(EnvEventHubsConnection); conn != "" {
+		endpoint, entity := connFields(conn)
+		if endpoint != ns && !strings.HasPrefix(endpoint, ns+".") {
+			return nil, fmt.Errorf("send to %q: %s is for the namespace %q, not %q", u.Redacted(), EnvEventHubsConnection, endpoint, ns)
+		}
+		name := hub
+		if entity != "" {
+			if entity != hub {
+				return nil, fmt.Errorf("send to %q: %s is for the event hub %q (EntityPath), not %q", u.Redacted(), EnvEventHubsConnection, entity, hub)
+			}
+			name = "" // the SDK wants the hub in one place only
+		}
+		prod, err := azeventhubs.NewProducerClientFromConnectionString(conn, name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("send to %q: %s: %w", u.Redacted(), EnvEventHubsConnection, err)
+		}
+		return NewEventHubs(prod, hub, workers), nil
+	}
+	if !strings.Contains(ns, ".") {
+		ns += ".servicebus.windows.net"
+	}
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("send to %q: Azure credentials (or set %s): %w", u.Redacted(), EnvEventHubsConnection, err)
+	}
+	prod, err := azeventhubs.NewProducerClient(ns, hub, cred, nil)
+	if err != nil {
+		return nil, fmt.Errorf("send to %q: %w", u.Redacted(), err)
+	}
+	return NewEventHubs(prod, hub, workers), nil
+}
+
+// connFields returns the host of a connection string's Endpoint and its EntityPath.
+func connFields(conn string) (endpoint, entity string) {
+	for part := range strings.SplitSeq(conn, ";") {
+		k, v, _ := strings.Cut(part, "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "endpoint":
+			if u, err := url.Parse(strings.TrimSpace(v)); err == nil {
+				endpoint = u.Host
+			}
+		case "entitypath":
+			entity = strings.TrimSpace(v)
+		}
+	}
+	return endpoint, entity
+}
+
+// Close implements Publisher.
+func (e *EventHubs) Close(ctx context.Context) error { return e.prod.Close(ctx) }
+
+// Publish implements Publisher.
+func (e *EventHubs) Publish(ctx context.Context, msgs []Message) (Stats, error) {
+	// Group by key, keys in order of first appearance, messages in input order.
+	var keys []string
+	byKey := map[string][]Message{}
+	for _, m := range msgs {
+		if _, ok := byKey[m.Key]; !ok {
+			keys = append(keys, m.Key)
+		}
+		byKey[m.Key] = append(byKey[m.Key], m)
+	}
+	var (
+		mu     sync.Mutex
+		st     Stats
+		errs   []error
+		wg     sync.WaitGroup
+		next   = make(chan string)
+		report = func(s Stats, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			st.Add(s)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	)
+	for range min(e.workers, len(keys)) {
+		wg.Go(func() {
+			for k := range next {
+				report(e.sendKey(ctx, k, byKey[k]))
+			}
+		})
+	}
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	return st, errors.Join(errs...)
+}
+
+// sendKey sends one key's messages in as few batches as fit.
+func (e *EventHubs) sendKey(ctx context.Context, key string, msgs []Message) (Stats, error) {
+	var st Stats
+	opts := &azeventhubs.EventDataBatchOptions{}
+	if key != "" {
+		opts.PartitionKey = &key
+	}
+	var batch *azeventhubs.EventDataBatch
+	var inBatch []Message
+	flush := func() error {
+		if len(inBatch) == 0 {
+			return nil
+		}
+		if err := e.prod.SendEventDataBatch(ctx, batch, nil); err != nil {
+			return fmt.Errorf("event hub %s: send %d events (%s): %w", e.hub, len(inBatch), ids(inBatch), err)
+		}
+		st.Sent += len(inBatch)
+		batch, inBatch = nil, inBatch[:0]
+		return nil
+	}
+	for i, m := range msgs {
+		for {
+			if batch == nil {
+				b, err := e.prod.NewEventDataBatch(ctx, opts)
+				if err != nil {
+					st.Failed += len(msgs) - i
+					return st, fmt.Errorf("event hub %s: new batch: %w", e.hub, err)
+				}
+				batch = b
+			}
+			err := batch.AddEventData(&azeventhubs.EventData{Body: m.Data}, nil)
+			if err == nil {
+				inBatch = append(inBatch, m)
+				break
+			}
+			if !errors.Is(err, azeventhubs.ErrEventDataTooLarge) {
+				st.Failed += len(msgs) - i
+				return st, fmt.Errorf("%s: %w", m.ID, err)
+			}
+			if len(inBatch) == 0 {
+				st.Failed += len(msgs) - i
+				return st, fmt.Errorf("%s: %d bytes do not fit in an Event Hubs batch (the namespace's message size limit, 1 MB on most tiers)", m.ID, len(m.Data))
+			}
+			if err := flush(); err != nil {
+				st.Failed += len(msgs) - i + len(inBatch)
+				return st, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		st.Failed += len(inBatch)
+		return st, err
+	}
+	return st, nil
+}
