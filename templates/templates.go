@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"go/format"
 	"io/fs"
 	"os"
 	"path"
@@ -205,6 +206,13 @@ func Render(root string, d Data) ([]File, error) {
 				return fmt.Errorf("template %s: %w", p, err)
 			}
 			raw = b.Bytes()
+			if path.Ext(rel) == ".go" {
+				// Conditional sections leave blank lines and import groups that gofmt would change;
+				// a scaffold should be what gofmt writes.
+				if raw, err = format.Source(raw); err != nil {
+					return fmt.Errorf("template %s: the Go it renders does not parse: %w", p, err)
+				}
+			}
 		}
 		files = append(files, File{Path: rel, Data: raw, Mode: mode})
 		return nil

@@ -2,6 +2,7 @@ package templates_test
 
 import (
 	"fmt"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"slices"
@@ -35,6 +36,9 @@ func TestProject(t *testing.T) {
 			if strings.HasSuffix(f.Path, ".go") {
 				if _, err := parser.ParseFile(token.NewFileSet(), f.Path, f.Data, parser.AllErrors); err != nil {
 					t.Errorf("%v: %v", clouds, err)
+				}
+				if fmted, err := format.Source(f.Data); err != nil || string(fmted) != string(f.Data) {
+					t.Errorf("%v: %s is not gofmt-clean (%v)", clouds, f.Path, err)
 				}
 			}
 		}
