@@ -22,8 +22,8 @@ type Decision struct {
 	Function string
 	Rule     string
 	Key      string
-	// State is the transition: "pending", "firing", "resolved" for rules, "matched" for patterns,
-	// "anomaly" for anomaly detectors.
+	// State is the transition: "pending", "firing", "resolved" for rules, "matched" (or "absent")
+	// for patterns, "anomaly" for anomaly detectors, "golden" or "death" for crossovers.
 	State    string
 	Severity string
 	// Time is the event time the decision refers to (the window end, the last matched event).

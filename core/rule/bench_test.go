@@ -110,3 +110,42 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(buf))/float64(e.Len()), "bytes/key")
 }
+
+// BenchmarkDecideCrossover is one window result through an SMA 20/50 and an EMA 12/26 crossover,
+// over 1,000 keys.
+func BenchmarkDecideCrossover(b *testing.B) {
+	s := mustCompile(b, Config{
+		Aggregates: []Aggregate{{Name: "count"}, {Name: "sum"}, {Name: "avg"}, {Name: "min"}, {Name: "max"}},
+		Crossovers: []Crossover{
+			{Name: "sma", Of: "avg", Fast: 20, Slow: 50},
+			{Name: "ema", Of: "avg", Fast: 12, Slow: 26, Average: EMA},
+		},
+	})
+	benchDecide(b, s)
+}
+
+// BenchmarkSnapshotCrossover encodes the state of 1,000 keys with an SMA 20/50 and an EMA 12/26
+// crossover.
+func BenchmarkSnapshotCrossover(b *testing.B) {
+	s := mustCompile(b, Config{
+		Aggregates: []Aggregate{{Name: "count"}, {Name: "sum"}, {Name: "avg"}, {Name: "min"}, {Name: "max"}},
+		Crossovers: []Crossover{
+			{Name: "sma", Of: "avg", Fast: 20, Slow: 50},
+			{Name: "ema", Of: "avg", Fast: 12, Slow: 26, Average: EMA},
+		},
+	})
+	e := s.NewEngine()
+	rs := benchResults(1000)
+	for w := range 60 {
+		for _, r := range rs {
+			_ = e.Decide(context.Background(), r, func(*core.Decision) {})
+		}
+		advance(rs, float64(w%7))
+	}
+	buf, _ := e.AppendBinary(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = e.AppendBinary(buf[:0])
+	}
+	b.ReportMetric(float64(len(buf))/float64(e.Len()), "bytes/key")
+}

@@ -107,6 +107,51 @@ type Anomaly struct {
 	Direction Direction
 }
 
+// Average is how a crossover averages a series of window values.
+type Average string
+
+// Averages.
+const (
+	// SMA is the simple moving average: the mean of the last N values.
+	SMA Average = "sma"
+	// EMA is the exponential moving average with smoothing α = 2/(N+1), seeded with the SMA of the
+	// first N values (as TA-Lib and most charting tools do), so it exists from the N-th value on.
+	EMA Average = "ema"
+)
+
+// MaxCrossoverSlow bounds Crossover.Slow: an SMA crossover keeps the last Slow values of every key
+// (8 bytes each) in memory and in snapshots.
+const MaxCrossoverSlow = 10_000
+
+// Crossover is a per-key moving-average crossover over one numeric aggregate: a fast and a slow
+// moving average of the aggregate's value over the key's last window results, a "golden" decision
+// when the fast one crosses above the slow one and a "death" decision when it crosses below. See
+// the package documentation for the exact semantics.
+type Crossover struct {
+	// Name identifies the crossover in decisions, errors and snapshots (YAML: name). Unique in a
+	// Config.
+	Name string
+	// Severity is copied into every decision (YAML: severity).
+	Severity string
+	// Of names the numeric aggregate to average, e.g. the closing price of each window (a last
+	// aggregate) (YAML: of).
+	Of string
+	// Fast is the length of the fast average in windows, at least 1 (YAML: fast). 1 compares the
+	// value itself with the slow average: "the price crosses its moving average".
+	Fast int
+	// Slow is the length of the slow average in windows, more than Fast and at most
+	// MaxCrossoverSlow (YAML: slow).
+	Slow int
+	// Average is SMA (the default when empty) or EMA (YAML: average).
+	Average Average
+	// MinSpread is a relative band against flapping, in [0, 1) (YAML: min_spread): the fast average
+	// is above the slow one only when fast − slow > MinSpread·|slow|, below only when
+	// slow − fast > MinSpread·|slow|, and in between the key keeps its side. 0 counts every strict
+	// crossing; with prices that are not exact binary fractions use a small band (1e-9) so that
+	// averages of equal prices, which may differ in the last bit, do not count as crossing.
+	MinSpread float64
+}
+
 // Config is a set of rules over the window results of one function.
 type Config struct {
 	// Aggregates declares the values window results carry (the type environment of conditions).
@@ -115,7 +160,9 @@ type Config struct {
 	Thresholds []Threshold
 	// Anomalies are evaluated in order after the thresholds.
 	Anomalies []Anomaly
-	// Handlers are custom decision logic, called in order after the anomaly detectors with every
+	// Crossovers are evaluated in order after the anomaly detectors.
+	Crossovers []Crossover
+	// Handlers are custom decision logic, called in order after the crossovers with every
 	// window result (including revisions of older windows, which the built-in rules ignore).
 	Handlers []Handler
 	// CostLimit bounds the CEL cost of one condition evaluation (0 means DefaultCostLimit). An
@@ -189,6 +236,31 @@ func (a *Anomaly) Validate() error {
 		}
 	default:
 		return fieldErr(a.Name, "method", fmt.Sprintf("must be %q or %q, got %q", ZScore, EWMA, a.Method))
+	}
+	return nil
+}
+
+// Validate checks the crossover's fields. It does not know the aggregates; Compile checks that Of
+// names a numeric one.
+func (c *Crossover) Validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("crossover rule: field name: must not be empty")
+	case c.Of == "":
+		return fieldErr(c.Name, "of", "must not be empty")
+	case c.Fast < 1:
+		return fieldErr(c.Name, "fast", fmt.Sprintf("must be at least 1 window, got %d", c.Fast))
+	case c.Slow <= c.Fast:
+		return fieldErr(c.Name, "slow", fmt.Sprintf("must be more than fast (%d), got %d", c.Fast, c.Slow))
+	case c.Slow > MaxCrossoverSlow:
+		return fieldErr(c.Name, "slow", fmt.Sprintf("must be at most %d windows, got %d", MaxCrossoverSlow, c.Slow))
+	case !(c.MinSpread >= 0 && c.MinSpread < 1):
+		return fieldErr(c.Name, "min_spread", fmt.Sprintf("must be in [0, 1), got %v", c.MinSpread))
+	}
+	switch c.Average {
+	case "", SMA, EMA:
+	default:
+		return fieldErr(c.Name, "average", fmt.Sprintf("must be %q or %q, got %q", SMA, EMA, c.Average))
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
 // Package rule is eddy's decision logic over window results: CEL threshold rules with Prometheus
-// style for: and keep_firing_for:, hysteresis, per-key anomaly detectors, and custom Go handlers.
+// style for: and keep_firing_for:, hysteresis, per-key anomaly detectors, moving-average
+// crossovers, and custom Go handlers.
 //
 // A Config compiles into a Set (immutable, shared); each partition runs its own Engine from
 // Set.NewEngine, feeding it the partition's window results and receiving core.Decisions. An Engine's
@@ -51,8 +52,8 @@
 // firing contradicted by a revision is followed by "resolved" (and a revision that makes a rule
 // fire emits "firing"). Such decisions carry the revision in the id's sequence, so they are
 // distinct and still deterministic. A revision older than one already seen, or of a window older
-// than the key's latest, is ignored by thresholds and anomaly detectors (their state has moved
-// on), though custom handlers still see it.
+// than the key's latest, is ignored by thresholds, anomaly detectors and crossovers (their state
+// has moved on), though custom handlers still see it.
 //
 // # Anomaly detection
 //
@@ -70,6 +71,43 @@
 // Neither flags before Warmup previous values were seen. A flagged window emits a decision with
 // state "anomaly" whose values are the window's values followed by ValueScore and the baseline. A
 // window is flagged at most once, whatever its revisions say.
+//
+// # Moving-average crossovers
+//
+// A Crossover keeps, per key, a fast and a slow moving average of one numeric aggregate over the
+// key's window results (the trading crossover: SMA 5 against SMA 20 of the closing price, or EMA
+// 12 against EMA 26). Lengths count window results that carry a finite value: a window without
+// the value, or with NaN or an infinity, is skipped, and a key's quiet stretches are not filled.
+//
+//   - SMA: the mean of the last Fast (Slow) values, from a history of the last Slow values per
+//     key. The sum is compensated and divided as a pair, so the mean is exact when the exact sum
+//     is representable (prices that are binary fractions: it is then sum/n), and a constant series
+//     averages to exactly that constant.
+//   - EMA: α = 2/(N+1), seeded with the SMA of the key's first N values and then updated as
+//     ema + α(x − ema); its state is two numbers per average.
+//
+// No average exists before the key's Slow-th value (the warm-up). From then on, with spread =
+// fast − slow and band = MinSpread·|slow|, the fast average is above when spread > band, below
+// when spread < −band, and otherwise keeps the side it was on. A decision is emitted when the side
+// changes: state "golden" when it becomes above, "death" when it becomes below. The side the
+// averages are on when the warm-up ends is not a crossing (a trend already established is not
+// reported); a key whose averages start within the band reports the first side they leave it to.
+// A crossover decision's values are the window's values followed by ValueFast, ValueSlow and
+// ValueSpread ((fast − slow)/|slow|; ±Inf, written null, when slow is 0); its id is
+// core.DecisionID(function, rule, key, window, state, revision), its time the window end.
+//
+// Revisions are handled as for thresholds: the window is re-evaluated from the state before it
+// (its value replaces the previous revision's in the history, or in the EMA) and only what
+// changed for the outside world is emitted. If a revision makes a crossing appear, it is emitted.
+// If it makes a crossing announced for that window disappear, the crossing back to the side the
+// averages are on is emitted: a crossing is never silently taken back (and if the revision removed
+// the window's value, that decision carries no averages). If the averages are then within the band
+// and no earlier crossing was announced for the key, the announced side stands.
+//
+// Snapshots keep each key's history and side. A crossover whose parameters changed keeps the side
+// and what still applies: the newest values of an SMA's history, an EMA's averages only if its
+// lengths are unchanged (otherwise it warms up again, and the side it then finds is compared with
+// the kept one).
 //
 // # Custom logic
 //

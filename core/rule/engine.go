@@ -20,6 +20,7 @@ type Set struct {
 	aggIndex   map[string]int
 	thresholds []*threshold
 	anomalies  []*anomaly
+	crossovers []*crossover
 	handlers   []Handler
 	costLimit  uint64
 	idleTTL    time.Duration
@@ -101,6 +102,23 @@ func Compile(cfg Config) (*Set, error) {
 		}
 		s.anomalies = append(s.anomalies, &anomaly{Anomaly: a, warm: a.warmup()})
 	}
+	for _, c := range cfg.Crossovers {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if names[c.Name] {
+			return nil, fmt.Errorf("rule %q: field name: used by another rule", c.Name)
+		}
+		names[c.Name] = true
+		i, ok := s.aggIndex[c.Of]
+		if !ok {
+			return nil, fieldErr(c.Name, "of", fmt.Sprintf("no aggregate named %q", c.Of))
+		}
+		if s.aggs[i].List {
+			return nil, fieldErr(c.Name, "of", fmt.Sprintf("%q is a list, not a number", c.Of))
+		}
+		s.crossovers = append(s.crossovers, newCrossover(c))
+	}
 	return s, nil
 }
 
@@ -127,6 +145,7 @@ type keyState struct {
 	cur, prev []core.NamedValue
 	th        []thPair
 	an        []anState
+	cr        []crState
 }
 
 // Engine applies a Set's rules to window results, keeping per-key state. It is not safe for
@@ -169,18 +188,18 @@ func (e *Engine) AppendDecisions(ctx context.Context, dst []*core.Decision, r *c
 }
 
 // DecideAttrs applies every rule to r, binding attrs to the CEL variable attrs. Decisions are
-// emitted in rule order: thresholds, anomaly detectors, then handlers. Evaluation errors do not stop
-// the other rules; they are returned joined, each an *EvalError.
+// emitted in rule order: thresholds, anomaly detectors, crossovers, then handlers. Evaluation
+// errors do not stop the other rules; they are returned joined, each an *EvalError.
 //
 // Results must come in window-end order per key. A result whose window ends at the same time as
 // the key's latest one is a revision of it: the rules re-evaluate that window from the state they
 // had before it. A result for an older window, or an older revision of the latest one, is ignored by
-// thresholds and anomaly detectors (handlers still see it).
+// thresholds, anomaly detectors and crossovers (handlers still see it).
 func (e *Engine) DecideAttrs(ctx context.Context, r *core.WindowResult, attrs map[string]string, emit Emit) error {
 	s := e.set
 	ks := e.keys[r.Key]
 	if ks == nil {
-		ks = &keyState{th: make([]thPair, len(s.thresholds)), an: make([]anState, len(s.anomalies))}
+		ks = s.newKeyState()
 		e.keys[r.Key] = ks
 		ks.start, ks.end = math.MinInt64, math.MinInt64
 	}
@@ -247,8 +266,18 @@ func (e *Engine) DecideAttrs(ctx context.Context, r *core.WindowResult, attrs ma
 			a.emit(r, sc, emit)
 		}
 	}
+	for i, c := range s.crossovers {
+		x, ok := numValue(r, c.Of)
+		c.decide(r, &ks.cr[i], x, ok, revision, emit)
+	}
 	e.act.reset(nil, nil, false, nil)
 	return e.handlers(ctx, r, emit, errs)
+}
+
+// newKeyState is the state of a key with no window yet.
+func (s *Set) newKeyState() *keyState {
+	return &keyState{th: make([]thPair, len(s.thresholds)), an: make([]anState, len(s.anomalies)),
+		cr: make([]crState, len(s.crossovers))}
 }
 
 func (e *Engine) handlers(ctx context.Context, r *core.WindowResult, emit Emit, errs []error) error {
@@ -276,7 +305,8 @@ func (e *Engine) Len() int { return len(e.keys) }
 // (normally the watermark) and returns how many it dropped. A rule that is firing for an expired
 // key (or pending, with EmitPending) emits "resolved" first, so that no alarm is left open; its id
 // uses the transition "resolved/expired" and the key's latest window, its time is now and it
-// carries no values.
+// carries no values. Anomaly detectors and crossovers have no open state to resolve: an expired
+// key's averages and history are dropped, and it warms up afresh when it comes back.
 // Keys are expired in sorted order so that the decisions are deterministic.
 func (e *Engine) Expire(now time.Time, emit Emit) int {
 	if e.set.idleTTL <= 0 {

@@ -144,3 +144,34 @@ func ExampleCompile_error() {
 	//  | load > 100.0 && lod < 200.0
 	//  | ................^
 }
+
+// A golden cross and a death cross of the closing price's SMA 3 against its SMA 5, one window a
+// minute.
+func ExampleCrossover() {
+	set, err := rule.Compile(rule.Config{
+		Aggregates: []rule.Aggregate{{Name: "close"}},
+		Crossovers: []rule.Crossover{{Name: "ma-cross", Of: "close", Fast: 3, Slow: 5, Average: rule.SMA, MinSpread: 0.001}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	engine := set.NewEngine()
+	for i, close := range []float64{10, 10, 10, 10, 10, 11, 12, 13, 12, 10, 8, 7} {
+		_ = engine.Decide(context.Background(), minute("ACME", i, "close", close), func(d *core.Decision) {
+			var fast, slow float64
+			for _, v := range d.Values {
+				switch v.Name {
+				case rule.ValueFast:
+					fast = v.Num
+				case rule.ValueSlow:
+					slow = v.Num
+				}
+			}
+			fmt.Printf("%s %s %s fast=%.2f slow=%.2f\n", d.Time.Format(time.TimeOnly), d.Key, d.State, fast, slow)
+		})
+	}
+	// Output:
+	// 12:06:00 ACME golden fast=10.33 slow=10.20
+	// 12:11:00 ACME death fast=10.00 slow=11.00
+}

@@ -17,6 +17,10 @@ import (
 //	nkeys  { key(string) fn(string) start end prevEnd rev flags(byte) [cur values] [prev values]
 //	         nrules { len(uvarint) rule state } }
 //
+// A crossover's state carries its own version and the parameters it was built with (see
+// appendCrState), so that it can evolve, and survive changed parameters, without a new snapshot
+// version.
+//
 // Rule states are length-prefixed and matched to the engine's rules by kind and name when
 // restored, so a snapshot survives rules being added, removed or reordered: unknown rules are
 // skipped and new rules start fresh.
@@ -26,6 +30,9 @@ const (
 
 	kindThreshold = 1
 	kindAnomaly   = 2
+	kindCrossover = 3
+
+	crVersion = 1
 
 	flagHasPrev    = 1
 	flagCurValues  = 2
@@ -41,7 +48,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	s := e.set
 	b = append(b, snapMagic...)
 	b = append(b, snapVersion)
-	b = binary.AppendUvarint(b, uint64(len(s.thresholds)+len(s.anomalies)))
+	b = binary.AppendUvarint(b, uint64(len(s.thresholds)+len(s.anomalies)+len(s.crossovers)))
 	for _, t := range s.thresholds {
 		b = append(b, kindThreshold)
 		b = appendString(b, t.Name)
@@ -49,6 +56,10 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	for _, a := range s.anomalies {
 		b = append(b, kindAnomaly)
 		b = appendString(b, a.Name)
+	}
+	for _, c := range s.crossovers {
+		b = append(b, kindCrossover)
+		b = appendString(b, c.Name)
 	}
 	keys := make([]string, 0, len(e.keys))
 	for k := range e.keys {
@@ -87,6 +98,9 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		for i := range s.anomalies {
 			b = appendSized(b, func(b []byte) []byte { return appendAnState(b, &ks.an[i]) })
 		}
+		for i, c := range s.crossovers {
+			b = appendSized(b, func(b []byte) []byte { return appendCrState(b, c, &ks.cr[i]) })
+		}
 	}
 	return b, nil
 }
@@ -103,12 +117,15 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("rule state: unsupported version %d (want %d)", v, snapVersion)
 	}
 	n := d.count()
-	// slot maps each snapshot rule to an index into the engine's thresholds (>= 0), anomalies
-	// (encoded as -1-i), or none (math.MinInt).
-	slot := make([]int, 0, n)
+	// slots maps each snapshot rule to the engine's rule of that kind and name (idx -1: none).
+	type slot struct {
+		kind byte
+		idx  int
+	}
+	slots := make([]slot, 0, n)
 	for range n {
 		kind, name := d.byte(), d.string()
-		idx := math.MinInt
+		idx := -1
 		switch kind {
 		case kindThreshold:
 			for i, t := range s.thresholds {
@@ -119,7 +136,13 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 		case kindAnomaly:
 			for i, a := range s.anomalies {
 				if a.Name == name {
-					idx = -1 - i
+					idx = i
+				}
+			}
+		case kindCrossover:
+			for i, c := range s.crossovers {
+				if c.Name == name {
+					idx = i
 				}
 			}
 		default:
@@ -127,7 +150,7 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 				d.err = fmt.Errorf("rule %q: unknown rule kind %d", name, kind)
 			}
 		}
-		slot = append(slot, idx)
+		slots = append(slots, slot{kind, idx})
 	}
 	nkeys := d.count()
 	keys := make(map[string]*keyState, nkeys)
@@ -136,7 +159,7 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 			break
 		}
 		k := d.string()
-		ks := &keyState{th: make([]thPair, len(s.thresholds)), an: make([]anState, len(s.anomalies))}
+		ks := s.newKeyState()
 		ks.fn = d.string()
 		ks.start, ks.end, ks.prevEnd = d.varint(), d.varint(), d.varint()
 		ks.rev = int(d.uvarint())
@@ -153,16 +176,18 @@ func (e *Engine) UnmarshalBinary(data []byte) error {
 			// key starts over as if it had no previous window.
 			ks.hasPrev = false
 		}
-		for _, idx := range slot {
+		for _, sl := range slots {
 			rd := &decoder{b: d.bytes(d.count())}
-			switch {
-			case idx == math.MinInt:
+			if sl.idx < 0 {
 				continue
-			case idx >= 0:
-				ks.th[idx] = rd.thPair()
-			default:
-				a := s.anomalies[-1-idx]
-				ks.an[-1-idx] = rd.anState(a)
+			}
+			switch sl.kind {
+			case kindThreshold:
+				ks.th[sl.idx] = rd.thPair()
+			case kindAnomaly:
+				ks.an[sl.idx] = rd.anState(s.anomalies[sl.idx])
+			case kindCrossover:
+				ks.cr[sl.idx] = rd.crState(s.crossovers[sl.idx])
 			}
 			if rd.err == nil && len(rd.b) != 0 {
 				rd.err = errors.New("trailing bytes")
@@ -401,5 +426,94 @@ func (d *decoder) anState(a *anomaly) anState {
 	}
 	s.before = ewmaState{m: d.float(), d: d.float(), n: d.varint()}
 	s.cur = ewmaState{m: d.float(), d: d.float(), n: d.varint()}
+	return s
+}
+
+// appendCrState appends a crossover's state for one key:
+//
+//	version(byte) average(byte: 0 sma, 1 ema) fast slow flags(byte)
+//	side told (before) side told (cur) (bytes)
+//	sma: n { value(float64) }
+//	ema: { n sum(float64) comp(float64) fast(float64) slow(float64) } before, then cur
+func appendCrState(b []byte, c *crossover, s *crState) []byte {
+	b = append(b, crVersion)
+	avg := byte(0)
+	if c.Average == EMA {
+		avg = 1
+	}
+	b = append(b, avg)
+	b = binary.AppendUvarint(b, uint64(c.Fast))
+	b = binary.AppendUvarint(b, uint64(c.Slow))
+	var flags byte
+	if s.latestHas {
+		flags |= 1
+	}
+	b = append(b, flags, byte(s.pb.side), byte(s.pb.told), byte(s.pc.side), byte(s.pc.told))
+	if avg == 0 {
+		b = binary.AppendUvarint(b, uint64(len(s.hist)))
+		for _, v := range s.hist {
+			b = appendFloat(b, v)
+		}
+		return b
+	}
+	for _, a := range [2]emaAcc{s.before, s.cur} {
+		b = binary.AppendVarint(b, a.n)
+		b = appendFloat(b, a.sum)
+		b = appendFloat(b, a.comp)
+		b = appendFloat(b, a.fast)
+		b = appendFloat(b, a.slow)
+	}
+	return b
+}
+
+func (d *decoder) crPhase() crPhase {
+	p := crPhase{side: side(d.byte()), told: side(d.byte())}
+	if p.side > sideDown || p.told > sideDown || p.told == sideBand {
+		d.fail("crossover phase")
+	}
+	return p
+}
+
+// crState decodes a crossover's state for c. State written with other parameters keeps what still
+// means the same: the phases (the side the key is on and what was announced) always, the newest
+// values of an SMA's history, and an EMA's averages only if both lengths are unchanged (an EMA
+// with other lengths warms up again).
+func (d *decoder) crState(c *crossover) crState {
+	var s crState
+	if v := d.byte(); d.err == nil && v != crVersion {
+		d.err = fmt.Errorf("crossover %q: unsupported state version %d (want %d)", c.Name, v, crVersion)
+		return s
+	}
+	avg := d.byte()
+	fast, slow := d.uvarint(), d.uvarint()
+	flags := d.byte()
+	s.latestHas = flags&1 != 0
+	s.pb, s.pc = d.crPhase(), d.crPhase()
+	switch avg {
+	case 0:
+		n := d.count()
+		var hist []float64
+		for range n {
+			hist = append(hist, d.float())
+		}
+		if c.Average == SMA {
+			// Keep the newest values when the slow average got shorter.
+			hist = hist[max(0, len(hist)-c.Slow):]
+			s.hist = append(make([]float64, 0, c.Slow), hist...)
+		}
+	case 1:
+		var accs [2]emaAcc
+		for i := range accs {
+			accs[i] = emaAcc{n: d.varint(), sum: d.float(), comp: d.float(), fast: d.float(), slow: d.float()}
+			if accs[i].n < 0 || accs[i].n > int64(slow)+1 {
+				d.fail("crossover count")
+			}
+		}
+		if c.Average == EMA && fast == uint64(c.Fast) && slow == uint64(c.Slow) {
+			s.before, s.cur = accs[0], accs[1]
+		}
+	default:
+		d.fail("crossover average")
+	}
 	return s
 }

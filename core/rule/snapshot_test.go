@@ -13,7 +13,7 @@ import (
 )
 
 // propertyConfig exercises every kind of state: streaks, durations, hysteresis, keep firing,
-// pending, prev values, both detectors, a list aggregate and expiry.
+// pending, prev values, both detectors, a crossover, a list aggregate and expiry.
 func propertyConfig() Config {
 	return Config{
 		Aggregates: []Aggregate{{Name: "x"}, {Name: "n"}, {Name: "top", List: true}},
@@ -27,7 +27,8 @@ func propertyConfig() Config {
 			{Name: "z", Aggregate: "x", Method: ZScore, Window: 4, Threshold: 1.5},
 			{Name: "ew", Aggregate: "x", Method: EWMA, Alpha: 0.3, Threshold: 1.2, Direction: Above},
 		},
-		IdleTTL: 8 * time.Minute,
+		Crossovers: []Crossover{{Name: "cross", Of: "x", Fast: 2, Slow: 4, Average: EMA}},
+		IdleTTL:    8 * time.Minute,
 	}
 }
 

@@ -20,8 +20,8 @@ type Options struct {
 	KeyFunc func(*core.Event) (string, error)
 	// TimeFunc computes the event time from the decoded event instead of input.time.
 	TimeFunc func(*core.Event) (time.Time, error)
-	// Handlers are custom decision logic run on every window result after the rules and anomaly
-	// detectors (see rule.Handler). They need aggregates.
+	// Handlers are custom decision logic run on every window result after the rules, anomaly
+	// detectors and crossovers (see rule.Handler). They need aggregates.
 	Handlers []rule.Handler
 }
 
@@ -30,7 +30,7 @@ type Options struct {
 type Compiled struct {
 	name     string
 	cfg      pipeline.Config
-	rules    *rule.Set // nil without rules, anomalies and handlers
+	rules    *rule.Set // nil without rules, anomalies, crossovers and handlers
 	patterns []*pattern.Pattern
 	// paths is the field table every pipeline ends up with; the patterns and the decoder index it.
 	paths []string
@@ -85,7 +85,7 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 		c.patterns = append(c.patterns, p)
 	}
 	c.paths = slices.Clone(b.Fields().Paths())
-	if len(f.Rules) > 0 || len(f.Anomalies) > 0 || len(opts.Handlers) > 0 {
+	if len(f.Rules) > 0 || len(f.Anomalies) > 0 || len(f.Crossovers) > 0 || len(opts.Handlers) > 0 {
 		if c.rules, err = rule.Compile(f.ruleConfig(opts)); err != nil {
 			return nil, Errors{verr("rules", err.Error(), "")}
 		}

@@ -41,6 +41,8 @@ rules:
     emit_pending: true
 anomalies:
   - {name: burst, aggregate: n, method: ewma, alpha: 0.3, threshold: 2.5}
+crossovers:
+  - {name: trend, of: avg, fast: 2, slow: 4, average: ema, min_spread: 0.01, severity: info}
 patterns:
   - name: spike
     steps:
@@ -70,7 +72,8 @@ func equivGo() *Function {
 		},
 		Rules: []Rule{{Name: "hot", When: "avg > 60.0", Clear: "avg < 40.0", For: Windows(2), KeepFiringFor: For(5 * time.Second),
 			Severity: "warning", EmitPending: true}},
-		Anomalies: []Anomaly{{Name: "burst", Aggregate: "n", Method: "ewma", Alpha: 0.3, Threshold: 2.5}},
+		Anomalies:  []Anomaly{{Name: "burst", Aggregate: "n", Method: "ewma", Alpha: 0.3, Threshold: 2.5}},
+		Crossovers: []Crossover{{Name: "trend", Of: "avg", Fast: 2, Slow: 4, Average: rule.EMA, MinSpread: 0.01, Severity: "info"}},
 		Patterns: []Pattern{{Name: "spike", Within: 5 * time.Second, Contiguity: "strict", Steps: []Step{
 			{Name: "high", Where: "value > 90.0", MinTimes: 2, MaxTimes: 3},
 			{Name: "low", Where: "value < 10.0"},
@@ -150,7 +153,8 @@ func TestYAMLAndGoAreEquivalent(t *testing.T) {
 	}
 	// The comparison means something only if every kind of output occurred.
 	for _, s := range []string{`"type":"window"`, `"rule":"hot","key":"sensor-0000","state":"pending"`, `"state":"firing"`,
-		`"state":"resolved"`, `"rule":"burst"`, `"rule":"spike"`, `"type":"late"`} {
+		`"state":"resolved"`, `"rule":"burst"`, `"rule":"spike"`, `"type":"late"`,
+		`"rule":"trend","key":"sensor-0000","state":"golden"`, `"rule":"trend","key":"sensor-0000","state":"death"`} {
 		if !bytes.Contains(oy, []byte(s)) {
 			t.Errorf("no output contains %s", s)
 		}

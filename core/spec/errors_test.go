@@ -39,7 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", strings.Replace(base, "  tumbling: 1m", "  tumbilng: 1m", 1), []string{
 			`eddy.yaml:6:3: window.tumbilng: unknown field (did you mean tumbling?)`}},
 		{"unknown field no suggestion", base + "zzz: 1\n", []string{
-			`eddy.yaml:10:1: zzz: unknown field (known fields: name, description, input, window, aggregates, rules, anomalies, patterns, limits, outputs)`}},
+			`eddy.yaml:10:1: zzz: unknown field (known fields: name, description, input, window, aggregates, rules, anomalies, crossovers, patterns, limits, outputs)`}},
 		{"synonym", base + "rules:\n  - {name: hot, condition: avg_temp > 80}\n", []string{
 			`eddy.yaml:11:17: rules[0].condition: unknown field (did you mean when?)`}},
 		{"bad duration", strings.Replace(base, "tumbling: 1m", "sliding: {size: 5m, slide: 10x}", 1), []string{
@@ -120,7 +120,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad for", base + "rules:\n  - {name: hot, when: n > 1, for: 3x}\n", []string{
 			`eddy.yaml:11:35: rules[0].for: "3x" is neither a number of windows nor a duration (use a number of windows (3) or a duration (5m))`}},
 		{"duplicate rule names", base + "rules:\n  - {name: hot, when: n > 1}\nanomalies:\n  - {name: hot, aggregate: n, method: ewma, alpha: 0.5, threshold: 3}\n", []string{
-			`eddy.yaml:13:12: anomalies[0].name: "hot" is also the name of rules[0] (rules, anomalies and patterns need distinct names: decisions carry them)`}},
+			`eddy.yaml:13:12: anomalies[0].name: "hot" is also the name of rules[0] (rules, anomalies, crossovers and patterns need distinct names: decisions carry them)`}},
 		{"anomaly unknown aggregate", base + "anomalies:\n  - {name: a, aggregate: avg_tmp, method: zscore, window: 10, threshold: 3}\n", []string{
 			`eddy.yaml:11:26: anomalies[0].aggregate: no aggregate named "avg_tmp" (did you mean avg_temp?)`}},
 		{"anomaly zscore window", base + "anomalies:\n  - {name: a, aggregate: n, method: zscore, threshold: 3}\n", []string{
@@ -128,6 +128,23 @@ func TestParseErrors(t *testing.T) {
 		{"anomaly ewma alpha", base + "anomalies:\n  - {name: a, aggregate: n, method: ewma, threshold: 3, window: 5}\n", []string{
 			`eddy.yaml:11:5: anomalies[0].alpha: ewma needs alpha in (0, 1], got 0 (e.g. alpha: 0.1)`,
 			`eddy.yaml:11:65: anomalies[0].window: applies to zscore, not ewma (ewma weighs all previous values: tune alpha instead)`}},
+		{"crossover unknown aggregate", base + "crossovers:\n  - {name: x, of: avg_tmp, fast: 5, slow: 20}\n", []string{
+			`eddy.yaml:11:19: crossovers[0].of: no aggregate named "avg_tmp" (did you mean avg_temp?)`}},
+		{"crossover lengths and band", base + "crossovers:\n  - {name: x, of: avg_temp, fast: 20, slow: 5, min_spread: 1.5}\n", []string{
+			`eddy.yaml:11:45: crossovers[0].slow: 5 is not more than fast (20) (the slow average is the longer one, e.g. fast: 5, slow: 20)`,
+			`eddy.yaml:11:60: crossovers[0].min_spread: 1.5 is outside [0, 1) (a relative band: 0.001 is ten basis points)`}},
+		{"crossover missing lengths", base + "crossovers:\n  - name: x\n    of: avg_temp\n", []string{
+			`eddy.yaml:11:5: crossovers[0].fast: missing (the lengths of the averages in windows, e.g. fast: 5, slow: 20)`,
+			`eddy.yaml:11:5: crossovers[0].slow: missing (the lengths of the averages in windows, e.g. fast: 5, slow: 20)`}},
+		{"crossover too long, bad average", base + "crossovers:\n  - {name: x, of: avg_temp, fast: 5, slow: 20000, average: wma}\n", []string{
+			`eddy.yaml:11:44: crossovers[0].slow: 20000 windows is more than the 10000 allowed (an SMA keeps slow values per key: use a longer window instead)`,
+			`eddy.yaml:11:60: crossovers[0].average: "wma" is not one of sma or ema (did you mean sma?)`}},
+		{"crossover name taken", base + "rules:\n  - {name: hot, when: n > 1}\ncrossovers:\n  - {name: hot, of: n, fast: 1, slow: 2}\n", []string{
+			`eddy.yaml:13:12: crossovers[0].name: "hot" is also the name of rules[0] (rules, anomalies, crossovers and patterns need distinct names: decisions carry them)`}},
+		{"crossover without aggregates", "name: f\ninput: {time: ts}\ncrossovers:\n  - {name: r, of: x, fast: 1, slow: 2}\npatterns:\n  - {name: p, steps: [{name: a}]}\n", []string{
+			`eddy.yaml:4:3: crossovers: crossovers need aggregates (they average a window aggregate: add e.g. {name: price, op: last, field: price} and a window:)`}},
+		{"crossover of a non-identifier", strings.Replace(base, "avg_temp", "avg-temp", 1) + "crossovers:\n  - {name: x, of: n, fast: 1, slow: 2}\n", []string{
+			`eddy.yaml:8:12: aggregates[0].name: "avg-temp" is not a CEL identifier (letters, digits and _, not starting with a digit), and rules refer to aggregates by name (rename it, e.g. avg_temp)`}},
 		{"pattern bad where", base + "patterns:\n  - name: p\n    steps:\n      - {name: a, where: value > }\n", []string{
 			`eddy.yaml:13:33: patterns[0].steps[0].where: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER} (CEL syntax: value > 90.0 && status == "ok")`}},
 		{"pattern absent not last", base + "patterns:\n  - name: p\n    steps:\n      - {name: a, absent: true, within: 1m}\n      - {name: b}\n", []string{

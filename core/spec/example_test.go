@@ -85,3 +85,52 @@ func ExampleFunction_Build() {
 	// decision overheat m1 firing critical
 	// true
 }
+
+// A moving-average crossover of one-minute closing prices: SMA 2 against SMA 4.
+func ExampleParse_crossover() {
+	f, err := spec.Parse("eddy.yaml", []byte(`
+name: trading
+input: {key: symbol, time: ts, time_format: unix}
+window: {tumbling: 1m}
+aggregates:
+  - {name: price, op: last, field: price}
+crossovers:
+  - {name: ma-cross, of: price, fast: 2, slow: 4, average: sma, min_spread: 0.001, severity: info}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := f.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var recs []core.Record
+	start := int64(1_699_999_980) // a minute boundary
+	for i, price := range []float64{10, 10, 10, 10, 12, 12, 9, 8, 8} {
+		id := fmt.Sprint(i)
+		recs = append(recs, core.Record{ID: id, Offset: id,
+			Data: fmt.Appendf(nil, `{"symbol":"ACME","ts":%d,"price":%g}`, start+int64(i)*60+30, price)})
+	}
+	show := func(o core.Output) {
+		if d, ok := o.(*core.Decision); ok {
+			fmt.Println(d.Time.UTC().Format(time.TimeOnly), d.Key, d.Rule, d.State, d.Values[1].Name, d.Values[1].Num, d.Values[2].Name, d.Values[2].Num)
+		}
+	}
+	ctx := context.Background()
+	res, err := p.Process(ctx, core.Batch{Partition: "0", Records: recs})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, o := range res.Outputs {
+		show(o)
+	}
+	if _, err := p.Flush(ctx, show); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// 22:18:00 ACME ma-cross golden crossover.fast 11 crossover.slow 10.5
+	// 22:20:00 ACME ma-cross death crossover.fast 10.5 crossover.slow 10.75
+}

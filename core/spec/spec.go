@@ -45,7 +45,8 @@ import (
 )
 
 // Function is one eddy function: how its input is decoded, how events are windowed and
-// aggregated per key, and which rules, anomaly detectors and patterns turn them into decisions.
+// aggregated per key, and which rules, anomaly detectors, crossovers and patterns turn them into
+// decisions.
 type Function struct {
 	// Name identifies the function in outputs, decision ids and state: letters, digits, '.', '_' and
 	// '-', starting with a letter or digit, at most 128 characters.
@@ -66,6 +67,10 @@ type Function struct {
 	Rules []Rule `yaml:"rules"`
 	// Anomalies are per-key anomaly detectors over one numeric aggregate each.
 	Anomalies []Anomaly `yaml:"anomalies"`
+	// Crossovers are per-key moving-average crossovers over one numeric aggregate each: a golden
+	// cross when the fast average of the key's last windows crosses above the slow one, a death
+	// cross when it crosses below.
+	Crossovers []Crossover `yaml:"crossovers"`
 	// Patterns are temporal patterns over the events of each key (sequences of steps, within a time
 	// bound), independent of the window.
 	Patterns []Pattern `yaml:"patterns"`
@@ -199,7 +204,8 @@ func For(d time.Duration) Hold { return Hold{Duration: d} }
 // Rule is a threshold rule evaluated once per key and window result, with a Prometheus-style state
 // machine (inactive, pending, firing) so decisions do not flap.
 type Rule struct {
-	// Name identifies the rule in decisions and state; unique among rules, anomalies and patterns.
+	// Name identifies the rule in decisions and state; unique among rules, anomalies, crossovers
+	// and patterns.
 	Name string `yaml:"name" required:"true"`
 	// When is the CEL condition that makes the rule fire, e.g. avg_temp > 80 && n >= 10. It sees the
 	// aggregates by name (numbers are doubles, topk a list of {value, count}), key, revision,
@@ -227,8 +233,8 @@ type Rule struct {
 // Anomaly is a per-key anomaly detector over one numeric aggregate; it emits a decision with state
 // "anomaly" for each flagged window.
 type Anomaly struct {
-	// Name identifies the detector in decisions and state; unique among rules, anomalies and
-	// patterns.
+	// Name identifies the detector in decisions and state; unique among rules, anomalies,
+	// crossovers and patterns.
 	Name string `yaml:"name" required:"true"`
 	// Aggregate names the numeric aggregate to watch.
 	Aggregate string `yaml:"aggregate" required:"true"`
@@ -252,11 +258,39 @@ type Anomaly struct {
 	Severity string `yaml:"severity"`
 }
 
+// Crossover is a per-key moving-average crossover, the trading signal: a fast and a slow moving
+// average (SMA 5 and SMA 20, EMA 12 and EMA 26) of one numeric aggregate over the key's last window
+// results. It emits a decision with state "golden" when the fast average crosses above the slow
+// one and "death" when it crosses below, once per crossing, with the averages in its values
+// (crossover.fast, crossover.slow, crossover.spread). The side the averages are on when they first
+// exist is not a crossing.
+type Crossover struct {
+	// Name identifies the crossover in decisions and state; unique among rules, anomalies,
+	// crossovers and patterns.
+	Name string `yaml:"name" required:"true"`
+	// Of names the numeric aggregate to average, typically the closing price of each window
+	// ({name: price, op: last, field: price}). Windows without a finite value are skipped.
+	Of string `yaml:"of" required:"true"`
+	// Fast is the length of the fast average, in windows (at least 1; 1 is the value itself).
+	Fast int `yaml:"fast" required:"true"`
+	// Slow is the length of the slow average, in windows: more than fast, at most 10000.
+	Slow int `yaml:"slow" required:"true"`
+	// Average is sma (the mean of the last N values) or ema (exponential, α = 2/(N+1), seeded with
+	// the SMA of the first N values).
+	Average rule.Average `yaml:"average" enum:"sma,ema" default:"sma"`
+	// MinSpread is a relative band against flapping, in [0, 1): the fast average counts as above
+	// the slow one only when it exceeds it by more than min_spread × |slow| (below likewise), and
+	// within the band the key keeps its side. 0.001 is ten basis points.
+	MinSpread float64 `yaml:"min_spread"`
+	// Severity is copied into every decision.
+	Severity string `yaml:"severity"`
+}
+
 // Pattern is a temporal pattern over each key's events in event-time order: a sequence of steps,
 // each a CEL predicate over one event, possibly repeated, within a time bound.
 type Pattern struct {
-	// Name identifies the pattern in decisions and state; unique among rules, anomalies and
-	// patterns.
+	// Name identifies the pattern in decisions and state; unique among rules, anomalies,
+	// crossovers and patterns.
 	Name string `yaml:"name" required:"true"`
 	// Steps in order; at least one that is not absent, and only the last may be absent.
 	Steps []Step `yaml:"steps" required:"true"`

@@ -46,6 +46,7 @@ func (f *Function) validate(opts Options, d *decoder) Errors {
 	celOK := v.aggregates()
 	v.rules(celOK)
 	v.anomalies()
+	v.crossovers()
 	v.patterns()
 	v.outputs()
 	if len(f.Aggregates) == 0 && len(f.Patterns) == 0 {
@@ -169,6 +170,10 @@ func requiredHint(t reflect.Type, field string) string {
 		return "e.g. steps: [{name: high, where: value > 90.0}]"
 	case "Anomaly.method":
 		return "zscore or ewma"
+	case "Crossover.of":
+		return "the aggregate to average, e.g. of: price with {name: price, op: last, field: price}"
+	case "Crossover.fast", "Crossover.slow":
+		return "the lengths of the averages in windows, e.g. fast: 5, slow: 20"
 	case "Anomaly.threshold":
 		return "the score that flags a value, e.g. threshold: 3"
 	}
@@ -326,7 +331,7 @@ func (v *validator) hasErrUnder(path string) bool {
 // aggregates checks the aggregates; it reports whether their names make a valid CEL environment.
 func (v *validator) aggregates() (celOK bool) {
 	celOK = true
-	needCEL := len(v.f.Rules) > 0 || len(v.f.Anomalies) > 0
+	needCEL := len(v.f.Rules) > 0 || len(v.f.Anomalies) > 0 || len(v.f.Crossovers) > 0
 	seen := map[string]int{}
 	for i, a := range v.f.Aggregates {
 		p := fmt.Sprintf("aggregates[%d]", i)
@@ -473,7 +478,7 @@ func (v *validator) claim(name, path string) {
 		v.names = map[string]string{}
 	}
 	if first, dup := v.names[name]; dup {
-		v.add(verr(path, fmt.Sprintf("%q is also the name of %s", name, first), "rules, anomalies and patterns need distinct names: decisions carry them"))
+		v.add(verr(path, fmt.Sprintf("%q is also the name of %s", name, first), "rules, anomalies, crossovers and patterns need distinct names: decisions carry them"))
 		return
 	}
 	v.names[name] = strings.TrimSuffix(path, ".name")
@@ -525,6 +530,7 @@ func (v *validator) rules(celOK bool) {
 		cfg := f.ruleConfig(Options{})
 		cfg.Thresholds = cfg.Thresholds[i : i+1]
 		cfg.Anomalies = nil
+		cfg.Crossovers = nil
 		if _, err := rule.Compile(cfg); err != nil {
 			v.add(ruleError(p, err.Error(), f.aggHint()))
 		}
@@ -543,7 +549,8 @@ func (f *Function) aggHint() string {
 // ruleFields maps the field names rule errors use to YAML keys.
 var ruleFields = map[string]string{"condition": "when", "clear": "clear", "for": "for",
 	"keep_firing_for": "keep_firing_for", "name": "name", "aggregate": "aggregate", "method": "method",
-	"window": "window", "threshold": "threshold", "alpha": "alpha", "warmup": "warmup", "direction": "direction"}
+	"window": "window", "threshold": "threshold", "alpha": "alpha", "warmup": "warmup", "direction": "direction",
+	"of": "of", "fast": "fast", "slow": "slow", "average": "average", "min_spread": "min_spread"}
 
 var ruleErrRE = regexp.MustCompile(`^rule "(?:[^"\\]|\\.)*": field (\w+): (?s)(.*)$`)
 
@@ -622,6 +629,53 @@ func (v *validator) anomalies() {
 		}
 		ra := f.anomalyConfig(i)
 		if err := ra.Validate(); err != nil {
+			v.add(ruleError(p, err.Error(), ""))
+		}
+	}
+}
+
+func (v *validator) crossovers() {
+	f := v.f
+	kinds := map[string]aggregate.Op{}
+	var names []string
+	for i := range f.Aggregates {
+		kinds[f.Aggregates[i].name()] = f.Aggregates[i].Op
+		names = append(names, f.Aggregates[i].name())
+	}
+	for i, c := range f.Crossovers {
+		p := fmt.Sprintf("crossovers[%d]", i)
+		v.claim(c.Name, p+".name")
+		if len(f.Aggregates) == 0 {
+			if i == 0 {
+				v.add(verr("crossovers", "crossovers need aggregates", "they average a window aggregate: add e.g. {name: price, op: last, field: price} and a window:"))
+			}
+			continue
+		}
+		if c.Of != "" {
+			if op, ok := kinds[c.Of]; !ok {
+				hint := "the aggregates are " + oneOf(names)
+				if s := suggest(c.Of, names); s != "" {
+					hint = "did you mean " + s + "?"
+				}
+				v.add(verr(p+".of", fmt.Sprintf("no aggregate named %q", c.Of), hint))
+			} else if op == aggregate.TopK {
+				v.add(verr(p+".of", fmt.Sprintf("%q is a top-k list, not a number", c.Of), "average a numeric aggregate"))
+			}
+		}
+		if c.Fast > 0 && c.Slow > 0 && c.Slow <= c.Fast {
+			v.add(verr(p+".slow", fmt.Sprintf("%d is not more than fast (%d)", c.Slow, c.Fast), "the slow average is the longer one, e.g. fast: 5, slow: 20"))
+		}
+		if c.Slow > rule.MaxCrossoverSlow {
+			v.add(verr(p+".slow", fmt.Sprintf("%d windows is more than the %d allowed", c.Slow, rule.MaxCrossoverSlow), "an SMA keeps slow values per key: use a longer window instead"))
+		}
+		if !(c.MinSpread >= 0 && c.MinSpread < 1) {
+			v.add(verr(p+".min_spread", fmt.Sprintf("%v is outside [0, 1)", c.MinSpread), "a relative band: 0.001 is ten basis points"))
+		}
+		if v.hasErrUnder(p) {
+			continue
+		}
+		rc := f.crossoverConfig(i)
+		if err := rc.Validate(); err != nil {
 			v.add(ruleError(p, err.Error(), ""))
 		}
 	}
@@ -719,7 +773,16 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 	for i := range f.Anomalies {
 		cfg.Anomalies = append(cfg.Anomalies, f.anomalyConfig(i))
 	}
+	for i := range f.Crossovers {
+		cfg.Crossovers = append(cfg.Crossovers, f.crossoverConfig(i))
+	}
 	return cfg
+}
+
+func (f *Function) crossoverConfig(i int) rule.Crossover {
+	c := f.Crossovers[i]
+	return rule.Crossover{Name: c.Name, Severity: c.Severity, Of: c.Of, Fast: c.Fast, Slow: c.Slow,
+		Average: c.Average, MinSpread: c.MinSpread}
 }
 
 func (f *Function) anomalyConfig(i int) rule.Anomaly {

@@ -1,41 +1,34 @@
-// Package crossover is a ready-made decision function for trading streams: it decides, per
-// instrument, when the price crosses its moving average upwards (a "golden cross") or downwards (a
-// "death cross"), once per crossing, with a minimum spread (0.1% by default) so that a price
-// hovering at the average does not flap.
+// Package crossover is a ready-made decision function for trading streams: the moving-average
+// crossover. Per instrument it closes a bar every Step of event time (the bar's price is the last
+// trade's, by event time), keeps a fast and a slow moving average of the closes (SMA 5 and SMA 20
+// by default; EMA 12 and EMA 26 are the other classic), and decides "golden" when the fast average
+// crosses above the slow one and "death" when it crosses below: once per crossing, with a minimum
+// spread (0.1% of the slow average by default) so that averages running together do not flap.
 //
 // Use it on a stream of trades or quotes (one event per trade with a price field) to drive
 // trend-following signals, or to alert when an instrument breaks out of its trend.
 //
-// # Why the price and not a second average
-//
-// The textbook crossover compares two simple moving averages of different lengths (50 and 200
-// days). An eddy function has one window per key, so it can compute exactly one moving average,
-// and its rules see only the current window and the previous one (prev), not a longer history
-// from which a second average could be rebuilt. A rule.Handler written in Go could keep that
-// history, but the engine does not snapshot handlers' state, so on a serverless platform it would
-// be lost between invocations. This package therefore uses the one honest form the spec
-// expresses exactly and that survives invocations: a sliding window of length Long that advances
-// every Step gives the long simple moving average (avg of every trade in the last Long) and the
-// latest price (last by event time) — the short "average" is the latest trade, an average of
-// length one. This is the classic "price crosses its moving average" signal.
+// It is the engine's own crossover (rule.Crossover, spec crossovers:), whose per-instrument state
+// (the last Slow closes, or the two EMAs) is saved with the rest of the function's state, so it
+// survives between serverless invocations; this package only chooses sound defaults and writes the
+// spec.
 //
 // # Decisions
 //
-// Two rules, evaluated each time the window slides (every Step of event time, per key):
+// One rule, named "ma-cross", evaluated on every bar of every instrument. No average exists before
+// the instrument's Slow-th bar; the side the averages are on then is not reported (a trend already
+// established when the stream starts is not a crossing). After that:
 //
-//   - golden-cross fires when the price rises above long_ma × (1 + MinSpread), having been at or
-//     below that level in the key's previous window; it resolves when the price falls below
-//     long_ma × (1 − MinSpread).
-//   - death-cross fires when the price falls below long_ma × (1 − MinSpread), having been at or
-//     above that level in the previous window; it resolves when the price rises above
-//     long_ma × (1 + MinSpread).
+//   - fast − slow > MinSpread × |slow|: the fast average is above; coming from below (or from
+//     having been within the band since the warm-up) that is a golden cross;
+//   - slow − fast > MinSpread × |slow|: below; coming from above (or the band), a death cross;
+//   - in between, the instrument keeps its side, however often the averages wobble.
 //
-// So a "firing" decision of either rule is the crossing signal, and it comes once per crossing:
-// between the two bands nothing is emitted, however often the price wobbles there. The "resolved"
-// decision of one rule coincides with the "firing" of the other when the price crosses the whole
-// band in one step. A key's first window never fires (there is no earlier side to cross from),
-// and a trend already established when the stream starts is not reported as a crossing. Each
-// decision carries price, long_ma and trades (the number of trades in the window).
+// Each decision (state "golden" or "death") carries trades (the bar's trade count), price (its
+// close), crossover.fast, crossover.slow and crossover.spread ((fast − slow)/|slow|). Bars without
+// trades do not exist: the averages count the instrument's bars that had trades. A trade later than
+// OutOfOrder goes to the late output, unless AllowedLateness keeps its bar open, in which case the
+// bar is revised and the crossover re-evaluated (see package rule on revisions).
 //
 // Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
 // file, which is the same function as a spec with the defaults filled in.
@@ -44,29 +37,30 @@ package crossover
 import (
 	"fmt"
 	"math"
-	"strconv"
+	"strings"
 	"time"
 
+	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/spec"
 )
 
 // Defaults of Config.
 const (
 	DefaultName       = "ma-crossover"
-	DefaultLong       = 15 * time.Minute
 	DefaultStep       = time.Minute
+	DefaultFast       = 5
+	DefaultSlow       = 20
+	DefaultAverage    = rule.SMA
 	DefaultOutOfOrder = 5 * time.Second
 	DefaultMinSpread  = 0.001
 	DefaultSeverity   = "info"
 )
 
-// Names of the rules and of the values the function computes per window.
+// Names of the rule and of the values the function computes per bar.
 const (
-	RuleGolden = "golden-cross" // price crossed above the moving average
-	RuleDeath  = "death-cross"  // price crossed below the moving average
-	ValuePrice = "price"        // latest price in the window (last by event time)
-	ValueMA    = "long_ma"      // simple moving average of the price over the window
-	ValueCount = "trades"       // number of trades in the window
+	RuleCross  = "ma-cross" // the crossover's name in decisions
+	ValuePrice = "price"    // the bar's close: its last trade's price, by event time
+	ValueCount = "trades"   // the number of trades in the bar
 )
 
 // Config describes the crossover. Zero values take the defaults noted.
@@ -81,33 +75,27 @@ type Config struct {
 	TimeFormat string
 	// Field is the numeric price field (required).
 	Field string
-	// Long is the length of the moving average (default 15m).
-	Long time.Duration
-	// Step is how often the average is re-evaluated, the slide of the window (default 1m). Long
-	// must be a whole multiple of it.
+	// Step is the bar length: the tumbling window whose last price is averaged (default 1m).
 	Step time.Duration
+	// Fast and Slow are the lengths of the averages in bars (default 5 and 20); 1 <= Fast < Slow
+	// <= rule.MaxCrossoverSlow. Fast 1 compares the close itself with the slow average.
+	Fast, Slow int
+	// Average is rule.SMA (the default) or rule.EMA.
+	Average rule.Average
+	// MinSpread is the relative band against flapping, in [0, 1) (default 0.001, ten basis points
+	// of the slow average). 0 takes the default; for practically every strict crossing use a tiny
+	// band such as 1e-12.
+	MinSpread float64
 	// OutOfOrder is the allowed out-of-orderness of the input (default 5s).
 	OutOfOrder time.Duration
-	// MinSpread is the relative distance from the average the price must reach for a crossing,
-	// e.g. 0.01 for 1%; in (0, 1) (default 0.001, ten basis points). It cannot be exactly zero:
-	// the average of equal prices may differ from them in the last bit, so a flat price would
-	// "cross" its own average. Use e.g. 1e-9 to count every real crossing.
-	MinSpread float64
-	// MinTrades ignores windows with fewer trades, e.g. while the first Long of a key fills
-	// (default 1).
-	MinTrades int
+	// AllowedLateness keeps a bar open after it closed, so that a later trade revises it (default
+	// 0: such trades go to the late output).
+	AllowedLateness time.Duration
+	// IdleTTL drops the averages of an instrument that has had no bar for this long in event time
+	// (default 0: kept); it warms up again when it trades again.
+	IdleTTL time.Duration
 	// Severity labels the decisions (default "info").
 	Severity string
-}
-
-func num(f float64) string {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	for _, c := range s {
-		if c == '.' || c == 'e' {
-			return s
-		}
-	}
-	return s + ".0"
 }
 
 // New returns the crossover as a function spec, validated.
@@ -118,68 +106,61 @@ func New(c Config) (*spec.Function, error) {
 	if c.Name == "" {
 		c.Name = DefaultName
 	}
-	if c.Long == 0 {
-		c.Long = DefaultLong
-	}
 	if c.Step == 0 {
 		c.Step = DefaultStep
 	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = DefaultOutOfOrder
+	if c.Fast == 0 {
+		c.Fast = DefaultFast
+	}
+	if c.Slow == 0 {
+		c.Slow = DefaultSlow
+	}
+	if c.Average == "" {
+		c.Average = DefaultAverage
 	}
 	if c.MinSpread == 0 {
 		c.MinSpread = DefaultMinSpread
 	}
-	if c.MinTrades == 0 {
-		c.MinTrades = 1
+	if c.OutOfOrder == 0 {
+		c.OutOfOrder = DefaultOutOfOrder
 	}
 	if c.Severity == "" {
 		c.Severity = DefaultSeverity
 	}
 	switch {
-	case c.Long < 0 || c.Step < 0:
-		return nil, fmt.Errorf("crossover: Long %s and Step %s must be positive", c.Long, c.Step)
-	case c.Step >= c.Long:
-		// A window as long as its slide is tumbling: the "average" would restart every step.
-		return nil, fmt.Errorf("crossover: Step %s must be shorter than Long %s", c.Step, c.Long)
-	case c.Long%c.Step != 0:
-		return nil, fmt.Errorf("crossover: Long %s is not a whole multiple of Step %s", c.Long, c.Step)
+	case c.Step < 0:
+		return nil, fmt.Errorf("crossover: Step %s must be positive", c.Step)
+	case c.Fast < 1 || c.Slow <= c.Fast || c.Slow > rule.MaxCrossoverSlow:
+		return nil, fmt.Errorf("crossover: Fast %d and Slow %d must satisfy 1 <= Fast < Slow <= %d", c.Fast, c.Slow, rule.MaxCrossoverSlow)
 	case math.IsNaN(c.MinSpread) || c.MinSpread < 0 || c.MinSpread >= 1:
-		return nil, fmt.Errorf("crossover: MinSpread %v must be in (0, 1)", c.MinSpread)
-	case c.MinTrades < 0:
-		return nil, fmt.Errorf("crossover: MinTrades %d must not be negative", c.MinTrades)
+		return nil, fmt.Errorf("crossover: MinSpread %v must be in [0, 1)", c.MinSpread)
 	}
-	up, down := num(1+c.MinSpread), num(1-c.MinSpread)
 	f := &spec.Function{
 		Name: c.Name,
-		Description: fmt.Sprintf("golden and death crosses of %s against its %s moving average (every %s, min spread %v)",
-			c.Field, spec.FormatDuration(c.Long), spec.FormatDuration(c.Step), c.MinSpread),
+		Description: fmt.Sprintf("moving-average crossover of %s on %s bars: %s against %s, min spread %v",
+			c.Field, spec.FormatDuration(c.Step), average(c.Average, c.Fast), average(c.Average, c.Slow), c.MinSpread),
 		Input:  spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Window: spec.Window{Sliding: &spec.Sliding{Size: c.Long, Slide: c.Step}},
+		Window: spec.Window{Tumbling: c.Step, AllowedLateness: c.AllowedLateness},
 		Aggregates: []spec.Aggregate{
 			{Name: ValueCount, Op: "count"},
 			{Name: ValuePrice, Op: "last", Field: c.Field},
-			{Name: ValueMA, Op: "avg", Field: c.Field},
 		},
-		Rules: []spec.Rule{
-			{
-				Name: RuleGolden,
-				When: fmt.Sprintf("!first && %s >= %d && %s > %s * %s && prev.%s <= prev.%s * %s",
-					ValueCount, c.MinTrades, ValuePrice, ValueMA, up, ValuePrice, ValueMA, up),
-				Clear:    fmt.Sprintf("%s < %s * %s", ValuePrice, ValueMA, down),
-				Severity: c.Severity,
-			},
-			{
-				Name: RuleDeath,
-				When: fmt.Sprintf("!first && %s >= %d && %s < %s * %s && prev.%s >= prev.%s * %s",
-					ValueCount, c.MinTrades, ValuePrice, ValueMA, down, ValuePrice, ValueMA, down),
-				Clear:    fmt.Sprintf("%s > %s * %s", ValuePrice, ValueMA, up),
-				Severity: c.Severity,
-			},
-		},
+		Crossovers: []spec.Crossover{{
+			Name: RuleCross, Of: ValuePrice, Fast: c.Fast, Slow: c.Slow, Average: c.Average,
+			MinSpread: c.MinSpread, Severity: c.Severity,
+		}},
+		Limits: spec.Limits{IdleTTL: c.IdleTTL},
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// average names an average for the description: "SMA 20", or "the close" for length 1.
+func average(a rule.Average, n int) string {
+	if n == 1 {
+		return "the close"
+	}
+	return fmt.Sprintf("%s %d", strings.ToUpper(string(a)), n)
 }
