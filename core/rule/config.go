@@ -53,6 +53,13 @@ type Threshold struct {
 	// had no events in between) break a pending streak (YAML: reset_on_gap). Off by default, so
 	// For counts consecutive window results of the key.
 	ResetOnGap bool
+	// EachWindow judges every window on its own (YAML: each_window): a "firing" decision for each
+	// window result in which Condition holds, with no state carried from one window to the next,
+	// and a "resolved" one only when a revision of that window no longer satisfies it. For session
+	// windows, where each window is one visit and two abandoned carts in a row are two
+	// recommendations, or whenever every matching window is actionable. Exclusive with Clear,
+	// For, KeepFiringFor, EmitPending and ResetOnGap.
+	EachWindow bool
 }
 
 // Method is an anomaly detection method.
@@ -197,6 +204,17 @@ func (t *Threshold) Validate() error {
 		return fieldErr(t.Name, "keep_firing_for", fmt.Sprintf("must not be negative, got %s", t.KeepFiringFor))
 	case t.KeepFiringForWindows > 0 && t.KeepFiringFor > 0:
 		return fieldErr(t.Name, "keep_firing_for", "set either a number of windows or a duration, not both")
+	case t.EachWindow:
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{{t.Clear != "", "clear"}, {t.ForWindows > 1 || t.ForDuration > 0, "for"},
+			{t.KeepFiringForWindows > 0 || t.KeepFiringFor > 0, "keep_firing_for"},
+			{t.EmitPending, "emit_pending"}, {t.ResetOnGap, "reset_on_gap"}} {
+			if f.set {
+				return fieldErr(t.Name, f.name, "each_window judges every window on its own, without a state across windows: drop "+f.name+" or each_window")
+			}
+		}
 	}
 	return nil
 }

@@ -251,7 +251,12 @@ func (e *Engine) DecideAttrs(ctx context.Context, r *core.WindowResult, attrs ma
 				Revision: r.Revision, Err: err})
 			continue
 		}
-		t.emit(r, p.cur.phase, next.phase, emit)
+		from := p.cur.phase
+		if t.EachWindow && !revision {
+			// A new window starts from nothing: only its own revisions compare with it.
+			from = inactive
+		}
+		t.emit(r, from, next.phase, emit)
 		p.cur = next
 	}
 	for i, a := range s.anomalies {

@@ -595,3 +595,60 @@ func TestConcurrentEngines(t *testing.T) {
 		t.Error("no decisions")
 	}
 }
+
+// An each_window rule judges every window alone: two abandoned carts in a row are two decisions, a
+// window that no longer qualifies after a revision is resolved, and state does not leak across
+// windows (a snapshot in between changes nothing).
+func TestEachWindow(t *testing.T) {
+	s := mustCompile(t, Config{Aggregates: []Aggregate{{Name: "carts"}, {Name: "orders"}}, Thresholds: []Threshold{
+		{Name: "recommend", Condition: "carts > 0.0 && orders == 0.0", EachWindow: true}}})
+	m := 30 * time.Minute
+	steps := []struct {
+		r    *core.WindowResult
+		want []string
+	}{
+		{win("u", 0, m, 0, "carts", 1.0, "orders", 0.0), []string{"recommend firing @0/0"}},
+		{win("u", 1, m, 0, "carts", 2.0, "orders", 0.0), []string{"recommend firing @1/0"}}, // again: a new visit
+		{win("u", 1, m, 1, "carts", 3.0, "orders", 0.0), nil},                               // still qualifies
+		{win("u", 1, m, 2, "carts", 3.0, "orders", 1.0), []string{"recommend resolved @1/2"}},
+		{win("u", 1, m, 3, "carts", 3.0, "orders", 0.0), []string{"recommend firing @1/3"}},
+		{win("u", 2, m, 0, "carts", 0.0, "orders", 0.0), nil},
+		{win("u", 3, m, 0, "carts", 1.0, "orders", 0.0), []string{"recommend firing @3/0"}},
+		{win("u", 3, m, 1, "carts", 0.0, "orders", 0.0), []string{"recommend resolved @3/1"}},
+		{win("u", 4, m, 0, "carts", 1.0, "orders", 1.0), nil},
+	}
+	whole := s.NewEngine()
+	var split *Engine
+	for i, st := range steps {
+		if got := feed(t, whole, m, st.r); !slices.Equal(got, st.want) {
+			t.Errorf("step %d: got %q, want %q", i, got, st.want)
+		}
+		// The same stream with a snapshot and restore before every window.
+		if split != nil {
+			b, err := split.AppendBinary(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			split = s.NewEngine()
+			if err := split.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			split = s.NewEngine()
+		}
+		if got := feed(t, split, m, st.r); !slices.Equal(got, st.want) {
+			t.Errorf("step %d after restore: got %q, want %q", i, got, st.want)
+		}
+	}
+	for _, bad := range []Threshold{
+		{Name: "b", Condition: "carts > 0.0", EachWindow: true, ForWindows: 2},
+		{Name: "b", Condition: "carts > 0.0", EachWindow: true, Clear: "carts == 0.0"},
+		{Name: "b", Condition: "carts > 0.0", EachWindow: true, KeepFiringFor: time.Minute},
+		{Name: "b", Condition: "carts > 0.0", EachWindow: true, EmitPending: true},
+	} {
+		if _, err := Compile(Config{Aggregates: []Aggregate{{Name: "carts"}}, Thresholds: []Threshold{bad}}); err == nil ||
+			!strings.Contains(err.Error(), "each_window") {
+			t.Errorf("%+v: error %v, want one naming each_window", bad, err)
+		}
+	}
+}

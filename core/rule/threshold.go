@@ -51,6 +51,13 @@ type threshold struct {
 // ns), 0 if none.
 func (t *threshold) step(s thState, act *activation, prevEnd int64, costLimit uint64) (thState, error) {
 	r := act.r
+	if t.EachWindow {
+		fire, err := t.fire.eval(act, costLimit)
+		if err != nil || !fire {
+			return thState{}, err
+		}
+		return thState{phase: firing}, nil
+	}
 	start, end := r.Start.UnixNano(), r.End.UnixNano()
 	if s.phase == pending && t.ResetOnGap && prevEnd != 0 && start > prevEnd {
 		s = thState{}
