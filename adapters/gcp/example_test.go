@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"time"
 
 	"gocloud.dev/pubsub"
 	_ "gocloud.dev/pubsub/gcppubsubv2" // gcppubsubv2:// topics and subscriptions
@@ -75,4 +76,16 @@ func ExampleFunction_Pull() {
 	defer sub.Shutdown(context.Background())
 	stats, err := f.Pull(ctx, sub, gcp.PullOptions{MaxBatch: 1000})
 	log.Printf("pulled %d messages: %v", stats.Messages, err)
+}
+
+// A scheduled tick closes the windows of ordering keys that went quiet: call it from a Cloud
+// Scheduler job (an HTTP function of the same module, say) every minute.
+func ExampleFunction_Tick() {
+	ctx := context.Background()
+	f, err := open(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := f.Tick(ctx, time.Now())
+	log.Printf("tick: %d outputs: %v", len(res.Outputs), err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -110,6 +111,19 @@ func (f *Function) poison(ctx context.Context, rec *core.Record, field, reason s
 		return fmt.Errorf("dead-letter %s: %w", fl.Error(), err)
 	}
 	return nil
+}
+
+// Tick advances processing time to now on every partition with stored state, so that idle
+// timeouts close the windows of partitions that went quiet: Pub/Sub invokes the function only when
+// a message comes, so a quiet ordering key would hold its last windows forever. Call it from a
+// scheduled job (Cloud Scheduler) every minute or so; outputs go to the Runner's sink.
+func (f *Function) Tick(ctx context.Context, now time.Time) (core.Result, error) {
+	res, err := f.run.TickAll(ctx, now)
+	if err != nil {
+		f.log.ErrorContext(ctx, "tick failed", "error", err)
+		return res, fmt.Errorf("gcp: tick: %w", err)
+	}
+	return res, nil
 }
 
 func (f *Function) logFailures(ctx context.Context, partition string, fs []*core.Failure) {
