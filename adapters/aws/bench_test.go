@@ -66,3 +66,38 @@ func BenchmarkDecode10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandlerWindow10k is BenchmarkHandler10k with the state in Lambda's tumbling window: a
+// 10,000-record invocation from empty state (the state encoded into the response), then the
+// window's final invocation (the state decoded, every window flushed). It reports the state the
+// response carries.
+func BenchmarkHandlerWindow10k(b *testing.B) {
+	ev := tenK(b)
+	h, _ := newHandler(b, true)
+	var stateBytes int
+	b.ResetTimer()
+	for i := range b.N {
+		shard := fmt.Sprintf("shardId-%012d", i)
+		for j := range ev.Records {
+			ev.Records[j].EventID = shard + ":" + ev.Records[j].Kinesis.SequenceNumber
+		}
+		in := events.KinesisTimeWindowEvent{KinesisEvent: ev}
+		in.ShardID, in.State = shard, map[string]string{}
+		in.Window.Start.Time = fixedNow.Truncate(time.Minute)
+		in.Window.End.Time = in.Window.Start.Add(time.Minute)
+		resp, err := h.HandleTimeWindow(context.Background(), in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stateBytes = 0
+		for k, v := range resp.State {
+			stateBytes += len(k) + len(v)
+		}
+		in.Records, in.State, in.IsFinalInvokeForWindow = []events.KinesisEventRecord{}, resp.State, true
+		if _, err := h.HandleTimeWindow(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/record")
+	b.ReportMetric(float64(stateBytes), "state-bytes")
+}

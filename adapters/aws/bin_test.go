@@ -19,7 +19,7 @@ import (
 
 // The Lambda binary carries no GCP or Azure SDK: cold starts load only what AWS needs.
 func TestBootstrapLinksOnlyAWS(t *testing.T) {
-	boot := buildBootstrap(t, t.TempDir())
+	boot := buildBootstrap(t)
 	out, err := exec.Command("go", "version", "-m", boot).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)
@@ -77,7 +77,7 @@ func zipSize(t testing.TB, boot string) int {
 // It also reports the zipped artifact's size.
 func BenchmarkColdStart(b *testing.B) {
 	dir := b.TempDir()
-	boot := buildBootstrap(b, dir)
+	boot := buildBootstrap(b)
 	zipped := zipSize(b, boot)
 	st, err := os.Stat(boot)
 	if err != nil {

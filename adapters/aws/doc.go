@@ -33,7 +33,13 @@
 // core/state/blobstate/s3state: s3://BUCKET), or, for a tumbling window of at most
 // 900 s, in Lambda's own tumbling-window state (NewWindowRunner, Options.LambdaWindowState,
 // EDDY_WINDOW_STATE=lambda), which needs no store at all: the state travels in the invocation and
-// the window's final invocation closes every window.
+// the window's final invocation closes every window. Lambda starts every window with empty state,
+// so nothing carries over from one window to the next (a rule firing in one window is not firing
+// in the next); take the event time from the arrival time ("$time") with the window of
+// TumblingWindowInSeconds, so the function's windows are Lambda's. When Lambda ends a window early
+// (isWindowTerminatedEarly, state over 1 MB; eddy's state budget stays under it) the windows so far
+// are emitted, their decisions under ids naming the cut (SegmentDecisionID), and the rest of the
+// window is emitted at its end under the usual ids: an id never stands for two contents.
 //
 // Sparse streams: an EventBridge schedule invoking the same function (any "Scheduled Event"
 // payload) ticks every shard with stored state, closing the windows of shards that went quiet.

@@ -151,8 +151,11 @@ func (h *Handler) run(ctx context.Context, b core.Batch) (core.Result, error) {
 
 // HandleTimeWindow processes one batch of a tumbling-window mapping. With
 // Options.LambdaWindowState the function's state travels in the window state; on the window's final
-// invocation (or when Lambda ends the window early because the state grew past 1 MB) the function's
-// windows are all closed and emitted, since Lambda starts the next invocation with empty state.
+// invocation, or when Lambda ends the window early (isWindowTerminatedEarly: the state outgrew
+// 1 MB), the function's windows are all closed and emitted, since Lambda starts the next
+// invocation with empty state. Decisions that empty state could make twice with different content
+// get ids of their own (see SegmentDecisionID). Records that failed are reported in
+// batchItemFailures except on those last invocations: they are dead-lettered either way.
 func (h *Handler) HandleTimeWindow(ctx context.Context, ev events.KinesisTimeWindowEvent) (events.KinesisTimeWindowEventResponse, error) {
 	resp := events.KinesisTimeWindowEventResponse{}
 	resp.State = map[string]string{}
@@ -183,25 +186,40 @@ func (h *Handler) HandleTimeWindow(ctx context.Context, ev events.KinesisTimeWin
 	if err != nil {
 		return resp, fmt.Errorf("aws: shard %s window %s: %w", b.Partition, ev.Window.Start.Format(time.RFC3339), err)
 	}
+	ws.start = ev.Window.Start.Time
 	ctx = withWindowState(ctx, ws)
 	res, err := h.run(ctx, b)
 	if err != nil {
 		return resp, err
 	}
-	resp.BatchItemFailures = ItemFailures(res.Failures)
-	if ev.IsFinalInvokeForWindow || ev.IsWindowTerminatedEarly {
-		if ev.IsWindowTerminatedEarly {
-			h.opts.Logger.WarnContext(ctx, "Lambda ended the tumbling window early (state over 1 MB): its results so far are emitted now and the rest of the window starts from empty state",
-				"shard", b.Partition, "window_start", ev.Window.Start.Time, "window_end", ev.Window.End.Time)
-		}
-		ws.final = true
-		if _, err := h.r.Tick(ctx, b.Partition, ev.Window.End.Time); err != nil {
-			return resp, fmt.Errorf("aws: shard %s: close the window ending %s: %w", b.Partition, ev.Window.End.Format(time.RFC3339), err)
-		}
-		// Lambda drops the state after this invocation.
+	if !ev.IsFinalInvokeForWindow && !ev.IsWindowTerminatedEarly {
+		// The returned state holds the runner's checkpoint past the failed records (already
+		// dead-lettered), so Lambda's retry from the lowest of them skips them.
+		resp.BatchItemFailures = ItemFailures(res.Failures)
+		resp.State = ws.encode()
 		return resp, nil
 	}
-	resp.State = ws.encode()
+	// The last invocation of the window, or of its part before Lambda ended it early: every
+	// function window closes now, since Lambda drops the state after it. Failed records are not
+	// reported here: they are in the dead-letter output, and a retry from them would start from
+	// the state Lambda dropped, apply them again and fail them again, stopping the shard.
+	if ev.IsWindowTerminatedEarly {
+		ws.cut = res.Checkpoint
+		if len(b.Records) == 0 {
+			// No records: the runner reads the checkpoint from the state and applies nothing.
+			r, err := h.r.Run(ctx, b)
+			if err != nil {
+				return resp, fmt.Errorf("aws: shard %s: %w", b.Partition, err)
+			}
+			ws.cut = r.Checkpoint
+		}
+		h.opts.Logger.WarnContext(ctx, "Lambda ended the tumbling window early: the function's windows so far are emitted now (their decisions under ids naming the cut, see SegmentDecisionID) and the rest of the window starts from empty state",
+			"shard", b.Partition, "window_start", ev.Window.Start.Time, "window_end", ev.Window.End.Time, "cut", ws.cut)
+	}
+	ws.final = true
+	if _, err := h.r.Tick(ctx, b.Partition, ev.Window.End.Time); err != nil {
+		return resp, fmt.Errorf("aws: shard %s: close the window ending %s: %w", b.Partition, ev.Window.End.Format(time.RFC3339), err)
+	}
 	return resp, nil
 }
 

@@ -73,16 +73,42 @@ func ensureRIE(t testing.TB) string {
 	return bin
 }
 
-// buildBootstrap builds the test function as Lambda runs it: linux, lambda.norpc, no cgo.
-func buildBootstrap(t testing.TB, dir string) string {
-	t.Helper()
-	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./internal/testfn")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build bootstrap: %v\n%s", err, b)
+// bootDir holds the bootstrap the package's tests share; TestMain removes it.
+var bootDir string
+
+// TestMain removes the shared bootstrap after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bootDir != "" {
+		os.RemoveAll(bootDir)
 	}
-	return out
+	os.Exit(code)
+}
+
+// buildBootstrap builds the test function as Lambda runs it (linux, lambda.norpc, no cgo), once for
+// all the package's tests and benchmarks, and returns its path.
+func buildBootstrap(t testing.TB) string {
+	t.Helper()
+	v, _ := buildOnce.LoadOrStore("bootstrap", &onceResult{})
+	r := v.(*onceResult)
+	r.once.Do(func() {
+		dir, err := os.MkdirTemp("", "eddy-aws-bootstrap-")
+		if err != nil {
+			r.err = err
+			return
+		}
+		bootDir = dir
+		r.path = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", r.path, "./internal/testfn")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			r.err = fmt.Errorf("build bootstrap: %v\n%s", err, b)
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.path
 }
 
 // emulator is one running RIE with the bootstrap: one Lambda execution environment.
@@ -386,7 +412,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	rie := ensureRIE(t)
 	dir := t.TempDir()
 	t0 := time.Now()
-	boot := buildBootstrap(t, dir)
+	boot := buildBootstrap(t)
 	t.Logf("bootstrap built in %v", time.Since(t0))
 	kc := kinesisClient(kep)
 	createStream(t, kc, "in", 2)

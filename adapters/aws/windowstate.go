@@ -43,11 +43,18 @@ func CheckLambdaWindow(spec window.Spec) error {
 
 type windowCtxKey struct{}
 
-// windowState is the state Lambda carried into one invocation, as the runner's store sees it.
+// windowState is the state Lambda carried into one invocation, as the runner's store sees it, and
+// what the invocation's processors need to know about Lambda's window.
 type windowState struct {
 	vals  map[string][]byte
 	rev   int
 	final bool
+	// start is the start of Lambda's window: a function window that began before it was opened
+	// again from the empty state Lambda starts each window with.
+	start time.Time
+	// cut is set on the invocation that ends a window early (isWindowTerminatedEarly): the last
+	// applied sequence number, which names the part of the window that ends here.
+	cut string
 }
 
 func withWindowState(ctx context.Context, ws *windowState) context.Context {
@@ -212,21 +219,81 @@ type Flusher interface {
 }
 
 // finalProc makes the Tick of a window's final invocation flush the processor: Lambda drops the
-// state after that invocation, so every window must close in it.
+// state after that invocation, so every window must close in it. It also keeps decision ids
+// unique where Lambda's empty state would repeat them (see SegmentDecisionID).
 type finalProc struct {
 	runner.Processor
 }
 
+func (p finalProc) Process(ctx context.Context, b core.Batch) (core.Result, error) {
+	res, err := p.Processor.Process(ctx, b)
+	if ws, _ := ctx.Value(windowCtxKey{}).(*windowState); ws != nil {
+		retag(res.Outputs, ws.start, "")
+	}
+	return res, err
+}
+
 func (p finalProc) Tick(ctx context.Context, now time.Time) (core.Result, error) {
-	if ws, _ := ctx.Value(windowCtxKey{}).(*windowState); ws != nil && ws.final {
+	ws, _ := ctx.Value(windowCtxKey{}).(*windowState)
+	if ws != nil && ws.final {
 		if f, ok := p.Processor.(Flusher); ok {
 			var outs []core.Output
 			res, err := f.Flush(ctx, func(o core.Output) { outs = append(outs, core.CloneOutput(o)) })
+			retag(outs, ws.start, ws.cut)
 			res.Outputs = outs
 			return res, err
 		}
 	}
-	return p.Processor.Tick(ctx, now)
+	res, err := p.Processor.Tick(ctx, now)
+	if ws != nil {
+		retag(res.Outputs, ws.start, "")
+	}
+	return res, err
+}
+
+// retag gives new ids to the decisions whose id another part of the stream could reuse for other
+// content, because Lambda's empty state made the function forget what it had emitted:
+//
+//   - cut != "": the invocation ends the window early (isWindowTerminatedEarly) and flushes
+//     partial windows; Lambda continues the same window with empty state, so the rest of the
+//     window reopens the same function windows and emits them again at revision 0, under the ids
+//     the flush would have used. The flushed decisions are named after the cut instead.
+//   - a decision about a function window that began before Lambda's window: the window was
+//     flushed with the previous Lambda window (or closed in it) and is reopened from empty state
+//     by later records (event time behind arrival time). It is named after Lambda's window.
+//
+// Decisions are replaced, not changed in place: their emitter may hold on to them.
+func retag(outs []core.Output, start time.Time, cut string) {
+	for i, o := range outs {
+		d, ok := o.(*core.Decision)
+		if !ok {
+			continue
+		}
+		id := d.ID
+		if !start.IsZero() && d.Window.Start.Before(start) {
+			id = SegmentDecisionID(id, "reopened@"+start.UTC().Format(time.RFC3339Nano))
+		}
+		if cut != "" {
+			id = SegmentDecisionID(id, "cut@"+cut)
+		}
+		if id != d.ID {
+			c := *d
+			c.ID = id
+			outs[i] = &c
+		}
+	}
+}
+
+// SegmentDecisionID is the id of a decision made from part of a window: the decision whose id
+// the rule or pattern derived (core.DecisionID) is renamed after the part, so that the same id
+// never stands for two contents. With the state in Lambda's tumbling window (NewWindowRunner) a
+// window ended early by Lambda (isWindowTerminatedEarly) emits its decisions so far under
+// SegmentDecisionID(id, "cut@"+lastSequenceNumber), and a function window reopened by a later
+// Lambda window after its state was dropped emits under SegmentDecisionID(id,
+// "reopened@"+lambdaWindowStart) (RFC 3339). Like core.DecisionID it is deterministic: a replay
+// yields the same ids.
+func SegmentDecisionID(id, segment string) string {
+	return core.DecisionID("", "", id, core.Span{}, segment, 0)
 }
 
 // NewWindowRunner makes a runner whose state lives in Lambda's tumbling-window state

@@ -1,6 +1,8 @@
-// Package trading is a runnable example: a moving-average crossover with volatility and drawdown
-// alerts over trade ticks (see README.md). The function itself is eddy.yaml; this package holds the
-// deterministic generator of its dataset, events.ndjson, with the scenarios the tests check.
+// Package trading is a runnable example of two functions over one stream of trade ticks (see
+// README.md): a golden/death cross of the 5-bar and 20-bar moving averages of one-minute bars
+// (crossover/eddy.yaml) and 20-minute volatility and drawdown alerts (risk/eddy.yaml). This package
+// holds the deterministic generator of their dataset, events.ndjson in each directory, with the
+// scenarios the tests check.
 package trading
 
 import (
@@ -22,16 +24,20 @@ var (
 // Seed is the seed events.ndjson was generated with.
 const Seed = 1032
 
-// The symbols and their planted stories.
+// The symbols and their planted stories (times are event time, minutes after Open in the code).
 const (
-	// Trend drifts down until 10:24, rallies until 11:20 and then sells off: a golden cross at
-	// 10:31 and a death cross (golden-cross resolved) at 11:28.
+	// Trend falls steadily (-0.04% a minute) until 10:20, rallies (+0.06% a minute) until 11:20
+	// and then sells off (-0.05% a minute): the 5-bar average crosses above the 20-bar one a few
+	// minutes into the rally (a golden cross) and below it a few minutes into the sell-off (a death
+	// cross). Its first averages (09:50) are already apart, on the downside: not a crossing.
 	Trend = "AAPL"
-	// Crash has a flash crash at 11:10 (5% in three minutes, then a partial recovery): drawdown and
-	// high volatility.
+	// Crash has a flash crash at 11:10 (-5% in three minutes), recovers to -2% by 11:33 and then
+	// trades flat: the risk function's drawdown and high-volatility alerts fire; the crossover sees a
+	// death cross in the crash and a golden cross on the recovery.
 	Crash = "NVDA"
-	// Choppy trades calmly except between 10:00 and 10:40, when its price swings by about 1.2% a
-	// tick: high volatility.
+	// Choppy trades sideways but swings +/-0.2% (about 50 cents) around its price with a 10-minute
+	// period from 10:00 to 11:00: the 5-bar average keeps crossing the 20-bar one, by less than
+	// 0.2% of it each way, which the crossover's min_spread band of 0.2% ignores.
 	Choppy = "TSLA"
 	// Calm and Drift trade quietly (one flat, one slowly declining): no decision.
 	Calm  = "MSFT"
@@ -51,14 +57,14 @@ func constant(v float64) func(float64) float64 { return func(float64) float64 { 
 
 var symbols = []symbol{
 	{Trend, 190, func(m float64) float64 {
-		const rally, slope = 54, 0.0004
+		const rally, selloff = 50, 110
 		switch {
 		case m < rally:
-			return -0.00004 * m
-		case m < 110:
-			return -0.00004*rally + slope*(m-rally)
+			return -0.0004 * m
+		case m < selloff:
+			return -0.0004*rally + 0.0006*(m-rally)
 		default:
-			return -0.00004*rally + slope*(110-rally) - 0.0005*(m-110)
+			return -0.0004*rally + 0.0006*(selloff-rally) - 0.0005*(m-selloff)
 		}
 	}, constant(0.0003)},
 	{Crash, 480, func(m float64) float64 {
@@ -73,12 +79,12 @@ var symbols = []symbol{
 			return -0.02
 		}
 	}, constant(0.0004)},
-	{Choppy, 240, constant(0), func(m float64) float64 {
-		if m >= 30 && m < 70 {
-			return 0.012
+	{Choppy, 240, func(m float64) float64 {
+		if m >= 30 && m < 90 {
+			return 0.002 * math.Sin(2*math.Pi*(m-30)/10)
 		}
-		return 0.0005
-	}},
+		return 0
+	}, constant(0.0003)},
 	{Calm, 410, constant(0), constant(0.0002)},
 	{Drift, 185, func(m float64) float64 { return -0.0001 * m }, constant(0.0003)},
 }
@@ -99,7 +105,7 @@ func (t *tick) appendJSON(b []byte) []byte {
 // Open to Close, one every 10 to 30 seconds per symbol, in arrival order. Trades arrive up to 3
 // seconds out of order (within the spec's out_of_order of 5 seconds); one NVDA trade arrives 100
 // seconds late (within the allowed lateness: its windows are revised), one AAPL correction arrives
-// 30 minutes late (the late output), and two lines are malformed (the dead-letter output). The
+// about 45 minutes late (the late output), and two lines are malformed (the dead-letter output). The
 // same seed gives the same bytes.
 func Generate(seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 0x7472616465))

@@ -1,9 +1,9 @@
 package trading
 
-// The harness below runs the example's spec the way `eddy dev` does: the in-memory broker of
-// adapters/local partitions the records by the spec's key, delivers them in small ordered batches
-// through the Runner (state in a mem:// store between batches), and at the end drains and closes
-// every window.
+// The harness below runs one of the example's specs the way `eddy dev` does: the in-memory broker
+// of adapters/local partitions the records by the spec's key, delivers them in small ordered
+// batches through the Runner (state in a mem:// store between batches), and at the end drains and
+// closes every window.
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,10 +27,19 @@ import (
 	_ "github.com/eddyhq/eddy/core/state/memstate"
 )
 
-// inputName is the path the README's command reads events.ndjson by, from the repository root.
-const inputName = "examples/trading/events.ndjson"
+// The example's two functions, each a directory with eddy.yaml, events.ndjson and expected.ndjson.
+const (
+	crossoverDir = "crossover"
+	riskDir      = "risk"
+)
 
-var update = flag.Bool("update", false, "regenerate events.ndjson and expected.ndjson")
+var functionDirs = []string{crossoverDir, riskDir}
+
+// inputName is the path the README's commands read dir's events.ndjson by, from the repository
+// root.
+func inputName(dir string) string { return "examples/trading/" + dir + "/events.ndjson" }
+
+var update = flag.Bool("update", false, "regenerate events.ndjson and expected.ndjson in crossover/ and risk/")
 
 // decision is the part of a decision line the scenario checks read.
 type decision struct {
@@ -107,11 +117,15 @@ func (r *result) decisionLines() []byte {
 	return b.Bytes()
 }
 
-func loadSpec(t testing.TB) (*spec.Function, *spec.Compiled) {
+// loadSpec compiles dir's eddy.yaml, after edit changes it if edit is not nil.
+func loadSpec(t testing.TB, dir string, edit func(*spec.Function)) (*spec.Function, *spec.Compiled) {
 	t.Helper()
-	f, err := spec.Load("eddy.yaml")
+	f, err := spec.Load(filepath.Join(dir, "eddy.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(f)
 	}
 	c, err := f.Compile(spec.Options{})
 	if err != nil {
@@ -120,11 +134,12 @@ func loadSpec(t testing.TB) (*spec.Function, *spec.Compiled) {
 	return f, c
 }
 
-// run delivers data through the local broker with the given partitions and batch size.
-func run(t *testing.T, data []byte, partitions, batchSize int) *result {
+// run runs dir's spec (changed by edit, if not nil) over data, delivered through the local broker
+// with the given partitions and batch size.
+func run(t *testing.T, dir string, edit func(*spec.Function), data []byte, partitions, batchSize int) *result {
 	t.Helper()
 	ctx := context.Background()
-	f, c := loadSpec(t)
+	f, c := loadSpec(t, dir, edit)
 	keyDec, err := codec.New(codec.Config{Format: f.Input.Format, Key: f.Input.Key, ProcessingTime: true})
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +171,10 @@ func run(t *testing.T, data []byte, partitions, batchSize int) *result {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	// Records are named as `eddy dev --input examples/trading/events.ndjson` names them (path
-	// and line), so that the late output and the dead letters name the records as the README's
-	// command does.
-	lines, err := codec.NewLines(bytes.NewReader(data), inputName)
+	// Records are named as `eddy dev --input examples/trading/DIR/events.ndjson` names them
+	// (path and line), so that the late output and the dead letters name the records as the
+	// README's commands do.
+	lines, err := codec.NewLines(bytes.NewReader(data), inputName(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,81 +230,101 @@ func run(t *testing.T, data []byte, partitions, batchSize int) *result {
 	return r
 }
 
-func dataset(t *testing.T) []byte {
+// dataset returns dir's events.ndjson after checking that it is Generate(Seed) (-update writes
+// it first).
+func dataset(t *testing.T, dir string) []byte {
 	t.Helper()
 	want := Generate(Seed)
+	p := filepath.Join(dir, "events.ndjson")
 	if *update {
-		if err := os.WriteFile("events.ndjson", want, 0o644); err != nil {
+		if err := os.WriteFile(p, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile("events.ndjson")
+	got, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("events.ndjson differs from Generate(%d): run go test ./examples/trading -update, or go run ./examples/trading/cmd/gen -o examples/trading/events.ndjson", Seed)
+		t.Fatalf("%s differs from Generate(%d): run go test ./examples/trading -update, or go run ./examples/trading/cmd/gen -o examples/trading/%s", p, Seed, p)
 	}
 	return got
 }
 
-// TestExpectedDecisions runs the spec over events.ndjson on 4 partitions in batches of 7 and
-// compares the decisions with expected.ndjson byte for byte (-update rewrites it).
+// TestExpectedDecisions runs each spec over its events.ndjson on 4 partitions in batches of 7 and
+// compares the decisions with its expected.ndjson byte for byte (-update rewrites them).
 func TestExpectedDecisions(t *testing.T) {
-	r := run(t, dataset(t), 4, 7)
-	got := r.decisionLines()
-	if *update {
-		if err := os.WriteFile("expected.ndjson", got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile("expected.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := range max(len(gl), len(wl)) {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
+	for _, dir := range functionDirs {
+		t.Run(dir, func(t *testing.T) {
+			got := run(t, dir, nil, dataset(t, dir), 4, 7).decisionLines()
+			p := filepath.Join(dir, "expected.ndjson")
+			if *update {
+				if err := os.WriteFile(p, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if i < len(wl) {
-				w = wl[i]
+			want, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if g != w {
-				t.Fatalf("decisions differ from expected.ndjson (%d vs %d lines) at line %d:\ngot:  %s\nwant: %s\n(go test ./examples/trading -update rewrites it)", len(gl)-1, len(wl)-1, i+1, g, w)
+			if len(want) == 0 {
+				t.Fatalf("%s is empty", p)
 			}
-		}
+			if !bytes.Equal(got, want) {
+				gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+				for i := range max(len(gl), len(wl)) {
+					var g, w string
+					if i < len(gl) {
+						g = gl[i]
+					}
+					if i < len(wl) {
+						w = wl[i]
+					}
+					if g != w {
+						t.Fatalf("decisions differ from %s (%d vs %d lines) at line %d:\ngot:  %s\nwant: %s\n(go test ./examples/trading -update rewrites it)", p, len(gl)-1, len(wl)-1, i+1, g, w)
+					}
+				}
+			}
+		})
 	}
 }
 
 // TestDeliveryDoesNotMatter: how records are partitioned and batched changes nothing in the
 // decisions, the late output or the dead letters.
 func TestDeliveryDoesNotMatter(t *testing.T) {
-	data := dataset(t)
-	base := run(t, data, 4, 7)
-	for _, d := range []struct{ partitions, batch int }{{1, 1000}, {3, 1}, {8, 13}} {
-		r := run(t, data, d.partitions, d.batch)
-		if !bytes.Equal(r.decisionLines(), base.decisionLines()) {
-			t.Errorf("%d partitions, batches of %d: decisions differ from 4 partitions, batches of 7", d.partitions, d.batch)
-		}
-		if !slices.Equal(r.late, base.late) || !slices.Equal(r.dead, base.dead) {
-			t.Errorf("%d partitions, batches of %d: late %v dead %v; with 4/7: late %v dead %v", d.partitions, d.batch, r.late, r.dead, base.late, base.dead)
-		}
+	for _, dir := range functionDirs {
+		t.Run(dir, func(t *testing.T) {
+			data := dataset(t, dir)
+			base := run(t, dir, nil, data, 4, 7)
+			for _, d := range []struct{ partitions, batch int }{{1, 1000}, {3, 1}, {8, 13}} {
+				r := run(t, dir, nil, data, d.partitions, d.batch)
+				if !bytes.Equal(r.decisionLines(), base.decisionLines()) {
+					t.Errorf("%d partitions, batches of %d: decisions differ from 4 partitions, batches of 7", d.partitions, d.batch)
+				}
+				if !slices.Equal(r.late, base.late) || !slices.Equal(r.dead, base.dead) {
+					t.Errorf("%d partitions, batches of %d: late %v dead %v; with 4/7: late %v dead %v", d.partitions, d.batch, r.late, r.dead, base.late, base.dead)
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkFunction measures the function alone over the dataset (decoding, windows, aggregates,
-// rules and patterns; no broker, no state store), in batches of 100 records.
+// BenchmarkFunction measures each function alone over its dataset (decoding, windows, aggregates,
+// rules and crossovers; no broker, no state store), in batches of 100 records.
 func BenchmarkFunction(b *testing.B) {
+	for _, dir := range functionDirs {
+		b.Run(dir, func(b *testing.B) { benchmarkFunction(b, dir) })
+	}
+}
+
+func benchmarkFunction(b *testing.B, dir string) {
 	ctx := context.Background()
-	_, c := loadSpec(b)
-	data, err := os.ReadFile("events.ndjson")
+	_, c := loadSpec(b, dir, nil)
+	data, err := os.ReadFile(filepath.Join(dir, "events.ndjson"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	lines, err := codec.NewLines(bytes.NewReader(data), inputName)
+	lines, err := codec.NewLines(bytes.NewReader(data), inputName(dir))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -186,3 +186,12 @@ func Kinesalite(t testing.TB) string {
 	start(t, "kinesalite", cmd, answersHTTP(ep))
 	return ep
 }
+
+// FauxqsCLI returns the script of fauxqs, the SNS/SQS stand-in (1.9.2, the last release that runs on
+// Node 20), for tests that start it with their own init config.
+func FauxqsCLI(t testing.TB) string {
+	t.Helper()
+	cli := filepath.Join(modules(t), "fauxqs", "dist", "cli.js")
+	need(t, cli)
+	return cli
+}

@@ -3,6 +3,8 @@
 // count/avg/max, and a threshold rule on the average that fires and resolves. It is configured
 // like any deployed eddy function, through the EDDY_* environment variables.
 //
+// EDDY_TEST_TIME=arrival runs fn.NewArrival instead of fn.New (for Lambda window state).
+//
 // For crash tests, EDDY_TEST_CRASH_AFTER_EMITS=N makes the process exit right after its N-th
 // emit, before the state commit, unless the file EDDY_TEST_CRASH_MARKER exists (it is created
 // first, so the restarted process runs on).
@@ -29,7 +31,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	newProc, err := fn.New()
+	newFn := fn.New
+	if os.Getenv("EDDY_TEST_TIME") == "arrival" {
+		newFn = fn.NewArrival
+	}
+	newProc, err := newFn()
 	if err != nil {
 		fail(err)
 	}

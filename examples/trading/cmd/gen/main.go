@@ -1,6 +1,8 @@
-// Command gen writes the trading example's dataset to stdout (or -o FILE):
+// Command gen writes the trading example's dataset to stdout (or -o FILE). Both functions of the
+// example read the same dataset:
 //
-//	go run ./examples/trading/cmd/gen -o examples/trading/events.ndjson
+//	go run ./examples/trading/cmd/gen -o examples/trading/crossover/events.ndjson
+//	go run ./examples/trading/cmd/gen -o examples/trading/risk/events.ndjson
 package main
 
 import (
