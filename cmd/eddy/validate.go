@@ -72,7 +72,7 @@ func describe(f *spec.Function) string {
 	for _, x := range []struct {
 		n    int
 		word string
-	}{{len(f.Aggregates), "aggregate"}, {len(f.Rules), "rule"}, {len(f.Anomalies), "anomaly detector"}, {len(f.Patterns), "pattern"}} {
+	}{{len(f.Aggregates), "aggregate"}, {len(f.Rules), "rule"}, {len(f.Anomalies), "anomaly detector"}, {len(f.Crossovers), "crossover"}, {len(f.Patterns), "pattern"}} {
 		if x.n > 0 {
 			parts = append(parts, plural(x.n, x.word))
 		}
