@@ -5,6 +5,10 @@
 // per numeric field that count/sum/min/max/avg/variance/stddev read (so avg and max of the same field
 // share one pass), plus one sketch per first/last/quantile/distinct/top-k aggregate. Partials are
 // plain values so a window can keep them in a slice without a heap object per partial.
+//
+// An aggregate with a Where condition (SQL's FILTER (WHERE ...)) gets slots of its own, keyed by
+// field and condition; each distinct condition is evaluated once per Add, and a plan without any
+// keeps the unconditional loop. Conditions change which slots exist, not how a partial encodes.
 package aggregate
 
 import (
@@ -54,6 +58,10 @@ type Spec struct {
 	Precision uint8
 	// Func is the user-defined aggregate of a Custom op (Go API only).
 	Func Func
+	// Where is a CEL condition over the event (see package predicate): only events satisfying it
+	// are added to this aggregate, like SQL's COUNT(*) FILTER (WHERE outcome = 'fail'). Events
+	// that fail it still belong to the window and to the other aggregates. Empty: every event.
+	Where string
 }
 
 func (s Spec) name() string {

@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/predicate"
 )
 
 // Plan lays out and computes a fixed list of named aggregates. It is immutable after Compile and safe
@@ -13,15 +16,29 @@ import (
 type Plan struct {
 	specs []Spec
 	outs  []output
-	// statFields holds the field-table index read by each Stats slot.
+	// statFields holds the field-table index read by each Stats slot (-1 for a conditional count
+	// of events); numFields the distinct indexes among them, which Check reads.
 	statFields []int
+	numFields  []int
 	skFields   []int
 	skNew      []func() sketch
 	withM2     bool
 	// minMax marks the Stats slots whose min and max some aggregate reads; the others do not
 	// store them.
 	minMax []bool
+
+	// conds are the distinct where conditions; nil when no aggregate has one, which keeps Add on
+	// its unconditional loop. statConds and skConds give each slot's condition (-1 for none).
+	conds     []*predicate.Condition
+	statConds []int
+	skConds   []int
 }
+
+// MaxConditions is the most distinct where conditions one plan holds (they form a Mask).
+const MaxConditions = 64
+
+// Mask holds which of a plan's where conditions an event satisfies, bit i for condition i.
+type Mask uint64
 
 type output struct {
 	name  string
@@ -31,12 +48,16 @@ type output struct {
 	count bool
 }
 
-// Compile checks specs and lays out their partial. Every field they read is added to table, so the
-// decoder extracts it.
+// slotKey identifies a Stats slot: aggregates of the same field under the same condition share one.
+type slotKey struct{ field, cond int }
+
+// Compile checks specs and lays out their partial. Every field they read, the fields of their where
+// conditions included, is added to table, so the decoder extracts it.
 func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 	p := &Plan{specs: append([]Spec(nil), specs...)}
 	seen := make(map[string]bool)
-	statSlot := make(map[int]int)
+	statSlot := make(map[slotKey]int)
+	condIdx := make(map[string]int)
 	for _, s := range specs {
 		if err := s.Validate(); err != nil {
 			return nil, err
@@ -46,19 +67,44 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 			return nil, fmt.Errorf("aggregate %q: the name is used twice", name)
 		}
 		seen[name] = true
+		cond := -1
+		if src := strings.TrimSpace(s.Where); src != "" {
+			i, ok := condIdx[src]
+			if !ok {
+				if len(p.conds) == MaxConditions {
+					return nil, fmt.Errorf("aggregate %q: more than %d distinct where conditions", name, MaxConditions)
+				}
+				c, err := predicate.Compile(src, table, 0)
+				if err != nil {
+					return nil, &WhereError{Aggregate: name, Err: err}
+				}
+				i = len(p.conds)
+				condIdx[src] = i
+				p.conds = append(p.conds, c)
+			}
+			cond = i
+		}
 		o := output{name: name, op: s.Op, stat: -1, sk: -1}
 		switch s.Op {
 		case Count, Sum, Min, Max, Avg, Variance, Stddev:
-			if s.Op == Count && s.Field == "" {
+			if s.Op == Count && s.Field == "" && cond < 0 {
 				o.count = true
 				break
 			}
-			f := table.Index(s.Field)
-			slot, ok := statSlot[f]
+			f := -1 // a conditional count of events reads no field
+			if s.Field != "" {
+				f = table.Index(s.Field)
+			}
+			key := slotKey{f, cond}
+			slot, ok := statSlot[key]
 			if !ok {
 				slot = len(p.statFields)
-				statSlot[f] = slot
+				statSlot[key] = slot
 				p.statFields = append(p.statFields, f)
+				p.statConds = append(p.statConds, cond)
+				if f >= 0 && !slices.Contains(p.numFields, f) {
+					p.numFields = append(p.numFields, f)
+				}
 			}
 			o.stat = slot
 			if s.Op == Variance || s.Op == Stddev {
@@ -77,6 +123,7 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 				f = table.Index(s.Field)
 			}
 			p.skFields = append(p.skFields, f)
+			p.skConds = append(p.skConds, cond)
 			newSk, err := sketchMaker(s)
 			if err != nil {
 				return nil, fmt.Errorf("aggregate %q: %w", name, err)
@@ -85,8 +132,26 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 		}
 		p.outs = append(p.outs, o)
 	}
+	if len(p.conds) == 0 {
+		p.statConds, p.skConds = nil, nil
+	}
 	return p, nil
 }
+
+// WhereError is the error of a where condition that does not compile.
+type WhereError struct {
+	// Aggregate names the aggregate.
+	Aggregate string
+	// Err is the compile error; a CEL error carries the position inside the condition.
+	Err error
+}
+
+func (e *WhereError) Error() string {
+	return fmt.Sprintf("aggregate %q: where: %v", e.Aggregate, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *WhereError) Unwrap() error { return e.Err }
 
 func sketchMaker(s Spec) (func() sketch, error) {
 	switch s.Op {
@@ -174,16 +239,37 @@ func (part *Partial) stat(i int) *Stats {
 
 // Check reports the first field of ev that an aggregate needs as a number but holds something else.
 // A missing or null field is fine: the aggregate skips the event.
+//
+// A field that only conditional aggregates read is checked only when one of their conditions holds:
+// an event they leave out may hold anything there. Conditions are evaluated only for such a bad
+// value, so the common case costs nothing extra.
 func (p *Plan) Check(ev *core.Event) (field string, reason string) {
-	for _, f := range p.statFields {
-		v := ev.Fields[f]
+	for _, f := range p.numFields {
+		v := &ev.Fields[f]
 		switch v.Kind {
 		case core.Number, core.Missing, core.Null:
 		default:
-			return p.fieldPath(f), fmt.Sprintf("%s is not a number", describe(v))
+			if p.conds != nil && !p.checkedUnder(f, ev) {
+				continue
+			}
+			return p.fieldPath(f), fmt.Sprintf("%s is not a number", describe(*v))
 		}
 	}
 	return "", ""
+}
+
+// checkedUnder reports whether some Stats slot of field f applies to ev: it has no condition, or
+// ev satisfies its condition.
+func (p *Plan) checkedUnder(f int, ev *core.Event) bool {
+	for i, g := range p.statFields {
+		if g != f {
+			continue
+		}
+		if c := p.statConds[i]; c < 0 || p.conds[c].Eval(ev) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Plan) fieldPath(f int) string {
@@ -221,7 +307,13 @@ func describe(v core.Value) string {
 }
 
 // Add folds ev into part. Values that are not numbers are skipped; call Check first to reject them.
+// Each distinct where condition is evaluated once; to add one event to several partials, evaluate
+// them once with Where and call AddWhere.
 func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
+	if p.conds != nil {
+		p.AddWhere(part, ev, t, p.Where(ev))
+		return
+	}
 	part.N++
 	for i, f := range p.statFields {
 		if v := &ev.Fields[f]; v.Kind == core.Number {
@@ -229,6 +321,51 @@ func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
 		}
 	}
 	for i, f := range p.skFields {
+		var v core.Value
+		if f >= 0 {
+			v = ev.Fields[f]
+		}
+		part.x.skets[i].add(v, t)
+	}
+}
+
+// Conditional reports whether some aggregate of the plan has a where condition.
+func (p *Plan) Conditional() bool { return p.conds != nil }
+
+// Where evaluates the plan's where conditions over ev (zero when it has none).
+func (p *Plan) Where(ev *core.Event) Mask {
+	var m Mask
+	for i, c := range p.conds {
+		if c.Eval(ev) {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// AddWhere is Add with the conditions already evaluated: m must be p.Where(ev).
+func (p *Plan) AddWhere(part *Partial, ev *core.Event, t int64, m Mask) {
+	if p.conds == nil {
+		p.Add(part, ev, t)
+		return
+	}
+	part.N++
+	for i, f := range p.statFields {
+		if c := p.statConds[i]; c >= 0 && m&(1<<c) == 0 {
+			continue
+		}
+		if f < 0 {
+			part.stat(i).Count++
+			continue
+		}
+		if v := &ev.Fields[f]; v.Kind == core.Number {
+			part.stat(i).Add(v.Num, p.withM2)
+		}
+	}
+	for i, f := range p.skFields {
+		if c := p.skConds[i]; c >= 0 && m&(1<<c) == 0 {
+			continue
+		}
 		var v core.Value
 		if f >= 0 {
 			v = ev.Fields[f]

@@ -45,6 +45,7 @@ func (e *CompileError) Unwrap() error { return e.Err }
 type Pattern struct {
 	name     string
 	function string
+	severity string
 	within   int64 // ns, 0 = unbounded
 	skip     Skip
 	steps    []step // positive steps
@@ -125,6 +126,7 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 	p := &Pattern{
 		name:        cfg.Name,
 		function:    cfg.Function,
+		severity:    cfg.Severity,
 		within:      int64(cfg.Within),
 		skip:        cfg.Skip,
 		maxPartials: cfg.MaxPartials,

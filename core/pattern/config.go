@@ -85,6 +85,9 @@ type Config struct {
 	// Function is the name of the function the pattern belongs to; it is the Function of every
 	// decision and part of every decision id.
 	Function string
+	// Severity is copied into every decision (critical, warning...); it is not part of the
+	// decision id. Empty by default.
+	Severity string
 	// Steps in order; at least one positive step. Only the last step may be Absent.
 	Steps []Step
 	// Within bounds a match: its last event is at most Within after its first (inclusive). For an

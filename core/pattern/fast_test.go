@@ -54,7 +54,7 @@ func TestFastPathAgreesWithCEL(t *testing.T) {
 				fields[k] = values[rng.IntN(len(values))]
 			}
 			want, _ := pr.evalCEL(&activation{key: "k", fields: fields})
-			if got := evalFast(pr.fast, fields); got != want {
+			if got := pr.fast.Eval(fields); got != want {
 				t.Fatalf("%s over %v: fast path %v, CEL %v", src, fmt.Sprint(fields), got, want)
 			}
 			checked++

@@ -184,7 +184,7 @@ func (m *Matcher) Add(e *core.Event) (*core.Late, error) {
 		}
 		var ok bool
 		if pr.fast != nil {
-			ok = evalFast(pr.fast, e.Fields)
+			ok = pr.fast.Eval(e.Fields)
 		} else {
 			m.act = activation{key: e.Key, t: t, fields: e.Fields}
 			var failed bool
@@ -625,6 +625,7 @@ func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.D
 		ID:       core.DecisionID(p.function, p.name, ks.key, win, transition, 0),
 		Function: p.function,
 		Rule:     p.name,
+		Severity: p.severity,
 		Key:      ks.key,
 		State:    state,
 		Time:     time.Unix(0, at).UTC(),

@@ -1,20 +1,18 @@
 package pattern
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
 	"cel.dev/cel-go/cel"
-	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/predicate"
 )
 
 // pred is one compiled step predicate.
@@ -25,7 +23,7 @@ type pred struct {
 	// eager predicates read only the event itself, so they run once on Add and their result rides
 	// along in the event's mask; the others (reading earlier steps) run per partial match.
 	eager bool
-	fast  []fastCmp // non-nil: a native conjunction equivalent to prog
+	fast  predicate.Conjunction // non-nil: a native conjunction equivalent to prog
 	prog  cel.Program
 
 	ownPaths  []string // payload paths of the event itself
@@ -117,7 +115,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 	pr := &pred{src: src, eager: true, varIdx: map[string]int{}}
 	if strings.TrimSpace(src) == "" {
 		pr.always = true
-		pr.fast = []fastCmp{}
+		pr.fast = predicate.Conjunction{}
 		return pr, nil
 	}
 	parsed, iss := cc.env.Parse(src)
@@ -144,7 +142,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 		}
 		return v
 	}
-	walkRefs(parsed.NativeRep().Expr(), nil, func(root string, segs []string) {
+	predicate.WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
 		if refErr != nil {
 			return
 		}
@@ -205,7 +203,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 	}
 	pr.prog = prog
 	if pr.eager {
-		if f, ok := fastOf(checked.NativeRep().Expr(), table); ok {
+		if f, ok := predicate.Native(checked.NativeRep().Expr()); ok {
 			pr.fast = f
 		}
 	}
@@ -221,79 +219,6 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
-// walkRefs reports every free variable of e with the chain of field selections applied to it
-// (device.temp reports ("device", ["temp"])). Comprehension variables are bound, not reported.
-func walkRefs(e celast.Expr, scope []string, visit func(root string, segs []string)) {
-	if e == nil {
-		return
-	}
-	bound := func(name string) bool {
-		for i := len(scope) - 1; i >= 0; i-- {
-			if scope[i] == name {
-				return true
-			}
-		}
-		return false
-	}
-	switch e.Kind() {
-	case celast.IdentKind:
-		if !bound(e.AsIdent()) {
-			visit(e.AsIdent(), nil)
-		}
-	case celast.SelectKind:
-		var segs []string
-		cur := e
-		for cur.Kind() == celast.SelectKind {
-			segs = append(segs, cur.AsSelect().FieldName())
-			cur = cur.AsSelect().Operand()
-		}
-		if cur.Kind() == celast.IdentKind {
-			if bound(cur.AsIdent()) {
-				return
-			}
-			for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
-				segs[i], segs[j] = segs[j], segs[i]
-			}
-			visit(cur.AsIdent(), segs)
-			return
-		}
-		walkRefs(cur, scope, visit)
-	case celast.CallKind:
-		c := e.AsCall()
-		if c.IsMemberFunction() {
-			walkRefs(c.Target(), scope, visit)
-		}
-		for _, a := range c.Args() {
-			walkRefs(a, scope, visit)
-		}
-	case celast.ListKind:
-		for _, x := range e.AsList().Elements() {
-			walkRefs(x, scope, visit)
-		}
-	case celast.MapKind:
-		for _, en := range e.AsMap().Entries() {
-			me := en.AsMapEntry()
-			walkRefs(me.Key(), scope, visit)
-			walkRefs(me.Value(), scope, visit)
-		}
-	case celast.StructKind:
-		for _, en := range e.AsStruct().Fields() {
-			walkRefs(en.AsStructField().Value(), scope, visit)
-		}
-	case celast.ComprehensionKind:
-		c := e.AsComprehension()
-		walkRefs(c.IterRange(), scope, visit)
-		walkRefs(c.AccuInit(), scope, visit)
-		inner := append(append([]string(nil), scope...), c.IterVar(), c.AccuVar())
-		if c.HasIterVar2() {
-			inner = append(inner, c.IterVar2())
-		}
-		walkRefs(c.LoopCondition(), inner, visit)
-		walkRefs(c.LoopStep(), inner, visit)
-		walkRefs(c.Result(), inner, visit)
-	}
-}
-
 func (pr *pred) bind(table *core.FieldTable, slotOf map[int]int) {
 	for _, v := range pr.vars {
 		if v.kind == varField || v.kind == varEvent || v.kind == varStep {
@@ -303,194 +228,7 @@ func (pr *pred) bind(table *core.FieldTable, slotOf map[int]int) {
 			v.root.bind(table, slotOf)
 		}
 	}
-	for i := range pr.fast {
-		pr.fast[i].idx = table.Index(pr.fast[i].path)
-	}
-}
-
-// Fast path.
-
-type cmpOp uint8
-
-const (
-	opLt cmpOp = iota
-	opLe
-	opGt
-	opGe
-	opEq
-	opNe
-)
-
-var cmpOps = map[string]cmpOp{"_<_": opLt, "_<=_": opLe, "_>_": opGt, "_>=_": opGe, "_==_": opEq, "_!=_": opNe}
-
-// flip turns "c op x" into "x op' c".
-var flip = [...]cmpOp{opLt: opGt, opLe: opGe, opGt: opLt, opGe: opLe, opEq: opEq, opNe: opNe}
-
-// fastCmp is "<field> <op> <constant>", evaluated as CEL would: a missing field is an error (false),
-// a type mismatch is an error for ordering and plain inequality for == and !=.
-type fastCmp struct {
-	path string
-	idx  int
-	op   cmpOp
-	kind core.Kind
-	num  float64
-	str  string
-	b    bool
-}
-
-// maxExactInt is the largest integer a float64 holds exactly; larger integer constants go through
-// CEL, which compares int and double exactly.
-const maxExactInt = 1 << 53
-
-func fastOf(e celast.Expr, table *core.FieldTable) ([]fastCmp, bool) {
-	switch e.Kind() {
-	case celast.LiteralKind:
-		if b, ok := e.AsLiteral().(types.Bool); ok && bool(b) {
-			return []fastCmp{}, true
-		}
-		return nil, false
-	case celast.CallKind:
-	default:
-		return nil, false
-	}
-	c := e.AsCall()
-	if c.IsMemberFunction() || len(c.Args()) != 2 {
-		return nil, false
-	}
-	if c.FunctionName() == "_&&_" {
-		l, ok := fastOf(c.Args()[0], table)
-		if !ok {
-			return nil, false
-		}
-		r, ok := fastOf(c.Args()[1], table)
-		if !ok {
-			return nil, false
-		}
-		return append(l, r...), true
-	}
-	op, ok := cmpOps[c.FunctionName()]
-	if !ok {
-		return nil, false
-	}
-	a, b := c.Args()[0], c.Args()[1]
-	if a.Kind() == celast.LiteralKind {
-		a, b = b, a
-		op = flip[op]
-	}
-	path, ok := fieldPath(a)
-	if !ok || b.Kind() != celast.LiteralKind {
-		return nil, false
-	}
-	fc := fastCmp{path: path, op: op}
-	switch v := b.AsLiteral().(type) {
-	case types.Double:
-		if math.IsNaN(float64(v)) {
-			return nil, false
-		}
-		fc.kind, fc.num = core.Number, float64(v)
-	case types.Int:
-		if v > maxExactInt || v < -maxExactInt {
-			return nil, false
-		}
-		fc.kind, fc.num = core.Number, float64(v)
-	case types.Uint:
-		if v > maxExactInt {
-			return nil, false
-		}
-		fc.kind, fc.num = core.Number, float64(v)
-	case types.String:
-		fc.kind, fc.str = core.String, string(v)
-	case types.Bool:
-		if op != opEq && op != opNe {
-			return nil, false
-		}
-		fc.kind, fc.b = core.Bool, bool(v)
-	default:
-		return nil, false
-	}
-	return []fastCmp{fc}, true
-}
-
-// fieldPath returns the payload path of a plain field reference (value, device.temp, event.key).
-func fieldPath(e celast.Expr) (string, bool) {
-	var segs []string
-	for e.Kind() == celast.SelectKind {
-		s := e.AsSelect()
-		if s.IsTestOnly() {
-			return "", false
-		}
-		segs = append(segs, s.FieldName())
-		e = s.Operand()
-	}
-	if e.Kind() != celast.IdentKind {
-		return "", false
-	}
-	root := e.AsIdent()
-	switch root {
-	case "key", "time":
-		return "", false
-	case "event":
-		if len(segs) == 0 {
-			return "", false
-		}
-	default:
-		segs = append(segs, root)
-	}
-	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
-		segs[i], segs[j] = segs[j], segs[i]
-	}
-	return strings.Join(segs, "."), true
-}
-
-func evalFast(cmps []fastCmp, fields []core.Value) bool {
-	for i := range cmps {
-		c := &cmps[i]
-		var v core.Value
-		if c.idx < len(fields) {
-			v = fields[c.idx]
-		}
-		if v.Kind != c.kind {
-			if v.Kind == core.Missing || c.op != opNe {
-				return false
-			}
-			continue // heterogeneous !=: true
-		}
-		var r int
-		switch c.kind {
-		case core.Number:
-			switch {
-			case v.Num < c.num:
-				r = -1
-			case v.Num > c.num:
-				r = 1
-			}
-		case core.String:
-			r = strings.Compare(v.Str, c.str)
-		case core.Bool:
-			if v.Bool != c.b {
-				r = 1
-			}
-		}
-		var ok bool
-		switch c.op {
-		case opLt:
-			ok = r < 0
-		case opLe:
-			ok = r <= 0
-		case opGt:
-			ok = r > 0
-		case opGe:
-			ok = r >= 0
-		case opEq:
-			ok = r == 0
-		case opNe:
-			ok = r != 0
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	pr.fast.Bind(table)
 }
 
 // CEL path.
@@ -540,7 +278,7 @@ func (a *activation) build(n *node, fields []core.Value, slotted bool) (any, boo
 		if i < 0 || i >= len(fields) {
 			return nil, false
 		}
-		return celValue(fields[i])
+		return predicate.Value(fields[i])
 	}
 	m := make(map[string]any, len(n.children))
 	for _, c := range n.children {
@@ -549,26 +287,6 @@ func (a *activation) build(n *node, fields []core.Value, slotted bool) (any, boo
 		}
 	}
 	return m, true
-}
-
-func celValue(v core.Value) (any, bool) {
-	switch v.Kind {
-	case core.Number:
-		return v.Num, true
-	case core.String:
-		return v.Str, true
-	case core.Bool:
-		return v.Bool, true
-	case core.Null:
-		return types.NullValue, true
-	case core.Object:
-		var x any
-		if err := json.Unmarshal(v.Raw, &x); err != nil {
-			return nil, false
-		}
-		return x, true
-	}
-	return nil, false
 }
 
 // evalCEL runs the CEL program; an error or a non-bool result is false, reported as failed.

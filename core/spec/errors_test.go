@@ -115,6 +115,14 @@ func TestParseErrors(t *testing.T) {
 			`eddy.yaml:14:18: rules[0].when: found no matching overload for '_==_' applied to '(double, int)' (aggregates are doubles: write 80.0, not 80, in == and arithmetic)`}},
 		{"cel syntax", base + "rules:\n  - {name: hot, when: avg_temp >, clear: avg_temp < 70.0}\n", []string{
 			`eddy.yaml:11:33: rules[0].when: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER} (CEL syntax: avg_temp > 80 && n >= 10)`}},
+		{"where undeclared function", base + "  - {name: f, count: true, where: \"lower(outcome) == 'fail'\"}\n", []string{
+			`eddy.yaml:10:41: aggregates[2].where: undeclared reference to 'lower' (where sees the payload fields by name, event.<path>, key and time, and CEL's standard functions)`}},
+		{"where not bool", base + "  - name: f\n    sum: price\n    where: price * 2.0\n", []string{
+			`eddy.yaml:12:12: aggregates[2].where: condition must be of type bool, got double: price * 2.0`}},
+		{"where syntax", base + "  - {name: f, count: true, where: outcome ==}\n", []string{
+			`eddy.yaml:10:45: aggregates[2].where: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER} (CEL syntax: outcome == "fail" && amount > 100.0)`}},
+		{"where bare event", base + "  - {name: f, count: true, where: event}\n", []string{
+			`eddy.yaml:10:35: aggregates[2].where: event must be followed by a field path, as in event.value`}},
 		{"cel not bool", base + "rules:\n  - {name: hot, when: avg_temp + 1.0}\n", []string{
 			`eddy.yaml:11:23: rules[0].when: condition must be of type bool, got double: avg_temp + 1.0`}},
 		{"bad for", base + "rules:\n  - {name: hot, when: n > 1, for: 3x}\n", []string{

@@ -134,3 +134,55 @@ crossovers:
 	// 22:18:00 ACME ma-cross golden crossover.fast 11 crossover.slow 10.5
 	// 22:20:00 ACME ma-cross death crossover.fast 10.5 crossover.slow 10.75
 }
+
+// Conditional aggregates count and sum only the events their where condition selects, like SQL's
+// COUNT(*) FILTER (WHERE ...); a rule can then compare them.
+func ExampleParse_where() {
+	f, err := spec.Parse("eddy.yaml", []byte(`
+name: logins
+input: {key: user, time: ts, time_format: unix_ms}
+window:
+  tumbling: 1m
+aggregates:
+  - {name: attempts, count: true}
+  - {name: failed_logins, count: true, where: "outcome == 'fail'"}
+  - {name: cart_value, sum: price, where: "type == 'add_to_cart'"}
+rules:
+  - {name: brute_force, when: failed_logins >= 3.0, severity: critical}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := f.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var recs []core.Record
+	for i, data := range []string{
+		`{"user":"bob","ts":1000,"type":"login","outcome":"fail"}`,
+		`{"user":"bob","ts":2000,"type":"login","outcome":"fail"}`,
+		`{"user":"bob","ts":3000,"type":"add_to_cart","price":19.5}`,
+		`{"user":"bob","ts":4000,"type":"login","outcome":"fail"}`,
+		`{"user":"bob","ts":5000,"type":"add_to_cart","price":5}`,
+	} {
+		recs = append(recs, core.Record{ID: fmt.Sprint(i), Data: []byte(data)})
+	}
+	ctx := context.Background()
+	if _, err := p.Process(ctx, core.Batch{Partition: "0", Records: recs}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	p.Flush(ctx, func(o core.Output) {
+		switch o := o.(type) {
+		case *core.WindowResult:
+			fmt.Println(string(core.AppendValues(nil, o.Values)))
+		case *core.Decision:
+			fmt.Println(o.Rule, o.State, o.Severity)
+		}
+	})
+	// Output:
+	// {"attempts":5,"failed_logins":3,"cart_value":24.5}
+	// brute_force firing critical
+}

@@ -11,6 +11,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(e2eSpec))
 	f.Add([]byte(equivYAML))
+	f.Add([]byte(whereSpec))
 	f.Add([]byte("a: &x {b: *x}\nc: [*x, *x]\n"))
 	f.Add([]byte("window:\n  <<: [{tumbling: 1m}, {global: {}}]\n"))
 	f.Add([]byte("name: \"\\u0000\"\ninput: !!map {}\n"))

@@ -183,6 +183,12 @@ type Aggregate struct {
 	// Precision is the HyperLogLog precision of distinct, 4..18 (default 14: about 0.8% standard
 	// error in at most 16 KiB).
 	Precision int `yaml:"precision"`
+	// Where is a CEL condition over the event that limits this aggregate to the events satisfying
+	// it, like SQL's COUNT(*) FILTER (WHERE ...): where: outcome == "fail". It sees the payload
+	// fields by name, event.<path>, key and time, as pattern steps do; an event whose condition
+	// fails to evaluate (a missing field) is left out. Other aggregates and the window still count
+	// the event.
+	Where string `yaml:"where"`
 }
 
 // Hold is a length in windows or in event time, for a rule's for and keep_firing_for: an integer
@@ -320,6 +326,8 @@ type Pattern struct {
 	IdleLag time.Duration `yaml:"idle_lag"`
 	// CostLimit bounds the CEL cost of one predicate evaluation (default 100000).
 	CostLimit uint64 `yaml:"cost_limit"`
+	// Severity is copied into every decision the pattern emits (critical, warning...).
+	Severity string `yaml:"severity"`
 }
 
 // Step is one step of a pattern.

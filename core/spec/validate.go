@@ -13,6 +13,7 @@ import (
 	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/pattern"
+	"github.com/eddyhq/eddy/core/predicate"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/window"
 )
@@ -333,6 +334,7 @@ func (v *validator) aggregates() (celOK bool) {
 	celOK = true
 	needCEL := len(v.f.Rules) > 0 || len(v.f.Anomalies) > 0 || len(v.f.Crossovers) > 0
 	seen := map[string]int{}
+	conds := map[string]bool{}
 	for i, a := range v.f.Aggregates {
 		p := fmt.Sprintf("aggregates[%d]", i)
 		if a.Op == "" {
@@ -400,6 +402,25 @@ func (v *validator) aggregates() (celOK bool) {
 				v.add(verr(p, err.Error(), ""))
 			}
 		}
+		if w := strings.TrimSpace(a.Where); w != "" && !conds[w] {
+			conds[w] = true
+			if len(conds) > aggregate.MaxConditions {
+				v.add(verr(p+".where", fmt.Sprintf("more than %d distinct where conditions", aggregate.MaxConditions), "aggregates with the same condition share it: reuse conditions"))
+			}
+		}
+		if strings.TrimSpace(a.Where) != "" && !v.hasErrUnder(p+".where") {
+			var table core.FieldTable
+			if _, err := predicate.Compile(a.Where, &table, 0); err != nil {
+				e := celError(p+".where", err.Error(), "")
+				if e.Hint == "CEL syntax: avg_temp > 80 && n >= 10" {
+					e.Hint = `CEL syntax: outcome == "fail" && amount > 100.0`
+				}
+				if e.Hint == "" && strings.Contains(e.Msg, "undeclared reference") {
+					e.Hint = "where sees the payload fields by name, event.<path>, key and time, and CEL's standard functions"
+				}
+				v.add(e)
+			}
+		}
 	}
 	return celOK
 }
@@ -422,7 +443,7 @@ func (a *Aggregate) name() string {
 
 func (a *Aggregate) spec() aggregate.Spec {
 	return aggregate.Spec{Name: a.name(), Op: a.Op, Field: a.Field, Q: a.Q, RelativeAccuracy: a.RelativeAccuracy,
-		K: a.K, Precision: uint8(min(a.Precision, 255))}
+		K: a.K, Precision: uint8(min(a.Precision, 255)), Where: a.Where}
 }
 
 // celReserved are CEL's reserved words and the variables the rule package defines.
@@ -796,7 +817,7 @@ func (f *Function) patternConfig(i int) pattern.Config {
 	p := f.Patterns[i]
 	cfg := pattern.Config{Name: p.Name, Function: f.Name, Within: p.Within, Contiguity: p.Contiguity, Skip: p.Skip,
 		Capture: p.Capture, MaxPartials: p.MaxPartials, MaxBuffered: p.MaxBuffered, KeyTTL: p.KeyTTL,
-		IdleLag: p.IdleLag, CostLimit: p.CostLimit}
+		IdleLag: p.IdleLag, CostLimit: p.CostLimit, Severity: p.Severity}
 	for _, s := range p.Steps {
 		cfg.Steps = append(cfg.Steps, pattern.Step{Name: s.Name, Where: s.Where, Times: s.Times, MinTimes: s.MinTimes,
 			MaxTimes: s.MaxTimes, OneOrMore: s.OneOrMore, Contiguity: s.Contiguity, Absent: s.Absent, Within: s.Within})

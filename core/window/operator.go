@@ -29,6 +29,7 @@ type Operator struct {
 
 	size, slide, sl, gap, maxDur, late int64
 	countSlices                        int
+	cond                               bool // the plan has where conditions
 
 	wm     int64
 	closed int64 // cache of closedEnd
@@ -128,6 +129,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.slide = int64(slide)
 	}
 	o.tmp = plan.New()
+	o.cond = plan.Conditional()
 	o.res.Function = fn
 	return o, nil
 }
@@ -381,6 +383,11 @@ func find(s []slot, lo int, idx int64) (int, bool) {
 // lateness bookkeeping), so that only then the key is filed again.
 func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) (earlier bool) {
 	j := floorDiv(ts, o.sl)
+	// The event may go into several partials; its where conditions are evaluated once.
+	var m aggregate.Mask
+	if o.cond {
+		m = o.plan.Where(ev)
+	}
 	earlier = ks.hi < 0 || o.late > 0 || j < ks.hIdx
 	if closed := o.closedEnd(); closed > ks.floor {
 		ks.floor = closed
@@ -390,7 +397,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		if !ok {
 			ks.raw = slices.Insert(ks.raw, i, slot{idx: j, p: o.plan.New()})
 		}
-		o.plan.Add(&ks.raw[i].p, ev, ts)
+		o.addTo(m, &ks.raw[i].p, ev, ts)
 	}
 	switch {
 	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
@@ -403,27 +410,27 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		default:
 			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
 		}
-		o.plan.Add(&ks.q[i].p, ev, ts)
+		o.addTo(m, &ks.q[i].p, ev, ts)
 	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
 		i, ok := find(ks.q[:ks.p], ks.head, j)
 		switch {
 		case ok && i >= ks.b:
-			o.plan.Add(&ks.q[i].p, ev, ts)
-			o.plan.Add(&ks.back, ev, ts)
+			o.addTo(m, &ks.q[i].p, ev, ts)
+			o.addTo(m, &ks.back, ev, ts)
 		case ok:
 			// Front entries are suffix aggregates: the event belongs to every one from head to i.
 			for k := ks.head; k <= i; k++ {
-				o.plan.Add(&ks.q[k].p, ev, ts)
+				o.addTo(m, &ks.q[k].p, ev, ts)
 			}
 		case i >= ks.b:
 			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
-			o.plan.Add(&ks.q[i].p, ev, ts)
+			o.addTo(m, &ks.q[i].p, ev, ts)
 			if ks.b == ks.p {
 				ks.back = o.plan.Clone(&ks.q[i].p)
 			} else {
-				o.plan.Add(&ks.back, ev, ts)
+				o.addTo(m, &ks.back, ev, ts)
 			}
 			ks.p++
 		default:
@@ -432,7 +439,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 			ks.b++
 			ks.p++
 			for k := ks.head; k <= i; k++ {
-				o.plan.Add(&ks.q[k].p, ev, ts)
+				o.addTo(m, &ks.q[k].p, ev, ts)
 			}
 		}
 	}
@@ -441,6 +448,15 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		o.reemit(ks, j, emit)
 	}
 	return earlier
+}
+
+// addTo adds ev to p, with the plan's where conditions already evaluated into m.
+func (o *Operator) addTo(m aggregate.Mask, p *aggregate.Partial, ev *core.Event, ts int64) {
+	if o.cond {
+		o.plan.AddWhere(p, ev, ts, m)
+		return
+	}
+	o.plan.Add(p, ev, ts)
 }
 
 // reemit emits again every fired, still open window that contains slice j, recomputed from the raw

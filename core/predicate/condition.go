@@ -1,0 +1,281 @@
+// Package predicate compiles CEL conditions over one event: the filters of conditional aggregates
+// ({name: failed, count: true, where: outcome == "fail"}), with the same vocabulary as pattern
+// steps. Conditions of the form <field> <op> <constant>, and conjunctions (&&) of them, run as
+// native Go code (Conjunction) instead of through the CEL interpreter, with the same results;
+// package pattern shares that fast path.
+//
+// A condition sees every top-level payload field as a variable (outcome == "fail", device.temp >
+// 40), event.<path> for a field whose name is shadowed by key or time, key (string) and time
+// (timestamp). A condition that fails to evaluate (a missing field, a type mismatch, the cost
+// limit) is false, as SQL's FILTER (WHERE ...) leaves out a row whose condition is NULL.
+package predicate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/eddyhq/eddy/core"
+)
+
+// DefaultCostLimit bounds the CEL cost of one evaluation when Compile is given zero.
+const DefaultCostLimit = 100_000
+
+// maxSource bounds a condition's length; longer text is almost certainly not hand-written.
+const maxSource = 16 << 10
+
+// Condition is a compiled condition. It is immutable and safe for concurrent use.
+type Condition struct {
+	src  string
+	fast Conjunction // non-nil: a native equivalent of prog
+	prog cel.Program
+	vars []variable
+	// byName indexes vars for the activation.
+	byName map[string]int
+}
+
+type varKind uint8
+
+const (
+	varKey varKind = iota
+	varTime
+	varField // a top-level payload field: the root is the first path segment
+	varEvent // event.<path>
+)
+
+type variable struct {
+	kind varKind
+	root *node
+}
+
+// node is a tree of the payload paths a variable reads; a leaf is one decoded field.
+type node struct {
+	seg      string
+	path     string
+	leaf     bool
+	idx      int
+	children []*node
+}
+
+func (n *node) add(segs []string, path string) {
+	if n.leaf {
+		return // the whole value is read already
+	}
+	if len(segs) == 0 {
+		n.leaf, n.path, n.children = true, path, nil
+		return
+	}
+	for _, c := range n.children {
+		if c.seg == segs[0] {
+			c.add(segs[1:], path)
+			return
+		}
+	}
+	c := &node{seg: segs[0]}
+	n.children = append(n.children, c)
+	c.add(segs[1:], path)
+}
+
+func (n *node) bind(table *core.FieldTable) {
+	if n.leaf {
+		n.idx = table.Index(n.path)
+		return
+	}
+	for _, c := range n.children {
+		c.bind(table)
+	}
+}
+
+// Compile parses and checks src and adds every field it reads to table. costLimit bounds one
+// evaluation (DefaultCostLimit when zero). Errors carry CEL's position inside src
+// ("ERROR: <input>:1:5: ...").
+func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, error) {
+	if costLimit == 0 {
+		costLimit = DefaultCostLimit
+	}
+	if len(src) > maxSource {
+		return nil, fmt.Errorf("condition is %d bytes, more than the %d allowed", len(src), maxSource)
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("condition is empty")
+	}
+	base, err := cel.NewEnv(
+		cel.CrossTypeNumericComparisons(true),
+		cel.Variable("key", cel.StringType),
+		cel.Variable("time", cel.TimestampType),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	parsed, iss := base.Parse(src)
+	if iss != nil && iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	c := &Condition{src: src, byName: map[string]int{}}
+	var opts []cel.EnvOption
+	var refErr error
+	varOf := func(name string, kind varKind) *variable {
+		if i, ok := c.byName[name]; ok {
+			return &c.vars[i]
+		}
+		c.byName[name] = len(c.vars)
+		c.vars = append(c.vars, variable{kind: kind, root: &node{seg: name}})
+		switch kind {
+		case varField:
+			opts = append(opts, cel.Variable(name, cel.DynType))
+		case varEvent:
+			opts = append(opts, cel.Variable(name, cel.MapType(cel.StringType, cel.DynType)))
+		}
+		return &c.vars[len(c.vars)-1]
+	}
+	WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
+		switch root {
+		case "key":
+			varOf(root, varKey)
+		case "time":
+			varOf(root, varTime)
+		case "event":
+			if len(segs) == 0 {
+				if refErr == nil {
+					refErr = errors.New("event must be followed by a field path, as in event.value")
+				}
+				return
+			}
+			varOf(root, varEvent).root.add(segs, strings.Join(segs, "."))
+		default:
+			varOf(root, varField).root.add(segs, strings.Join(append([]string{root}, segs...), "."))
+		}
+	})
+	if refErr != nil {
+		return nil, refErr
+	}
+	env, err := base.Extend(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("declare the fields of %q: %w", src, err)
+	}
+	checked, iss := env.Check(parsed)
+	if iss != nil && iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if ot := checked.OutputType(); !ot.IsExactType(cel.BoolType) && !ot.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("condition must be of type bool, got %s: %s", ot, src)
+	}
+	popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	// Tracking cost allocates on every evaluation; skip it when the checker proves the worst case
+	// is within the limit.
+	if est, err := env.EstimateCost(checked, noSizeHints{}); err != nil || est.Max > costLimit {
+		popts = append(popts, cel.CostLimit(costLimit))
+	}
+	if c.prog, err = env.Program(checked, popts...); err != nil {
+		return nil, fmt.Errorf("program %q: %w", src, err)
+	}
+	for i := range c.vars {
+		if v := &c.vars[i]; v.kind == varField || v.kind == varEvent {
+			v.root.bind(table)
+		}
+	}
+	if f, ok := Native(checked.NativeRep().Expr()); ok {
+		f.Bind(table)
+		c.fast = f
+	}
+	return c, nil
+}
+
+// noSizeHints lets the cost estimator assume the worst about every list, map and string.
+type noSizeHints struct{}
+
+func (noSizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+func (noSizeHints) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+
+// String returns the condition's source.
+func (c *Condition) String() string { return c.src }
+
+// IsNative reports whether the condition runs as native code rather than through CEL.
+func (c *Condition) IsNative() bool { return c.fast != nil }
+
+// Eval reports whether ev satisfies the condition. An evaluation that fails (a missing field, a
+// type mismatch, the cost limit) or yields something other than a bool is false.
+func (c *Condition) Eval(ev *core.Event) bool {
+	if c.fast != nil {
+		return c.fast.Eval(ev.Fields)
+	}
+	return c.evalCEL(ev)
+}
+
+func (c *Condition) evalCEL(ev *core.Event) (match bool) {
+	// A panic inside the interpreter must not cross the package boundary; it counts as false.
+	defer func() {
+		if recover() != nil {
+			match = false
+		}
+	}()
+	out, _, err := c.prog.Eval(&activation{c: c, ev: ev})
+	if err != nil {
+		return false
+	}
+	b, ok := out.(types.Bool)
+	return ok && bool(b)
+}
+
+// activation resolves a condition's variables from one event, converting only what is read.
+type activation struct {
+	c  *Condition
+	ev *core.Event
+}
+
+// ResolveName implements interpreter.Activation.
+func (a *activation) ResolveName(name string) (any, bool) {
+	i, ok := a.c.byName[name]
+	if !ok {
+		return nil, false
+	}
+	v := &a.c.vars[i]
+	switch v.kind {
+	case varKey:
+		return types.String(a.ev.Key), true
+	case varTime:
+		return types.Timestamp{Time: a.ev.Time.UTC()}, true
+	}
+	if n := v.root; n.leaf {
+		// The common case, a top-level field: hand CEL its own value type, sparing the adapter.
+		if n.idx >= len(a.ev.Fields) {
+			return nil, false
+		}
+		switch f := &a.ev.Fields[n.idx]; f.Kind {
+		case core.Number:
+			return types.Double(f.Num), true
+		case core.String:
+			return types.String(f.Str), true
+		case core.Bool:
+			return types.Bool(f.Bool), true
+		}
+	}
+	return build(v.root, a.ev.Fields)
+}
+
+// Parent implements interpreter.Activation.
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func build(n *node, fields []core.Value) (any, bool) {
+	if n.leaf {
+		if n.idx < 0 || n.idx >= len(fields) {
+			return nil, false
+		}
+		return Value(fields[n.idx])
+	}
+	m := make(map[string]any, len(n.children))
+	for _, c := range n.children {
+		if x, ok := build(c, fields); ok {
+			m[c.seg] = x
+		}
+	}
+	return m, true
+}
