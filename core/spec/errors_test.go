@@ -52,6 +52,8 @@ func TestParseErrors(t *testing.T) {
 			`eddy.yaml:6:13: window.tumbling: "-1m" is negative (use e.g. 1s, 5m, 1h30m or 1d)`}},
 		{"wrong type string", strings.Replace(base, "key: device.id", "key: [device, id]", 1), []string{
 			`eddy.yaml:3:8: input.key: expected a string, got a list`}},
+		{"each_window with for", base + "rules:\n  - {name: hot, when: avg_temp > 80.0, each_window: true, for: 2}\n", []string{
+			`eddy.yaml:11:64: rules[0].for: each_window judges every window on its own, without a state across windows: drop for or each_window`}},
 		{"wrong type bool", base + "rules:\n  - {name: hot, when: avg_temp > 80.0, emit_pending: yes}\n", []string{
 			`eddy.yaml:11:54: rules[0].emit_pending: expected true or false, got "yes"`}},
 		{"wrong type int", strings.Replace(base, "tumbling: 1m", "count: {size: 2.5}", 1), []string{

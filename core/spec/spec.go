@@ -234,6 +234,10 @@ type Rule struct {
 	// ResetOnGap makes a window that does not directly follow the key's previous window (the key had
 	// no events in between) break a pending streak.
 	ResetOnGap bool `yaml:"reset_on_gap"`
+	// EachWindow judges every window on its own: a "firing" decision for each window in which When
+	// holds, no state across windows (for session windows, each one a visit). Exclusive with clear,
+	// for, keep_firing_for, emit_pending and reset_on_gap.
+	EachWindow bool `yaml:"each_window"`
 }
 
 // Anomaly is a per-key anomaly detector over one numeric aggregate; it emits a decision with state

@@ -788,7 +788,7 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 			Name: r.Name, Severity: r.Severity, Condition: r.When, Clear: r.Clear,
 			ForWindows: r.For.Windows, ForDuration: r.For.Duration,
 			KeepFiringForWindows: r.KeepFiringFor.Windows, KeepFiringFor: r.KeepFiringFor.Duration,
-			EmitPending: r.EmitPending, ResetOnGap: r.ResetOnGap,
+			EmitPending: r.EmitPending, ResetOnGap: r.ResetOnGap, EachWindow: r.EachWindow,
 		})
 	}
 	for i := range f.Anomalies {
