@@ -329,7 +329,8 @@ func (e *Engine) Expire(now time.Time, emit Emit) int {
 		ks := e.keys[k]
 		w := core.Span{Start: time.Unix(0, ks.start).UTC(), End: time.Unix(0, ks.end).UTC()}
 		for i, t := range e.set.thresholds {
-			if t.view(ks.th[i].cur.phase) == inactive {
+			// An each_window rule holds nothing open across windows: there is nothing to resolve.
+			if t.EachWindow || t.view(ks.th[i].cur.phase) == inactive {
 				continue
 			}
 			d := newDecision(ks.fn, t.Name, k, w, StateResolved, StateResolved+"/expired", ks.rev, t.Severity, nil, 0)

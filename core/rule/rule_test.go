@@ -640,6 +640,17 @@ func TestEachWindow(t *testing.T) {
 			t.Errorf("step %d after restore: got %q, want %q", i, got, st.want)
 		}
 	}
+	// Expiring an idle key whose last window fired says nothing: no state was open.
+	ttl := mustCompile(t, Config{Aggregates: []Aggregate{{Name: "carts"}, {Name: "orders"}}, IdleTTL: time.Hour, Thresholds: []Threshold{
+		{Name: "recommend", Condition: "carts > 0.0 && orders == 0.0", EachWindow: true}}})
+	e := ttl.NewEngine()
+	if got := feed(t, e, m, win("u", 0, m, 0, "carts", 1.0, "orders", 0.0)); len(got) != 1 {
+		t.Fatalf("got %q, want one firing", got)
+	}
+	var expired []string
+	if n := e.Expire(t0.Add(10*time.Hour), func(d *core.Decision) { expired = append(expired, d.State) }); n != 1 || len(expired) != 0 {
+		t.Errorf("Expire dropped %d keys and emitted %q, want 1 key and nothing", n, expired)
+	}
 	for _, bad := range []Threshold{
 		{Name: "b", Condition: "carts > 0.0", EachWindow: true, ForWindows: 2},
 		{Name: "b", Condition: "carts > 0.0", EachWindow: true, Clear: "carts == 0.0"},

@@ -18,8 +18,9 @@ var Start = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 // Planted users: each one's story is written by hand so that the tests can assert its decisions.
 const (
 	// Abandoner browses four pairs of shoes, adds one to the cart and leaves: "recommend" fires for
-	// the session and "cart-abandoned" matches. Two hours later the same user comes back and buys,
-	// which resolves the recommendation.
+	// the session and "cart-abandoned" matches. An hour later the same user comes back, browses
+	// shoes again and abandons a second cart: a second "recommend" (each session is judged on its
+	// own) and a second "cart-abandoned". At 11:40 the user comes back and buys: no decision.
 	Abandoner = "u-17"
 	// QuickBuyer views, adds to the cart and checks out within four minutes: no decision.
 	QuickBuyer = "u-08"
@@ -148,7 +149,8 @@ func Generate(seed uint64, users int) []byte {
 		t = t.Add(70 * time.Second)
 	}
 	g.cart(Abandoner, t, "shoes", "p-shoes-14", 119.99)
-	// ...and back two hours later to buy them.
+	// (The second abandoned session, at 10:30, is written after the crawler's events below.)
+	// ...and back at 11:40 to buy them.
 	t = Start.Add(2*time.Hour + 40*time.Minute)
 	g.view(Abandoner, t, "shoes", "p-shoes-14", 119.99)
 	g.checkout(Abandoner, t.Add(90*time.Second), 1, 119.99)
@@ -173,6 +175,17 @@ func Generate(seed uint64, users int) []byte {
 		p, price := g.product("kitchen")
 		g.view(Crawler, t, "kitchen", p, price)
 	}
+
+	// u-17's second visit, from 10:30: shoes again, a cart add, gone again. It is written last and
+	// with fixed dwell times so that it takes no random draws before the other visitors' (their
+	// events are the same with or without it).
+	t = Start.Add(90 * time.Minute)
+	for i, p := range []string{"p-shoes-14", "p-shoes-19", "p-shoes-07", "p-shoes-14"} {
+		g.events = append(g.events, event{user: Abandoner, ts: t, typ: "view", product: p, category: "shoes",
+			price: 119.99, dwellMS: 24000 + 3000*i})
+		t = t.Add(2 * time.Minute)
+	}
+	g.cart(Abandoner, t, "shoes", "p-shoes-19", 119.99)
 
 	// Arrival order: event time plus up to 40 s of delivery jitter.
 	type arrival struct {

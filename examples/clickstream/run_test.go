@@ -33,14 +33,15 @@ var update = flag.Bool("update", false, "regenerate events.ndjson and expected.n
 
 // decision is the part of a decision line the scenario checks read.
 type decision struct {
-	ID     string         `json:"id"`
-	Rule   string         `json:"rule"`
-	Key    string         `json:"key"`
-	State  string         `json:"state"`
-	Time   time.Time      `json:"time"`
-	Window span           `json:"window"`
-	Values map[string]any `json:"values"`
-	line   string
+	ID       string         `json:"id"`
+	Rule     string         `json:"rule"`
+	Key      string         `json:"key"`
+	State    string         `json:"state"`
+	Severity string         `json:"severity"`
+	Time     time.Time      `json:"time"`
+	Window   span           `json:"window"`
+	Values   map[string]any `json:"values"`
+	line     string
 }
 
 type span struct {

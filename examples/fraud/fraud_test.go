@@ -41,12 +41,14 @@ func TestPlantedScenarios(t *testing.T) {
 	if !bf.Window.Start.Equal(Start.Add(70*time.Minute)) || !bf.Time.Equal(Start.Add(70*time.Minute+9*25*time.Second)) {
 		t.Errorf("brute-force over %s..%s (time %s)", bf.Window.Start, bf.Window.End, bf.Time)
 	}
-	if bf.Values["fails.count"] != 9.0 || bf.Values["success.count"] != 1.0 {
-		t.Errorf("brute-force values %v, want 9 failures and 1 success", bf.Values)
+	if bf.Values["fails.count"] != 9.0 || bf.Values["success.count"] != 1.0 || bf.Severity != "critical" {
+		t.Errorf("brute-force values %v severity %q, want 9 failures and 1 success, critical", bf.Values, bf.Severity)
 	}
+	// The window counts the logins and, with where:, the failed ones among them.
 	ips := find(t, r.decisions, BruteForced, "too-many-ips", "firing")
-	if ips.Values["ips"] != 5.0 || ips.Values["failures"] != 9.0 || !ips.Time.Equal(Start.Add(75*time.Minute)) {
-		t.Errorf("too-many-ips at %s with %v", ips.Time, ips.Values)
+	if ips.Values["ips"] != 5.0 || ips.Values["logins"] != 10.0 || ips.Values["failures"] != 9.0 || ips.Values["payments"] != 0.0 ||
+		ips.Severity != "high" || !ips.Time.Equal(Start.Add(75*time.Minute)) {
+		t.Errorf("too-many-ips at %s severity %q with %v", ips.Time, ips.Severity, ips.Values)
 	}
 
 	// a-12's three typos are not an attack; a-11's flight is not impossible travel.
@@ -61,14 +63,15 @@ func TestPlantedScenarios(t *testing.T) {
 	if tr.Values["here.lat"] != 38.72 || tr.Values["there.lon"] != 103.82 || tr.Window.End.Sub(tr.Window.Start) != 40*time.Minute {
 		t.Errorf("impossible-travel %v over %s..%s", tr.Values, tr.Window.Start, tr.Window.End)
 	}
-	if s := story(r.decisions, Teleported); s != "11:40:00 impossible-travel matched" {
-		t.Errorf("%s: %s", Teleported, s)
+	if s := story(r.decisions, Teleported); s != "11:40:00 impossible-travel matched" || tr.Severity != "high" {
+		t.Errorf("%s: %s, severity %q", Teleported, s, tr.Severity)
 	}
 
 	// a-21: card testing fires once the window holds six tiny charges at four merchants, and
 	// stays firing through the 1,899.00 drain (the median stays small).
 	ct := find(t, r.decisions, CardTested, "card-testing", "firing")
-	if m := ct.Values["median_amount"].(float64); m >= 2 || ct.Values["merchants"].(float64) < 4 || ct.Time.After(Start.Add(5*time.Hour+10*time.Minute)) {
+	if m := ct.Values["median_amount"].(float64); m >= 2 || ct.Values["merchants"].(float64) < 4 || ct.Values["payments"].(float64) < 6 ||
+		ct.Values["payments"].(float64)+ct.Values["logins"].(float64) != ct.Values["events"].(float64) || ct.Time.After(Start.Add(5*time.Hour+10*time.Minute)) {
 		t.Errorf("card-testing at %s with %v", ct.Time, ct.Values)
 	}
 	res := find(t, r.decisions, CardTested, "card-testing", "resolved")

@@ -23,11 +23,12 @@
 //   - long-session: the session's active span is at least LongAfter.
 //   - engaged-session (with Page only): the session visited at least EngagedPages distinct pages.
 //
-// They are Prometheus-style rules per user, so they report transitions, not every session: a
-// rule emits "firing" on the first qualifying session of a user and "resolved" on that user's
-// next session that does not qualify; consecutive qualifying sessions emit nothing more. To act on
-// every qualifying session, consume the window results (the summaries) instead. A user with no
-// session for StateTTL of event time is forgotten, which resolves an open rule.
+// Every session is judged on its own (each_window): each qualifying session gets one "firing"
+// decision — a user's second long session in a row is reported like the first — and a session
+// that does not qualify gets none, since sessions are separate visits, not the ups and downs of
+// one alarm. A session's summary is final when emitted (events later than OutOfOrder are reported
+// as late, not merged), so there are no "resolved" decisions. Decision ids are deterministic per
+// function, rule, user and session: a redelivered batch repeats the same ids.
 //
 // Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
 // file, which is the same function as a spec with the defaults filled in.
@@ -86,8 +87,9 @@ type Config struct {
 	LongAfter time.Duration
 	// EngagedPages is the number of distinct pages from which a session is engaged (default 5).
 	EngagedPages int
-	// StateTTL forgets a user's rule state after this much event time without a session,
-	// resolving an open rule (default 24h). It bounds the state of a stream of ever-new users.
+	// StateTTL forgets a user's rule state (the verdicts on the latest session, kept so that a
+	// revision can be compared with them) after this much event time without a session (default
+	// 24h). It bounds the state of a stream of ever-new users.
 	StateTTL time.Duration
 	// Severity labels the decisions (default "info").
 	Severity string
@@ -156,8 +158,9 @@ func New(c Config) (*spec.Function, error) {
 		Rules: []spec.Rule{{
 			Name: RuleLong,
 			// The window ends a gap after the session's last event.
-			When:     fmt.Sprintf("window.end - window.start - %s >= %s", celDuration(c.Gap), celDuration(c.LongAfter)),
-			Severity: c.Severity,
+			When:       fmt.Sprintf("window.end - window.start - %s >= %s", celDuration(c.Gap), celDuration(c.LongAfter)),
+			Severity:   c.Severity,
+			EachWindow: true,
 		}},
 		Limits: spec.Limits{IdleTTL: c.StateTTL},
 	}
@@ -165,9 +168,10 @@ func New(c Config) (*spec.Function, error) {
 		desc += fmt.Sprintf(", engaged from %d distinct %s values", c.EngagedPages, c.Page)
 		f.Aggregates = append(f.Aggregates, spec.Aggregate{Name: ValuePages, Op: aggregate.Distinct, Field: c.Page})
 		f.Rules = append(f.Rules, spec.Rule{
-			Name:     RuleEngaged,
-			When:     fmt.Sprintf("%s >= %d", ValuePages, c.EngagedPages),
-			Severity: c.Severity,
+			Name:       RuleEngaged,
+			When:       fmt.Sprintf("%s >= %d", ValuePages, c.EngagedPages),
+			Severity:   c.Severity,
+			EachWindow: true,
 		})
 	}
 	f.Description = desc

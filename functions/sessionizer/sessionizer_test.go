@@ -191,8 +191,8 @@ func TestDecisions(t *testing.T) {
 		"long-session firing ana [0s,54m0s) events=10 pages=7",
 		"engaged-session firing ana [0s,54m0s) events=10 pages=7",
 		"long-session firing ben [10m0s,1h10m5s) events=3 pages=3",
-		"long-session resolved ana [1h30m0s,2h2m0s) events=3 pages=2",
-		"engaged-session resolved ana [1h30m0s,2h2m0s) events=3 pages=2",
+		// ana's second session (2 minutes, 2 pages) is neither long nor engaged: each session is
+		// judged on its own, so it gets no decision (no "resolved" of the first one's).
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -227,14 +227,70 @@ func TestMaxDuration(t *testing.T) {
 	if !reflect.DeepEqual(sessions, wantSessions) {
 		t.Fatalf("sessions:\n%s\nwant:\n%s", strings.Join(sessions, "\n"), strings.Join(wantSessions, "\n"))
 	}
-	// 50 minutes of activity is long; two long sessions in a row fire once; the single view
-	// resolves.
+	// 50 minutes of activity is long: both capped sessions fire, each its own decision; the
+	// single view gets none.
 	want := []string{
 		"long-session firing cy [0s,1h20m0s) events=6",
-		"long-session resolved cy [2h0m0s,2h30m0s) events=1",
+		"long-session firing cy [1h0m0s,2h20m0s) events=6",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestEverySession: sessions are separate visits, so every qualifying one gets its own decision,
+// with its own id — two long sessions in a row give two, a short one between long ones gives none
+// and does not stop the next from firing — whether the sessions arrive in one batch or one
+// invocation each.
+func TestEverySession(t *testing.T) {
+	m := time.Minute
+	var vs []view
+	visit := func(user string, from time.Duration, views int, pages ...string) {
+		for i := range views {
+			vs = append(vs, view{user, from + time.Duration(i)*5*m, pages[i%len(pages)]})
+		}
+	}
+	visit("dee", 0, 6, "home", "a", "b", "c", "d", "e")   // 25m, 6 pages: long and engaged
+	visit("dee", 2*time.Hour, 5, "home", "a")             // 20m, 2 pages: long
+	visit("dee", 4*time.Hour, 2, "home")                  // 5m: neither
+	visit("dee", 6*time.Hour, 7, "a", "b", "c", "d", "e") // 30m, 5 pages: long and engaged
+	f, err := spec.Load("eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, sessions, got, late := run(t, f, records(vs), 0)
+	split, _, _, _ := run(t, f, records(vs), 5)
+	if !reflect.DeepEqual(lines, split) {
+		t.Fatalf("one batch and batches of 5 with the state restored in between differ:\n%s\n---\n%s", strings.Join(lines, "\n"), strings.Join(split, "\n"))
+	}
+	if len(sessions) != 4 || late != 0 {
+		t.Fatalf("%d late; sessions:\n%s", late, strings.Join(sessions, "\n"))
+	}
+	want := []string{
+		"long-session firing dee [0s,55m0s) events=6 pages=6",
+		"engaged-session firing dee [0s,55m0s) events=6 pages=6",
+		"long-session firing dee [2h0m0s,2h50m0s) events=5 pages=2",
+		"long-session firing dee [6h0m0s,7h0m0s) events=7 pages=5",
+		"engaged-session firing dee [6h0m0s,7h0m0s) events=7 pages=5",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ids := map[string]bool{}
+	for _, l := range lines {
+		var d struct{ Type, ID string }
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Type == "decision" {
+			if ids[d.ID] {
+				t.Errorf("decision id %s repeated", d.ID)
+			}
+			ids[d.ID] = true
+		}
+	}
+	if len(ids) != len(want) {
+		t.Errorf("%d distinct decision ids, want %d", len(ids), len(want))
 	}
 }
 
@@ -293,10 +349,10 @@ func ExampleNew() {
 	}
 	fmt.Println(f.Window.Session.Gap, f.Window.Session.MaxDuration)
 	for _, r := range f.Rules {
-		fmt.Println(r.Name, "|", r.When)
+		fmt.Println(r.Name, "|", r.When, "| each window:", r.EachWindow)
 	}
 	// Output:
 	// 15m0s 12h0m0s
-	// long-session | window.end - window.start - duration("15m") >= duration("10m")
-	// engaged-session | pages >= 8
+	// long-session | window.end - window.start - duration("15m") >= duration("10m") | each window: true
+	// engaged-session | pages >= 8 | each window: true
 }
