@@ -2,32 +2,50 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/eddyhq/eddy/examples/bench"
 )
 
-// BenchmarkReplayW1 measures `eddy replay` over W1 input held in memory (no disk), to compare
-// with the core's BenchmarkW1 (go test ./examples/bench -bench 'W1$' -cpu 1): the difference is
-// the cost of reading lines and writing results.
-func BenchmarkReplayW1(b *testing.B) {
-	const n = 1_000_000
+// w1Input is the input of BenchmarkW1 (examples/bench) as JSON lines: 1 M events, 1,000 keys.
+func w1Input(b *testing.B) []byte {
+	b.Helper()
 	var in bytes.Buffer
 	var line []byte
-	for _, e := range bench.Generate(1, n, 1000) {
+	for _, e := range bench.Generate(1, 1_000_000, 1000) {
 		line = append(e.AppendJSON(line[:0]), '\n')
 		in.Write(line)
 	}
+	return in.Bytes()
+}
+
+// benchReplay runs runReplay b.N times over what open returns, with the default batch size and
+// the heap ballast of `eddy replay`, and reports events/s.
+func benchReplay(b *testing.B, size int64, open func() io.Reader) {
+	const n = 1_000_000
 	_, c, err := loadSpec("../../examples/bench/w1.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(in.Len()))
+	batch := newReplayCmd(&env{}).Flags().Lookup("batch").DefValue
+	var bs int
+	if _, err := fmt.Sscan(batch, &bs); err != nil {
+		b.Fatal(err)
+	}
+	ballast := heapBallast()
+	defer runtime.KeepAlive(ballast)
+	b.SetBytes(size)
+	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		st, err := runReplay(context.Background(), c, bytes.NewReader(in.Bytes()), "w1", io.Discard, nil, 8192)
+		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, runtime.GOMAXPROCS(0) > 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -36,4 +54,50 @@ func BenchmarkReplayW1(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReplayW1 measures `eddy replay` over W1 input held in memory (no disk), to compare
+// with the core's BenchmarkW1 (go test ./examples/bench -bench 'W1$' -cpu 1): the difference is
+// the cost of splitting lines and writing results.
+func BenchmarkReplayW1(b *testing.B) {
+	in := w1Input(b)
+	benchReplay(b, int64(len(in)), func() io.Reader { return bytes.NewReader(in) })
+}
+
+// BenchmarkReplayW1File is BenchmarkReplayW1 reading a file, plain and gzip-compressed, as
+// `eddy replay --input` does (from the page cache after the first run).
+func BenchmarkReplayW1File(b *testing.B) {
+	in := w1Input(b)
+	dir := b.TempDir()
+	plain, gz := filepath.Join(dir, "w1.ndjson"), filepath.Join(dir, "w1.ndjson.gz")
+	if err := os.WriteFile(plain, in, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(in)
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(gz, z.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{plain, gz} {
+		b.Run(filepath.Ext(path)[1:], func(b *testing.B) {
+			var files []*os.File
+			defer func() {
+				for _, f := range files {
+					f.Close()
+				}
+			}()
+			benchReplay(b, int64(len(in)), func() io.Reader {
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				files = append(files, f)
+				return f
+			})
+		})
+	}
 }

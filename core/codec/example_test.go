@@ -77,6 +77,34 @@ func ExampleLines() {
 	// events.ndjson:3 3 {"key":"b","ts":2}
 }
 
+// Replaying in batches without copying: each batch is decoded (here just printed) before the second
+// NextBatch call after it reuses its buffer.
+func ExampleLines_NextBatch() {
+	input := "{\"key\":\"a\",\"ts\":1}\r\n{\"key\":\"b\",\"ts\":2}\n\n{\"key\":\"c\",\"ts\":3}"
+	lines, err := codec.NewLines(strings.NewReader(input), "events.ndjson")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer lines.Close()
+	recs := make([]core.Record, 2)
+	for n := lines.NextBatch(recs); n > 0; n = lines.NextBatch(recs) {
+		for _, rec := range recs[:n] {
+			fmt.Println(rec.ID, string(rec.Data))
+		}
+		fmt.Println("--")
+	}
+	if err := lines.Err(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// events.ndjson:1 {"key":"a","ts":1}
+	// events.ndjson:2 {"key":"b","ts":2}
+	// --
+	// events.ndjson:4 {"key":"c","ts":3}
+	// --
+}
+
 func ExampleAppendCloudEvent() {
 	res := &core.WindowResult{Function: "w1", Key: "sensor-0042", Start: time.Unix(1700000040, 0), End: time.Unix(1700000100, 0),
 		Values: []core.NamedValue{{Name: "count", Num: 3}}}

@@ -3,11 +3,14 @@ package codec
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/eddyhq/eddy/core"
 )
@@ -15,100 +18,319 @@ import (
 // DefaultMaxLine is the default longest line Lines accepts.
 const DefaultMaxLine = 64 << 20
 
-// slabSize is the size of the blocks Lines copies lines into: one allocation per many small lines.
+// slabSize is the size of the blocks Next copies lines into: one allocation per many small lines.
 const slabSize = 256 << 10
+
+// idArenaSize is the size of the blocks record ids are written into: one allocation per thousands
+// of ids instead of one per line.
+const idArenaSize = 64 << 10
+
+// idCopy is the length of id's fixed-size copy: ids up to this long (most) are copied in one move.
+const idCopy = 32
+
+// readChunk is the most Lines reads at once. Reading more than a batch needs would only leave more
+// to carry over into the next buffer; 64 KiB keeps system calls few and the carry-over small.
+const readChunk = 64 << 10
+
+// minRead is the least NextBatch reads at once, near the end of a batch.
+const minRead = 4 << 10
 
 // Lines splits newline-delimited input (a file, stdin; gzip-compressed input is detected by its magic
 // bytes) into records for a replay: record i has ID "NAME:LINE", Offset "LINE" (1-based line
 // numbers, so offsets grow) and the line as Data ("\r\n" endings trimmed). Blank lines are skipped but
-// counted. Each record's Data stays valid after later calls (lines are copied into shared blocks).
+// counted.
+//
+// Next copies each line, so its records stay valid after later calls. NextBatch fills many records
+// at once without copying: their Data point into Lines' buffers and stay valid until the second
+// NextBatch call after (so one goroutine can read a batch while another processes the previous one).
+// The IDs and Offsets of both stay valid for good.
 //
 //	lines, err := codec.NewLines(f, "events.ndjson")
 //	for lines.Next(&rec) { ... }
 //	if err := lines.Err(); err != nil { ... }
 type Lines struct {
-	// MaxLine is the longest line accepted (DefaultMaxLine unless changed before the first Next).
+	// MaxLine is the longest line accepted (DefaultMaxLine unless changed before the first Next or
+	// NextBatch).
 	MaxLine int
 
-	name  string
-	r     *bufio.Reader
-	gz    *gzip.Reader
-	line  int
-	long  []byte
-	slab  []byte
-	idBuf []byte
-	err   error
+	name   string
+	prefix string // name + ":"
+	src    io.Reader
+	gz     *gzip.Reader
+
+	// The input not yet split is buf[pos:end]; buf is one of bufs, which NextBatch alternates.
+	bufs     [2][]byte
+	cur      int
+	buf      []byte
+	pos, end int
+	eof      bool
+
+	line int
+	read int64  // bytes read, for the average line length
+	left int    // lines NextBatch still wants, for the read size
+	idt  []byte // prefix and the decimal digits of line, counted up in place
+	slab []byte
+	ids  []byte
+	rerr error // a read error not yet reported: data read before it comes first
+	err  error
 }
 
-// NewLines returns a Lines reading r; name is the ID prefix of its records. It fails only when r is
-// gzip-compressed and its header is bad.
+// NewLines returns a Lines reading r; name is the ID prefix of its records. It reads the start of r
+// to see whether it is gzip-compressed, and fails only when it is and its header is bad.
 func NewLines(r io.Reader, name string) (*Lines, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	l := &Lines{MaxLine: DefaultMaxLine, name: name, r: br}
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
+	l := &Lines{MaxLine: DefaultMaxLine, name: name, src: r, prefix: name + ":",
+		idt: append(make([]byte, 0, len(name)+idCopy), name+":0"...)}
+	// The first block goes straight into the first buffer: no bufio.Reader, whose copies would be
+	// one more pass over the input.
+	buf := make([]byte, 2*readChunk)
+	n, err := 0, error(nil)
+	for n < 2 && err == nil {
+		var k int
+		k, err = r.Read(buf[n:])
+		n += k
+	}
+	if n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b {
+		var rest io.Reader = r
+		if err != nil {
+			rest = errReader{err}
+		}
+		gz, err := gzip.NewReader(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(buf[:n]), rest), 64<<10))
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
-		l.gz = gz
-		l.r = bufio.NewReaderSize(gz, 64<<10)
+		l.gz, l.src = gz, gz
+		return l, nil
+	}
+	l.buf, l.bufs[0], l.end, l.read = buf, buf, n, int64(n)
+	switch {
+	case err == io.EOF:
+		l.eof = true
+	case err != nil:
+		l.rerr = err
 	}
 	return l, nil
 }
 
+// errReader fails with err: the reader under a gzip stream after it failed while NewLines looked
+// at its first bytes.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 // Next reads the next non-blank line into rec (replacing all its members) and reports whether there
-// was one; at the end or on an error it returns false, and Err says which.
+// was one; at the end or on an error it returns false, and Err says which. Its records' Data stay
+// valid after later calls; calling it may overwrite the Data of records NextBatch returned.
 func (l *Lines) Next(rec *core.Record) bool {
-	for l.err == nil {
-		line, err := l.readLine()
-		if err != nil && (err != io.EOF || len(line) == 0) {
-			if err != io.EOF {
-				l.err = err
-			} else {
-				l.err = io.EOF
-			}
-			return false
-		}
-		l.line++
-		line = bytes.TrimRight(line, "\r\n")
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if len(l.slab) < len(line) {
-			l.slab = make([]byte, max(slabSize, len(line)))
-		}
-		data := l.slab[:len(line):len(line)]
-		copy(data, line)
-		l.slab = l.slab[len(line):]
-		// One allocation for both: the offset is the tail of the id.
-		l.idBuf = append(append(l.idBuf[:0], l.name...), ':')
-		l.idBuf = strconv.AppendInt(l.idBuf, int64(l.line), 10)
-		id := string(l.idBuf)
-		*rec = core.Record{ID: id, Offset: id[len(l.name)+1:], Data: data}
-		return true
+	start, end, ok := l.nextLine(l.pos)
+	if !ok {
+		return false
 	}
-	return false
+	line := l.buf[start:end]
+	if len(l.slab) < len(line) {
+		l.slab = make([]byte, max(slabSize, len(line)))
+	}
+	data := l.slab[:len(line):len(line)]
+	copy(data, line)
+	l.slab = l.slab[len(line):]
+	id := l.id()
+	*rec = core.Record{ID: id, Offset: id[len(l.prefix):], Data: data}
+	return true
 }
 
-// readLine returns the next line with its newline; a line longer than the reader's buffer is
-// assembled in l.long.
-func (l *Lines) readLine() ([]byte, error) {
-	line, err := l.r.ReadSlice('\n')
-	if err != bufio.ErrBufferFull {
-		return line, err
+// NextBatch reads up to len(recs) non-blank lines into recs (replacing all their members) and
+// returns how many; 0 means the end of the input or an error, and Err says which. The records'
+// Data point into Lines' buffer: they stay valid until the second NextBatch call after this one (or
+// the next Next call). A read error ends a batch early; the next call returns 0.
+func (l *Lines) NextBatch(recs []core.Record) int {
+	if l.err != nil || len(recs) == 0 {
+		return 0
 	}
-	l.long = append(l.long[:0], line...)
-	for err == bufio.ErrBufferFull {
-		if len(l.long) > l.MaxLine {
-			return nil, fmt.Errorf("line %d: longer than %d bytes", l.line+1, l.MaxLine)
+	// Start in the other buffer, carrying over what the last batch did not use, so that the records
+	// the last call returned stay intact while these are read.
+	rest := l.buf[l.pos:l.end]
+	l.cur ^= 1
+	next := l.bufs[l.cur]
+	if size := max(len(rest)+readChunk, len(l.buf), 2*readChunk); cap(next) < size {
+		next = make([]byte, size)
+	}
+	next = next[:cap(next)]
+	l.buf, l.pos, l.end = next, 0, copy(next, rest)
+
+	// The batch's records use the buffer from its start: nextLine(0) never moves them in place; when
+	// a batch does not fit it copies everything into a larger buffer, leaving the records already
+	// made pointing at the old one, which nothing writes to any more.
+	n := 0
+	for n < len(recs) {
+		var start, end int
+		if i := bytes.IndexByte(l.buf[l.pos:l.end], '\n'); i > 0 && i <= l.MaxLine &&
+			l.buf[l.pos+i-1] != '\r' && l.buf[l.pos] > ' ' && l.buf[l.pos] < 0x80 {
+			// The common line, in the buffer, no "\r", not blank: what nextLine would do, inline.
+			start, end = l.pos, l.pos+i
+			l.pos = end + 1
+			l.count()
+		} else {
+			var ok bool
+			l.left = len(recs) - n
+			start, end, ok = l.nextLine(0)
+			l.left = 0
+			if !ok {
+				break
+			}
 		}
-		line, err = l.r.ReadSlice('\n')
-		l.long = append(l.long, line...)
+		// Member by member: cheaper than a whole Record, and most members are already empty.
+		r := &recs[n]
+		r.ID = l.id()
+		r.Offset = r.ID[len(l.prefix):]
+		r.Data = l.buf[start:end:end]
+		if r.Key != "" || r.Attrs != nil || !r.Time.IsZero() {
+			r.Key, r.Attrs, r.Time = "", nil, time.Time{}
+		}
+		n++
 	}
-	if len(bytes.TrimRight(l.long, "\r\n")) > l.MaxLine {
-		return nil, fmt.Errorf("line %d: longer than %d bytes", l.line+1, l.MaxLine)
+	l.bufs[l.cur] = l.buf
+	return n
+}
+
+// nextLine finds the next non-blank line, reading more input as needed, and returns its bounds in
+// l.buf ("\r" endings trimmed), having counted it. To make room it moves l.buf[keep:l.end] to the
+// start of the buffer, or into a larger one; bounds it returned before are then stale.
+func (l *Lines) nextLine(keep int) (start, end int, ok bool) {
+	scan := l.pos // no newline in l.buf[l.pos:scan]
+	for l.err == nil {
+		i := bytes.IndexByte(l.buf[scan:l.end], '\n')
+		if i < 0 && !l.eof {
+			scan = l.end
+			if err := l.checkLong(); err != nil {
+				l.err = err
+				return 0, 0, false
+			}
+			moved := l.fill(keep)
+			scan -= moved
+			keep -= moved
+			continue
+		}
+		start, end = l.pos, l.end
+		if i >= 0 {
+			end = scan + i
+			l.pos = end + 1
+		} else if l.pos == l.end {
+			l.err = io.EOF
+			return 0, 0, false
+		} else {
+			l.pos = l.end
+		}
+		scan = l.pos
+		l.count()
+		for end > start && l.buf[end-1] == '\r' {
+			end--
+		}
+		if blank(l.buf[start:end]) {
+			continue
+		}
+		if end-start > l.MaxLine {
+			l.err = fmt.Errorf("line %d: longer than %d bytes", l.line, l.MaxLine)
+			return 0, 0, false
+		}
+		return start, end, true
 	}
-	return l.long, err
+	return 0, 0, false
+}
+
+// checkLong fails when the line being read, l.buf[l.pos:l.end] so far, is already longer than
+// MaxLine (trailing "\r" do not count: a newline may follow them).
+func (l *Lines) checkLong() error {
+	part := l.buf[l.pos:l.end]
+	if len(part) <= l.MaxLine {
+		return nil
+	}
+	if len(part) > 2*l.MaxLine+readChunk || len(bytes.TrimRight(part[l.MaxLine:], "\r")) > 0 {
+		return fmt.Errorf("line %d: longer than %d bytes", l.line+1, l.MaxLine)
+	}
+	return nil
+}
+
+// fill reads more input after l.end, first making room: it moves l.buf[keep:l.end] to the start of
+// the buffer, or copies it into a larger one when that would leave less than half of it free or
+// when keep is 0 (NextBatch: its records stay where they are). It returns by how much l.buf[keep:]
+// moved. A read error is kept until the data read before it has been split.
+func (l *Lines) fill(keep int) (moved int) {
+	if l.rerr != nil {
+		l.err = l.rerr
+		return 0
+	}
+	if len(l.buf)-l.end < readChunk/2 {
+		live := l.end - keep
+		buf := l.buf
+		if keep == 0 || 2*live > len(l.buf) {
+			buf = make([]byte, max(2*len(l.buf), 2*readChunk))
+		}
+		copy(buf, l.buf[keep:l.end])
+		l.buf, l.pos, l.end, moved = buf, l.pos-keep, live, keep
+	}
+	size := readChunk
+	if l.left > 0 && l.line > 0 {
+		// Read about what the batch still needs, judging by the lines so far: what is read
+		// beyond the batch is copied into the next buffer.
+		size = min(max((l.left+1)*int(l.read/int64(l.line)), minRead), readChunk)
+	}
+	n, err := l.src.Read(l.buf[l.end:min(len(l.buf), l.end+size)])
+	l.read += int64(n)
+	l.end += n
+	switch {
+	case err == io.EOF:
+		l.eof = true
+	case err != nil:
+		l.rerr = err
+	}
+	return moved
+}
+
+// count counts a line: l.line, and the decimal digits at the end of l.idt.
+func (l *Lines) count() {
+	l.line++
+	for i := len(l.idt) - 1; i >= len(l.prefix); i-- {
+		if l.idt[i] < '9' {
+			l.idt[i]++
+			return
+		}
+		l.idt[i] = '0'
+	}
+	// One more digit: rebuild, with idCopy bytes to spare for the fixed-size copy in id.
+	idt := make([]byte, 0, len(l.idt)+1+idCopy)
+	l.idt = append(append(append(idt, l.prefix...), '1'), l.idt[len(l.prefix):]...)
+}
+
+// id returns "NAME:LINE" for the current line, written into a shared block that is only ever
+// appended to, so the strings made from it never change.
+func (l *Lines) id() string {
+	n := len(l.idt)
+	if cap(l.ids)-len(l.ids) < max(n, idCopy) {
+		l.ids = make([]byte, 0, max(idArenaSize, n))
+	}
+	at := len(l.ids)
+	if n <= idCopy {
+		// Four word moves instead of a call to memmove: the bytes past n land where the next id
+		// goes, not in any string made so far.
+		src, dst := l.idt[:idCopy], l.ids[at:at+idCopy]
+		w0, w1 := binary.LittleEndian.Uint64(src), binary.LittleEndian.Uint64(src[8:])
+		w2, w3 := binary.LittleEndian.Uint64(src[16:]), binary.LittleEndian.Uint64(src[24:])
+		binary.LittleEndian.PutUint64(dst, w0)
+		binary.LittleEndian.PutUint64(dst[8:], w1)
+		binary.LittleEndian.PutUint64(dst[16:], w2)
+		binary.LittleEndian.PutUint64(dst[24:], w3)
+		l.ids = l.ids[:at+n]
+	} else {
+		l.ids = append(l.ids, l.idt...)
+	}
+	return unsafe.String(&l.ids[at], n)
+}
+
+// blank reports whether line is all white space.
+func blank(line []byte) bool {
+	if len(line) > 0 && line[0] > ' ' && line[0] < 0x80 {
+		return false
+	}
+	return len(bytes.TrimSpace(line)) == 0
 }
 
 // Line is the number of the last line read.

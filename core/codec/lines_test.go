@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -107,5 +110,212 @@ func TestLinesBadGzip(t *testing.T) {
 	l, _ = NewLines(iotest.ErrReader(errRead), "f")
 	if l.Next(&rec) || !errors.Is(l.Err(), errRead) {
 		t.Errorf("read error: %v", l.Err())
+	}
+}
+
+// refLines is what Lines must return, worked out the plain way.
+func refLines(input, name string) []core.Record {
+	var out []core.Record
+	pieces := strings.Split(input, "\n")
+	if strings.HasSuffix(input, "\n") || input == "" {
+		pieces = pieces[:len(pieces)-1]
+	}
+	for i, p := range pieces {
+		p = strings.TrimRight(p, "\r\n")
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		off := strconv.Itoa(i + 1)
+		out = append(out, core.Record{ID: name + ":" + off, Offset: off, Data: []byte(p)})
+	}
+	return out
+}
+
+// readBatches reads l with NextBatch in batches of size n, checking on the way that each batch's
+// records are still intact after the next call, and copying them out.
+func readBatches(t testing.TB, l *Lines, n int) []core.Record {
+	var out []core.Record
+	bufs := [2][]core.Record{make([]core.Record, n), make([]core.Record, n)}
+	var prev []core.Record
+	var prevData []string
+	for k := 0; ; k++ {
+		recs := bufs[k%2]
+		got := l.NextBatch(recs)
+		for i, r := range prev {
+			if string(r.Data) != prevData[i] {
+				t.Fatalf("batch %d record %d changed after the next call: %q, was %q", k-1, i, r.Data, prevData[i])
+			}
+		}
+		if got == 0 {
+			return out
+		}
+		prev, prevData = recs[:got], prevData[:0]
+		for _, r := range prev {
+			prevData = append(prevData, string(r.Data))
+			out = append(out, core.Record{ID: r.ID, Offset: r.Offset, Data: []byte(string(r.Data))})
+		}
+	}
+}
+
+func sameRecords(t testing.TB, what string, got, want []core.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d records, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Offset != want[i].Offset || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Fatalf("%s: record %d = %s %s %.60q, want %s %s %.60q", what, i, got[i].ID, got[i].Offset, got[i].Data,
+				want[i].ID, want[i].Offset, want[i].Data)
+		}
+	}
+}
+
+func TestLinesBatches(t *testing.T) {
+	var b strings.Builder
+	for i := range 50_000 {
+		switch {
+		case i%997 == 0:
+			b.WriteString("\r\n")
+		case i%1009 == 0:
+			b.WriteString(" \t\u00a0\n")
+		case i%4999 == 0:
+			fmt.Fprintf(&b, "{\"i\":%d,\"pad\":%q}\r\n", i, strings.Repeat("y", 150<<10))
+		default:
+			fmt.Fprintf(&b, "{\"key\":\"k%d\",\"ts\":%d}\n", i%37, i)
+		}
+	}
+	b.WriteString("{\"last\":true}")
+	input := b.String()
+	want := refLines(input, "h.ndjson")
+	for _, gz := range []bool{false, true} {
+		for _, size := range []int{1, 7, 8192} {
+			var r bytes.Buffer
+			if gz {
+				w := gzip.NewWriter(&r)
+				w.Write([]byte(input))
+				w.Close()
+			} else {
+				r.WriteString(input)
+			}
+			l, err := NewLines(iotest.HalfReader(&r), "h.ndjson")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRecords(t, fmt.Sprintf("gzip=%v batch=%d", gz, size), readBatches(t, l, size), want)
+			if err := l.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if l.Line() != 50_001 {
+				t.Errorf("Line() = %d", l.Line())
+			}
+		}
+	}
+}
+
+// Next and NextBatch can be mixed: the lines come out once each, in order.
+func TestLinesMixed(t *testing.T) {
+	input := strings.Repeat("{\"a\":1}\n\n{\"b\":2}\r\n", 5000)
+	want := refLines(input, "m")
+	l, err := NewLines(iotest.OneByteReader(strings.NewReader(input)), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []core.Record
+	recs := make([]core.Record, 100)
+	for k := 0; ; k++ {
+		if k%3 == 0 {
+			var rec core.Record
+			if !l.Next(&rec) {
+				break
+			}
+			got = append(got, rec)
+			continue
+		}
+		n := l.NextBatch(recs)
+		if n == 0 {
+			break
+		}
+		for _, r := range recs[:n] {
+			got = append(got, core.Record{ID: r.ID, Offset: r.Offset, Data: bytes.Clone(r.Data)})
+		}
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sameRecords(t, "mixed", got, want)
+}
+
+func TestLinesBatchErrors(t *testing.T) {
+	errRead := errors.New("disk on fire")
+	// Complete lines read before the error come first, then the error.
+	r := io.MultiReader(strings.NewReader("{}\n{}\n{\"half"), iotest.ErrReader(errRead))
+	l, _ := NewLines(r, "f")
+	recs := make([]core.Record, 10)
+	if n := l.NextBatch(recs); n != 2 {
+		t.Fatalf("first batch: %d records, want the 2 complete lines", n)
+	}
+	if n := l.NextBatch(recs); n != 0 || !errors.Is(l.Err(), errRead) || !strings.Contains(l.Err().Error(), "f: ") {
+		t.Fatalf("after the error: %d records, Err %v", n, l.Err())
+	}
+
+	l, _ = NewLines(strings.NewReader("{}\n"+strings.Repeat("x", 200<<10)+"\n{}\n"), "f")
+	l.MaxLine = 100 << 10
+	if n := l.NextBatch(recs); n != 1 || recs[0].ID != "f:1" {
+		t.Fatalf("first batch: %d records", n)
+	}
+	if n := l.NextBatch(recs); n != 0 {
+		t.Fatal("read a line longer than MaxLine")
+	}
+	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "f: line 2: longer than 102400 bytes") {
+		t.Errorf("Err = %v", err)
+	}
+
+	// A line of exactly MaxLine bytes is fine, with or without "\r\n".
+	l, _ = NewLines(strings.NewReader(strings.Repeat("x", 1000)+"\r\r\n"+strings.Repeat("y", 1000)), "f")
+	l.MaxLine = 1000
+	if n := l.NextBatch(recs); n != 2 || len(recs[0].Data) != 1000 || len(recs[1].Data) != 1000 || l.Err() != nil {
+		t.Fatalf("%d records, Err %v", n, l.Err())
+	}
+}
+
+// FuzzLines checks Next and NextBatch against the plain split on any input, read in small pieces.
+func FuzzLines(f *testing.F) {
+	f.Add("{\"a\":1}\r\n\n  \n{\"a\":2}\n{\"a\":3}", uint8(3))
+	f.Add("\r\r\n\u00a0\n\u2028x\r", uint8(1))
+	f.Add("", uint8(0))
+	f.Add(strings.Repeat("ab\n", 100), uint8(7))
+	f.Fuzz(func(t *testing.T, input string, size uint8) {
+		want := refLines(input, "z")
+		l, err := NewLines(iotest.HalfReader(strings.NewReader(input)), "z")
+		if err != nil {
+			return // a gzip magic with a bad header
+		}
+		if l.gz != nil {
+			return
+		}
+		sameRecords(t, "NextBatch", readBatches(t, l, int(size)%9+1), want)
+		if l.Err() != nil {
+			t.Fatal(l.Err())
+		}
+		l, _ = NewLines(iotest.OneByteReader(strings.NewReader(input)), "z")
+		sameRecords(t, "Next", readAll(t, l), want)
+	})
+}
+
+// Concatenated gzip members (cat a.gz b.gz) read as one stream, as gunzip reads them.
+func TestLinesGzipMembers(t *testing.T) {
+	var b bytes.Buffer
+	for _, part := range []string{"{\"a\":1}\n{\"a\":2}\n", "{\"a\":3}\n"} {
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(part))
+		w.Close()
+	}
+	l, err := NewLines(&b, "cat.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRecords(t, "members", readBatches(t, l, 2), refLines("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", "cat.gz"))
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
