@@ -52,7 +52,8 @@ type Data struct {
 	// EddyPath, if set, is a local checkout of eddy that a replace directive points to, for as
 	// long as eddy is not published (or to work on eddy itself).
 	EddyPath string
-	// Entry is the GCP entry point (the registered CloudEvent function's name).
+	// Entry is the GCP entry point (the registered CloudEvent function's name); the tick's is
+	// TickEntry.
 	Entry string
 	// From, when set, is where the function came from (eddy new --from): eddy.yaml and
 	// testdata/events.ndjson are the user's rather than the machine-health example, and the tests
@@ -68,6 +69,13 @@ type Data struct {
 	// Description is the spec's description, for the README (From only).
 	Description string
 }
+
+// GCPTickEntry is the name the GCP tick entry point registers (gcp.RegisterTick): the HTTP
+// function a Cloud Scheduler job calls every minute to close the windows of quiet partitions.
+const GCPTickEntry = "Tick"
+
+// TickEntry is the GCP tick entry point's name, GCPTickEntry, for the templates.
+func (d Data) TickEntry() string { return GCPTickEntry }
 
 // Has tells whether the project targets cloud.
 func (d Data) Has(cloud string) bool { return slices.Contains(d.Clouds, cloud) }

@@ -175,3 +175,81 @@ func TestProjectFrom(t *testing.T) {
 		}
 	}
 }
+
+// The GCP scaffold deploys the tick as Azure and AWS do theirs: gcpfunction registers both entry
+// points on one shared Function, cmd/gcp serves both, the Terraform and gcloud files create the
+// tick function and a Cloud Scheduler job calling it every minute with an OIDC token of an account
+// that may invoke only it, the bundle registers both, and the README says so.
+func TestGCPTick(t *testing.T) {
+	d := data("gcp")
+	files, err := templates.Project(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := templates.Render("bundle/gcp", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range append(files, bundle...) {
+		got[f.Path] = string(f.Data)
+	}
+	if templates.GCPTickEntry != "Tick" || d.TickEntry() != templates.GCPTickEntry {
+		t.Fatalf("tick entry %q / %q", templates.GCPTickEntry, d.TickEntry())
+	}
+	for path, wants := range map[string][]string{
+		"gcpfunction/function.go": {
+			`const TickEntryPoint = "Tick"`, "open := gcp.OpenOnce(Open)",
+			"gcp.Register(EntryPoint, open)", "gcp.RegisterTick(TickEntryPoint, open)",
+		},
+		"gcpfunction/function_test.go": {"func TestTick(", "gcp.TickHandler(", "http.StatusMethodNotAllowed"},
+		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "funcframework.StartHostPort"},
+		"function.go":                  {"registers OnMessage and Tick", `_ "example.com/press-monitor/gcpfunction"`},
+		"deploy/gcp/main.tf": {
+			`resource "google_cloudfunctions2_function" "tick"`, `entry_point = "Tick"`, `name     = "${var.name}-tick"`,
+			`resource "google_service_account" "scheduler"`, `resource "google_cloud_scheduler_job" "tick"`,
+			`schedule         = "* * * * *"`, `http_method = "POST"`,
+			"service_account_email = google_service_account.scheduler.email",
+			"audience              = google_cloudfunctions2_function.tick.service_config[0].uri",
+			`"cloudscheduler.googleapis.com"`,
+		},
+		"deploy/gcp/gcloud.sh": {
+			`gcloud functions deploy "$NAME-tick"`, "--entry-point Tick --trigger-http --no-allow-unauthenticated",
+			`gcloud scheduler jobs "$verb" http "$NAME-tick"`, `--schedule "* * * * *"`, "--http-method POST",
+			`--oidc-service-account-email "$TICK_SA" --oidc-token-audience "$TICK_URL"`, "cloudscheduler.googleapis.com",
+		},
+		"README.md": {"`Tick`, the tick that closes quiet windows", "Cloud Scheduler job `press-monitor-tick` every minute", "`window.idle_timeout`"},
+	} {
+		for _, w := range wants {
+			if !strings.Contains(got[path], w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+	// Least privilege: the scheduler's account gets exactly one grant, run.invoker on the tick
+	// function's service, and nothing in the module grants it anything else.
+	tf := got["deploy/gcp/main.tf"]
+	if n := strings.Count(tf, "serviceAccount:${google_service_account.scheduler.email}"); n != 1 {
+		t.Errorf("main.tf grants the scheduler's account %d times, want once", n)
+	}
+	i := strings.Index(tf, `resource "google_cloud_run_v2_service_iam_member" "scheduler"`)
+	if i < 0 {
+		t.Fatal("main.tf: no invoker grant for the scheduler")
+	}
+	grant := tf[i : i+strings.Index(tf[i:], "\n}")]
+	for _, w := range []string{"google_cloudfunctions2_function.tick.service_config[0].service", `"roles/run.invoker"`} {
+		if !strings.Contains(grant, w) {
+			t.Errorf("the scheduler's grant lacks %s:\n%s", w, grant)
+		}
+	}
+	sh := got["deploy/gcp/gcloud.sh"]
+	if n := strings.Count(sh, `"serviceAccount:$TICK_SA"`); n != 1 || !strings.Contains(sh, `add-iam-policy-binding "$NAME-tick"`) {
+		t.Errorf("gcloud.sh grants the scheduler's account %d times (want once, invoker on $NAME-tick)", n)
+	}
+	// Neither file lets anyone else call the tick.
+	for _, f := range []string{tf, sh} {
+		if strings.Contains(f, "allUsers") || strings.Contains(f, "--allow-unauthenticated") {
+			t.Error("the tick function is public")
+		}
+	}
+}

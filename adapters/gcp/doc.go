@@ -1,6 +1,6 @@
 // Package gcp runs an eddy function on Google Cloud: Pub/Sub messages in, decisions out.
 //
-// Two ways in, one Runner behind them:
+// Two ways in and a clock, one Runner behind them:
 //
 //   - Push: a Cloud Run function (functions-framework-go) triggered by
 //     google.cloud.pubsub.topic.v1.messagePublished CloudEvents, in binary or structured mode, or by
@@ -10,6 +10,12 @@
 //   - Pull: Function.Pull on a gocloud.dev subscription (gcppubsubv2), in a Cloud Run service or
 //     any container, for throughput: messages are gathered into rounds, grouped per partition,
 //     run as one batch each, acknowledged after the state commit and nacked on failure.
+//   - Tick: Pub/Sub invokes the function only when a message comes, so the windows of an
+//     ordering key that went quiet would never close. RegisterTick registers an HTTP function
+//     that a Cloud Scheduler job POSTs to every minute (OIDC-authenticated); it advances every
+//     partition with stored state to the current time (Function.Tick, runner.TickAll), so that
+//     idle timeouts close those windows, and answers a TickSummary. OpenOnce lets both entry
+//     points of one process share a Function.
 //
 // A message becomes a core.Record (ID = message id, no offset since Pub/Sub has no order, Key =
 // ordering key, Attrs = attributes, Data = the decoded data, Time = publish time) in a core.Batch

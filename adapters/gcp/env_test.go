@@ -42,6 +42,7 @@ import (
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
+	"github.com/eddyhq/eddy/core/state/driver"
 	"github.com/eddyhq/eddy/examples/bench"
 )
 
@@ -52,6 +53,12 @@ var bucketSeq atomic.Int64
 // gcsStore starts fake-gcs-server in process and returns a state store on a fresh bucket: state
 // commits are GCS generation preconditions, as in production.
 func gcsStore(t testing.TB) *state.Store {
+	t.Helper()
+	return state.NewStore(gcsDriver(t), nil)
+}
+
+// gcsDriver is gcsStore's driver, for tests that wrap it.
+func gcsDriver(t testing.TB) driver.Store {
 	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
 	if err != nil {
@@ -75,7 +82,7 @@ func gcsStore(t testing.TB) *state.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return state.NewStore(d, nil)
+	return d
 }
 
 // psEnv is an in-process Pub/Sub (pstest) with a client on it.
@@ -196,7 +203,10 @@ func sensorEvents(seed uint64, keys, n int) (evs [][]sensorEvent) {
 var hotRule = rule.Threshold{Name: "hot", Severity: "warning", Condition: "max >= 95.0"}
 
 // newW1 makes W1 (tumbling 60 s count/sum/avg/min/max) with the hot rule: the function under test.
-func newW1(string) (runner.Processor, error) {
+func newW1(string) (runner.Processor, error) { return buildW1(bench.W1) }
+
+// buildW1 makes cfg (W1 or a variant of it) with the hot rule.
+func buildW1(cfg pipeline.Config) (runner.Processor, error) {
 	set, err := rule.Compile(rule.Config{
 		Aggregates: []rule.Aggregate{{Name: "count"}, {Name: "sum"}, {Name: "avg"}, {Name: "min"}, {Name: "max"}},
 		Thresholds: []rule.Threshold{hotRule},
@@ -204,7 +214,7 @@ func newW1(string) (runner.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := pipeline.New(bench.W1)
+	b, err := pipeline.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -328,19 +338,26 @@ const (
 	rawPush
 )
 
+// binaryRequest is e as a binary-mode messagePublished CloudEvent POSTed to endpoint, with e's
+// key as the ordering key.
+func binaryRequest(endpoint string, e sensorEvent) *http.Request {
+	req, _ := http.NewRequest("POST", endpoint, bytes.NewReader(pushBody(e, e.Key)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-type", gcp.MessagePublished)
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+project+"/topics/telemetry")
+	req.Header.Set("ce-id", e.ID)
+	req.Header.Set("ce-time", ms(e.TS))
+	return req
+}
+
 // deliver POSTs e to the function served at url in the given mode and returns the status code.
 func deliver(t testing.TB, url string, e sensorEvent, mode int) int {
 	t.Helper()
 	var req *http.Request
 	switch mode {
 	case binaryMode:
-		req, _ = http.NewRequest("POST", url+"/", bytes.NewReader(pushBody(e, e.Key)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("ce-specversion", "1.0")
-		req.Header.Set("ce-type", gcp.MessagePublished)
-		req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+project+"/topics/telemetry")
-		req.Header.Set("ce-id", e.ID)
-		req.Header.Set("ce-time", ms(e.TS))
+		req = binaryRequest(url+"/", e)
 	case structuredMode:
 		body, _ := json.Marshal(map[string]any{
 			"specversion": "1.0", "type": gcp.MessagePublished, "id": e.ID, "time": ms(e.TS),
@@ -367,7 +384,8 @@ func deliver(t testing.TB, url string, e sensorEvent, mode int) int {
 
 // serve starts the real functions-framework HTTP server on a free loopback port with
 // FUNCTION_TARGET=target, as Cloud Run functions run it: the target function answers on every
-// path. It returns the base URL. The framework has no way to stop its server; it lives as long
+// path. With target "" every registered function answers at "/"+its name, in one process. It
+// returns the base URL. The framework has no way to stop its server; it lives as long
 // as the test binary.
 func serve(t testing.TB, target string) string {
 	t.Helper()

@@ -60,6 +60,24 @@ func ExampleRegister() {
 	gcp.Register("OnMessage", open)
 }
 
+// The tick entry point beside the Pub/Sub one, sharing one Function where one process serves both
+// (locally, FUNCTION_TARGET unset: POST /Tick). Deploy it from the same source as a second function
+// (--entry-point Tick --trigger-http --no-allow-unauthenticated) and have a Cloud Scheduler job
+// POST to it every minute with an OIDC token of a service account that may only invoke it.
+//
+//	package function
+//
+//	func init() {
+//		open := gcp.OpenOnce(open)
+//		gcp.Register("OnMessage", open)
+//		gcp.RegisterTick("Tick", open)
+//	}
+func ExampleRegisterTick() {
+	shared := gcp.OpenOnce(open)
+	gcp.Register("OnMessage", shared)
+	gcp.RegisterTick("Tick", shared)
+}
+
 // Pull mode, in a Cloud Run service or any container: batches per partition, acknowledged after
 // the state commit.
 func ExampleFunction_Pull() {
@@ -78,8 +96,8 @@ func ExampleFunction_Pull() {
 	log.Printf("pulled %d messages: %v", stats.Messages, err)
 }
 
-// A scheduled tick closes the windows of ordering keys that went quiet: call it from a Cloud
-// Scheduler job (an HTTP function of the same module, say) every minute.
+// A scheduled tick closes the windows of ordering keys that went quiet: RegisterTick's entry point
+// calls it for Cloud Scheduler; a pulling service can call it on a ticker of its own.
 func ExampleFunction_Tick() {
 	ctx := context.Background()
 	f, err := open(ctx)

@@ -27,6 +27,9 @@ type Config struct {
 	Partition Partitioner
 	// Logger gets one line per dead letter and per failed delivery (default slog.Default()).
 	Logger *slog.Logger
+	// Now is the clock (default time.Now): it stamps each batch with its processing time, which
+	// the idle timeout measures from, and gives the tick entry point its time. Tests drive it.
+	Now func() time.Time
 }
 
 // Function is the adapter: it turns Pub/Sub deliveries into batches for the Runner and maps the
@@ -36,6 +39,7 @@ type Function struct {
 	dead      runner.FailureSink
 	partition Partitioner
 	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New checks cfg and returns a Function.
@@ -46,12 +50,15 @@ func New(cfg Config) (*Function, error) {
 	case cfg.DeadLetter == nil:
 		return nil, errors.New("gcp: Config.DeadLetter is nil: poison messages would be lost")
 	}
-	f := &Function{run: cfg.Runner, dead: cfg.DeadLetter, partition: cfg.Partition, log: cfg.Logger}
+	f := &Function{run: cfg.Runner, dead: cfg.DeadLetter, partition: cfg.Partition, log: cfg.Logger, now: cfg.Now}
 	if f.partition == nil {
 		f.partition = FirstOf(ByOrderingKey)
 	}
 	if f.log == nil {
 		f.log = slog.Default()
+	}
+	if f.now == nil {
+		f.now = time.Now
 	}
 	return f, nil
 }
@@ -82,7 +89,7 @@ func (f *Function) Handle(ctx context.Context, m *Message) error {
 	if err != nil {
 		return f.poisonErr(ctx, &rec, err)
 	}
-	res, err := f.run.Run(ctx, core.Batch{Partition: part, Records: []core.Record{rec}})
+	res, err := f.run.Run(ctx, core.Batch{Partition: part, Records: []core.Record{rec}, Now: f.now()})
 	if err != nil {
 		f.log.ErrorContext(ctx, "pubsub message failed; it will be redelivered", "message_id", m.ID, "partition", part, "error", err)
 		return fmt.Errorf("pubsub message %q: %w", m.ID, err)
@@ -116,7 +123,8 @@ func (f *Function) poison(ctx context.Context, rec *core.Record, field, reason s
 // Tick advances processing time to now on every partition with stored state, so that idle
 // timeouts close the windows of partitions that went quiet: Pub/Sub invokes the function only when
 // a message comes, so a quiet ordering key would hold its last windows forever. Call it from a
-// scheduled job (Cloud Scheduler) every minute or so; outputs go to the Runner's sink.
+// scheduled job (Cloud Scheduler) every minute or so, through RegisterTick's HTTP entry point;
+// outputs go to the Runner's sink.
 func (f *Function) Tick(ctx context.Context, now time.Time) (core.Result, error) {
 	res, err := f.run.TickAll(ctx, now)
 	if err != nil {

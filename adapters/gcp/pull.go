@@ -172,7 +172,7 @@ func (f *Function) runRound(ctx context.Context, round []*pubsub.Message, parall
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := f.run.Run(ctx, core.Batch{Partition: g.partition, Records: g.recs})
+			res, err := f.run.Run(ctx, core.Batch{Partition: g.partition, Records: g.recs, Now: f.now()})
 			mu.Lock()
 			defer mu.Unlock()
 			st.Batches++

@@ -45,8 +45,8 @@ func newDeployCmd(e *env) *cobra.Command {
 
  1. builds what the cloud runs, under .eddy/build/CLOUD:
       aws    function.zip: a linux/arm64 bootstrap built with -tags lambda.norpc, CGO off
-      gcp    source/ and source.zip: a module whose root package registers the function with
-             functions-framework-go, dependencies vendored (eddy included)
+      gcp    source/ and source.zip: a module whose root package registers the function and its
+             tick with functions-framework-go, dependencies vendored (eddy included)
       azure  app/ and app.zip: host.json, OnEvents/function.json and the linux/amd64 handler
  2. writes the infrastructure files of deploy/CLOUD that are missing (existing ones are yours
     and stay as they are)
@@ -453,7 +453,7 @@ func buildGCP(ctx context.Context, p *project, build string) ([]artifact, error)
 	if err := zipFiles(zipPath, src, names); err != nil {
 		return nil, err
 	}
-	return []artifact{dirStat(src, "source bundle: root package registers "+gcpEntry+", dependencies vendored"), stat(zipPath, "the source bundle, zipped for Cloud Storage")}, nil
+	return []artifact{dirStat(src, "source bundle: root package registers "+gcpEntry+" and "+templates.GCPTickEntry+", dependencies vendored"), stat(zipPath, "the source bundle, zipped for Cloud Storage")}, nil
 }
 
 func gocmd(ctx context.Context, dir string, args ...string) error {
@@ -596,15 +596,25 @@ func plan(p *project, o deployOpts, build string) []step {
 	case "gcp/terraform":
 		return tf("project="+project, "region="+o.region, "source_zip="+filepath.Join(build, "source.zip"))
 	case "gcp/gcloud":
+		envVars := fmt.Sprintf("EDDY_STATE_URL=gs://%s-%s-state,EDDY_OUTPUT_URL=gcppubsubv2://%s/%s-outputs,EDDY_DEADLETTER_URL=gcppubsubv2://%s/%s-deadletter",
+			project, p.name, project, p.name, project, p.name)
 		return []step{{args: []string{"gcloud", "functions", "deploy", p.name, "--gen2", "--project", project, "--region", o.region,
 			"--runtime", "go126", "--source", filepath.Join(build, "source"), "--entry-point", gcpEntry,
 			"--trigger-topic", p.name + "-events", "--retry",
 			"--service-account", p.name + "-fn@" + project + ".iam.gserviceaccount.com",
 			"--trigger-service-account", p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--ingress-settings", "internal-only",
-			"--set-env-vars", fmt.Sprintf("EDDY_STATE_URL=gs://%s-%s-state,EDDY_OUTPUT_URL=gcppubsubv2://%s/%s-outputs,EDDY_DEADLETTER_URL=gcppubsubv2://%s/%s-deadletter",
-				project, p.name, project, p.name, project, p.name)}},
+			"--set-env-vars", envVars}},
 			{args: []string{"gcloud", "run", "services", "add-iam-policy-binding", p.name, "--project", project, "--region", o.region,
-				"--member", "serviceAccount:" + p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--role", "roles/run.invoker"}}}
+				"--member", "serviceAccount:" + p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--role", "roles/run.invoker"}},
+			// The tick function that deploy/gcp/gcloud.sh's Scheduler job calls every minute: the same
+			// source with the tick entry point, invocable only by the scheduler's account.
+			{args: []string{"gcloud", "functions", "deploy", p.name + "-tick", "--gen2", "--project", project, "--region", o.region,
+				"--runtime", "go126", "--source", filepath.Join(build, "source"), "--entry-point", templates.GCPTickEntry,
+				"--trigger-http", "--no-allow-unauthenticated",
+				"--service-account", p.name + "-fn@" + project + ".iam.gserviceaccount.com", "--ingress-settings", "internal-only",
+				"--max-instances", "1", "--timeout", "300s", "--set-env-vars", envVars}},
+			{args: []string{"gcloud", "run", "services", "add-iam-policy-binding", p.name + "-tick", "--project", project, "--region", o.region,
+				"--member", "serviceAccount:" + p.name + "-tick@" + project + ".iam.gserviceaccount.com", "--role", "roles/run.invoker"}}}
 	case "azure/terraform":
 		return tf("location="+o.region, "resource_group="+o.resourceGroup, "app_zip="+filepath.Join(build, "app.zip"))
 	}
@@ -625,7 +635,7 @@ func printPlan(e *env, p *project, o deployOpts, arts []artifact, written, kept 
 		fmt.Fprintf(w, "  %-40s kept (yours)\n", f)
 	}
 	if o.cloud == "gcp" && o.tool == "gcloud" {
-		fmt.Fprintln(w, "\nOnce per project, create the topics, bucket and service account: deploy/gcp/gcloud.sh PROJECT_ID REGION")
+		fmt.Fprintln(w, "\nOnce per project, create the topics, bucket, service accounts and the tick's Cloud Scheduler job: deploy/gcp/gcloud.sh PROJECT_ID REGION")
 	}
 	if o.cloud == "gcp" && o.project == "" {
 		fmt.Fprintln(w, "\nNo --project (or $GOOGLE_CLOUD_PROJECT): the commands say PROJECT_ID.")
