@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,18 +33,15 @@ func benchReplay(b *testing.B, size int64, open func() io.Reader) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := newReplayCmd(&env{}).Flags().Lookup("batch").DefValue
-	var bs int
-	if _, err := fmt.Sscan(batch, &bs); err != nil {
-		b.Fatal(err)
-	}
+	parallel := runtime.GOMAXPROCS(0) > 1
+	bs := defaultBatch(parallel)
 	ballast := heapBallast()
 	defer runtime.KeepAlive(ballast)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, runtime.GOMAXPROCS(0) > 1)
+		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, parallel)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -298,3 +298,71 @@ func TestTickExpiresIdleRuleState(t *testing.T) {
 		t.Fatalf("after the TTL: %v, want firing then resolved", states)
 	}
 }
+
+// TestRunDecodedEqualsRun: records decoded ahead by another goroutine's decoder (NewDecoder, reused
+// event storage across batches as a reader goroutine would) give Run's outputs, failures and counts
+// exactly, for windows, decisions, patterns, late events and undecodable records alike.
+func TestRunDecodedEqualsRun(t *testing.T) {
+	recs := records(rand.New(rand.NewPCG(7, 7)), 3000)
+	ctx := context.Background()
+	tm := window.Time{OutOfOrder: 2 * time.Second, AllowedLateness: 3 * time.Second}
+	run := func(ahead bool) (lines []string, fails []string, stats core.Stats) {
+		p := build(t, tm)
+		emit := func(o core.Output) { lines = append(lines, string(o.AppendJSON(nil))) }
+		var dec pipeline.Decoder
+		var buf []pipeline.Decoded
+		if ahead {
+			var err error
+			if dec, err = p.NewDecoder(); err != nil {
+				t.Fatal(err)
+			}
+			buf = make([]pipeline.Decoded, 128)
+		}
+		for start := 0; start < len(recs); start += 97 {
+			b := core.Batch{Partition: "p", Records: recs[start:min(start+97, len(recs))], Now: time.Unix(int64(start), 0)}
+			var res core.Result
+			var err error
+			if ahead {
+				done := make(chan struct{})
+				go func() { // decode on another goroutine, as replay's reader does
+					defer close(done)
+					for i := range b.Records {
+						buf[i].Err = dec.Decode(b.Partition, &b.Records[i], b.Now, &buf[i].Event)
+					}
+				}()
+				<-done
+				res, err = p.RunDecoded(ctx, b, buf[:len(b.Records)], emit)
+			} else {
+				res, err = p.Run(ctx, b, emit)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats.Add(res.Stats)
+			for _, f := range res.Failures {
+				fails = append(fails, f.Error())
+			}
+		}
+		res, err := p.Flush(ctx, emit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats.Add(res.Stats)
+		return lines, fails, stats
+	}
+	wantLines, wantFails, wantStats := run(false)
+	gotLines, gotFails, gotStats := run(true)
+	if strings.Join(gotLines, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("outputs differ: %d lines decoded ahead, %d with Run", len(gotLines), len(wantLines))
+	}
+	if strings.Join(gotFails, "\n") != strings.Join(wantFails, "\n") || gotStats != wantStats {
+		t.Errorf("failures %q stats %+v, want %q %+v", gotFails, gotStats, wantFails, wantStats)
+	}
+	if wantStats.Failed == 0 || wantStats.Late == 0 || wantStats.Decisions == 0 {
+		t.Fatalf("the stream should exercise failures, late events and decisions: %+v", wantStats)
+	}
+	p := build(t, tm)
+	if _, err := p.RunDecoded(ctx, core.Batch{Records: recs[:2]}, make([]pipeline.Decoded, 1), func(core.Output) {}); err == nil {
+		t.Error("RunDecoded took 1 decoded record for a batch of 2")
+	}
+}
