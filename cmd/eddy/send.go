@@ -146,15 +146,11 @@ func sendCloud(ctx context.Context, e *env, o sendOpts, args []string) error {
 			}
 		}
 	} else {
-		in, _, err := openInput(e, o.input)
+		lines, closeInput, err := openLines(e, o.input)
 		if err != nil {
 			return err
 		}
-		defer in.Close()
-		lines, err := codec.NewLines(in, o.input)
-		if err != nil {
-			return err
-		}
+		defer closeInput()
 		var rec core.Record
 		for lines.Next(&rec) && ctx.Err() == nil && len(errs) == 0 {
 			if inputErr = add(&rec); inputErr != nil {
@@ -267,15 +263,11 @@ func sendDev(ctx context.Context, e *env, o sendOpts, args []string) error {
 			return err
 		}
 	} else {
-		in, _, err := openInput(e, o.input)
+		lines, closeInput, err := openLines(e, o.input)
 		if err != nil {
 			return err
 		}
-		defer in.Close()
-		lines, err := codec.NewLines(in, o.input)
-		if err != nil {
-			return err
-		}
+		defer closeInput()
 		var rec core.Record
 		n := 0
 		for lines.Next(&rec) {
@@ -297,4 +289,18 @@ func sendDev(ctx context.Context, e *env, o sendOpts, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "sent %d events to %s\n", sent, o.to)
 	return nil
+}
+
+// openLines opens the input file (stdin for "-") as lines named by its path, so that an error
+// points at the line; closeInput releases the file.
+func openLines(e *env, path string) (lines *codec.Lines, closeInput func() error, err error) {
+	in, _, err := openInput(e, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lines, err = codec.NewLines(in, path); err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	return lines, in.Close, nil
 }

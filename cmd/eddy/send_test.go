@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,18 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"gocloud.dev/pubsub/gcppubsubv2"
-
 	"github.com/eddyhq/eddy/internal/ehfake"
-	"github.com/eddyhq/eddy/internal/standin"
+	"github.com/eddyhq/eddy/internal/send/sendtest"
 )
 
 // readingKeys returns testdata/readings.ndjson's lines and the key field of each.
@@ -50,47 +39,20 @@ var summaryRE = regexp.MustCompile(`sent (\d+) events to \S+ in \S+ \(\d+ events
 // eddy send --to kinesis:// with --spec puts every line of the input on the stream, keyed by the
 // spec's input.key, and prints a summary; a bad record stops it with the record's line and field.
 func TestSendKinesis(t *testing.T) {
-	ep := standin.Kinesalite(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "us-east-1")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	kc := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 	stream := "readings"
-	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		d, err := kc.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: &stream})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.StreamDescription.StreamStatus == types.StreamStatusActive {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ep, kc := sendtest.Kinesalite(ctx, t, stream, 1)
 	to := "kinesis://" + stream + "?endpoint=" + ep
 	code, _, stderr := runEnv(t, "", false, "send", "--to", to, "--spec", "testdata/alarms.yaml", "--input", "testdata/readings.ndjson", "--chunk", "50")
 	m := summaryRE.FindStringSubmatch(stderr)
 	if code != 0 || m == nil || m[1] != "181" || m[2] != "0" {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: &stream, ShardId: aws.String("shardId-000000000000"),
-		ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lines, keys := readingKeys(t)
 	var gotLines, gotKeys []string
-	for _, r := range out.Records {
-		gotLines, gotKeys = append(gotLines, string(r.Data)), append(gotKeys, *r.PartitionKey)
+	for _, r := range sendtest.ReadKinesis(ctx, t, kc, stream) {
+		gotLines, gotKeys = append(gotLines, r.Data), append(gotKeys, r.Key)
 	}
 	// One shard: the stream's order is the input's.
 	if !slices.Equal(gotLines, lines) || !slices.Equal(gotKeys, keys) {
@@ -122,18 +84,7 @@ func TestSendKinesis(t *testing.T) {
 // eddy send --to gcppubsub://…?ordering=true publishes the events given as arguments with --key
 // as ordering key.
 func TestSendPubSub(t *testing.T) {
-	srv := pstest.NewServer()
-	defer srv.Close()
-	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
-	ctx := context.Background()
-	admin, err := gcppubsubv2.Client(ctx, "p", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/in"}); err != nil {
-		t.Fatal(err)
-	}
+	srv := sendtest.PubSub(context.Background(), t, "p", "in")
 	evs := []string{`{"key":"a","ts":1,"value":1}`, `{"key":"b","ts":2,"value":2}`, `{"key":"a","ts":3,"value":3}`}
 	code, _, stderr := runEnv(t, "", false, append([]string{"send", "--to", "gcppubsub://projects/p/topics/in?ordering=true", "--key", "line-7"}, evs...)...)
 	if m := summaryRE.FindStringSubmatch(stderr); code != 0 || m == nil || m[1] != "3" {
@@ -168,32 +119,9 @@ func TestSendEventHubs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cons, err := azeventhubs.NewConsumerClientFromConnectionString(conn, "readings", azeventhubs.DefaultConsumerGroup, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close(ctx)
 	got := map[string][]string{}
-	for _, p := range []string{"0", "1"} {
-		pc, err := cons.NewPartitionClient(p, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Earliest: to.Ptr(true)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			rctx, rcancel := context.WithTimeout(ctx, time.Second)
-			evs, err := pc.ReceiveEvents(rctx, 200, nil)
-			rcancel()
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal(err)
-			}
-			for _, e := range evs {
-				got[*e.PartitionKey] = append(got[*e.PartitionKey], string(e.Body))
-			}
-			if len(evs) == 0 {
-				break
-			}
-		}
-		pc.Close(ctx)
+	for _, r := range sendtest.ReadEventHub(ctx, t, conn, "readings", "0", "1") {
+		got[r.Key] = append(got[r.Key], r.Data)
 	}
 	lines, keys := readingKeys(t)
 	want := map[string][]string{}

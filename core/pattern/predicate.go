@@ -46,52 +46,12 @@ type varBind struct {
 	name string
 	kind varKind
 	step int
-	root *node
+	root *predicate.PathTree[leafAt]
 }
 
-// node is a tree of the payload paths a variable reads; a leaf is one decoded field. A variable
-// whose own path is read whole is a leaf at the root.
-type node struct {
-	seg      string
-	path     string // full payload path, for leaves
-	leaf     bool
-	tidx     int // field-table index of a leaf
-	slot     int // retained slot of a leaf, -1 if not retained
-	children []*node
-}
-
-func (n *node) add(segs []string, path string) {
-	if n.leaf {
-		return // the whole value is read already
-	}
-	if len(segs) == 0 {
-		n.leaf, n.path, n.children = true, path, nil
-		return
-	}
-	for _, c := range n.children {
-		if c.seg == segs[0] {
-			c.add(segs[1:], path)
-			return
-		}
-	}
-	c := &node{seg: segs[0]}
-	n.children = append(n.children, c)
-	c.add(segs[1:], path)
-}
-
-func (n *node) bind(table *core.FieldTable, slotOf map[int]int) {
-	if n.leaf {
-		n.tidx = table.Index(n.path)
-		n.slot = -1
-		if s, ok := slotOf[n.tidx]; ok {
-			n.slot = s
-		}
-		return
-	}
-	for _, c := range n.children {
-		c.bind(table, slotOf)
-	}
-}
+// leafAt is where a read payload field is found: by field-table index in an event being added,
+// by retained slot (-1 if not retained) in a buffered one.
+type leafAt struct{ tidx, slot int }
 
 type celCompiler struct {
 	env  *cel.Env
@@ -129,7 +89,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 		if i, ok := pr.varIdx[name]; ok {
 			return pr.vars[i]
 		}
-		v := &varBind{name: name, kind: kind, step: stepIdx, root: &node{seg: name}}
+		v := &varBind{name: name, kind: kind, step: stepIdx, root: &predicate.PathTree[leafAt]{Seg: name}}
 		pr.varIdx[name] = len(pr.vars)
 		pr.vars = append(pr.vars, v)
 		if !declared[name] && kind != varKey && kind != varTime {
@@ -159,7 +119,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 				return
 			}
 			path := strings.Join(segs, ".")
-			varOf(root, varEvent, 0).root.add(segs, path)
+			varOf(root, varEvent, 0).root.Add(segs, path)
 			pr.ownPaths = appendNew(pr.ownPaths, path)
 			return
 		}
@@ -174,13 +134,13 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 			}
 			pr.eager = false
 			path := strings.Join(segs, ".")
-			varOf(root, varStep, i).root.add(segs, path)
+			varOf(root, varStep, i).root.Add(segs, path)
 			pr.stepPaths = appendNew(pr.stepPaths, path)
 			return
 		}
 		path := strings.Join(append([]string{root}, segs...), ".")
 		v := varOf(root, varField, 0)
-		v.root.add(segs, path)
+		v.root.Add(segs, path)
 		pr.ownPaths = appendNew(pr.ownPaths, path)
 	})
 	if refErr != nil {
@@ -222,10 +182,16 @@ func appendNew(list []string, s string) []string {
 func (pr *pred) bind(table *core.FieldTable, slotOf map[int]int) {
 	for _, v := range pr.vars {
 		if v.kind == varField || v.kind == varEvent || v.kind == varStep {
-			if v.kind == varField && v.root.leaf {
-				v.root.path = v.name
+			if v.kind == varField && v.root.Leaf {
+				v.root.Path = v.name
 			}
-			v.root.bind(table, slotOf)
+			v.root.EachLeaf(func(n *predicate.PathTree[leafAt]) {
+				n.At.tidx = table.Index(n.Path)
+				n.At.slot = -1
+				if s, ok := slotOf[n.At.tidx]; ok {
+					n.At.slot = s
+				}
+			})
 		}
 	}
 	pr.fast.Bind(table)
@@ -269,21 +235,21 @@ func (a *activation) ResolveName(name string) (any, bool) {
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-func (a *activation) build(n *node, fields []core.Value, slotted bool) (any, bool) {
-	if n.leaf {
-		i := n.tidx
+func (a *activation) build(n *predicate.PathTree[leafAt], fields []core.Value, slotted bool) (any, bool) {
+	if n.Leaf {
+		i := n.At.tidx
 		if slotted {
-			i = n.slot
+			i = n.At.slot
 		}
 		if i < 0 || i >= len(fields) {
 			return nil, false
 		}
 		return predicate.Value(fields[i])
 	}
-	m := make(map[string]any, len(n.children))
-	for _, c := range n.children {
+	m := make(map[string]any, len(n.Children))
+	for _, c := range n.Children {
 		if x, ok := a.build(c, fields, slotted); ok {
-			m[c.seg] = x
+			m[c.Seg] = x
 		}
 	}
 	return m, true

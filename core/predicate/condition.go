@@ -50,45 +50,7 @@ const (
 
 type variable struct {
 	kind varKind
-	root *node
-}
-
-// node is a tree of the payload paths a variable reads; a leaf is one decoded field.
-type node struct {
-	seg      string
-	path     string
-	leaf     bool
-	idx      int
-	children []*node
-}
-
-func (n *node) add(segs []string, path string) {
-	if n.leaf {
-		return // the whole value is read already
-	}
-	if len(segs) == 0 {
-		n.leaf, n.path, n.children = true, path, nil
-		return
-	}
-	for _, c := range n.children {
-		if c.seg == segs[0] {
-			c.add(segs[1:], path)
-			return
-		}
-	}
-	c := &node{seg: segs[0]}
-	n.children = append(n.children, c)
-	c.add(segs[1:], path)
-}
-
-func (n *node) bind(table *core.FieldTable) {
-	if n.leaf {
-		n.idx = table.Index(n.path)
-		return
-	}
-	for _, c := range n.children {
-		c.bind(table)
-	}
+	root *PathTree[int] // a leaf's At is its field-table index
 }
 
 // Compile parses and checks src and adds every field it reads to table. costLimit bounds one
@@ -124,7 +86,7 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 			return &c.vars[i]
 		}
 		c.byName[name] = len(c.vars)
-		c.vars = append(c.vars, variable{kind: kind, root: &node{seg: name}})
+		c.vars = append(c.vars, variable{kind: kind, root: &PathTree[int]{Seg: name}})
 		switch kind {
 		case varField:
 			opts = append(opts, cel.Variable(name, cel.DynType))
@@ -146,9 +108,9 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 				}
 				return
 			}
-			varOf(root, varEvent).root.add(segs, strings.Join(segs, "."))
+			varOf(root, varEvent).root.Add(segs, strings.Join(segs, "."))
 		default:
-			varOf(root, varField).root.add(segs, strings.Join(append([]string{root}, segs...), "."))
+			varOf(root, varField).root.Add(segs, strings.Join(append([]string{root}, segs...), "."))
 		}
 	})
 	if refErr != nil {
@@ -176,7 +138,7 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 	}
 	for i := range c.vars {
 		if v := &c.vars[i]; v.kind == varField || v.kind == varEvent {
-			v.root.bind(table)
+			v.root.EachLeaf(func(n *PathTree[int]) { n.At = table.Index(n.Path) })
 		}
 	}
 	if f, ok := Native(checked.NativeRep().Expr()); ok {
@@ -244,12 +206,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case varTime:
 		return types.Timestamp{Time: a.ev.Time.UTC()}, true
 	}
-	if n := v.root; n.leaf {
+	if n := v.root; n.Leaf {
 		// The common case, a top-level field: hand CEL its own value type, sparing the adapter.
-		if n.idx >= len(a.ev.Fields) {
+		if n.At >= len(a.ev.Fields) {
 			return nil, false
 		}
-		switch f := &a.ev.Fields[n.idx]; f.Kind {
+		switch f := &a.ev.Fields[n.At]; f.Kind {
 		case core.Number:
 			return types.Double(f.Num), true
 		case core.String:
@@ -264,17 +226,17 @@ func (a *activation) ResolveName(name string) (any, bool) {
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-func build(n *node, fields []core.Value) (any, bool) {
-	if n.leaf {
-		if n.idx < 0 || n.idx >= len(fields) {
+func build(n *PathTree[int], fields []core.Value) (any, bool) {
+	if n.Leaf {
+		if n.At < 0 || n.At >= len(fields) {
 			return nil, false
 		}
-		return Value(fields[n.idx])
+		return Value(fields[n.At])
 	}
-	m := make(map[string]any, len(n.children))
-	for _, c := range n.children {
+	m := make(map[string]any, len(n.Children))
+	for _, c := range n.Children {
 		if x, ok := build(c, fields); ok {
-			m[c.seg] = x
+			m[c.Seg] = x
 		}
 	}
 	return m, true

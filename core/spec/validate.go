@@ -591,14 +591,33 @@ func ruleError(path, msg, aggHint string) *Error {
 	return verr(fp, m[2], "")
 }
 
+// numericAggregate checks that ref, at path, names one of the function's aggregates and that the
+// aggregate is a number an anomaly detector or a crossover can follow from window to window, not a
+// top-k list; instead is the hint for a top-k one.
+func (v *validator) numericAggregate(path, ref, instead string) {
+	var names []string
+	found, topK := false, false
+	for i := range v.f.Aggregates {
+		a := &v.f.Aggregates[i]
+		names = append(names, a.name())
+		if a.name() == ref {
+			found, topK = true, a.Op == aggregate.TopK
+		}
+	}
+	switch {
+	case !found:
+		hint := "the aggregates are " + oneOf(names)
+		if s := suggest(ref, names); s != "" {
+			hint = "did you mean " + s + "?"
+		}
+		v.add(verr(path, fmt.Sprintf("no aggregate named %q", ref), hint))
+	case topK:
+		v.add(verr(path, fmt.Sprintf("%q is a top-k list, not a number", ref), instead))
+	}
+}
+
 func (v *validator) anomalies() {
 	f := v.f
-	kinds := map[string]aggregate.Op{}
-	var names []string
-	for i := range f.Aggregates {
-		kinds[f.Aggregates[i].name()] = f.Aggregates[i].Op
-		names = append(names, f.Aggregates[i].name())
-	}
 	for i, a := range f.Anomalies {
 		p := fmt.Sprintf("anomalies[%d]", i)
 		v.claim(a.Name, p+".name")
@@ -609,15 +628,7 @@ func (v *validator) anomalies() {
 			continue
 		}
 		if a.Aggregate != "" {
-			if op, ok := kinds[a.Aggregate]; !ok {
-				hint := "the aggregates are " + oneOf(names)
-				if s := suggest(a.Aggregate, names); s != "" {
-					hint = "did you mean " + s + "?"
-				}
-				v.add(verr(p+".aggregate", fmt.Sprintf("no aggregate named %q", a.Aggregate), hint))
-			} else if op == aggregate.TopK {
-				v.add(verr(p+".aggregate", fmt.Sprintf("%q is a top-k list, not a number", a.Aggregate), "watch a numeric aggregate"))
-			}
+			v.numericAggregate(p+".aggregate", a.Aggregate, "watch a numeric aggregate")
 		}
 		switch a.Method {
 		case rule.ZScore:
@@ -657,12 +668,6 @@ func (v *validator) anomalies() {
 
 func (v *validator) crossovers() {
 	f := v.f
-	kinds := map[string]aggregate.Op{}
-	var names []string
-	for i := range f.Aggregates {
-		kinds[f.Aggregates[i].name()] = f.Aggregates[i].Op
-		names = append(names, f.Aggregates[i].name())
-	}
 	for i, c := range f.Crossovers {
 		p := fmt.Sprintf("crossovers[%d]", i)
 		v.claim(c.Name, p+".name")
@@ -673,15 +678,7 @@ func (v *validator) crossovers() {
 			continue
 		}
 		if c.Of != "" {
-			if op, ok := kinds[c.Of]; !ok {
-				hint := "the aggregates are " + oneOf(names)
-				if s := suggest(c.Of, names); s != "" {
-					hint = "did you mean " + s + "?"
-				}
-				v.add(verr(p+".of", fmt.Sprintf("no aggregate named %q", c.Of), hint))
-			} else if op == aggregate.TopK {
-				v.add(verr(p+".of", fmt.Sprintf("%q is a top-k list, not a number", c.Of), "average a numeric aggregate"))
-			}
+			v.numericAggregate(p+".of", c.Of, "average a numeric aggregate")
 		}
 		if c.Fast > 0 && c.Slow > 0 && c.Slow <= c.Fast {
 			v.add(verr(p+".slow", fmt.Sprintf("%d is not more than fast (%d)", c.Slow, c.Fast), "the slow average is the longer one, e.g. fast: 5, slow: 20"))

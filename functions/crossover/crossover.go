@@ -35,6 +35,7 @@
 package crossover
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -103,30 +104,14 @@ func New(c Config) (*spec.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("crossover: Key, Time and Field are required")
 	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Step == 0 {
-		c.Step = DefaultStep
-	}
-	if c.Fast == 0 {
-		c.Fast = DefaultFast
-	}
-	if c.Slow == 0 {
-		c.Slow = DefaultSlow
-	}
-	if c.Average == "" {
-		c.Average = DefaultAverage
-	}
-	if c.MinSpread == 0 {
-		c.MinSpread = DefaultMinSpread
-	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = DefaultOutOfOrder
-	}
-	if c.Severity == "" {
-		c.Severity = DefaultSeverity
-	}
+	c.Name = cmp.Or(c.Name, DefaultName)
+	c.Step = cmp.Or(c.Step, DefaultStep)
+	c.Fast = cmp.Or(c.Fast, DefaultFast)
+	c.Slow = cmp.Or(c.Slow, DefaultSlow)
+	c.Average = cmp.Or(c.Average, DefaultAverage)
+	c.MinSpread = cmp.Or(c.MinSpread, DefaultMinSpread)
+	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
+	c.Severity = cmp.Or(c.Severity, DefaultSeverity)
 	switch {
 	case c.Step < 0:
 		return nil, fmt.Errorf("crossover: Step %s must be positive", c.Step)

@@ -1,7 +1,6 @@
 package crossover_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/functions/crossover"
+	"github.com/eddyhq/eddy/functions/internal/fntest"
 )
 
 // t0 is a minute boundary, so the bars start on whole minutes from it.
@@ -25,20 +25,8 @@ func defaults() crossover.Config {
 // TestGoEqualsSpec: the Go constructor with the defaults and eddy.yaml describe the same function,
 // and the file passes everything `eddy validate` checks (spec.Load validates; Compile builds).
 func TestGoEqualsSpec(t *testing.T) {
-	fromGo, err := crossover.New(defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(fromGo, fromYAML) {
-		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
-	}
-	if _, err := fromYAML.Compile(spec.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	f, err := crossover.New(defaults())
+	fntest.SameAsSpec(t, f, err)
 }
 
 type trade struct {
@@ -48,34 +36,18 @@ type trade struct {
 }
 
 func records(trades []trade) []core.Record {
-	recs := make([]core.Record, len(trades))
-	for i, tr := range trades {
-		id := fmt.Sprint(i + 1)
-		recs[i] = core.Record{ID: id, Offset: id, Data: []byte(fmt.Sprintf(`{"symbol":%q,"ts":%d,"price":%v}`,
-			tr.sym, t0.Add(tr.at).UnixMilli(), tr.price))}
-	}
-	return recs
+	return fntest.Records(len(trades), func(i int) []byte {
+		tr := trades[i]
+		return fmt.Appendf(nil, `{"symbol":%q,"ts":%d,"price":%v}`, tr.sym, t0.Add(tr.at).UnixMilli(), tr.price)
+	})
 }
 
-// run processes recs in batches of n (one batch for n <= 0), saving the state and restoring it
-// into a fresh pipeline between batches as a serverless runtime does, then flushes. It returns
-// every output as a JSON line, the decisions in a readable form and the number of late outputs,
-// and checks that every decision id is the deterministic one for some revision of its bar.
+// run runs recs through f with fntest.Run in batches of n, returning every output as a JSON line,
+// the decisions in a readable form and the number of late outputs, and checks that every decision
+// id is the deterministic one for some revision of its bar.
 func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []string, decisions []string, late int) {
 	t.Helper()
-	if n <= 0 {
-		n = len(recs)
-	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.NewPipeline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emit := func(o core.Output) {
-		lines = append(lines, string(o.AppendJSON(nil)))
+	lines = fntest.Run(t, f, recs, n, t0, func(o core.Output) {
 		switch o := o.(type) {
 		case *core.Late:
 			late++
@@ -96,33 +68,7 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []str
 			decisions = append(decisions, fmt.Sprintf("%s %s %s [%s,%s) rev %d: %s", o.Rule, o.State, o.Key,
 				o.Window.Start.Sub(t0), o.Window.End.Sub(t0), rev, strings.Join(vals, " ")))
 		}
-	}
-	ctx := context.Background()
-	for len(recs) > 0 {
-		k := min(n, len(recs))
-		res, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[:k], Now: t0}, emit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Failures) > 0 {
-			t.Fatalf("failures: %v", res.Failures[0])
-		}
-		recs = recs[k:]
-		// The next invocation: state saved and restored into a fresh pipeline.
-		state, err := p.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, err = c.NewPipeline(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Restore(state); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return lines, decisions, late
 }
 
@@ -157,32 +103,19 @@ func trend() []core.Record {
 // one once (bar 30) and below once (bar 45), each reported once with exact averages computed from
 // the closes by event time (not by arrival), and the late trade goes to the late output.
 func TestDecisions(t *testing.T) {
-	fromGo, err := crossover.New(defaults())
+	f, err := crossover.New(defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLines, got, late := run(t, fromGo, trend(), 0)
-	yamlLines, _, _ := run(t, fromYAML, trend(), 0)
-	splitLines, _, _ := run(t, fromYAML, trend(), 7)
-	if !reflect.DeepEqual(goLines, splitLines) {
-		t.Fatalf("one batch and batches of 7 with the state restored in between differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(splitLines, "\n"))
-	}
-	if !reflect.DeepEqual(goLines, yamlLines) {
-		t.Fatalf("Go and YAML outputs differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(yamlLines, "\n"))
-	}
+	lines, got, late := run(t, f, trend(), 0)
+	fntest.SpecAgrees(t, lines, trend(), 7, t0)
 	want := []string{
 		// Bar 30: fast (4·100+110)/5 = 102, slow (19·100+110)/20 = 100.5.
 		"ma-cross golden ACME [30m0s,31m0s) rev 0: trades=2.0000 price=110.0000 fast=102.0000 slow=100.5000 spread=0.0149",
 		// Bar 45: fast (4·110+90)/5 = 106, slow (4·100+15·110+90)/20 = 107.
 		"ma-cross death ACME [45m0s,46m0s) rev 0: trades=2.0000 price=90.0000 fast=106.0000 slow=107.0000 spread=-0.0093",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 	if late != 1 {
 		t.Errorf("%d late outputs, want 1", late)
 	}
@@ -204,9 +137,7 @@ func TestEMA(t *testing.T) {
 		fmt.Sprintf("ma-cross golden ACME [30m0s,31m0s) rev 0: trades=2.0000 price=110.0000 fast=%.4f slow=%.4f spread=%.4f", a, b, (a-b)/b),
 		"ma-cross death ACME [46m0s,47m0s) rev 0: trades=2.0000 price=90.0000 fast=103.7352 slow=104.4441 spread=-0.0068",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 }
 
 // TestLateTradeRevisesTheBar: with allowed lateness, a trade that arrives after its bar closed
@@ -229,9 +160,10 @@ func TestLateTradeRevisesTheBar(t *testing.T) {
 	for _, n := range []int{0, 1, 3} {
 		_, got, late := run(t, f, records(ts), n)
 		want := []string{"ma-cross golden ACME [30m0s,31m0s) rev 1: trades=2.0000 price=110.0000 fast=102.0000 slow=100.5000 spread=0.0149"}
-		if !reflect.DeepEqual(got, want) || late != 0 {
-			t.Fatalf("batches of %d: %d late, decisions:\n%s\nwant:\n%s", n, late, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		if late != 0 {
+			t.Errorf("batches of %d: %d late outputs, want 0", n, late)
 		}
+		fntest.Equal(t, fmt.Sprintf("batches of %d: decisions", n), got, want)
 	}
 }
 
@@ -336,27 +268,7 @@ func BenchmarkCrossover(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := trend()
-	ctx := context.Background()
-	emit := func(core.Output) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := c.NewPipeline()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: t0}, emit); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Flush(ctx, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	fntest.Benchmark(b, f, trend(), t0)
 }
 
 func ExampleNew() {

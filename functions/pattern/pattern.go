@@ -19,6 +19,7 @@
 package pattern
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -92,24 +93,12 @@ func New(c Config) (*spec.Function, error) {
 	if len(c.Steps) == 0 {
 		return nil, fmt.Errorf("pattern: no Steps")
 	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Rule == "" {
-		c.Rule = c.Name
-	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = DefaultOutOfOrder
-	}
-	if c.Contiguity == "" {
-		c.Contiguity = pattern.Relaxed
-	}
-	if c.Skip == "" {
-		c.Skip = pattern.SkipPastLastEvent
-	}
-	if c.MaxPartials == 0 {
-		c.MaxPartials = DefaultMaxPartials
-	}
+	c.Name = cmp.Or(c.Name, DefaultName)
+	c.Rule = cmp.Or(c.Rule, c.Name)
+	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
+	c.Contiguity = cmp.Or(c.Contiguity, pattern.Relaxed)
+	c.Skip = cmp.Or(c.Skip, pattern.SkipPastLastEvent)
+	c.MaxPartials = cmp.Or(c.MaxPartials, DefaultMaxPartials)
 	f := &spec.Function{
 		Name:        c.Name,
 		Description: describe(c),
@@ -191,21 +180,11 @@ type BruteForceConfig struct {
 // for a key when Failures failed logins are followed by a successful login within Within. The
 // decision's window runs from the first of those failures to the success.
 func BruteForce(c BruteForceConfig) (*spec.Function, error) {
-	if c.Name == "" {
-		c.Name = DefaultBruteForceName
-	}
-	if c.Failure == "" {
-		c.Failure = DefaultFailure
-	}
-	if c.Success == "" {
-		c.Success = DefaultSuccess
-	}
-	if c.Failures == 0 {
-		c.Failures = DefaultFailures
-	}
-	if c.Within == 0 {
-		c.Within = DefaultWithin
-	}
+	c.Name = cmp.Or(c.Name, DefaultBruteForceName)
+	c.Failure = cmp.Or(c.Failure, DefaultFailure)
+	c.Success = cmp.Or(c.Success, DefaultSuccess)
+	c.Failures = cmp.Or(c.Failures, DefaultFailures)
+	c.Within = cmp.Or(c.Within, DefaultWithin)
 	if c.Failures < 1 {
 		return nil, fmt.Errorf("pattern: brute force: Failures %d must be at least 1", c.Failures)
 	}

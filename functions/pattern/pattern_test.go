@@ -1,17 +1,14 @@
 package pattern_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
 	cpattern "github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/functions/internal/fntest"
 	"github.com/eddyhq/eddy/functions/pattern"
 )
 
@@ -24,20 +21,8 @@ func defaults() pattern.BruteForceConfig {
 // TestGoEqualsSpec: BruteForce with the defaults and eddy.yaml describe the same function, and the
 // file passes everything `eddy validate` checks (spec.Load validates; Compile builds).
 func TestGoEqualsSpec(t *testing.T) {
-	fromGo, err := pattern.BruteForce(defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(fromGo, fromYAML) {
-		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
-	}
-	if _, err := fromYAML.Compile(spec.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	f, err := pattern.BruteForce(defaults())
+	fntest.SameAsSpec(t, f, err)
 }
 
 type login struct {
@@ -47,45 +32,17 @@ type login struct {
 }
 
 func records(ls []login) []core.Record {
-	recs := make([]core.Record, len(ls))
-	for i, l := range ls {
-		id := fmt.Sprint(i + 1)
-		recs[i] = core.Record{ID: id, Offset: id, Data: []byte(fmt.Sprintf(`{"user":%q,"ts":%d,"outcome":%q,"attempt":%d}`,
-			l.user, t0.Add(l.at).UnixMilli(), l.outcome, i+1))}
-	}
-	return recs
+	return fntest.Records(len(ls), func(i int) []byte {
+		l := ls[i]
+		return fmt.Appendf(nil, `{"user":%q,"ts":%d,"outcome":%q,"attempt":%d}`, l.user, t0.Add(l.at).UnixMilli(), l.outcome, i+1)
+	})
 }
 
-func values(vs []core.NamedValue) string {
-	var s []string
-	for _, v := range vs {
-		s = append(s, fmt.Sprintf("%s=%v", v.Name, v.Num))
-	}
-	return strings.Join(s, " ")
-}
-
-// run processes recs in batches of size n (all at once for n <= 0), snapshotting the pipeline and
-// restoring it into a fresh one between batches as a serverless runtime does, then flushes. It
-// returns every output as a JSON line, the decisions in a readable form and the late outputs.
+// run runs recs through f with fntest.Run in batches of n, returning every output as a JSON line,
+// the decisions in a readable form and the number of late outputs.
 func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines, decisions []string, late int) {
 	t.Helper()
-	if n <= 0 {
-		n = len(recs)
-	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.NewPipeline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emit := func(o core.Output) {
-		line := o.AppendJSON(nil)
-		if !json.Valid(line) {
-			t.Errorf("invalid JSON output: %s", line)
-		}
-		lines = append(lines, string(line))
+	lines = fntest.Run(t, f, recs, n, t0, func(o core.Output) {
 		switch o := o.(type) {
 		case *core.Late:
 			late++
@@ -94,34 +51,9 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines, deci
 				t.Errorf("decision id %q is not 32 hex digits", o.ID)
 			}
 			decisions = append(decisions, fmt.Sprintf("%s %s %s [%s,%s] %s", o.Rule, o.State, o.Key,
-				o.Window.Start.Sub(t0), o.Window.End.Sub(t0), values(o.Values)))
+				o.Window.Start.Sub(t0), o.Window.End.Sub(t0), fntest.Values(o.Values)))
 		}
-	}
-	ctx := context.Background()
-	for len(recs) > 0 {
-		k := min(n, len(recs))
-		res, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[:k], Now: t0}, emit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Failures) > 0 {
-			t.Fatalf("failures: %v", res.Failures[0])
-		}
-		recs = recs[k:]
-		state, err := p.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, err = c.NewPipeline(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Restore(state); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return lines, decisions, late
 }
 
@@ -156,31 +88,18 @@ func logins() []core.Record {
 // TestDecisions: the default detector, from Go and from eddy.yaml, and cut into invocations with
 // the state saved in between, decides exactly the two attacks.
 func TestDecisions(t *testing.T) {
-	fromGo, err := pattern.BruteForce(defaults())
+	f, err := pattern.BruteForce(defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLines, got, late := run(t, fromGo, logins(), 0)
-	yamlLines, _, _ := run(t, fromYAML, logins(), 0)
-	splitLines, _, _ := run(t, fromYAML, logins(), 4)
-	if !reflect.DeepEqual(goLines, yamlLines) {
-		t.Fatalf("Go and YAML outputs differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(yamlLines, "\n"))
-	}
-	if !reflect.DeepEqual(goLines, splitLines) {
-		t.Fatalf("one batch and batches of 4 differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(splitLines, "\n"))
-	}
+	lines, got, late := run(t, f, logins(), 0)
+	fntest.SpecAgrees(t, lines, logins(), 4, t0)
 	// The predicates read outcome, a string: captured values of non-numbers are NaN (null in JSON).
 	want := []string{
 		"brute-force matched alice [0s,50s] count=6 failed.count=5 failed.first.outcome=NaN failed.last.outcome=NaN success.count=1 success.outcome=NaN",
 		"brute-force matched bob [2m0s,6m10s] count=6 failed.count=5 failed.first.outcome=NaN failed.last.outcome=NaN success.count=1 success.outcome=NaN",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 	if late != 1 {
 		t.Errorf("%d late outputs, want 1", late)
 	}
@@ -203,9 +122,7 @@ func TestSkipAndCapture(t *testing.T) {
 	}
 	_, got, _ := run(t, f, records(ls), 0)
 	want := []string{"brute-force matched erin [0s,10s] count=6 failed.count=5 failed.first.attempt=1 failed.last.attempt=5 success.count=1 success.attempt=8"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("past_last_event:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "past_last_event", got, want)
 	c.Skip = cpattern.NoSkip
 	if f, err = pattern.BruteForce(c); err != nil {
 		t.Fatal(err)
@@ -216,9 +133,7 @@ func TestSkipAndCapture(t *testing.T) {
 		"brute-force matched erin [1s,10s] count=6 failed.count=5 failed.first.attempt=2 failed.last.attempt=6 success.count=1 success.attempt=8",
 		"brute-force matched erin [2s,10s] count=6 failed.count=5 failed.first.attempt=3 failed.last.attempt=7 success.count=1 success.attempt=8",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("no_skip:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "no_skip", got, want)
 }
 
 // TestSuccessInBetween: with the default relaxed contiguity a success among the failures (a
@@ -235,9 +150,7 @@ func TestSuccessInBetween(t *testing.T) {
 		{"ivy", 4 * s, "failure"}, {"ivy", 5 * s, "failure"}, {"ivy", 6 * s, "success"},
 	}), 0)
 	want := []string{"brute-force matched ivy [0s,6s] count=6 failed.count=5 failed.first.outcome=NaN failed.last.outcome=NaN success.count=1 success.outcome=NaN"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 }
 
 // TestGeneralAbsence: a general three-step pattern ending in an absent step — a cart, a checkout,
@@ -268,9 +181,7 @@ func TestGeneralAbsence(t *testing.T) {
 		{"hal", 20 * m, "browse"}, // moves the watermark past fay's deadline
 	}), 0)
 	want := []string{"checkout-abandoned absent fay [0s,2m0s] count=2 cart.count=1 cart.attempt=1 checkout.count=1 checkout.attempt=3"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 }
 
 func TestRejects(t *testing.T) {
@@ -304,27 +215,7 @@ func BenchmarkBruteForce(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := logins()
-	ctx := context.Background()
-	emit := func(core.Output) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := c.NewPipeline()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: t0}, emit); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Flush(ctx, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	fntest.Benchmark(b, f, logins(), t0)
 }
 
 func ExampleBruteForce() {

@@ -35,6 +35,7 @@
 package sessionizer
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -112,30 +113,14 @@ func New(c Config) (*spec.Function, error) {
 	if c.Key == "" || c.Time == "" {
 		return nil, fmt.Errorf("sessionizer: Key and Time are required")
 	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Gap == 0 {
-		c.Gap = DefaultGap
-	}
-	if c.MaxDuration == 0 {
-		c.MaxDuration = DefaultMaxDuration
-	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = DefaultOutOfOrder
-	}
-	if c.LongAfter == 0 {
-		c.LongAfter = DefaultLongAfter
-	}
-	if c.EngagedPages == 0 {
-		c.EngagedPages = DefaultEngagedPages
-	}
-	if c.StateTTL == 0 {
-		c.StateTTL = DefaultStateTTL
-	}
-	if c.Severity == "" {
-		c.Severity = DefaultSeverity
-	}
+	c.Name = cmp.Or(c.Name, DefaultName)
+	c.Gap = cmp.Or(c.Gap, DefaultGap)
+	c.MaxDuration = cmp.Or(c.MaxDuration, DefaultMaxDuration)
+	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
+	c.LongAfter = cmp.Or(c.LongAfter, DefaultLongAfter)
+	c.EngagedPages = cmp.Or(c.EngagedPages, DefaultEngagedPages)
+	c.StateTTL = cmp.Or(c.StateTTL, DefaultStateTTL)
+	c.Severity = cmp.Or(c.Severity, DefaultSeverity)
 	switch {
 	case c.Gap < 0 || c.LongAfter < 0 || c.StateTTL < 0:
 		return nil, fmt.Errorf("sessionizer: Gap %s, LongAfter %s and StateTTL %s must be positive", c.Gap, c.LongAfter, c.StateTTL)

@@ -1,16 +1,15 @@
 package sessionizer_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/functions/internal/fntest"
 	"github.com/eddyhq/eddy/functions/sessionizer"
 )
 
@@ -23,20 +22,8 @@ func defaults() sessionizer.Config {
 // TestGoEqualsSpec: the Go constructor with the defaults and eddy.yaml describe the same function,
 // and the file passes everything `eddy validate` checks (spec.Load validates; Compile builds).
 func TestGoEqualsSpec(t *testing.T) {
-	fromGo, err := sessionizer.New(defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(fromGo, fromYAML) {
-		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
-	}
-	if _, err := fromYAML.Compile(spec.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	f, err := sessionizer.New(defaults())
+	fntest.SameAsSpec(t, f, err)
 }
 
 type view struct {
@@ -46,86 +33,32 @@ type view struct {
 }
 
 func records(vs []view) []core.Record {
-	recs := make([]core.Record, len(vs))
-	for i, v := range vs {
-		id := fmt.Sprint(i + 1)
-		recs[i] = core.Record{ID: id, Offset: id, Data: []byte(fmt.Sprintf(`{"user":%q,"ts":%d,"page":%q}`,
-			v.user, t0.Add(v.at).UnixMilli(), v.page))}
-	}
-	return recs
+	return fntest.Records(len(vs), func(i int) []byte {
+		v := vs[i]
+		return fmt.Appendf(nil, `{"user":%q,"ts":%d,"page":%q}`, v.user, t0.Add(v.at).UnixMilli(), v.page)
+	})
 }
 
 func span(w core.Span) string { return fmt.Sprintf("[%s,%s)", w.Start.Sub(t0), w.End.Sub(t0)) }
 
-func values(vs []core.NamedValue) string {
-	var s []string
-	for _, v := range vs {
-		s = append(s, fmt.Sprintf("%s=%v", v.Name, v.Num))
-	}
-	return strings.Join(s, " ")
-}
-
-// run processes recs in batches of n (one batch for n <= 0), saving the state and restoring it
-// into a fresh pipeline between batches as a serverless runtime does, then flushes. It returns
-// every output as a JSON line, the session summaries and the decisions in readable forms and the
-// number of late outputs, and checks that every decision id is the deterministic one.
+// run runs recs through f with fntest.Run in batches of n, returning every output as a JSON line,
+// the session summaries and the decisions in readable forms and the number of late outputs, and
+// checks that every decision id is the deterministic one.
 func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines, sessions, decisions []string, late int) {
 	t.Helper()
-	if n <= 0 {
-		n = len(recs)
-	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.NewPipeline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emit := func(o core.Output) {
-		line := o.AppendJSON(nil)
-		if !json.Valid(line) {
-			t.Errorf("invalid JSON output: %s", line)
-		}
-		lines = append(lines, string(line))
+	lines = fntest.Run(t, f, recs, n, t0, func(o core.Output) {
 		switch o := o.(type) {
 		case *core.Late:
 			late++
 		case *core.WindowResult:
-			sessions = append(sessions, fmt.Sprintf("%s %s %s", o.Key, span(core.Span{Start: o.Start, End: o.End}), values(o.Values)))
+			sessions = append(sessions, fmt.Sprintf("%s %s %s", o.Key, span(core.Span{Start: o.Start, End: o.End}), fntest.Values(o.Values)))
 		case *core.Decision:
 			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, o.State, 0); o.ID != want {
 				t.Errorf("decision %s: id %s, want %s", o.Rule, o.ID, want)
 			}
-			decisions = append(decisions, fmt.Sprintf("%s %s %s %s %s", o.Rule, o.State, o.Key, span(o.Window), values(o.Values)))
+			decisions = append(decisions, fmt.Sprintf("%s %s %s %s %s", o.Rule, o.State, o.Key, span(o.Window), fntest.Values(o.Values)))
 		}
-	}
-	ctx := context.Background()
-	for len(recs) > 0 {
-		k := min(n, len(recs))
-		res, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[:k], Now: t0}, emit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Failures) > 0 {
-			t.Fatalf("failures: %v", res.Failures[0])
-		}
-		recs = recs[k:]
-		// The next invocation: state saved and restored into a fresh pipeline.
-		state, err := p.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, err = c.NewPipeline(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Restore(state); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return lines, sessions, decisions, late
 }
 
@@ -159,23 +92,12 @@ func clicks() []core.Record {
 // TestDecisions: on the default function, from Go and from eddy.yaml, the sessions and decisions
 // are exactly these.
 func TestDecisions(t *testing.T) {
-	fromGo, err := sessionizer.New(defaults())
+	f, err := sessionizer.New(defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLines, sessions, got, late := run(t, fromGo, clicks(), 0)
-	yamlLines, _, _, _ := run(t, fromYAML, clicks(), 0)
-	splitLines, _, _, _ := run(t, fromYAML, clicks(), 3)
-	if !reflect.DeepEqual(goLines, splitLines) {
-		t.Fatalf("one batch and batches of 3 with the state restored in between differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(splitLines, "\n"))
-	}
-	if !reflect.DeepEqual(goLines, yamlLines) {
-		t.Fatalf("Go and YAML outputs differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(yamlLines, "\n"))
-	}
+	lines, sessions, got, late := run(t, f, clicks(), 0)
+	fntest.SpecAgrees(t, lines, clicks(), 3, t0)
 	wantSessions := []string{
 		// 10 views from 0 to 24m of 7 pages (home, search, item-1, item-2, cart, faq, checkout); it
 		// ends a gap after 24m.
@@ -184,9 +106,7 @@ func TestDecisions(t *testing.T) {
 		"ben [10m0s,1h10m5s) events=3 pages=3",
 		"ana [1h30m0s,2h2m0s) events=3 pages=2",
 	}
-	if !reflect.DeepEqual(sessions, wantSessions) {
-		t.Fatalf("sessions:\n%s\nwant:\n%s", strings.Join(sessions, "\n"), strings.Join(wantSessions, "\n"))
-	}
+	fntest.Equal(t, "sessions", sessions, wantSessions)
 	want := []string{
 		"long-session firing ana [0s,54m0s) events=10 pages=7",
 		"engaged-session firing ana [0s,54m0s) events=10 pages=7",
@@ -194,9 +114,7 @@ func TestDecisions(t *testing.T) {
 		// ana's second session (2 minutes, 2 pages) is neither long nor engaged: each session is
 		// judged on its own, so it gets no decision (no "resolved" of the first one's).
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 	if late != 1 {
 		t.Errorf("%d late outputs, want 1", late)
 	}
@@ -224,18 +142,14 @@ func TestMaxDuration(t *testing.T) {
 		"cy [1h0m0s,2h20m0s) events=6",
 		"cy [2h0m0s,2h30m0s) events=1",
 	}
-	if !reflect.DeepEqual(sessions, wantSessions) {
-		t.Fatalf("sessions:\n%s\nwant:\n%s", strings.Join(sessions, "\n"), strings.Join(wantSessions, "\n"))
-	}
+	fntest.Equal(t, "sessions", sessions, wantSessions)
 	// 50 minutes of activity is long: both capped sessions fire, each its own decision; the
 	// single view gets none.
 	want := []string{
 		"long-session firing cy [0s,1h20m0s) events=6",
 		"long-session firing cy [1h0m0s,2h20m0s) events=6",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 }
 
 // TestEverySession: sessions are separate visits, so every qualifying one gets its own decision,
@@ -254,15 +168,10 @@ func TestEverySession(t *testing.T) {
 	visit("dee", 2*time.Hour, 5, "home", "a")             // 20m, 2 pages: long
 	visit("dee", 4*time.Hour, 2, "home")                  // 5m: neither
 	visit("dee", 6*time.Hour, 7, "a", "b", "c", "d", "e") // 30m, 5 pages: long and engaged
-	f, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fntest.Load(t)
 	lines, sessions, got, late := run(t, f, records(vs), 0)
 	split, _, _, _ := run(t, f, records(vs), 5)
-	if !reflect.DeepEqual(lines, split) {
-		t.Fatalf("one batch and batches of 5 with the state restored in between differ:\n%s\n---\n%s", strings.Join(lines, "\n"), strings.Join(split, "\n"))
-	}
+	fntest.Equal(t, "batches of 5 with the state restored in between, against one batch", split, lines)
 	if len(sessions) != 4 || late != 0 {
 		t.Fatalf("%d late; sessions:\n%s", late, strings.Join(sessions, "\n"))
 	}
@@ -273,9 +182,7 @@ func TestEverySession(t *testing.T) {
 		"long-session firing dee [6h0m0s,7h0m0s) events=7 pages=5",
 		"engaged-session firing dee [6h0m0s,7h0m0s) events=7 pages=5",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 	ids := map[string]bool{}
 	for _, l := range lines {
 		var d struct{ Type, ID string }
@@ -317,27 +224,7 @@ func BenchmarkSessionizer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := clicks()
-	ctx := context.Background()
-	emit := func(core.Output) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := c.NewPipeline()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: t0}, emit); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Flush(ctx, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	fntest.Benchmark(b, f, clicks(), t0)
 }
 
 func ExampleNew() {

@@ -8,6 +8,7 @@
 package threshold
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -58,24 +59,12 @@ func New(c Config) (*spec.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("threshold: Key, Time and Field are required")
 	}
-	if c.Name == "" {
-		c.Name = "threshold-alarm"
-	}
-	if c.Window == 0 {
-		c.Window = time.Minute
-	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = 5 * time.Second
-	}
-	if c.For == 0 {
-		c.For = 1
-	}
-	if c.MinReadings == 0 {
-		c.MinReadings = 1
-	}
-	if c.Severity == "" {
-		c.Severity = "warning"
-	}
+	c.Name = cmp.Or(c.Name, "threshold-alarm")
+	c.Window = cmp.Or(c.Window, time.Minute)
+	c.OutOfOrder = cmp.Or(c.OutOfOrder, 5*time.Second)
+	c.For = cmp.Or(c.For, 1)
+	c.MinReadings = cmp.Or(c.MinReadings, 1)
+	c.Severity = cmp.Or(c.Severity, "warning")
 	clear := c.Above
 	if c.ClearBelow != nil {
 		clear = *c.ClearBelow

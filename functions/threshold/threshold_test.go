@@ -1,15 +1,13 @@
 package threshold_test
 
 import (
-	"context"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/functions/internal/fntest"
 	"github.com/eddyhq/eddy/functions/threshold"
 )
 
@@ -19,19 +17,11 @@ func config() threshold.Config {
 		Above: 80, ClearBelow: &clear, For: 3, MinReadings: 5, Severity: "critical"}
 }
 
-// TestGoEqualsSpec: the Go constructor and eddy.yaml describe the same function.
+// TestGoEqualsSpec: the Go constructor and eddy.yaml describe the same function, and the file
+// passes everything `eddy validate` checks (spec.Load validates; Compile builds).
 func TestGoEqualsSpec(t *testing.T) {
-	fromGo, err := threshold.New(config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(fromGo, fromYAML) {
-		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
-	}
+	f, err := threshold.New(config())
+	fntest.SameAsSpec(t, f, err)
 }
 
 // minutes makes 10 readings a minute for one device, the minute's readings all at the given temp.
@@ -49,35 +39,27 @@ func minutes(temps ...float64) []core.Record {
 }
 
 // TestDecisions: it fires after the third minute above 80, does not resolve while the average
-// hovers between 70 and 80, and resolves below 70 — each transition once.
+// hovers between 70 and 80, and resolves below 70 — each transition once, whether the readings
+// come in one invocation or in many with the state restored in between.
 func TestDecisions(t *testing.T) {
 	f, err := threshold.New(config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := f.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	//            22:14 22:15 22:16 22:17 22:18 22:19 22:20 22:21
+	recs := minutes(85, 90, 79, 85, 86, 88, 75, 78, 65, 85)
 	var got []string
-	emit := func(o core.Output) {
+	lines := fntest.Run(t, f, recs, 0, time.Unix(0, 0), func(o core.Output) {
 		if d, ok := o.(*core.Decision); ok {
 			got = append(got, d.State+"@"+d.Window.End.UTC().Format("15:04"))
 		}
-	}
-	ctx := context.Background()
-	//            22:14 22:15 22:16 22:17 22:18 22:19 22:20 22:21
-	recs := minutes(85, 90, 79, 85, 86, 88, 75, 78, 65, 85)
-	if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: time.Unix(0, 0)}, emit); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := "firing@22:20,resolved@22:23"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("decisions %v, want %s", got, want)
 	}
+	split := fntest.Run(t, f, recs, 7, time.Unix(0, 0), nil)
+	fntest.Equal(t, "batches of 7 with the state restored in between, against one batch", split, lines)
 }
 
 func TestRejects(t *testing.T) {

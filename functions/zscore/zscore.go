@@ -18,6 +18,7 @@
 package zscore
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -83,33 +84,17 @@ func New(c Config) (*spec.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("zscore: Key, Time and Field are required")
 	}
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Stat == "" {
-		c.Stat = aggregate.Avg
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
-	if c.OutOfOrder == 0 {
-		c.OutOfOrder = DefaultOutOfOrder
-	}
-	if c.History == 0 {
-		c.History = DefaultHistory
-	}
-	if c.Warmup == 0 {
-		c.Warmup = c.History
-	}
-	if c.Threshold == 0 {
-		c.Threshold = DefaultThreshold
-	}
+	c.Name = cmp.Or(c.Name, DefaultName)
+	c.Stat = cmp.Or(c.Stat, aggregate.Avg)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
+	c.History = cmp.Or(c.History, DefaultHistory)
+	c.Warmup = cmp.Or(c.Warmup, c.History)
+	c.Threshold = cmp.Or(c.Threshold, DefaultThreshold)
 	if c.Direction == rule.Both {
 		c.Direction = "both"
 	}
-	if c.Severity == "" {
-		c.Severity = DefaultSeverity
-	}
+	c.Severity = cmp.Or(c.Severity, DefaultSeverity)
 	switch c.Stat {
 	case aggregate.Avg, aggregate.Sum, aggregate.Min, aggregate.Max, aggregate.Stddev, aggregate.Count:
 		if c.Q != 0 {

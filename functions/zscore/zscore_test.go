@@ -1,10 +1,7 @@
 package zscore_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/functions/internal/fntest"
 	"github.com/eddyhq/eddy/functions/zscore"
 )
 
@@ -25,20 +23,8 @@ func defaults() zscore.Config {
 // TestGoEqualsSpec: the Go constructor with the defaults and eddy.yaml describe the same function,
 // and the file passes everything `eddy validate` checks (spec.Load validates; Compile builds).
 func TestGoEqualsSpec(t *testing.T) {
-	fromGo, err := zscore.New(defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(fromGo, fromYAML) {
-		t.Fatalf("Go:   %+v\nYAML: %+v", fromGo, fromYAML)
-	}
-	if _, err := fromYAML.Compile(spec.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	f, err := zscore.New(defaults())
+	fntest.SameAsSpec(t, f, err)
 }
 
 type reading struct {
@@ -48,13 +34,10 @@ type reading struct {
 }
 
 func records(rs []reading) []core.Record {
-	recs := make([]core.Record, len(rs))
-	for i, r := range rs {
-		id := fmt.Sprint(i + 1)
-		recs[i] = core.Record{ID: id, Offset: id, Data: []byte(fmt.Sprintf(`{"endpoint":%q,"ts":%d,"latency_ms":%v}`,
-			r.endpoint, t0.Add(r.at).UnixMilli(), r.ms))}
-	}
-	return recs
+	return fntest.Records(len(rs), func(i int) []byte {
+		r := rs[i]
+		return fmt.Appendf(nil, `{"endpoint":%q,"ts":%d,"latency_ms":%v}`, r.endpoint, t0.Add(r.at).UnixMilli(), r.ms)
+	})
 }
 
 // minutes makes six readings a minute per endpoint whose average is the minute's value, at :00,
@@ -95,29 +78,12 @@ func stream() []core.Record {
 	return records(rs)
 }
 
-// run processes recs in batches of n (one batch for n <= 0), saving the state and restoring it
-// into a fresh pipeline between batches as a serverless runtime does, then flushes. It returns
-// every output as a JSON line, the decisions in a readable form and the number of late outputs,
-// and checks that outputs are valid JSON and decision ids the deterministic ones.
+// run runs recs through f with fntest.Run in batches of n, returning every output as a JSON line,
+// the decisions in a readable form and the number of late outputs, and checks that decision ids
+// are the deterministic ones.
 func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []string, decisions []string, late int) {
 	t.Helper()
-	if n <= 0 {
-		n = len(recs)
-	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.NewPipeline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emit := func(o core.Output) {
-		line := o.AppendJSON(nil)
-		if !json.Valid(line) {
-			t.Errorf("invalid JSON output: %s", line)
-		}
-		lines = append(lines, string(line))
+	lines = fntest.Run(t, f, recs, n, t0, func(o core.Output) {
 		switch o := o.(type) {
 		case *core.Late:
 			late++
@@ -132,65 +98,26 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []str
 			decisions = append(decisions, fmt.Sprintf("%s %s %s %s [%s,%s) %s", o.Rule, o.State, o.Severity, o.Key,
 				o.Window.Start.Sub(t0), o.Window.End.Sub(t0), strings.Join(vals, " ")))
 		}
-	}
-	ctx := context.Background()
-	for len(recs) > 0 {
-		k := min(n, len(recs))
-		res, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[:k], Now: t0}, emit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Failures) > 0 {
-			t.Fatalf("failures: %v", res.Failures[0])
-		}
-		recs = recs[k:]
-		// The next invocation: state saved and restored into a fresh pipeline.
-		state, err := p.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, err = c.NewPipeline(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Restore(state); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return lines, decisions, late
 }
 
 // TestDecisions: the default detector, from Go and from eddy.yaml, flags exactly the spike and the
 // drop; the ordinary cycle never scores beyond √2, and nothing is scored in the 30-minute warm-up.
 func TestDecisions(t *testing.T) {
-	fromGo, err := zscore.New(defaults())
+	f, err := zscore.New(defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromYAML, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	goLines, got, late := run(t, fromGo, stream(), 0)
-	yamlLines, _, _ := run(t, fromYAML, stream(), 0)
-	splitLines, _, _ := run(t, fromYAML, stream(), 13)
-	if !reflect.DeepEqual(goLines, splitLines) {
-		t.Fatalf("one batch and batches of 13 with the state restored in between differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(splitLines, "\n"))
-	}
-	if !reflect.DeepEqual(goLines, yamlLines) {
-		t.Fatalf("Go and YAML outputs differ:\n%s\n---\n%s", strings.Join(goLines, "\n"), strings.Join(yamlLines, "\n"))
-	}
+	lines, got, late := run(t, f, stream(), 0)
+	fntest.SpecAgrees(t, lines, stream(), 13, t0)
 	want := []string{
 		// Minutes 5..34 are six cycles of 98..102: mean 100, population stddev √2; (130-100)/√2.
 		"zscore anomaly warning GET /a [35m0s,36m0s) readings=6.0000 value=130.0000 anomaly.score=21.2132 anomaly.mean=100.0000 anomaly.stddev=1.4142",
 		// A steady series has no spread: any move is infinitely unusual.
 		"zscore anomaly warning GET /b [38m0s,39m0s) readings=6.0000 value=40.0000 anomaly.score=-Inf anomaly.mean=50.0000 anomaly.stddev=0.0000",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 	if late != 1 {
 		t.Errorf("%d late outputs, want 1", late)
 	}
@@ -215,9 +142,7 @@ func TestWarmupAndDirection(t *testing.T) {
 		// (mean 48, stddev 4) is (90-48)/4.
 		"zscore anomaly critical GET /b [6m0s,7m0s) readings=6.0000 value=90.0000 anomaly.score=10.5000 anomaly.mean=48.0000 anomaly.stddev=4.0000",
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decisions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	fntest.Equal(t, "decisions", got, want)
 }
 
 func TestRejects(t *testing.T) {
@@ -246,27 +171,7 @@ func BenchmarkZScore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := f.Compile(spec.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := stream()
-	ctx := context.Background()
-	emit := func(core.Output) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := c.NewPipeline()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs, Now: t0}, emit); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.Flush(ctx, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	fntest.Benchmark(b, f, stream(), t0)
 }
 
 func ExampleNew() {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -53,9 +52,9 @@ func openEventHubs(_ context.Context, u *url.URL, _ Options) (*EventHubs, error)
 	for k, v := range u.Query() {
 		switch k {
 		case "concurrency":
-			n, err := strconv.Atoi(v[0])
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("send to %q: concurrency %q is not a positive integer", u.Redacted(), v[0])
+			n, err := positiveParam(u, k, v[0])
+			if err != nil {
+				return nil, err
 			}
 			workers = n
 		default:

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -79,9 +78,9 @@ func openKinesis(ctx context.Context, u *url.URL, o Options) (*Kinesis, error) {
 				return nil, fmt.Errorf("send to %q: endpoint %q: want a URL such as http://127.0.0.1:4567", u.Redacted(), v[0])
 			}
 		case "max_attempts":
-			n, err := strconv.Atoi(v[0])
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("send to %q: max_attempts %q is not a positive integer", u.Redacted(), v[0])
+			n, err := positiveParam(u, k, v[0])
+			if err != nil {
+				return nil, err
 			}
 			o.MaxAttempts = n
 		default:

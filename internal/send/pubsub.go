@@ -52,9 +52,9 @@ func openPubSub(ctx context.Context, u *url.URL, o Options) (*PubSub, error) {
 			}
 			ordering = b
 		case "concurrency":
-			n, err := strconv.Atoi(v[0])
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("send to %q: concurrency %q is not a positive integer", u.Redacted(), v[0])
+			n, err := positiveParam(u, k, v[0])
+			if err != nil {
+				return nil, err
 			}
 			workers = n
 		default:

@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,4 +162,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// positiveParam parses v, the value of the URL parameter name, as a positive integer.
+func positiveParam(u *url.URL, name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("send to %q: %s %q is not a positive integer", u.Redacted(), name, v)
+	}
+	return n, nil
 }

@@ -10,26 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"gocloud.dev/pubsub/gcppubsubv2"
 
 	"github.com/eddyhq/eddy/internal/ehfake"
-	"github.com/eddyhq/eddy/internal/standin"
+	"github.com/eddyhq/eddy/internal/send/sendtest"
 )
-
-// got is one record read back: its data and key.
-type got struct{ data, key string }
 
 // checkReadBack: every message came back exactly once with its key, and the messages of each key
 // in input order.
-func checkReadBack(t *testing.T, msgs []Message, back []got) {
+func checkReadBack(t *testing.T, msgs []Message, back []sendtest.Record) {
 	t.Helper()
 	if len(back) != len(msgs) {
 		t.Fatalf("read back %d records, sent %d", len(back), len(msgs))
@@ -40,7 +29,7 @@ func checkReadBack(t *testing.T, msgs []Message, back []got) {
 	}
 	have := map[string][]string{}
 	for _, g := range back {
-		have[g.key] = append(have[g.key], g.data)
+		have[g.Key] = append(have[g.Key], g.Data)
 	}
 	for k, w := range want {
 		if !slices.Equal(have[k], w) {
@@ -53,29 +42,11 @@ func checkReadBack(t *testing.T, msgs []Message, back []got) {
 // 1,100 events to a 3-shard kinesalite stream: GetRecords returns each once, byte for byte, with
 // its event key as partition key and each key's events in order (one key, one shard).
 func TestKinesisAgainstKinesalite(t *testing.T) {
-	ep := standin.Kinesalite(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ENDPOINT_URL_KINESIS", ep)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	kc := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
 	stream := "telemetry"
-	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(3)}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		d, err := kc.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: &stream})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.StreamDescription.StreamStatus == types.StreamStatusActive {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ep, kc := sendtest.Kinesalite(ctx, t, stream, 3)
+	t.Setenv("AWS_ENDPOINT_URL_KINESIS", ep)
 	p, err := Open(ctx, "kinesis://"+stream, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,33 +57,7 @@ func TestKinesisAgainstKinesalite(t *testing.T) {
 	if err != nil || st != (Stats{Sent: 1100}) {
 		t.Fatalf("stats %+v, error %v", st, err)
 	}
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back []got
-	for _, sh := range shards.Shards {
-		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: &stream, ShardId: sh.ShardId,
-			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range out.Records {
-				back = append(back, got{string(r.Data), *r.PartitionKey})
-			}
-			if len(out.Records) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
-		}
-	}
-	checkReadBack(t, msgs, back)
+	checkReadBack(t, msgs, sendtest.ReadKinesis(ctx, t, kc, stream))
 
 	// A stream that does not exist: every record fails, and the error says why.
 	p2, err := Open(ctx, "kinesis://no-such-stream?endpoint="+ep, Options{})
@@ -130,21 +75,9 @@ func TestKinesisAgainstKinesalite(t *testing.T) {
 // publishes each event once, byte for byte, with its key as ordering key and each key's events in
 // order; without ?ordering=true the messages carry no ordering key.
 func TestPubSubAgainstPstest(t *testing.T) {
-	srv := pstest.NewServer()
-	defer srv.Close()
-	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := gcppubsubv2.Client(ctx, "my-project", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	for _, name := range []string{"telemetry", "plain"} {
-		if _, err := admin.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/my-project/topics/" + name}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv := sendtest.PubSub(ctx, t, "my-project", "telemetry", "plain")
 	msgs := messages(700, 9)
 	p, err := Open(ctx, "gcppubsub://projects/my-project/topics/telemetry?ordering=true", Options{})
 	if err != nil {
@@ -157,10 +90,10 @@ func TestPubSubAgainstPstest(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var back []got
+	var back []sendtest.Record
 	for _, m := range srv.Messages() {
 		if strings.HasSuffix(m.Topic, "/telemetry") {
-			back = append(back, got{string(m.Data), m.OrderingKey})
+			back = append(back, sendtest.Record{Data: string(m.Data), Key: m.OrderingKey})
 		}
 	}
 	checkReadBack(t, msgs, back)
@@ -215,41 +148,13 @@ func TestEventHubsAgainstFake(t *testing.T) {
 	if err != nil || st != (Stats{Sent: 600}) {
 		t.Fatalf("stats %+v, error %v", st, err)
 	}
-	cons, err := azeventhubs.NewConsumerClientFromConnectionString(conn, "telemetry", azeventhubs.DefaultConsumerGroup, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close(ctx)
-	var back []got
+	back := sendtest.ReadEventHub(ctx, t, conn, "telemetry", "0", "1", "2", "3")
 	partitionOf := map[string]string{}
-	for _, part := range []string{"0", "1", "2", "3"} {
-		pc, err := cons.NewPartitionClient(part, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Earliest: to.Ptr(true)}})
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range back {
+		if p, ok := partitionOf[r.Key]; ok && p != r.Partition {
+			t.Fatalf("key %q on partitions %s and %s", r.Key, p, r.Partition)
 		}
-		for {
-			rctx, rcancel := context.WithTimeout(ctx, time.Second)
-			evs, err := pc.ReceiveEvents(rctx, 500, nil)
-			rcancel()
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal(err)
-			}
-			for _, e := range evs {
-				key := ""
-				if e.PartitionKey != nil {
-					key = *e.PartitionKey
-				}
-				if p, ok := partitionOf[key]; ok && p != part {
-					t.Fatalf("key %q on partitions %s and %s", key, p, part)
-				}
-				partitionOf[key] = part
-				back = append(back, got{string(e.Body), key})
-			}
-			if len(evs) == 0 {
-				break
-			}
-		}
-		pc.Close(ctx)
+		partitionOf[r.Key] = r.Partition
 	}
 	checkReadBack(t, msgs, back)
 	if len(partitionOf) != 11 {
