@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/exampletest"
 )
 
 func of(ds []decision, key, rule string) []decision {
@@ -27,17 +29,28 @@ func states(ds []decision) string {
 	return strings.Join(s, ",")
 }
 
-// TestPlantedScenarios checks the stories Generate writes by hand, independently of
+// example is the function and its dataset, run as `eddy dev --input
+// examples/clickstream/events.ndjson` runs them.
+var example = exampletest.Example{Name: "examples/clickstream/events.ndjson", Generate: func() []byte { return Generate(Seed, Users) }}
+
+type decision = exampletest.Decision
+
+// TestPlantedScenarios checks events.ndjson against Generate, then runs the function over it under
+// several deliveries (see exampletest.Example.Check): the decisions are expected.ndjson's, the late
+// output and the dead letters the same every time, and the planted scenarios hold.
+func TestPlantedScenarios(t *testing.T) { example.Check(t, checkPlanted) }
+
+// checkPlanted checks the stories Generate writes by hand, independently of
 // expected.ndjson, so that a regenerated golden file cannot silently lose them.
-func TestPlantedScenarios(t *testing.T) {
-	r := run(t, dataset(t), 4, 7)
+func checkPlanted(t *testing.T, out *exampletest.Outputs) {
+	r := out.View(t)
 
 	// u-17 browses shoes, adds a pair to the cart and leaves: the cart-abandoned pattern matches
 	// 10 minutes after the cart add, the session (closed 30 minutes after its last event) fires
 	// "recommend" with shoes on top. At 10:30 the visitor abandons a second cart: each session is
 	// judged on its own, so a second "recommend" fires (and the pattern matches again). The
 	// purchase at 11:40 gives no decision at all: nothing to resolve, nothing to recommend.
-	ab := of(r.decisions, Abandoner, "")
+	ab := of(r.Decisions, Abandoner, "")
 	if got := states(ab); got != "cart-abandoned:absent,recommend:firing,cart-abandoned:absent,recommend:firing" {
 		t.Fatalf("%s: decisions %s", Abandoner, got)
 	}
@@ -80,19 +93,19 @@ func TestPlantedScenarios(t *testing.T) {
 	}
 
 	// u-08 buys within four minutes: nothing to say.
-	if ds := of(r.decisions, QuickBuyer, ""); len(ds) != 0 {
+	if ds := of(r.Decisions, QuickBuyer, ""); len(ds) != 0 {
 		t.Errorf("%s: decisions %s, want none", QuickBuyer, states(ds))
 	}
 	// u-23 hesitates 15 minutes: the pattern matches at cart add + 10 min, but the session ends in
 	// a purchase so nothing is recommended.
-	slow := of(r.decisions, SlowBuyer, "")
+	slow := of(r.Decisions, SlowBuyer, "")
 	if states(slow) != "cart-abandoned:absent" || !slow[0].Time.Equal(Start.Add(65*time.Minute)) {
 		t.Errorf("%s: decisions %s, want one cart-abandoned at 10:05", SlowBuyer, states(slow))
 	}
 
 	// u-42's four hours of browsing are cut into sessions of at most two hours.
 	var sessions int
-	for _, l := range r.windows {
+	for _, l := range r.Windows {
 		var w struct {
 			Key    string
 			Values struct{ Started, Ended float64 }
@@ -114,18 +127,18 @@ func TestPlantedScenarios(t *testing.T) {
 	}
 
 	// u-05's replayed view is hours behind the watermark: late output, not a silent drop.
-	if len(r.late) != 1 || r.late[0].Key != Offline || !r.late[0].Time.Equal(Start.Add(25*time.Minute)) {
-		t.Errorf("late: %v, want u-05's view of 09:25", r.late)
+	if len(r.Late) != 1 || r.Late[0].Key != Offline || !r.Late[0].Time.Equal(Start.Add(25*time.Minute)) {
+		t.Errorf("late: %v, want u-05's view of 09:25", r.Late)
 	}
 	// The two malformed lines go to the dead-letter output, named by line and reason.
-	if len(r.dead) != 2 || !strings.Contains(r.dead[0], "invalid JSON") || !strings.Contains(r.dead[1], `field "ts": missing`) {
-		t.Errorf("dead letters: %q", r.dead)
+	if len(r.Dead) != 2 || !strings.Contains(r.Dead[0], "invalid JSON") || !strings.Contains(r.Dead[1], `field "ts": missing`) {
+		t.Errorf("dead letters: %q", r.Dead)
 	}
 	// Every session is judged on its own: the recommend decisions are exactly the firing ones of the
 	// sessions that satisfy the rule, read off the session results, and every event is a view, a
 	// cart add or a checkout, so the where: counts add up to the events.
 	var qualifying, recommended []string
-	for _, l := range r.windows {
+	for _, l := range r.Windows {
 		w := parseWindow(t, l)
 		v := w.Values
 		if v["views"]+v["cart_adds"]+v["checkouts"] != v["events"] {
@@ -139,7 +152,7 @@ func TestPlantedScenarios(t *testing.T) {
 			qualifying = append(qualifying, fmt.Sprint(w.Key, " ", w.Start, " ", w.End))
 		}
 	}
-	for _, d := range r.decisions {
+	for _, d := range r.Decisions {
 		if d.Rule == "recommend" {
 			if d.State != "firing" || d.Severity != "info" {
 				t.Errorf("%s: recommend %s %q, want firing info (no session is revised out of the rule)", d.Key, d.State, d.Severity)
@@ -153,7 +166,7 @@ func TestPlantedScenarios(t *testing.T) {
 		t.Errorf("recommendations:\n%s\nqualifying sessions:\n%s", strings.Join(recommended, "\n"), strings.Join(qualifying, "\n"))
 	}
 	// Background visitors abandon carts too: the rule is not only about the planted ones.
-	if n := len(r.decisions); n < 10 {
+	if n := len(r.Decisions); n < 10 {
 		t.Errorf("%d decisions in all; the background traffic should trigger some", n)
 	}
 }
@@ -198,9 +211,9 @@ func parseWindow(t *testing.T, l string) parsed {
 }
 
 // windowsOf is key's session results in time order.
-func windowsOf(t *testing.T, r *result, key string) []parsed {
+func windowsOf(t *testing.T, r *exampletest.View, key string) []parsed {
 	var out []parsed
-	for _, l := range r.windows {
+	for _, l := range r.Windows {
 		if w := parseWindow(t, l); w.Key == key {
 			out = append(out, w)
 		}
@@ -215,3 +228,7 @@ func ExampleGenerate() {
 	fmt.Println(first)
 	// Output: {"user":"u-42","ts":1795165200000,"type":"view","product":"p-kitchen-13","category":"kitchen","price":118.99,"dwell_ms":57615}
 }
+
+// BenchmarkFunction measures the function alone over the dataset (decoding, windows, aggregates,
+// rules and patterns; no broker, no state store), in batches of 100 records.
+func BenchmarkFunction(b *testing.B) { example.Benchmark(b) }

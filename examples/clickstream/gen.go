@@ -7,9 +7,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 // Start is the event time of the first generated event.
@@ -188,31 +189,21 @@ func Generate(seed uint64, users int) []byte {
 	g.cart(Abandoner, t, "shoes", "p-shoes-19", 119.99)
 
 	// Arrival order: event time plus up to 40 s of delivery jitter.
-	type arrival struct {
-		at  time.Time
-		seq int
-		e   event
-	}
-	arr := make([]arrival, len(g.events))
+	arr := make([]feed.Arrival[event], len(g.events))
 	for i, e := range g.events {
-		arr[i] = arrival{at: e.ts.Add(time.Duration(g.r.IntN(40_000)) * time.Millisecond), seq: i, e: e}
+		arr[i] = feed.Arrival[event]{At: e.ts.Add(time.Duration(g.r.IntN(40_000)) * time.Millisecond), Item: e}
 	}
-	slices.SortFunc(arr, func(a, b arrival) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return a.seq - b.seq
-	})
+	feed.Sort(arr)
 
 	var b bytes.Buffer
 	late := event{user: Offline, ts: Start.Add(25 * time.Minute), typ: "view", product: "p-toys-08", category: "toys", price: 19.99, dwellMS: 4100}
 	for i, a := range arr {
-		b.Write(a.e.appendJSON(nil))
+		b.Write(a.Item.appendJSON(nil))
 		b.WriteByte('\n')
 		switch i {
 		case len(arr) / 3:
 			// A client bug: a truncated line.
-			fmt.Fprintf(&b, `{"user":"u-31","ts":%d,"type":"view","product":"p-book`+"\n", a.e.ts.UnixMilli())
+			fmt.Fprintf(&b, `{"user":"u-31","ts":%d,"type":"view","product":"p-book`+"\n", a.Item.ts.UnixMilli())
 		case 2 * len(arr) / 3:
 			// An event without its time.
 			b.WriteString(`{"user":"u-12","type":"view","product":"p-toys-01","category":"toys","price":9.99,"dwell_ms":1200}` + "\n")

@@ -7,9 +7,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 // Start is the beginning of the generated day (event time); events span ten hours from it.
@@ -191,39 +192,29 @@ func Generate(seed uint64, accounts int) []byte {
 	}
 
 	// Arrival order: event time plus up to 8 s of delivery jitter.
-	type arrival struct {
-		at  time.Time
-		seq int
-		e   event
-	}
-	arr := make([]arrival, len(g.events))
+	arr := make([]feed.Arrival[event], len(g.events))
 	for i, e := range g.events {
-		arr[i] = arrival{at: e.ts.Add(time.Duration(g.r.IntN(8000)) * time.Millisecond), seq: i, e: e}
+		arr[i] = feed.Arrival[event]{At: e.ts.Add(time.Duration(g.r.IntN(8000)) * time.Millisecond), Item: e}
 	}
-	slices.SortFunc(arr, func(a, b arrival) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return a.seq - b.seq
-	})
+	feed.Sort(arr)
 
 	var b bytes.Buffer
 	lateAt := Start.Add(90 * time.Minute)
 	late := event{account: Offline, ts: lateAt, typ: "payment", amount: 61.2, merchant: "m-077"}
 	written := false
 	for i, a := range arr {
-		if !written && a.at.After(lateAt.Add(time.Hour)) {
+		if !written && a.At.After(lateAt.Add(time.Hour)) {
 			// Offline's payment of 09:30, stuck in a terminal's queue for an hour.
 			b.Write(late.appendJSON(nil))
 			b.WriteByte('\n')
 			written = true
 		}
-		b.Write(a.e.appendJSON(nil))
+		b.Write(a.Item.appendJSON(nil))
 		b.WriteByte('\n')
 		switch i {
 		case len(arr) / 3:
 			// A truncated line.
-			b.WriteString(`{"account":"a-40","ts":` + strconv.FormatInt(a.e.ts.Unix(), 10) + `,"type":"login","fai` + "\n")
+			b.WriteString(`{"account":"a-40","ts":` + strconv.FormatInt(a.Item.ts.Unix(), 10) + `,"type":"login","fai` + "\n")
 		case 2 * len(arr) / 3:
 			// A time that is not a number of seconds.
 			b.WriteString(`{"account":"a-41","ts":"yesterday","type":"payment","amount":20.00,"merchant":"m-003"}` + "\n")

@@ -8,12 +8,12 @@
 package iot
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 // DefaultSeed is the seed of the committed datasets.
@@ -80,29 +80,6 @@ var (
 	MachinesStart = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 )
 
-// row is one line of a dataset and when it reaches the broker.
-type row struct {
-	arrive time.Time
-	seq    int // generation order, to break ties in arrival
-	line   string
-}
-
-// lines sorts rows by arrival and joins them as newline-delimited text.
-func lines(rows []row) []byte {
-	slices.SortStableFunc(rows, func(a, b row) int {
-		if c := a.arrive.Compare(b.arrive); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	var b []byte
-	for _, r := range rows {
-		b = append(b, r.line...)
-		b = append(b, '\n')
-	}
-	return b
-}
-
 // GenerateMeters returns eight hours of readings of ten household smart meters, one every three
 // minutes from MetersStart, as newline-delimited JSON in arrival order:
 //
@@ -116,9 +93,9 @@ func GenerateMeters(seed uint64) []byte {
 		step   = 3 * time.Minute
 		steps  = 8 * 20
 	)
-	var rows []row
+	var rows []feed.Arrival[string]
 	add := func(arrive time.Time, line string) {
-		rows = append(rows, row{arrive: arrive, seq: len(rows), line: line})
+		rows = append(rows, feed.Arrival[string]{At: arrive, Item: line})
 	}
 	type meter struct {
 		base, swing, phase float64
@@ -157,7 +134,7 @@ func GenerateMeters(seed uint64) []byte {
 	}
 	add(MetersStart.Add(time.Hour+45*time.Minute+time.Second), garbledMeters[0])
 	add(MetersStart.Add(4*time.Hour+30*time.Minute+time.Second), garbledMeters[1])
-	return lines(rows)
+	return feed.Lines(rows)
 }
 
 // GenerateMachines returns thirty minutes of readings of six presses, one every five seconds from
@@ -174,9 +151,9 @@ func GenerateMachines(seed uint64) []byte {
 		step     = 5 * time.Second
 		steps    = 30 * 12
 	)
-	var rows []row
+	var rows []feed.Arrival[string]
 	add := func(arrive time.Time, line string) {
-		rows = append(rows, row{arrive: arrive, seq: len(rows), line: line})
+		rows = append(rows, feed.Arrival[string]{At: arrive, Item: line})
 	}
 	at := func(h, m, s int) time.Time {
 		return MachinesStart.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
@@ -247,7 +224,7 @@ func GenerateMachines(seed uint64) []byte {
 	}
 	add(at(0, 9, 1), garbledMachines[0])
 	add(at(0, 25, 1), garbledMachines[1])
-	return lines(rows)
+	return feed.Lines(rows)
 }
 
 // num formats a reading without a trailing ".0" for whole numbers, as sensors usually do.

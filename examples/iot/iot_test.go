@@ -8,31 +8,26 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/examples/internal/exampletest"
 )
 
-// deliveries are the broker settings the example is run with: one partition in big batches, and
-// several partitions in small batches (state saved and restored between every few records). The
-// decisions must be the same every time.
-var deliveries = []struct{ partitions, batch int }{{1, 500}, {3, 7}, {5, 16}}
+// The example's two functions and their datasets, run as `eddy dev --input
+// examples/iot/DIR/events.ndjson` runs them.
+var (
+	metersExample = exampletest.Example{Dir: "meters", Name: "examples/iot/meters/events.ndjson",
+		Generate: func() []byte { return GenerateMeters(DefaultSeed) }}
+	machinesExample = exampletest.Example{Dir: "machines", Name: "examples/iot/machines/events.ndjson",
+		Generate: func() []byte { return GenerateMachines(DefaultSeed) }}
+)
 
+// TestMeters checks the meters' committed dataset against the generator, then runs the function
+// over it under several deliveries: the decisions are expected.ndjson's every time, and the planted
+// scenarios hold.
 func TestMeters(t *testing.T) {
-	events := checkDataset(t, "meters/events.ndjson", GenerateMeters(DefaultSeed))
-	var first *outputs
-	for _, d := range deliveries {
-		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batch), func(t *testing.T) {
-			out := runLocal(t, "meters/eddy.yaml", "examples/iot/meters/events.ndjson", events, d.partitions, d.batch)
-			checkGolden(t, "meters/expected.ndjson", out.decisions)
-			checkMeterScenarios(t, out)
-			if first == nil {
-				first = out
-			} else if a, b := string(decisionLines(first.decisions)), string(decisionLines(out.decisions)); a != b {
-				t.Errorf("decisions differ from the first delivery's:\n%s\nfirst:\n%s", b, a)
-			}
-		})
-	}
+	metersExample.Check(t, checkMeterScenarios)
 }
 
-func checkMeterScenarios(t *testing.T, out *outputs) {
+func checkMeterScenarios(t *testing.T, out *exampletest.Outputs) {
 	at := func(h, m int) time.Time {
 		return MetersStart.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
 	}
@@ -45,24 +40,24 @@ func checkMeterScenarios(t *testing.T, out *outputs) {
 		"over-consumption " + HeaterMeter + " resolved 04:15:00",
 		"usage-anomaly " + SpikeMeter + " anomaly 05:15:00",
 	}, "\n")
-	if got := briefs(out.decisions); got != want {
+	if got := exampletest.Briefs(out.Decisions); got != want {
 		t.Errorf("decisions:\n%s\nwant:\n%s", got, want)
 	}
-	for _, w := range out.windows {
+	for _, w := range out.Windows {
 		switch {
 		case w.Key == SpikeMeter && w.End.Equal(at(5, 15)):
-			if e := value(t, w, "energy_wh"); e <= 1500 {
+			if e := exampletest.Value(t, w, "energy_wh"); e <= 1500 {
 				t.Errorf("%s used %v Wh in 05:00-05:15: the planted spike is not over the alarm's limit", SpikeMeter, e)
 			}
 		case w.Key == HeaterMeter && w.End.After(at(2, 0)) && !w.End.After(at(4, 0)):
-			if e := value(t, w, "energy_wh"); e <= 1500 {
+			if e := exampletest.Value(t, w, "energy_wh"); e <= 1500 {
 				t.Errorf("%s used %v Wh in the quarter-hour to %s: not over the limit", HeaterMeter, e, w.End.Format(time.TimeOnly))
 			}
 		}
 	}
 	// Late past the allowed lateness: OfflineMeter's three buffered readings, and nothing else.
 	var late []string
-	for _, l := range out.late {
+	for _, l := range out.Late {
 		late = append(late, l.Key+" "+l.Time.Format(time.TimeOnly))
 	}
 	wantLate := []string{OfflineMeter + " 03:30:00", OfflineMeter + " 03:33:00", OfflineMeter + " 03:36:00"}
@@ -72,41 +67,31 @@ func checkMeterScenarios(t *testing.T, out *outputs) {
 	// Late within the allowed lateness: LateMeter's 01:00-01:15 is emitted with 4 readings, then
 	// revised with the fifth. ShuffledMeter's reading out of order is on time: no revision.
 	var revs []string
-	for _, w := range out.windows {
+	for _, w := range out.Windows {
 		if w.Key == LateMeter && w.End.Equal(at(1, 15)) {
-			revs = append(revs, fmt.Sprintf("rev %d: %v readings", w.Revision, value(t, w, "readings")))
+			revs = append(revs, fmt.Sprintf("rev %d: %v readings", w.Revision, exampletest.Value(t, w, "readings")))
 		}
 		if w.Revision > 0 && w.Key != LateMeter {
 			t.Errorf("unexpected revision %d of %s's window to %s", w.Revision, w.Key, w.End.Format(time.TimeOnly))
 		}
-		if w.Key == ShuffledMeter && w.End.Equal(at(6, 15)) && value(t, w, "readings") != 5 {
-			t.Errorf("%s's 06:00-06:15 has %v readings, want 5", ShuffledMeter, value(t, w, "readings"))
+		if w.Key == ShuffledMeter && w.End.Equal(at(6, 15)) && exampletest.Value(t, w, "readings") != 5 {
+			t.Errorf("%s's 06:00-06:15 has %v readings, want 5", ShuffledMeter, exampletest.Value(t, w, "readings"))
 		}
 	}
 	if want := []string{"rev 0: 4 readings", "rev 1: 5 readings"}; !slices.Equal(revs, want) {
 		t.Errorf("%s's 01:00-01:15 window: %q, want %q", LateMeter, revs, want)
 	}
-	checkFailures(t, out.failures, garbledMeters[:], []string{"invalid JSON", `field "ts"`})
+	checkFailures(t, out.Failures, garbledMeters[:], []string{"invalid JSON", `field "ts"`})
 }
 
+// TestMachines checks the machines' committed dataset against the generator, then runs the function
+// over it under several deliveries: the decisions are expected.ndjson's every time, and the planted
+// scenarios hold.
 func TestMachines(t *testing.T) {
-	events := checkDataset(t, "machines/events.ndjson", GenerateMachines(DefaultSeed))
-	var first *outputs
-	for _, d := range deliveries {
-		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batch), func(t *testing.T) {
-			out := runLocal(t, "machines/eddy.yaml", "examples/iot/machines/events.ndjson", events, d.partitions, d.batch)
-			checkGolden(t, "machines/expected.ndjson", out.decisions)
-			checkMachineScenarios(t, out)
-			if first == nil {
-				first = out
-			} else if a, b := string(decisionLines(first.decisions)), string(decisionLines(out.decisions)); a != b {
-				t.Errorf("decisions differ from the first delivery's:\n%s\nfirst:\n%s", b, a)
-			}
-		})
-	}
+	machinesExample.Check(t, checkMachineScenarios)
 }
 
-func checkMachineScenarios(t *testing.T, out *outputs) {
+func checkMachineScenarios(t *testing.T, out *exampletest.Outputs) {
 	at := func(m, s int) time.Time {
 		return MachinesStart.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
 	}
@@ -115,12 +100,12 @@ func checkMachineScenarios(t *testing.T, out *outputs) {
 		"bearing-failure " + BearingMachine + " matched 08:21:10",
 		"overheat " + OverheatMachine + " resolved 08:23:15",
 	}, "\n")
-	if got := briefs(out.decisions); got != want {
+	if got := exampletest.Briefs(out.Decisions); got != want {
 		t.Errorf("decisions:\n%s\nwant:\n%s", got, want)
 	}
 	var hysteresis, blip, knock int
-	for _, w := range out.windows {
-		temp := value(t, w, "avg_temp")
+	for _, w := range out.Windows {
+		temp := exampletest.Value(t, w, "avg_temp")
 		switch w.Key {
 		case OverheatMachine:
 			// While cooling through 80 °C the alarm keeps firing: without clear: it would have
@@ -136,7 +121,7 @@ func checkMachineScenarios(t *testing.T, out *outputs) {
 				blip++
 			}
 		case KnockMachine:
-			if value(t, w, "max_vibration") >= 7 {
+			if exampletest.Value(t, w, "max_vibration") >= 7 {
 				knock++
 			}
 		}
@@ -154,7 +139,7 @@ func checkMachineScenarios(t *testing.T, out *outputs) {
 	// (its windows are revised) but behind the watermark, where the pattern, which has no allowed
 	// lateness, cannot take it: it is reported late for the pattern.
 	var late []string
-	for _, l := range out.late {
+	for _, l := range out.Late {
 		reason := "window"
 		if strings.Contains(l.Reason, "pattern") {
 			reason = "pattern"
@@ -166,7 +151,7 @@ func checkMachineScenarios(t *testing.T, out *outputs) {
 		t.Errorf("late events %q, want %q", late, wantLate)
 	}
 	var revised []string
-	for _, w := range out.windows {
+	for _, w := range out.Windows {
 		if w.Revision > 0 {
 			revised = append(revised, fmt.Sprintf("%s %s rev %d", w.Key, w.End.Format(time.TimeOnly), w.Revision))
 		}
@@ -174,14 +159,14 @@ func checkMachineScenarios(t *testing.T, out *outputs) {
 	if want := []string{LateMachine + " 08:12:15 rev 1"}; !slices.Equal(revised, want) {
 		t.Errorf("revised windows %q, want %q", revised, want)
 	}
-	checkFailures(t, out.failures, garbledMachines[:], []string{"invalid JSON", `field "ts"`})
+	checkFailures(t, out.Failures, garbledMachines[:], []string{"invalid JSON", `field "ts"`})
 }
 
 // checkFailures checks that exactly the garbled lines were dead-lettered, each with a reason that
 // says what is wrong.
 func checkFailures(t *testing.T, fs []*core.Failure, lines []string, reasons []string) {
 	t.Helper()
-	if got := failureLines(fs); !slices.Equal(got, lines) {
+	if got := exampletest.FailureLines(fs); !slices.Equal(got, lines) {
 		t.Fatalf("dead-lettered %q, want %q", got, lines)
 	}
 	for i, f := range fs {
@@ -195,20 +180,20 @@ func checkFailures(t *testing.T, fs []*core.Failure, lines []string, reasons []s
 // seeds give other noise and the same alarms (their times may move by a slide).
 func TestScenariosArePlanted(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
-		meters := runLocal(t, "meters/eddy.yaml", "meters.ndjson", GenerateMeters(seed), 2, 50)
+		meters := exampletest.Run(t, exampletest.Options{Spec: "meters/eddy.yaml", Name: "meters.ndjson", Events: GenerateMeters(seed), Partitions: 2, BatchSize: 50})
 		want := []string{
 			"usage-anomaly " + HeaterMeter + " anomaly", "over-consumption " + HeaterMeter + " firing",
 			"over-consumption " + HeaterMeter + " resolved", "usage-anomaly " + SpikeMeter + " anomaly",
 		}
-		if got := transitions(meters.decisions); !slices.Equal(got, want) {
+		if got := exampletest.Transitions(meters.Decisions); !slices.Equal(got, want) {
 			t.Errorf("seed %d: meter decisions %q, want %q", seed, got, want)
 		}
-		machines := runLocal(t, "machines/eddy.yaml", "machines.ndjson", GenerateMachines(seed), 2, 50)
+		machines := exampletest.Run(t, exampletest.Options{Spec: "machines/eddy.yaml", Name: "machines.ndjson", Events: GenerateMachines(seed), Partitions: 2, BatchSize: 50})
 		want = []string{
 			"overheat " + OverheatMachine + " firing", "bearing-failure " + BearingMachine + " matched",
 			"overheat " + OverheatMachine + " resolved",
 		}
-		if got := transitions(machines.decisions); !slices.Equal(got, want) {
+		if got := exampletest.Transitions(machines.Decisions); !slices.Equal(got, want) {
 			t.Errorf("seed %d: machine decisions %q, want %q", seed, got, want)
 		}
 	}

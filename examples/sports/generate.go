@@ -8,12 +8,12 @@
 package sports
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 // DefaultSeed is the seed of the committed dataset.
@@ -52,13 +52,6 @@ var garbled = [...]string{
 	`{"player":"player-08","ts":"0000-00-00T00:00:00Z","load":3.25,"hr":151}`,
 }
 
-// row is one line of the dataset and when it reaches the broker.
-type row struct {
-	arrive time.Time
-	seq    int
-	line   string
-}
-
 // Generate returns twenty minutes of readings of ten players, one every five seconds from Start,
 // as newline-delimited JSON in arrival order:
 //
@@ -84,9 +77,9 @@ func Generate(seed uint64) []byte {
 	for i := range base {
 		base[i] = 2.6 + 0.8*r.Float64()
 	}
-	var rows []row
+	var rows []feed.Arrival[string]
 	add := func(arrive time.Time, line string) {
-		rows = append(rows, row{arrive: arrive, seq: len(rows), line: line})
+		rows = append(rows, feed.Arrival[string]{At: arrive, Item: line})
 	}
 	for s := range steps {
 		ts := Start.Add(time.Duration(s+1) * step)
@@ -129,16 +122,5 @@ func Generate(seed uint64) []byte {
 	}
 	add(at(7, 1), garbled[0])
 	add(at(11, 1), garbled[1])
-	slices.SortStableFunc(rows, func(a, b row) int {
-		if c := a.arrive.Compare(b.arrive); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	var b []byte
-	for _, r := range rows {
-		b = append(b, r.line...)
-		b = append(b, '\n')
-	}
-	return b
+	return feed.Lines(rows)
 }

@@ -6,31 +6,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/exampletest"
 )
 
-// deliveries are the broker settings the example is run with: one partition in big batches, and
-// several partitions in small batches (state saved and restored between every few records). The
-// decisions must be the same every time.
-var deliveries = []struct{ partitions, batch int }{{1, 500}, {3, 7}, {4, 16}}
-
+// TestPlayerLoad checks the match's committed dataset against the generator, then runs the function
+// over it under several deliveries: the decisions are expected.ndjson's every time, and the planted
+// scenarios hold.
 func TestPlayerLoad(t *testing.T) {
-	events := checkDataset(t, "events.ndjson", Generate(DefaultSeed))
-	var first *outputs
-	for _, d := range deliveries {
-		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batch), func(t *testing.T) {
-			out := runLocal(t, "eddy.yaml", "examples/sports/events.ndjson", events, d.partitions, d.batch)
-			checkGolden(t, "expected.ndjson", out.decisions)
-			checkScenarios(t, out)
-			if first == nil {
-				first = out
-			} else if a, b := string(decisionLines(first.decisions)), string(decisionLines(out.decisions)); a != b {
-				t.Errorf("decisions differ from the first delivery's:\n%s\nfirst:\n%s", b, a)
-			}
-		})
-	}
+	match := exampletest.Example{Name: "examples/sports/events.ndjson", Generate: func() []byte { return Generate(DefaultSeed) }}
+	match.Check(t, checkScenarios)
 }
 
-func checkScenarios(t *testing.T, out *outputs) {
+func checkScenarios(t *testing.T, out *exampletest.Outputs) {
 	at := func(m, s int) time.Time {
 		return Start.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
 	}
@@ -40,13 +28,13 @@ func checkScenarios(t *testing.T, out *outputs) {
 		"bench " + BenchedPlayer + " firing 10:05:50",
 		"bench " + BenchedPlayer + " resolved 10:09:30",
 	}, "\n")
-	if got := briefs(out.decisions); got != want {
+	if got := exampletest.Briefs(out.Decisions); got != want {
 		t.Errorf("decisions:\n%s\nwant:\n%s", got, want)
 	}
 	var over, surge []string
 	var firstUnder time.Time
-	for _, w := range out.windows {
-		load := value(t, w, "load")
+	for _, w := range out.Windows {
+		load := exampletest.Value(t, w, "load")
 		switch w.Key {
 		case BenchedPlayer:
 			if load > 300 && !w.End.After(at(5, 50)) {
@@ -76,7 +64,7 @@ func checkScenarios(t *testing.T, out *outputs) {
 	// ShadowPlayer's buffered readings revise the windows that had fired without them, and none is
 	// late; LatePlayer's three readings are late, and nothing else.
 	var revised []string
-	for _, w := range out.windows {
+	for _, w := range out.Windows {
 		if w.Revision > 0 {
 			revised = append(revised, fmt.Sprintf("%s %s rev %d", w.Key, w.End.Format(time.TimeOnly), w.Revision))
 		}
@@ -89,7 +77,7 @@ func checkScenarios(t *testing.T, out *outputs) {
 		t.Errorf("revised windows %q, want %q", revised, wantRevised)
 	}
 	var late []string
-	for _, l := range out.late {
+	for _, l := range out.Late {
 		late = append(late, l.Key+" "+l.Time.Format(time.TimeOnly))
 	}
 	if want := []string{LatePlayer + " 10:10:00", LatePlayer + " 10:10:05", LatePlayer + " 10:10:10"}; !slices.Equal(late, want) {
@@ -97,18 +85,18 @@ func checkScenarios(t *testing.T, out *outputs) {
 	}
 	// ShuffledPlayer's reading out of order is on time: every one of his full windows has all 60
 	// readings.
-	for _, w := range out.windows {
+	for _, w := range out.Windows {
 		if w.Key == ShuffledPlayer && !w.Start.Before(at(0, 5)) && !w.End.After(at(20, 5)) {
-			if n := value(t, w, "samples"); n != 60 {
+			if n := exampletest.Value(t, w, "samples"); n != 60 {
 				t.Errorf("%s's window to %s has %v readings, want 60", ShuffledPlayer, w.End.Format(time.TimeOnly), n)
 			}
 		}
 	}
-	if got := failureLines(out.failures); !slices.Equal(got, garbled[:]) {
+	if got := exampletest.FailureLines(out.Failures); !slices.Equal(got, garbled[:]) {
 		t.Fatalf("dead-lettered %q, want %q", got, garbled)
 	}
 	for i, reason := range []string{"invalid JSON", `field "ts"`} {
-		if msg := out.failures[i].Error(); !strings.Contains(msg, reason) {
+		if msg := out.Failures[i].Error(); !strings.Contains(msg, reason) {
 			t.Errorf("dead letter %q: %q does not say %q", garbled[i], msg, reason)
 		}
 	}
@@ -118,9 +106,9 @@ func checkScenarios(t *testing.T, out *outputs) {
 // seeds give other noise and the same decisions (their times may move by a slide or two).
 func TestScenariosArePlanted(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
-		out := runLocal(t, "eddy.yaml", "match.ndjson", Generate(seed), 2, 50)
+		out := exampletest.Run(t, exampletest.Options{Spec: "eddy.yaml", Name: "match.ndjson", Events: Generate(seed), Partitions: 2, BatchSize: 50})
 		want := []string{"bench " + BenchedPlayer + " firing", "bench " + BenchedPlayer + " resolved"}
-		if got := transitions(out.decisions); !slices.Equal(got, want) {
+		if got := exampletest.Transitions(out.Decisions); !slices.Equal(got, want) {
 			t.Errorf("seed %d: decisions %q, want %q", seed, got, want)
 		}
 	}

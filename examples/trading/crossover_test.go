@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core/spec"
+
+	"github.com/eddyhq/eddy/examples/internal/exampletest"
 )
 
 // The crossover spec's parameters, restated here so that a change to the spec that the stories
@@ -140,12 +142,12 @@ func independent(t *testing.T, data []byte, band float64) (map[string][]crossing
 
 // checkCrossovers compares the engine's crossover decisions with the test's own crossings: the
 // same symbols, times and states, the same bars, the same averages.
-func checkCrossovers(t *testing.T, r *result, want map[string][]crossing) {
+func checkCrossovers(t *testing.T, r *exampletest.View, want map[string][]crossing) {
 	t.Helper()
 	got := map[string][]decision{}
-	for _, d := range r.decisions {
+	for _, d := range r.Decisions {
 		if d.Rule != crossRule {
-			t.Errorf("unexpected decision %s", d.line)
+			t.Errorf("unexpected decision %s", d.Line)
 			continue
 		}
 		got[d.Key] = append(got[d.Key], d)
@@ -222,7 +224,7 @@ func TestCrossoverScenarios(t *testing.T) {
 	// established (the fast line more than 0.2% under the slow one: a side, not a crossing). The
 	// rally from 10:20 lifts the 5-bar SMA above the 20-bar one by more than 0.2% at 10:30 (the
 	// golden cross); the sell-off from 11:20 takes it 0.2% under at 11:32 (the death cross).
-	if got, want := story(r.decisions, Trend), "10:30 sma-5-20 golden, 11:32 sma-5-20 death"; got != want {
+	if got, want := story(r.Decisions, Trend), "10:30 sma-5-20 golden, 11:32 sma-5-20 death"; got != want {
 		t.Errorf("%s: %s, want %s", Trend, got, want)
 	}
 	if a := avgs[Trend][0]; !a.end.Equal(at("09:50")) || a.spread() >= -minSpread {
@@ -246,7 +248,7 @@ func TestCrossoverScenarios(t *testing.T) {
 		if math.Abs(a.fast-c.fast) > 1e-9 || math.Abs(a.slow-c.slow) > 1e-9 {
 			t.Errorf("%s at %s: the test's SMAs are %v/%v, want %v/%v", Trend, c.hhmm, a.fast, a.slow, c.fast, c.slow)
 		}
-		for _, d := range r.decisions {
+		for _, d := range r.Decisions {
 			if d.Key == Trend && d.Time.Equal(at(c.hhmm)) {
 				if d.State != c.state || math.Abs(num(t, d, "crossover.fast")-c.fast) > 1e-9 || math.Abs(num(t, d, "crossover.slow")-c.slow) > 1e-9 {
 					t.Errorf("%s at %s: %s with fast %v, slow %v; want %s with %v/%v", Trend, c.hhmm, d.State, d.Values["crossover.fast"], d.Values["crossover.slow"], c.state, c.fast, c.slow)
@@ -257,14 +259,14 @@ func TestCrossoverScenarios(t *testing.T) {
 
 	// NVDA: the flash crash at 11:10 is a death cross at 11:12, the recovery a golden cross at
 	// 11:28.
-	if got, want := story(r.decisions, Crash), "11:12 sma-5-20 death, 11:28 sma-5-20 golden"; got != want {
+	if got, want := story(r.Decisions, Crash), "11:12 sma-5-20 death, 11:28 sma-5-20 golden"; got != want {
 		t.Errorf("%s: %s, want %s", Crash, got, want)
 	}
 
 	// TSLA: from 10:00 to 11:00 the 5-bar SMA swings around the 20-bar one, by more than 0.1% but
 	// less than the band of 0.2% each way: without the band it crosses every five minutes or so,
 	// with it never.
-	if s := story(r.decisions, Choppy); s != "" {
+	if s := story(r.Decisions, Choppy); s != "" {
 		t.Errorf("%s: %s, want no crossing", Choppy, s)
 	}
 	var hi, lo float64
@@ -279,19 +281,19 @@ func TestCrossoverScenarios(t *testing.T) {
 	t.Logf("%s: spread between %.4f%% and %.4f%% from 10:00 to 11:10", Choppy, 100*lo, 100*hi)
 	noBand := run(t, crossoverDir, func(f *spec.Function) { f.Crossovers[0].MinSpread = 0 }, data, 4, 7)
 	whipsaws := 0
-	for _, d := range noBand.decisions {
+	for _, d := range noBand.Decisions {
 		if d.Key == Choppy && !d.Time.Before(at("10:00")) && !d.Time.After(at("11:10")) {
 			whipsaws++
 		}
 	}
-	t.Logf("%s without min_spread: %d crossings from 10:00 to 11:10, %d in all symbols over the session", Choppy, whipsaws, len(noBand.decisions))
+	t.Logf("%s without min_spread: %d crossings from 10:00 to 11:10, %d in all symbols over the session", Choppy, whipsaws, len(noBand.Decisions))
 	if whipsaws < 10 {
 		t.Errorf("%s without min_spread: %d crossings from 10:00 to 11:10, want a whipsaw every five minutes or so", Choppy, whipsaws)
 	}
 
 	// MSFT and AMZN trade quietly.
 	for _, k := range []string{Calm, Drift} {
-		if s := story(r.decisions, k); s != "" {
+		if s := story(r.Decisions, k); s != "" {
 			t.Errorf("%s: %s, want no decision", k, s)
 		}
 	}
@@ -303,10 +305,10 @@ func TestCrossoverScenarios(t *testing.T) {
 // 100 s late revises the windows that closed without it (the newest only: the window ending 11:06,
 // of width size), the AAPL correction 45 minutes late goes to the late output, the two bad lines
 // to the dead letters.
-func checkDelivery(t *testing.T, r *result, size time.Duration) {
+func checkDelivery(t *testing.T, r *exampletest.View, size time.Duration) {
 	t.Helper()
 	revised := 0
-	for _, l := range r.windows {
+	for _, l := range r.Windows {
 		var w struct {
 			Key      string
 			Start    time.Time
@@ -326,11 +328,11 @@ func checkDelivery(t *testing.T, r *result, size time.Duration) {
 	if revised != 1 {
 		t.Errorf("%d revised windows, want 1 (NVDA's window ending 11:06)", revised)
 	}
-	if len(r.late) != 1 || r.late[0].Key != Trend || !r.late[0].Time.Equal(at("10:45")) {
-		t.Errorf("late: %v, want AAPL's 10:45 correction", r.late)
+	if len(r.Late) != 1 || r.Late[0].Key != Trend || !r.Late[0].Time.Equal(at("10:45")) {
+		t.Errorf("late: %v, want AAPL's 10:45 correction", r.Late)
 	}
-	if len(r.dead) != 2 || !strings.Contains(r.dead[0], `field "ts"`) || !strings.Contains(r.dead[1], "invalid JSON") {
-		t.Errorf("dead letters: %q", r.dead)
+	if len(r.Dead) != 2 || !strings.Contains(r.Dead[0], `field "ts"`) || !strings.Contains(r.Dead[1], "invalid JSON") {
+		t.Errorf("dead letters: %q", r.Dead)
 	}
 }
 

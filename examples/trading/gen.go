@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 // Open and Close bound the generated trading session (event time).
@@ -122,34 +123,24 @@ func Generate(seed uint64) []byte {
 	}
 
 	// Arrival order: event time plus up to 3 s of feed jitter.
-	type arrival struct {
-		at  time.Time
-		seq int
-		t   tick
-	}
-	arr := make([]arrival, 0, len(ticks)+1)
-	for i, t := range ticks {
-		arr = append(arr, arrival{at: t.ts.Add(time.Duration(r.IntN(3000)) * time.Millisecond), seq: i, t: t})
+	arr := make([]feed.Arrival[tick], 0, len(ticks)+1)
+	for _, t := range ticks {
+		arr = append(arr, feed.Arrival[tick]{At: t.ts.Add(time.Duration(r.IntN(3000)) * time.Millisecond), Item: t})
 	}
 	// An NVDA trade printed at 11:05:10 reaches the feed at 11:06:50: after the watermark passed
 	// the end of its newest closed windows (11:06), within their allowed lateness of a minute.
 	delayed := tick{symbol: Crash, ts: Open.Add(95*time.Minute + 10*time.Second), price: 480.55, size: 700}
-	arr = append(arr, arrival{at: delayed.ts.Add(100 * time.Second), seq: len(ticks), t: delayed})
-	slices.SortFunc(arr, func(a, b arrival) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return a.seq - b.seq
-	})
+	arr = append(arr, feed.Arrival[tick]{At: delayed.ts.Add(100 * time.Second), Item: delayed})
+	feed.Sort(arr)
 
 	var b bytes.Buffer
 	for i, a := range arr {
-		b.Write(a.t.appendJSON(nil))
+		b.Write(a.Item.appendJSON(nil))
 		b.WriteByte('\n')
 		switch i {
 		case len(arr) / 4:
 			// A truncated line.
-			b.WriteString(`{"symbol":"MSFT","ts":"` + a.t.ts.Format("2006-01-02T15:04:05.000Z07:00") + `","pri` + "\n")
+			b.WriteString(`{"symbol":"MSFT","ts":"` + a.Item.ts.Format("2006-01-02T15:04:05.000Z07:00") + `","pri` + "\n")
 		case len(arr) / 2:
 			// A time in the wrong format.
 			b.WriteString(`{"symbol":"AMZN","ts":"20/11/2026 11:00:07","price":183.91,"size":200}` + "\n")

@@ -14,20 +14,20 @@ func TestRiskScenarios(t *testing.T) {
 
 	// NVDA: the flash crash at 11:10 raises the drawdown alarm within two minutes and the
 	// volatility alarm right after; both resolve on the recovery.
-	if got, want := story(r.decisions, Crash), "11:12 drawdown firing, 11:13 high-volatility firing, 11:31 drawdown resolved, 11:43 high-volatility resolved"; got != want {
+	if got, want := story(r.Decisions, Crash), "11:12 drawdown firing, 11:13 high-volatility firing, 11:31 drawdown resolved, 11:43 high-volatility resolved"; got != want {
 		t.Errorf("%s: %s, want %s", Crash, got, want)
 	}
 	// Nothing else is risky: AAPL's trends move it less than 3% in 20 minutes, TSLA's swings are
 	// 0.2%.
 	for _, k := range []string{Trend, Choppy, Calm, Drift} {
-		if s := story(r.decisions, k); s != "" {
+		if s := story(r.Decisions, k); s != "" {
 			t.Errorf("%s: %s, want no decision", k, s)
 		}
 	}
 
 	// The values, checked against the rules and against the test's own 20-minute windows.
 	kept, _, _ := parseTrades(t, data, 20*time.Minute)
-	for _, d := range r.decisions {
+	for _, d := range r.Decisions {
 		if d.Window.End.Sub(d.Window.Start) != 20*time.Minute || !d.Window.End.Equal(d.Time) {
 			t.Errorf("%s %s %s: window %s..%s, want the 20 minutes up to %s", d.Key, d.Rule, d.State, d.Window.Start, d.Window.End, d.Time)
 		}
@@ -67,10 +67,10 @@ func TestRiskScenarios(t *testing.T) {
 				t.Errorf("high volatility resolved at %.3f%% of the average", 100*vol/sma)
 			}
 		default:
-			t.Errorf("unexpected decision %s", d.line)
+			t.Errorf("unexpected decision %s", d.Line)
 		}
 	}
-	if !strings.Contains(story(r.decisions, Crash), "drawdown firing") {
+	if !strings.Contains(story(r.Decisions, Crash), "drawdown firing") {
 		t.Fatal("no drawdown")
 	}
 

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/eddyhq/eddy/examples/fraud"
+	"github.com/eddyhq/eddy/examples/internal/feed"
 )
 
 func main() {
@@ -17,15 +18,7 @@ func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
 	data := fraud.Generate(*seed, *users)
-	if *out == "" {
-		_, err := os.Stdout.Write(data)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gen:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if err := os.WriteFile(*out, data, 0o644); err != nil {
+	if err := feed.Write(*out, data); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/eddyhq/eddy/examples/internal/feed"
 	"github.com/eddyhq/eddy/examples/trading"
 )
 
@@ -18,13 +19,7 @@ func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
 	data := trading.Generate(*seed)
-	var err error
-	if *out == "" {
-		_, err = os.Stdout.Write(data)
-	} else {
-		err = os.WriteFile(*out, data, 0o644)
-	}
-	if err != nil {
+	if err := feed.Write(*out, data); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,542 @@
+// Package exampletest is the harness of the examples' tests: it runs an example's function spec
+// over its events the way `eddy dev` does (the in-memory broker of adapters/local partitions the
+// records by the spec's key and delivers them in small ordered batches through the Runner, with the
+// state in a mem:// store between batches, then drains and closes every window), and checks the
+// committed events.ndjson and expected.ndjson against the generator and the run.
+//
+// The test binary that imports it takes -update, which rewrites both files instead of failing.
+// Only the examples' tests import it.
+package exampletest
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/adapters/local"
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/codec"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/core/state"
+	_ "github.com/eddyhq/eddy/core/state/memstate"
+)
+
+// update is registered here, once, so that every example's test binary takes the same flag.
+var update = flag.Bool("update", false, "rewrite events.ndjson from the generator and expected.ndjson from the run")
+
+// Options says what Run runs and how the broker delivers it.
+type Options struct {
+	// Spec is the path of the function's eddy.yaml.
+	Spec string
+	// Edit, if not nil, changes the loaded spec before it is compiled: a variant of the committed
+	// function.
+	Edit func(*spec.Function)
+	// Name names the records as `eddy dev --input NAME` does (NAME:LINE), so that the late
+	// output, the dead letters and the pattern decisions' ids (which fold in the matched records'
+	// ids) are those of the README's command.
+	Name string
+	// Events is the newline-delimited input.
+	Events []byte
+	// Partitions and BatchSize configure the broker: the records are partitioned by the spec's
+	// key and consumed in batches of at most BatchSize.
+	Partitions, BatchSize int
+}
+
+// Outputs is everything a run produced, in an order that does not depend on how the partitions
+// interleaved: decisions and late events by time, key (then rule and id); windows by end, key and
+// revision; dead letters by line.
+type Outputs struct {
+	Decisions []*core.Decision
+	Windows   []*core.WindowResult
+	Late      []*core.Late
+	Failures  []*core.Failure
+}
+
+// Load loads the spec at path, changes it with edit if edit is not nil, and compiles it.
+func Load(tb testing.TB, path string, edit func(*spec.Function)) (*spec.Function, *spec.Compiled) {
+	tb.Helper()
+	f, err := spec.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if edit != nil {
+		edit(f)
+	}
+	c, err := f.Compile(spec.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f, c
+}
+
+// records splits events into records named as `eddy dev --input name` names them.
+func records(tb testing.TB, events []byte, name string) []core.Record {
+	tb.Helper()
+	lines, err := codec.NewLines(bytes.NewReader(events), name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var recs []core.Record
+	var rec core.Record
+	for lines.Next(&rec) {
+		recs = append(recs, rec)
+	}
+	if err := lines.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return recs
+}
+
+// collector is the runner's Sink and DeadLetter; partitions emit concurrently. Outputs are
+// copied as they arrive: the pipeline may reuse them after Emit returns.
+type collector struct {
+	mu  sync.Mutex
+	out Outputs
+}
+
+func (c *collector) Emit(_ context.Context, outs []core.Output) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, o := range outs {
+		switch o := core.CloneOutput(o).(type) {
+		case *core.Decision:
+			// CloneOutput copies the values, not the top-k lists inside them.
+			for i := range o.Values {
+				o.Values[i].Items = slices.Clone(o.Values[i].Items)
+			}
+			c.out.Decisions = append(c.out.Decisions, o)
+		case *core.WindowResult:
+			c.out.Windows = append(c.out.Windows, o)
+		case *core.Late:
+			c.out.Late = append(c.out.Late, o)
+		}
+	}
+	return nil
+}
+
+func (c *collector) EmitFailures(_ context.Context, fs []*core.Failure) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.Failures = append(c.out.Failures, fs...)
+	return nil
+}
+
+// Run runs the spec over the events: published in file order to the local broker, partitioned by
+// the spec's key, consumed in batches with the state saved and restored between them, without
+// processing-time ticks (the outcome must depend on the events alone), and flushed at the end. It
+// fails t if a batch fails, if the delivery was not what o asks for (keys spread over the
+// partitions, many small batches) or if a decision is emitted twice.
+func Run(t testing.TB, o Options) *Outputs {
+	t.Helper()
+	if o.Partitions < 1 || o.BatchSize < 1 {
+		t.Fatalf("exampletest.Run: %d partitions, batches of %d: both must be at least 1", o.Partitions, o.BatchSize)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f, c := Load(t, o.Spec, o.Edit)
+	keyDec, err := codec.New(codec.Config{Format: f.Input.Format, Key: f.Input.Key, ProcessingTime: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyMu sync.Mutex
+	var keyEv core.Event
+	partitionKey := func(rec *core.Record) string {
+		keyMu.Lock()
+		defer keyMu.Unlock()
+		if keyDec.Decode("", rec, time.Time{}, &keyEv) != nil {
+			return rec.ID // dead-lettered by the pipeline; any partition will do
+		}
+		return keyEv.Key
+	}
+	store, err := state.Open(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	col := &collector{}
+	var bmu sync.Mutex
+	batches := map[string]int{}
+	b, err := local.New(local.Config{
+		Runner: runner.Config{
+			Function: c.Name(), Store: store, Sink: col, DeadLetter: col,
+			New: func(string) (runner.Processor, error) { return c.NewPipeline() },
+		},
+		Partitions: o.Partitions, BatchSize: o.BatchSize, MaxWait: time.Millisecond,
+		TickInterval: -1,
+		PartitionKey: partitionKey,
+		OnBatch: func(bi local.BatchInfo) {
+			if bi.Err != nil {
+				t.Errorf("partition %s batch %s..%s: %v", bi.Partition, bi.First, bi.Last, bi.Err)
+			}
+			if bi.Records > 0 {
+				bmu.Lock()
+				batches[bi.Partition]++
+				bmu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	recs := records(t, o.Events, o.Name)
+	if err := b.Publish(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bmu.Lock()
+	defer bmu.Unlock()
+	if o.Partitions > 1 && len(batches) < 2 {
+		t.Errorf("%d of %d partitions received records", len(batches), o.Partitions)
+	}
+	total := 0
+	for _, n := range batches {
+		total += n
+	}
+	if total < len(recs)/o.BatchSize {
+		t.Errorf("%d batches for %d records of at most %d", total, len(recs), o.BatchSize)
+	}
+
+	out := &col.out
+	seen := map[string]bool{}
+	for _, d := range out.Decisions {
+		if seen[d.ID] {
+			t.Errorf("decision %s emitted twice", d.ID)
+		}
+		seen[d.ID] = true
+	}
+	byTimeKey := func(ta, tb time.Time, ka, kb string) int {
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return cmp.Compare(ka, kb)
+	}
+	slices.SortFunc(out.Decisions, func(a, b *core.Decision) int {
+		if c := byTimeKey(a.Time, b.Time, a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.ID, b.ID))
+	})
+	// Within a key, late events and window revisions arrive in a deterministic order: keep it.
+	slices.SortStableFunc(out.Late, func(a, b *core.Late) int { return byTimeKey(a.Time, b.Time, a.Key, b.Key) })
+	slices.SortStableFunc(out.Windows, func(a, b *core.WindowResult) int {
+		return cmp.Or(byTimeKey(a.End, b.End, a.Key, b.Key), cmp.Compare(a.Revision, b.Revision))
+	})
+	slices.SortStableFunc(out.Failures, func(a, b *core.Failure) int { return cmp.Compare(line(a), line(b)) })
+	return out
+}
+
+// line is the line number in a dead letter's record id, NAME:LINE.
+func line(f *core.Failure) int {
+	n, _ := strconv.Atoi(f.Record.ID[strings.LastIndexByte(f.Record.ID, ':')+1:])
+	return n
+}
+
+// DecisionLines returns the decisions as JSON lines, the format of expected.ndjson.
+func (o *Outputs) DecisionLines() []byte {
+	var b []byte
+	for _, d := range o.Decisions {
+		b = append(d.AppendJSON(b), '\n')
+	}
+	return b
+}
+
+// DeadLetters returns the dead letters' messages (record, field, reason), sorted as strings.
+func (o *Outputs) DeadLetters() []string {
+	s := make([]string, len(o.Failures))
+	for i, f := range o.Failures {
+		s[i] = f.Error()
+	}
+	slices.Sort(s)
+	return s
+}
+
+// SameOutcome fails t unless got has the same decisions, late events (records, keys and times)
+// and dead letters as want: for runs of one spec over one dataset delivered differently.
+func SameOutcome(t testing.TB, got, want *Outputs) {
+	t.Helper()
+	if g, w := got.DecisionLines(), want.DecisionLines(); !bytes.Equal(g, w) {
+		t.Errorf("decisions differ from the first delivery's:\n%s\nfirst:\n%s", g, w)
+	}
+	// The watermark a late event met, its partition and offset depend on the delivery: which
+	// events were late does not.
+	lateEvents := func(o *Outputs) []string {
+		var s []string
+		for _, l := range o.Late {
+			s = append(s, l.ID+" "+l.Key+" "+l.Time.UTC().Format(time.RFC3339Nano))
+		}
+		return s
+	}
+	if g, w := lateEvents(got), lateEvents(want); !slices.Equal(g, w) {
+		t.Errorf("late events differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+	}
+	if g, w := got.DeadLetters(), want.DeadLetters(); !slices.Equal(g, w) {
+		t.Errorf("dead letters differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+	}
+}
+
+// deliveries are the broker settings Example.Check runs an example with: several partitions in
+// small batches (the first, whose outcome the others must reproduce), one partition in big batches,
+// a batch per record (the state saved and restored around every one), and more partitions than most
+// examples have keys for.
+var deliveries = []struct{ partitions, batchSize int }{{4, 7}, {1, 1000}, {3, 1}, {8, 13}}
+
+// Example is one function of an example and its dataset: a directory holding eddy.yaml,
+// events.ndjson (made by a generator) and expected.ndjson (the decisions of a run over it).
+type Example struct {
+	// Dir is the directory, relative to the test's package ("" for the package's own).
+	Dir string
+	// Name is the path the README's command reads events.ndjson by, from the repository root:
+	// the records are named after it (see Options.Name).
+	Name string
+	// Generate makes events.ndjson.
+	Generate func() []byte
+}
+
+func (e Example) path(file string) string { return filepath.Join(e.Dir, file) }
+
+// Options returns the Options that run the example's function over events.
+func (e Example) Options(events []byte, partitions, batchSize int) Options {
+	return Options{Spec: e.path("eddy.yaml"), Name: e.Name, Events: events, Partitions: partitions, BatchSize: batchSize}
+}
+
+// Dataset returns events.ndjson after checking that it is what Generate makes (with -update it
+// writes it first).
+func (e Example) Dataset(t testing.TB) []byte {
+	t.Helper()
+	return Dataset(t, e.path("events.ndjson"), e.Generate())
+}
+
+// Check runs the function over Dataset once for each of a few deliveries (one partition in big
+// batches, several in small batches, a batch per record), each in a subtest named after it. Each
+// run's decisions must equal expected.ndjson byte for byte (with -update they rewrite it), every
+// run must have the same outcome as the first (see SameOutcome), and scenarios, if not nil,
+// checks each run's outputs.
+func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
+	t.Helper()
+	events := e.Dataset(t)
+	var first *Outputs
+	for _, d := range deliveries {
+		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batchSize), func(t *testing.T) {
+			out := Run(t, e.Options(events, d.partitions, d.batchSize))
+			Golden(t, e.path("expected.ndjson"), out.DecisionLines())
+			if scenarios != nil {
+				scenarios(t, out)
+			}
+			if first == nil {
+				first = out
+			} else {
+				SameOutcome(t, out, first)
+			}
+		})
+	}
+}
+
+// Benchmark measures the function alone over events.ndjson (decoding, windows, aggregates, rules
+// and patterns; no broker, no state store), in batches of 100 records. It reports records/s and
+// outputs/op.
+func (e Example) Benchmark(b *testing.B) {
+	ctx := context.Background()
+	_, c := Load(b, e.path("eddy.yaml"), nil)
+	data, err := os.ReadFile(e.path("events.ndjson"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := records(b, data, e.Name)
+	outputs := 0
+	emit := func(core.Output) { outputs++ }
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := c.NewPipeline()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < len(recs); i += 100 {
+			if _, err := p.Run(ctx, core.Batch{Partition: "0", Records: recs[i:min(i+100, len(recs))]}, emit); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := p.Flush(ctx, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(outputs)/float64(b.N), "outputs/op")
+}
+
+// Dataset returns the committed dataset at path after checking that it is generated, the
+// generator's output (with -update it writes generated there first).
+func Dataset(t testing.TB, path string, generated []byte) []byte {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, generated, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, generated) {
+		t.Fatalf("%s differs from what the generator makes with the default seed: run go test -update, or the example's cmd/gen", path)
+	}
+	return got
+}
+
+// Golden compares got with the golden file at path byte for byte (with -update it writes got
+// there first). An empty golden file fails too: a run that decides nothing would match it.
+func Golden(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 {
+		t.Fatalf("%s is empty", path)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := range max(len(gl), len(wl)) {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Errorf("output differs from %s (%d vs %d lines) at line %d:\ngot:  %s\nwant: %s\n(go test -update rewrites it)", path, len(gl)-1, len(wl)-1, i+1, g, w)
+			return
+		}
+	}
+}
+
+// Decision is a decision line as the scenario checks read it: its JSON decoded, values as
+// encoding/json gives them (numbers are float64).
+type Decision struct {
+	ID       string         `json:"id"`
+	Rule     string         `json:"rule"`
+	Key      string         `json:"key"`
+	State    string         `json:"state"`
+	Severity string         `json:"severity"`
+	Time     time.Time      `json:"time"`
+	Window   Span           `json:"window"`
+	Values   map[string]any `json:"values"`
+	// Line is the decision's JSON line, without its newline.
+	Line string `json:"-"`
+}
+
+// Span is a decision's window.
+type Span struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Late is a late event as the scenario checks read it.
+type Late struct {
+	Key  string    `json:"key"`
+	Time time.Time `json:"time"`
+}
+
+// View is a run's outputs as JSON lines, as the examples that check their scenarios on the
+// encoded outputs read them.
+type View struct {
+	// Decisions are in the order of Outputs.Decisions.
+	Decisions []Decision
+	// Windows are the window results' JSON lines.
+	Windows []string
+	Late    []Late
+	// Dead is Outputs.DeadLetters.
+	Dead []string
+}
+
+// View encodes the outputs and decodes them back into a View.
+func (o *Outputs) View(t testing.TB) *View {
+	t.Helper()
+	v := &View{Dead: o.DeadLetters()}
+	for _, d := range o.Decisions {
+		l := string(d.AppendJSON(nil))
+		dv := Decision{Line: l}
+		if err := json.Unmarshal([]byte(l), &dv); err != nil {
+			t.Fatalf("decision %s: %v", l, err)
+		}
+		v.Decisions = append(v.Decisions, dv)
+	}
+	for _, w := range o.Windows {
+		v.Windows = append(v.Windows, string(w.AppendJSON(nil)))
+	}
+	for _, l := range o.Late {
+		v.Late = append(v.Late, Late{Key: l.Key, Time: l.Time})
+	}
+	return v
+}
+
+// brief is a decision as the scenario checks state it: rule, key, state and time of day.
+func brief(d *core.Decision) string {
+	return d.Rule + " " + d.Key + " " + d.State + " " + d.Time.UTC().Format("15:04:05")
+}
+
+// Briefs is the decisions in brief, one a line.
+func Briefs(ds []*core.Decision) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = brief(d)
+	}
+	return strings.Join(s, "\n")
+}
+
+// Transitions is the decisions as rule, key and state, without times: what other seeds of a
+// generator must reproduce.
+func Transitions(ds []*core.Decision) []string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.Rule + " " + d.Key + " " + d.State
+	}
+	return s
+}
+
+// Value returns the window result's numeric value name, failing t if it has none.
+func Value(t testing.TB, r *core.WindowResult, name string) float64 {
+	t.Helper()
+	v, ok := r.Value(name)
+	if !ok {
+		t.Fatalf("window %s %s has no value %s", r.Key, r.End.Format(time.TimeOnly), name)
+	}
+	return v.Num
+}
+
+// FailureLines returns the payloads of the dead-lettered records.
+func FailureLines(fs []*core.Failure) []string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f.Record.Data)
+	}
+	return s
+}
