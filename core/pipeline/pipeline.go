@@ -155,27 +155,7 @@ func (p *Pipeline) Watermark() time.Time {
 // decisions are reused after emit returns: clone them to keep them). The result carries the
 // failures and counts, not the outputs.
 func (p *Pipeline) Run(ctx context.Context, b core.Batch, emit func(core.Output)) (core.Result, error) {
-	var res core.Result
-	p.begin(ctx, &res, emit)
-	defer p.begin(nil, nil, nil)
-	res.Stats.Records = len(b.Records)
-	for i := range b.Records {
-		if i&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-		}
-		rec := &b.Records[i]
-		if err := p.add(b.Partition, rec, b.Now); err != nil {
-			return res, err
-		}
-		res.Checkpoint = rec.Offset
-	}
-	if len(b.Records) > 0 {
-		p.lastArrival = b.Now
-	}
-	res.Watermark = p.Watermark()
-	return res, nil
+	return p.run(ctx, b, nil, emit)
 }
 
 // NewDecoder returns a decoder of the pipeline's records, independent of the pipeline's own: for a
@@ -197,10 +177,15 @@ type Decoded struct {
 // b.Records[i] decoded by a decoder from NewDecoder with the same partition and b.Now. The
 // outputs are those of Run, byte for byte; only the decoding moves to the other goroutine.
 func (p *Pipeline) RunDecoded(ctx context.Context, b core.Batch, dec []Decoded, emit func(core.Output)) (core.Result, error) {
-	var res core.Result
 	if len(dec) != len(b.Records) {
-		return res, fmt.Errorf("function %s: %d decoded records for a batch of %d", p.fn, len(dec), len(b.Records))
+		return core.Result{}, fmt.Errorf("function %s: %d decoded records for a batch of %d", p.fn, len(dec), len(b.Records))
 	}
+	return p.run(ctx, b, dec, emit)
+}
+
+// run processes b, decoding each record unless dec holds it decoded.
+func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit func(core.Output)) (core.Result, error) {
+	var res core.Result
 	p.begin(ctx, &res, emit)
 	defer p.begin(nil, nil, nil)
 	res.Stats.Records = len(b.Records)
@@ -211,7 +196,13 @@ func (p *Pipeline) RunDecoded(ctx context.Context, b core.Batch, dec []Decoded, 
 			}
 		}
 		rec := &b.Records[i]
-		if err := p.addDecoded(rec, &dec[i].Event, dec[i].Err); err != nil {
+		var err error
+		if dec != nil {
+			err = p.addDecoded(rec, &dec[i].Event, dec[i].Err)
+		} else {
+			err = p.add(b.Partition, rec, b.Now)
+		}
+		if err != nil {
 			return res, err
 		}
 		res.Checkpoint = rec.Offset
