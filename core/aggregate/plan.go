@@ -146,6 +146,7 @@ type WhereError struct {
 	Err error
 }
 
+// Error names the aggregate and the reason.
 func (e *WhereError) Error() string {
 	return fmt.Sprintf("aggregate %q: where: %v", e.Aggregate, e.Err)
 }
