@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"gocloud.dev/pubsub"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/internal/kinesisput"
 )
 
 // Output receives a function's outputs and its dead-letter records: it is a runner.Sink and a
@@ -102,22 +101,14 @@ func (l *LogOutput) EmitFailures(ctx context.Context, fs []*core.Failure) error 
 func (l *LogOutput) Close() error { return nil }
 
 // KinesisAPI is the part of the Kinesis client KinesisOutput uses.
-type KinesisAPI interface {
-	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
-}
-
-// Kinesis PutRecords limits.
-const (
-	putRecordsMax      = 500
-	putRecordsMaxBytes = 5 << 20
-	kinesisRecordMax   = 1 << 20
-)
+type KinesisAPI = kinesisput.API
 
 // KinesisOutput writes each output (or dead-letter record) as one JSON record to a Kinesis stream,
 // with the output's key as partition key, in PutRecords calls of up to 500 records and 5 MB. Records
-// that PutRecords rejects (throttled, internal failure) are sent again with backoff; only what still
-// fails after MaxAttempts is an error (the runner then fails the batch and Lambda retries it). Order
-// across keys is not kept, and retried records may land after later ones.
+// that PutRecords rejects (throttled, internal failure), and calls that fail as a whole, are sent
+// again with backoff; only what still fails after MaxAttempts is an error (the runner then fails the
+// batch and Lambda retries it). Order across keys is not kept, and retried records may land after
+// later ones.
 type KinesisOutput struct {
 	api    KinesisAPI
 	stream string
@@ -171,78 +162,14 @@ func (k *KinesisOutput) Close() error { return nil }
 
 func (k *KinesisOutput) put(ctx context.Context, recs []types.PutRecordsRequestEntry) error {
 	for _, r := range recs {
-		if n := len(r.Data) + len(*r.PartitionKey); n > kinesisRecordMax {
+		if n := len(r.Data) + len(*r.PartitionKey); n > kinesisput.MaxRecordBytes {
 			return fmt.Errorf("kinesis stream %s: record with partition key %q is %d bytes, over Kinesis's 1 MiB limit", k.stream, *r.PartitionKey, n)
 		}
 	}
-	for len(recs) > 0 {
-		n, size := 0, 0
-		for n < len(recs) && n < putRecordsMax {
-			s := len(recs[n].Data) + len(*recs[n].PartitionKey)
-			if size+s > putRecordsMaxBytes {
-				break
-			}
-			size += s
-			n++
-		}
-		if err := k.putBatch(ctx, recs[:n]); err != nil {
-			return err
-		}
-		recs = recs[n:]
-	}
-	return nil
-}
-
-// putBatch sends one PutRecords request and resends the records it rejected.
-func (k *KinesisOutput) putBatch(ctx context.Context, recs []types.PutRecordsRequestEntry) error {
-	attempts := max(k.MaxAttempts, 1)
-	delay := k.Backoff
-	if delay <= 0 {
-		delay = 100 * time.Millisecond
-	}
-	for attempt := 1; ; attempt++ {
-		out, err := k.api.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &k.stream, Records: recs})
-		var lastErr error
-		if err != nil {
-			lastErr = err
-		} else {
-			if out.FailedRecordCount == nil || *out.FailedRecordCount == 0 {
-				return nil
-			}
-			if len(out.Records) != len(recs) {
-				return fmt.Errorf("kinesis stream %s: PutRecords answered %d results for %d records", k.stream, len(out.Records), len(recs))
-			}
-			var again []types.PutRecordsRequestEntry
-			for i, r := range out.Records {
-				if r.ErrorCode != nil {
-					again = append(again, recs[i])
-					if lastErr == nil {
-						lastErr = fmt.Errorf("%s: %s", *r.ErrorCode, deref(r.ErrorMessage))
-					}
-				}
-			}
-			recs = again
-		}
-		if attempt >= attempts {
-			return fmt.Errorf("kinesis stream %s: %d records not written after %d attempts: %w", k.stream, len(recs), attempt, lastErr)
-		}
-		d := delay/2 + time.Duration(rand.Int64N(int64(delay)))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("kinesis stream %s: %w (last error: %v)", k.stream, ctx.Err(), lastErr)
-		case <-t.C:
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
+	w := kinesisput.Writer{API: k.api, Stream: k.stream, MaxAttempts: k.MaxAttempts, Backoff: k.Backoff,
+		MaxBackoff: 2 * time.Second, RetryCallErrors: true}
+	_, err := w.Put(ctx, recs)
+	return err
 }
 
 // TopicOutput sends each output (or dead-letter record) as one message to a gocloud.dev topic:

@@ -102,20 +102,10 @@ type TickSummary struct {
 	Failed int `json:"failed"`
 }
 
-// summarize counts res's outputs by kind.
+// summarize is res's counts as a TickSummary.
 func summarize(now time.Time, res core.Result) TickSummary {
-	s := TickSummary{Now: now.UTC(), Failed: len(res.Failures)}
-	for _, o := range res.Outputs {
-		switch o.(type) {
-		case *core.WindowResult:
-			s.Windows++
-		case *core.Decision:
-			s.Decisions++
-		case *core.Late:
-			s.Late++
-		}
-	}
-	return s
+	st := res.Stats
+	return TickSummary{Now: now.UTC(), Windows: st.Windows, Decisions: st.Decisions, Late: st.Late, Failed: st.Failed}
 }
 
 // TickHandler returns the HTTP function RegisterTick registers. It answers POST only (Cloud

@@ -4,34 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"net/url"
-	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/eddyhq/eddy/internal/kinesisput"
 )
 
 // Kinesis PutRecords limits.
 const (
 	// KinesisMaxRecords is the most records one PutRecords call takes.
-	KinesisMaxRecords = 500
+	KinesisMaxRecords = kinesisput.MaxRecords
 	// KinesisMaxBytes is the most bytes (data and partition keys) one PutRecords call takes.
-	KinesisMaxBytes = 5 << 20
+	KinesisMaxBytes = kinesisput.MaxBytes
 	// KinesisMaxRecordBytes is the largest record (data and partition key).
-	KinesisMaxRecordBytes = 1 << 20
+	KinesisMaxRecordBytes = kinesisput.MaxRecordBytes
 	// KinesisMaxKey is the longest partition key, in Unicode characters.
 	KinesisMaxKey = 256
 )
 
 // KinesisAPI is the part of the Kinesis client Kinesis uses.
-type KinesisAPI interface {
-	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
-}
+type KinesisAPI = kinesisput.API
 
 // Kinesis publishes to a Kinesis data stream with PutRecords, in calls of at most
 // KinesisMaxRecords records and KinesisMaxBytes bytes. The partition key is the message's key (a
@@ -40,23 +37,16 @@ type KinesisAPI interface {
 // exponential backoff and jitter. A retried record may land after later records of its key.
 // Errors of the call itself are retried by the AWS SDK's retryer.
 type Kinesis struct {
-	api         KinesisAPI
-	stream      string
-	maxAttempts int
-	backoff     time.Duration
-	log         *slog.Logger
+	w kinesisput.Writer
 }
 
 // NewKinesis publishes to stream through api (a *kinesis.Client).
 func NewKinesis(api KinesisAPI, stream string, o Options) *Kinesis {
-	k := &Kinesis{api: api, stream: stream, maxAttempts: o.MaxAttempts, backoff: o.Backoff, log: o.logger()}
-	if k.maxAttempts < 1 {
-		k.maxAttempts = 8
-	}
-	if k.backoff <= 0 {
-		k.backoff = 100 * time.Millisecond
-	}
-	return k
+	log := o.logger()
+	return &Kinesis{w: kinesisput.Writer{API: api, Stream: stream, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff,
+		OnRetry: func(n, attempt int, first string) {
+			log.Warn("kinesis: retrying rejected records", "stream", stream, "records", n, "attempt", attempt, "first", first)
+		}}}
 }
 
 // openKinesis reads kinesis://STREAM?region=R&endpoint=URL&max_attempts=N. The region, the
@@ -122,98 +112,42 @@ func (k *Kinesis) Publish(ctx context.Context, msgs []Message) (Stats, error) {
 		}
 		recs[i] = types.PutRecordsRequestEntry{Data: m.Data, PartitionKey: aws.String(key)}
 	}
-	var st Stats
+	res, err := k.w.Put(ctx, recs)
+	st := Stats{Sent: res.Sent, Failed: len(res.Failed), Retried: res.Retried}
+	// Name the records: each chunk's error by the lines it failed, and those its failed call left.
 	var errs []error
-	for start := 0; start < len(recs); {
-		n, size := 0, 0
-		for start+n < len(recs) && n < KinesisMaxRecords {
-			s := len(recs[start+n].Data) + len(*recs[start+n].PartitionKey)
-			if size+s > KinesisMaxBytes {
-				break
+	named := map[int]bool{}
+	for _, e := range unjoin(err) {
+		var pe *kinesisput.Error
+		if errors.As(e, &pe) {
+			for _, i := range pe.Failed {
+				named[i] = true
 			}
-			size += s
-			n++
+			e = fmt.Errorf("%s: %w", idsAt(msgs, pe.Failed), e)
 		}
-		cs, err := k.put(ctx, msgs[start:start+n], recs[start:start+n])
-		st.Add(cs)
-		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil || cs.Sent == 0 && cs.Failed == n && !isRecordFailure(err) {
-				// The call itself fails (no such stream, no permission): later chunks would too.
-				st.Failed += len(recs) - start - n
-				break
-			}
+		errs = append(errs, e)
+	}
+	var rest []int
+	for _, i := range res.Failed {
+		if !named[i] {
+			rest = append(rest, i)
 		}
-		start += n
+	}
+	if len(rest) > 0 {
+		errs = append(errs, fmt.Errorf("%s: not sent after the failure above", idsAt(msgs, rest)))
 	}
 	return st, errors.Join(errs...)
 }
 
-// recordFailure is the error of records PutRecords kept rejecting.
-type recordFailure struct{ err error }
-
-func (r recordFailure) Error() string { return r.err.Error() }
-func (r recordFailure) Unwrap() error { return r.err }
-
-func isRecordFailure(err error) bool {
-	var rf recordFailure
-	return errors.As(err, &rf)
-}
-
-// put sends one chunk and resends the records PutRecords rejected.
-func (k *Kinesis) put(ctx context.Context, msgs []Message, recs []types.PutRecordsRequestEntry) (Stats, error) {
-	var st Stats
-	delay := k.backoff
-	// pending indexes msgs and recs: what is still to send.
-	pending := make([]int, len(recs))
-	for i := range pending {
-		pending[i] = i
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	batch := make([]types.PutRecordsRequestEntry, 0, len(recs))
-	for attempt := 1; ; attempt++ {
-		batch = batch[:0]
-		for _, i := range pending {
-			batch = append(batch, recs[i])
-		}
-		out, err := k.api.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &k.stream, Records: batch})
-		if err != nil {
-			st.Failed += len(pending)
-			return st, fmt.Errorf("kinesis stream %s: PutRecords of %s: %w", k.stream, idsAt(msgs, pending), err)
-		}
-		if len(out.Records) != len(batch) {
-			st.Failed += len(pending)
-			return st, fmt.Errorf("kinesis stream %s: PutRecords answered %d results for %d records", k.stream, len(out.Records), len(batch))
-		}
-		again := pending[:0:0]
-		var first string
-		for j, r := range out.Records {
-			if r.ErrorCode == nil {
-				st.Sent++
-				continue
-			}
-			if first == "" {
-				first = fmt.Sprintf("%s: %s: %s", msgs[pending[j]].ID, *r.ErrorCode, aws.ToString(r.ErrorMessage))
-			}
-			again = append(again, pending[j])
-		}
-		if len(again) == 0 {
-			return st, nil
-		}
-		pending = again
-		if attempt >= k.maxAttempts {
-			st.Failed += len(pending)
-			return st, recordFailure{fmt.Errorf("kinesis stream %s: %d records not accepted after %d attempts (%s); first: %s",
-				k.stream, len(pending), attempt, idsAt(msgs, pending), first)}
-		}
-		k.log.WarnContext(ctx, "kinesis: retrying rejected records", "stream", k.stream, "records", len(pending), "attempt", attempt, "first", first)
-		// Full jitter around the delay spreads the retries of concurrent senders.
-		if err := sleep(ctx, delay/2+time.Duration(rand.Int64N(int64(delay)))); err != nil {
-			st.Failed += len(pending)
-			return st, fmt.Errorf("kinesis stream %s: %w with %d records to resend (%s)", k.stream, err, len(pending), first)
-		}
-		st.Retried += len(pending)
-		delay = min(delay*2, 5*time.Second)
+	if err == nil {
+		return nil
 	}
+	return []error{err}
 }
 
 func idsAt(msgs []Message, at []int) string {

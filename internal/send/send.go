@@ -152,18 +152,6 @@ func ids(msgs []Message) string {
 	return b.String()
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // positiveParam parses v, the value of the URL parameter name, as a positive integer.
 func positiveParam(u *url.URL, name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
