@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/internal/ehbatch"
 )
 
 // OutputID is an output's deterministic id: the decision id, or one derived the same way for
@@ -68,34 +69,12 @@ func (s *EventHubSink) EmitFailures(ctx context.Context, fs []*core.Failure) err
 }
 
 func (s *EventHubSink) send(ctx context.Context, evs []*azeventhubs.EventData) error {
-	var batch *azeventhubs.EventDataBatch
-	for i := 0; i < len(evs); {
-		if batch == nil {
-			b, err := s.Producer.NewEventDataBatch(ctx, s.Batch)
-			if err != nil {
-				return fmt.Errorf("event hub sink: new batch: %w", err)
-			}
-			batch = b
+	if _, err := ehbatch.Send(ctx, s.Producer, s.Batch, evs); err != nil {
+		var be *ehbatch.Error
+		if errors.As(err, &be) && be.TooLarge {
+			return fmt.Errorf("event hub sink: event %d (%d bytes) is %w", be.First, len(evs[be.First].Body), err)
 		}
-		err := batch.AddEventData(evs[i], nil)
-		switch {
-		case err == nil:
-			i++
-			continue
-		case !errors.Is(err, azeventhubs.ErrEventDataTooLarge):
-			return fmt.Errorf("event hub sink: add event %d: %w", i, err)
-		case batch.NumEvents() == 0:
-			return fmt.Errorf("event hub sink: event %d (%d bytes) is larger than the hub's message size limit", i, len(evs[i].Body))
-		}
-		if err := s.Producer.SendEventDataBatch(ctx, batch, nil); err != nil {
-			return fmt.Errorf("event hub sink: send %d events: %w", batch.NumEvents(), err)
-		}
-		batch = nil
-	}
-	if batch != nil && batch.NumEvents() > 0 {
-		if err := s.Producer.SendEventDataBatch(ctx, batch, nil); err != nil {
-			return fmt.Errorf("event hub sink: send %d events: %w", batch.NumEvents(), err)
-		}
+		return fmt.Errorf("event hub sink: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+
+	"github.com/eddyhq/eddy/internal/ehbatch"
 )
 
 // EnvEventHubsConnection is the environment variable with an Event Hubs connection string; when
@@ -19,8 +21,7 @@ const EnvEventHubsConnection = "EVENTHUB_CONNECTION_STRING"
 
 // EventHubsProducer is the part of *azeventhubs.ProducerClient EventHubs uses.
 type EventHubsProducer interface {
-	NewEventDataBatch(ctx context.Context, options *azeventhubs.EventDataBatchOptions) (*azeventhubs.EventDataBatch, error)
-	SendEventDataBatch(ctx context.Context, batch *azeventhubs.EventDataBatch, options *azeventhubs.SendEventDataBatchOptions) error
+	ehbatch.Producer
 	Close(ctx context.Context) error
 }
 
@@ -155,56 +156,27 @@ func (e *EventHubs) Publish(ctx context.Context, msgs []Message) (Stats, error) 
 
 // sendKey sends one key's messages in as few batches as fit.
 func (e *EventHubs) sendKey(ctx context.Context, key string, msgs []Message) (Stats, error) {
-	var st Stats
 	opts := &azeventhubs.EventDataBatchOptions{}
 	if key != "" {
 		opts.PartitionKey = &key
 	}
-	var batch *azeventhubs.EventDataBatch
-	var inBatch []Message
-	flush := func() error {
-		if len(inBatch) == 0 {
-			return nil
-		}
-		if err := e.prod.SendEventDataBatch(ctx, batch, nil); err != nil {
-			return fmt.Errorf("event hub %s: send %d events (%s): %w", e.hub, len(inBatch), ids(inBatch), err)
-		}
-		st.Sent += len(inBatch)
-		batch, inBatch = nil, inBatch[:0]
-		return nil
+	evs := make([]*azeventhubs.EventData, len(msgs))
+	for i := range msgs {
+		evs[i] = &azeventhubs.EventData{Body: msgs[i].Data}
 	}
-	for i, m := range msgs {
-		for {
-			if batch == nil {
-				b, err := e.prod.NewEventDataBatch(ctx, opts)
-				if err != nil {
-					st.Failed += len(msgs) - i
-					return st, fmt.Errorf("event hub %s: new batch: %w", e.hub, err)
-				}
-				batch = b
-			}
-			err := batch.AddEventData(&azeventhubs.EventData{Body: m.Data}, nil)
-			if err == nil {
-				inBatch = append(inBatch, m)
-				break
-			}
-			if !errors.Is(err, azeventhubs.ErrEventDataTooLarge) {
-				st.Failed += len(msgs) - i
-				return st, fmt.Errorf("%s: %w", m.ID, err)
-			}
-			if len(inBatch) == 0 {
-				st.Failed += len(msgs) - i
-				return st, fmt.Errorf("%s: %d bytes do not fit in an Event Hubs batch (the namespace's message size limit, 1 MB on most tiers)", m.ID, len(m.Data))
-			}
-			if err := flush(); err != nil {
-				st.Failed += len(msgs) - i + len(inBatch)
-				return st, err
-			}
+	sent, err := ehbatch.Send(ctx, e.prod, opts, evs)
+	st := Stats{Sent: sent, Failed: len(msgs) - sent}
+	if err != nil {
+		first := sent
+		var be *ehbatch.Error
+		if errors.As(err, &be) {
+			first = be.First
+		}
+		if be != nil && be.TooLarge {
+			err = fmt.Errorf("%s: %d bytes: %w", msgs[first].ID, len(msgs[first].Data), err)
+		} else {
+			err = fmt.Errorf("event hub %s: %s: %w", e.hub, ids(msgs[first:]), err)
 		}
 	}
-	if err := flush(); err != nil {
-		st.Failed += len(inBatch)
-		return st, err
-	}
-	return st, nil
+	return st, err
 }
