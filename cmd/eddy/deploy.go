@@ -600,7 +600,7 @@ func plan(p *project, o deployOpts, build string) []step {
 			project, p.name, project, p.name, project, p.name)
 		return []step{{args: []string{"gcloud", "functions", "deploy", p.name, "--gen2", "--project", project, "--region", o.region,
 			"--runtime", "go126", "--source", filepath.Join(build, "source"), "--entry-point", gcpEntry,
-			"--trigger-topic", p.name + "-events", "--retry",
+			"--trigger-topic", p.name + "-events", "--retry", "--concurrency", "1",
 			"--service-account", p.name + "-fn@" + project + ".iam.gserviceaccount.com",
 			"--trigger-service-account", p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--ingress-settings", "internal-only",
 			"--set-env-vars", envVars}},
