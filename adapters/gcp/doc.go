@@ -6,7 +6,9 @@
 //     google.cloud.pubsub.topic.v1.messagePublished CloudEvents, in binary or structured mode, or by
 //     the raw push body that the framework converts into such an event. Register it from the init
 //     of a non-main package (the deployed module's root, as Cloud Run functions require) with
-//     Register. Each invocation carries one message; an error makes Pub/Sub redeliver it.
+//     Register. Each invocation carries one message; an error makes Pub/Sub redeliver it. Deploy it
+//     with a request concurrency of 1 (the scaffold does): the framework's CloudEvent receiver
+//     can leave one of two overlapping requests hanging for good (cloudevents/sdk-go#1224).
 //   - Pull: Function.Pull on a gocloud.dev subscription (gcppubsubv2), in a Cloud Run service or
 //     any container, for throughput: messages are gathered into rounds, grouped per partition,
 //     run as one batch each, acknowledged after the state commit and nacked on failure.
