@@ -1,9 +1,7 @@
 package aggregate
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -26,6 +24,11 @@ type Plan struct {
 	// minMax marks the Stats slots whose min and max some aggregate reads; the others do not
 	// store them.
 	minMax []bool
+	// statOff is each Stats slot's first word in a Row, skWord the word of the sketch handle (-1
+	// without sketches), width the words of a Row (see layout).
+	statOff []int
+	skWord  int
+	width   int
 
 	// conds are the distinct where conditions; nil when no aggregate has one, which keeps Add on
 	// its unconditional loop. statConds and skConds give each slot's condition (-1 for none).
@@ -135,6 +138,7 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 	if len(p.conds) == 0 {
 		p.statConds, p.skConds = nil, nil
 	}
+	p.layout()
 	return p, nil
 }
 
@@ -196,46 +200,17 @@ func (p *Plan) Specs() []Spec { return p.specs }
 // Len is the number of named values a result holds.
 func (p *Plan) Len() int { return len(p.outs) }
 
-// Partial is the running aggregate of some events: a window's, or a slice's that windows combine.
-// The zero Partial is not usable: get one from Plan.New. A Partial belongs to the Plan that made it.
+// Partial is a Row with a Sketches store of its own: the convenient form for one partial at a
+// time (a session, a global window, a test). The zero Partial is not usable: get one from Plan.New.
+// A Partial belongs to the Plan that made it; copies share their storage.
 type Partial struct {
-	// N counts the events added.
-	N  int64
-	s0 Stats
-	// x holds what a plan needs beyond one numeric field; nil for the common case, which keeps a
-	// partial at 48 bytes.
-	x *ext
-}
-
-type ext struct {
-	more  []Stats
-	skets []sketch
+	r  Row
+	sk *Sketches
 }
 
 // New returns an empty partial.
 func (p *Plan) New() Partial {
-	var part Partial
-	if len(p.statFields) <= 1 && len(p.skNew) == 0 {
-		return part
-	}
-	part.x = &ext{}
-	if n := len(p.statFields); n > 1 {
-		part.x.more = make([]Stats, n-1)
-	}
-	if len(p.skNew) > 0 {
-		part.x.skets = make([]sketch, len(p.skNew))
-		for i, f := range p.skNew {
-			part.x.skets[i] = f()
-		}
-	}
-	return part
-}
-
-func (part *Partial) stat(i int) *Stats {
-	if i == 0 {
-		return &part.s0
-	}
-	return &part.x.more[i-1]
+	return Partial{r: make(Row, p.width), sk: &Sketches{}}
 }
 
 // Check reports the first field of ev that an aggregate needs as a number but holds something else.
@@ -310,25 +285,7 @@ func describe(v core.Value) string {
 // Add folds ev into part. Values that are not numbers are skipped; call Check first to reject them.
 // Each distinct where condition is evaluated once; to add one event to several partials, evaluate
 // them once with Where and call AddWhere.
-func (p *Plan) Add(part *Partial, ev *core.Event, t int64) {
-	if p.conds != nil {
-		p.AddWhere(part, ev, t, p.Where(ev))
-		return
-	}
-	part.N++
-	for i, f := range p.statFields {
-		if v := &ev.Fields[f]; v.Kind == core.Number {
-			part.stat(i).Add(v.Num, p.withM2)
-		}
-	}
-	for i, f := range p.skFields {
-		var v core.Value
-		if f >= 0 {
-			v = ev.Fields[f]
-		}
-		part.x.skets[i].add(v, t)
-	}
-}
+func (p *Plan) Add(part *Partial, ev *core.Event, t int64) { p.AddRow(part.r, part.sk, ev, t) }
 
 // Conditional reports whether some aggregate of the plan has a where condition.
 func (p *Plan) Conditional() bool { return p.conds != nil }
@@ -346,200 +303,39 @@ func (p *Plan) Where(ev *core.Event) Mask {
 
 // AddWhere is Add with the conditions already evaluated: m must be p.Where(ev).
 func (p *Plan) AddWhere(part *Partial, ev *core.Event, t int64, m Mask) {
-	if p.conds == nil {
-		p.Add(part, ev, t)
-		return
-	}
-	part.N++
-	for i, f := range p.statFields {
-		if c := p.statConds[i]; c >= 0 && m&(1<<c) == 0 {
-			continue
-		}
-		if f < 0 {
-			part.stat(i).Count++
-			continue
-		}
-		if v := &ev.Fields[f]; v.Kind == core.Number {
-			part.stat(i).Add(v.Num, p.withM2)
-		}
-	}
-	for i, f := range p.skFields {
-		if c := p.skConds[i]; c >= 0 && m&(1<<c) == 0 {
-			continue
-		}
-		var v core.Value
-		if f >= 0 {
-			v = ev.Fields[f]
-		}
-		part.x.skets[i].add(v, t)
-	}
+	p.AddRowWhere(part.r, part.sk, ev, t, m)
 }
 
 // Merge folds src into dst; src must hold events that come after dst's (first and last depend on it).
-func (p *Plan) Merge(dst, src *Partial) {
-	dst.N += src.N
-	dst.s0.Merge(&src.s0, p.withM2)
-	if dst.x == nil {
-		return
-	}
-	for i := range dst.x.more {
-		dst.x.more[i].Merge(&src.x.more[i], p.withM2)
-	}
-	for i := range dst.x.skets {
-		dst.x.skets[i].merge(src.x.skets[i])
-	}
-}
+func (p *Plan) Merge(dst, src *Partial) { p.merge(dst.r, dst.sk, src.r, src.sk) }
 
 // Clone returns a deep copy of part.
 func (p *Plan) Clone(part *Partial) Partial {
-	c := *part
-	if part.x != nil {
-		c.x = &ext{more: append([]Stats(nil), part.x.more...)}
-		if part.x.skets != nil {
-			c.x.skets = make([]sketch, len(part.x.skets))
-			for i, s := range part.x.skets {
-				c.x.skets[i] = s.clone()
-			}
-		}
-	}
+	c := p.New()
+	p.copyRow(c.r, c.sk, part.r, part.sk)
 	return c
 }
 
-// Reset empties part for reuse, keeping what it allocated where it can.
-func (p *Plan) Reset(part *Partial) {
-	part.N = 0
-	part.s0 = Stats{}
-	if part.x == nil {
-		return
-	}
-	clear(part.x.more)
-	for i, f := range p.skNew {
-		part.x.skets[i] = f()
-	}
-}
+// Reset empties part for reuse.
+func (p *Plan) Reset(part *Partial) { p.FreeRow(part.r, part.sk) }
 
 // Values appends part's named values to dst in spec order.
 func (p *Plan) Values(part *Partial, dst []core.NamedValue) []core.NamedValue {
-	for _, o := range p.outs {
-		dst = append(dst, core.NamedValue{Name: o.name})
-		nv := &dst[len(dst)-1]
-		switch {
-		case o.count:
-			nv.Num = float64(part.N)
-		case o.stat >= 0:
-			nv.Num = part.stat(o.stat).value(o.op)
-		default:
-			part.x.skets[o.sk].value(nv)
-		}
-	}
-	return dst
+	return p.RowValues(part.r, part.sk, dst)
 }
 
-// encoding version of a partial; bump it when the layout changes and keep decoding the old one.
-const partialVersion = 1
-
-// AppendBinary appends part's compact encoding. It is self-delimiting.
-func (p *Plan) AppendBinary(b []byte, part *Partial) []byte {
-	b = append(b, partialVersion)
-	b = binary.AppendUvarint(b, uint64(part.N))
-	for i := range p.statFields {
-		s := part.stat(i)
-		b = binary.AppendUvarint(b, uint64(s.Count))
-		if s.Count == 0 {
-			continue
-		}
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Sum))
-		if p.minMax[i] {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Min))
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Max))
-		}
-		if p.withM2 {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.M2))
-		}
-	}
-	for i := range p.skNew {
-		enc := part.x.skets[i].appendBinary(nil)
-		b = binary.AppendUvarint(b, uint64(len(enc)))
-		b = append(b, enc...)
-	}
-	return b
-}
+// AppendBinary appends part's compact encoding (AppendRow's). It is self-delimiting.
+func (p *Plan) AppendBinary(b []byte, part *Partial) []byte { return p.AppendRow(b, part.r, part.sk) }
 
 // Decode reads a partial that AppendBinary wrote and returns the bytes after it.
 func (p *Plan) Decode(b []byte) (Partial, []byte, error) {
 	part := p.New()
-	if len(b) == 0 || b[0] != partialVersion {
-		return part, nil, fmt.Errorf("decode partial: %w (version)", errCorrupt)
-	}
-	b = b[1:]
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
-	}
-	part.N = int64(n)
-	b = b[k:]
-	for i := range p.statFields {
-		floats := 1
-		if p.minMax[i] {
-			floats += 2
-		}
-		if p.withM2 {
-			floats++
-		}
-		c, k := binary.Uvarint(b)
-		if k <= 0 {
-			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
-		}
-		b = b[k:]
-		s := part.stat(i)
-		s.Count = int64(c)
-		if c == 0 {
-			continue
-		}
-		if len(b) < 8*floats {
-			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
-		}
-		s.Sum = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		at := 8
-		if p.minMax[i] {
-			s.Min = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
-			s.Max = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
-			at = 24
-		}
-		if p.withM2 {
-			s.M2 = math.Float64frombits(binary.LittleEndian.Uint64(b[at:]))
-		}
-		b = b[8*floats:]
-	}
-	for i := range p.skNew {
-		s := part.x.skets[i]
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) {
-			return part, nil, fmt.Errorf("decode partial: %w", errCorrupt)
-		}
-		if err := s.decode(b[k : k+int(l)]); err != nil {
-			return part, nil, fmt.Errorf("decode partial: %w", err)
-		}
-		b = b[k+int(l):]
-	}
-	return part, b, nil
+	rest, err := p.DecodeRow(b, part.r, part.sk)
+	return part, rest, err
 }
 
 // Combine sets dst to the merge of a and then b, reusing dst's storage; a and b are unchanged.
 func (p *Plan) Combine(dst, a, b *Partial) {
-	dst.N = a.N
-	dst.s0 = a.s0
-	if a.x != nil {
-		if dst.x == nil {
-			dst.x = &ext{}
-		}
-		dst.x.more = append(dst.x.more[:0], a.x.more...)
-		if len(dst.x.skets) != len(a.x.skets) {
-			dst.x.skets = make([]sketch, len(a.x.skets))
-		}
-		for i, s := range a.x.skets {
-			dst.x.skets[i] = s.clone()
-		}
-	}
-	p.Merge(dst, b)
+	p.copyRow(dst.r, dst.sk, a.r, a.sk)
+	p.merge(dst.r, dst.sk, b.r, b.sk)
 }

@@ -421,7 +421,7 @@ func TestWhereEncoding(t *testing.T) {
 		}
 	}
 	// N counts the window's events, filtered or not; the rest of the encoding must agree.
-	b.N = a.N
+	b.r[0] = a.r[0]
 	ea, eb := pw.AppendBinary(nil, &a), pp.AppendBinary(nil, &b)
 	if string(ea) != string(eb) {
 		t.Fatalf("encodings differ:\n%x\n%x", ea, eb)

@@ -37,8 +37,10 @@ type Operator struct {
 	due    timers
 
 	res  core.WindowResult
-	tmp  aggregate.Partial
 	vals []core.NamedValue
+	// sk holds the sketches of the sliced windows' rows; row is a scratch row.
+	sk  aggregate.Sketches
+	row aggregate.Row
 }
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
@@ -47,37 +49,32 @@ type keyState struct {
 	due int64
 	hi  int // index in its timers bucket, -1 when absent
 
-	// Sliced (tumbling and sliding): q holds the key's non-empty slices by index. q[head:b] is the
-	// front of the two-stacks aggregator (each entry the aggregate of itself and every slice after it
-	// up to b), q[b:p] the back (raw slices whose aggregate is back), q[p:] slices of windows that
-	// have not fired yet.
-	q          []slot
-	head, b, p int
-	// hIdx caches q[head].idx (maxTime when the aggregator is empty): the head slot is the key's
-	// coldest memory, read at every event and firing otherwise.
+	// Sliced (tumbling and sliding): q holds the key's non-empty slices in order. Slots [0, b) are
+	// the front of the two-stacks aggregator (each the aggregate of itself and every slice after
+	// it up to b), [b, p) the back (raw slices whose aggregate is back), [p, q.n) slices of
+	// windows that have not fired yet.
+	q    ring
+	b, p int
+	// hIdx caches q's first slice index (maxTime when the aggregator is empty): the head slot is
+	// the key's coldest memory, read at every event and firing otherwise.
 	hIdx    int64
-	back    aggregate.Partial
+	back    aggregate.Row
 	lastEnd int64
 	// floor is the end of the last window that closed before the key got an event in it: windows
 	// up to it never fire, even if a slice they share with open windows fills.
 	floor int64
 	// raw keeps every slice's own partial while windows that fired may still change (allowed
 	// lateness > 0), to recompute them; revs counts each open window's emissions.
-	raw  []slot
+	raw  ring
 	revs []rev
 
 	sessions []session
 
 	cur   cslot
 	ring  []cslot
-	glob  aggregate.Partial
+	glob  aggregate.Row
 	gEmit int
 	dirty bool
-}
-
-type slot struct {
-	idx int64
-	p   aggregate.Partial
 }
 
 type rev struct {
@@ -87,13 +84,13 @@ type rev struct {
 
 type session struct {
 	start, end int64
-	p          aggregate.Partial
+	p          aggregate.Row
 	emitted    int
 	fired      bool
 }
 
 type cslot struct {
-	p      aggregate.Partial
+	p      aggregate.Row
 	n      int
 	lo, hi int64
 }
@@ -128,7 +125,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.countSlices = spec.Count / slide
 		o.slide = int64(slide)
 	}
-	o.tmp = plan.New()
+	o.row = make(aggregate.Row, plan.Width())
 	o.cond = plan.Conditional()
 	o.res.Function = fn
 	return o, nil
@@ -149,6 +146,21 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// newRow returns an empty partial.
+func (o *Operator) newRow() aggregate.Row { return make(aggregate.Row, o.plan.Width()) }
+
+// newKey returns the empty state of a key.
+func (o *Operator) newKey(key string) *keyState {
+	ks := &keyState{key: key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
+	if o.spec.Kind == Tumbling || o.spec.Kind == Sliding {
+		// A window spans size/sl slices; out-of-order events open a few more before it fires.
+		w, hint := o.plan.Width(), int(min(o.size/o.sl, 1<<16))+4
+		ks.q, ks.raw = newRing(w, hint), newRing(w, hint)
+		ks.back = make(aggregate.Row, w)
+	}
+	return ks
+}
+
 // Watermark returns the operator's watermark (the zero Time before any).
 func (o *Operator) Watermark() time.Time {
 	if o.wm == minTime {
@@ -165,7 +177,7 @@ func (o *Operator) Keys() int { return len(o.keys) }
 func (o *Operator) Partials() int {
 	n := 0
 	for _, ks := range o.keys {
-		n += len(ks.q) - ks.head + len(ks.raw) + len(ks.sessions) + len(ks.ring)
+		n += ks.q.n + ks.raw.n + len(ks.sessions) + len(ks.ring)
 		if ks.b < ks.p {
 			n++
 		}
@@ -201,7 +213,7 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	ts := ev.Time.UnixNano()
 	ks := o.keys[ev.Key]
 	if ks == nil {
-		ks = &keyState{key: ev.Key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
+		ks = o.newKey(ev.Key)
 		o.keys[ev.Key] = ks
 	}
 	switch o.spec.Kind {
@@ -215,10 +227,10 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	case Count:
 		o.addCount(ks, ev, ts, emit)
 	case Global:
-		if ks.glob.N == 0 {
-			ks.glob = o.plan.New()
+		if ks.glob == nil {
+			ks.glob = o.newRow()
 		}
-		o.plan.Add(&ks.glob, ev, ts)
+		o.plan.AddRow(ks.glob, &o.sk, ev, ts)
 		ks.dirty = true
 	}
 	o.schedule(ks)
@@ -288,25 +300,25 @@ func (o *Operator) EmitGlobal(emit Emit) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		ks := o.keys[k]
-		o.emit(emit, k, time.Time{}, o.Watermark(), ks.gEmit, false, &ks.glob)
+		o.emit(emit, k, time.Time{}, o.Watermark(), ks.gEmit, false, ks.glob)
 		ks.gEmit++
 		ks.dirty = false
 	}
 }
 
-func (o *Operator) emit(emit Emit, key string, start, end time.Time, revision int, final bool, p *aggregate.Partial) {
+func (o *Operator) emit(emit Emit, key string, start, end time.Time, revision int, final bool, r aggregate.Row) {
 	o.res.Key = key
 	o.res.Start = start
 	o.res.End = end
 	o.res.Revision = revision
 	o.res.Final = final
-	o.vals = o.plan.Values(p, o.vals[:0])
+	o.vals = o.plan.RowValues(r, &o.sk, o.vals[:0])
 	o.res.Values = o.vals
 	emit(&o.res)
 }
 
-func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision int, p *aggregate.Partial) {
-	o.emit(emit, key, time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), revision, o.late == 0, p)
+func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision int, r aggregate.Row) {
+	o.emit(emit, key, time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), revision, o.late == 0, r)
 }
 
 // dueOf is when ks next needs the watermark's attention: its next window end, or when state it keeps
@@ -345,7 +357,7 @@ func (o *Operator) schedule(ks *keyState) {
 func (o *Operator) empty(ks *keyState) bool {
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		return ks.head == len(ks.q) && len(ks.raw) == 0 && len(ks.revs) == 0
+		return ks.q.n == 0 && ks.raw.n == 0 && len(ks.revs) == 0
 	case Session:
 		return len(ks.sessions) == 0
 	}
@@ -353,31 +365,6 @@ func (o *Operator) empty(ks *keyState) bool {
 }
 
 // ---- sliced windows (tumbling, sliding) ----
-
-// find returns the position of slice idx in s[lo:] (or where to insert it), searching from the end
-// since events mostly land in the newest slices.
-func find(s []slot, lo int, idx int64) (int, bool) {
-	i := len(s)
-	for i > lo && s[i-1].idx > idx {
-		i--
-		if len(s)-i > 8 {
-			j, ok := slices.BinarySearchFunc(s[lo:i], idx, func(a slot, t int64) int {
-				switch {
-				case a.idx < t:
-					return -1
-				case a.idx > t:
-					return 1
-				}
-				return 0
-			})
-			return lo + j, ok
-		}
-	}
-	if i > lo && s[i-1].idx == idx {
-		return i - 1, true
-	}
-	return i, false
-}
 
 // addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
 // lateness bookkeeping), so that only then the key is filed again.
@@ -393,53 +380,51 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		ks.floor = closed
 	}
 	if o.late > 0 {
-		i, ok := find(ks.raw, 0, j)
+		i, ok := ks.raw.find(0, j)
 		if !ok {
-			ks.raw = slices.Insert(ks.raw, i, slot{idx: j, p: o.plan.New()})
+			ks.raw.insert(i, j)
 		}
-		o.addTo(m, &ks.raw[i].p, ev, ts)
+		o.addTo(m, ks.raw.row(i), ev, ts)
 	}
+	q := &ks.q
 	switch {
 	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
 		// A slice of windows that have not fired: the common case.
-		i, ok := find(ks.q, ks.p, j)
-		switch {
-		case ok:
-		case i == len(ks.q):
-			ks.q = append(ks.q, slot{idx: j, p: o.plan.New()})
-		default:
-			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
+		i, ok := q.find(ks.p, j)
+		if !ok {
+			q.insert(i, j)
 		}
-		o.addTo(m, &ks.q[i].p, ev, ts)
+		o.addTo(m, q.row(i), ev, ts)
 	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
-		i, ok := find(ks.q[:ks.p], ks.head, j)
+		i, ok := q.findIn(0, ks.p, j)
 		switch {
 		case ok && i >= ks.b:
-			o.addTo(m, &ks.q[i].p, ev, ts)
-			o.addTo(m, &ks.back, ev, ts)
+			o.addTo(m, q.row(i), ev, ts)
+			o.addTo(m, ks.back, ev, ts)
 		case ok:
-			// Front entries are suffix aggregates: the event belongs to every one from head to i.
-			for k := ks.head; k <= i; k++ {
-				o.addTo(m, &ks.q[k].p, ev, ts)
+			// Front entries are suffix aggregates: the event belongs to every one from 0 to i.
+			for k := 0; k <= i; k++ {
+				o.addTo(m, q.row(k), ev, ts)
 			}
 		case i >= ks.b:
-			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.New()})
-			o.addTo(m, &ks.q[i].p, ev, ts)
+			q.insert(i, j)
+			o.addTo(m, q.row(i), ev, ts)
 			if ks.b == ks.p {
-				ks.back = o.plan.Clone(&ks.q[i].p)
+				o.plan.CopyRow(ks.back, q.row(i), &o.sk)
 			} else {
-				o.addTo(m, &ks.back, ev, ts)
+				o.addTo(m, ks.back, ev, ts)
 			}
 			ks.p++
 		default:
 			// The new front entry aggregates itself and the suffix that follows it.
-			ks.q = slices.Insert(ks.q, i, slot{idx: j, p: o.plan.Clone(&ks.q[i].p)})
+			q.insert(i, j)
+			o.plan.CopyRow(q.row(i), q.row(i+1), &o.sk)
 			ks.b++
 			ks.p++
-			for k := ks.head; k <= i; k++ {
-				o.addTo(m, &ks.q[k].p, ev, ts)
+			for k := 0; k <= i; k++ {
+				o.addTo(m, q.row(k), ev, ts)
 			}
 		}
 	}
@@ -450,13 +435,9 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 	return earlier
 }
 
-// addTo adds ev to p, with the plan's where conditions already evaluated into m.
-func (o *Operator) addTo(m aggregate.Mask, p *aggregate.Partial, ev *core.Event, ts int64) {
-	if o.cond {
-		o.plan.AddWhere(p, ev, ts, m)
-		return
-	}
-	o.plan.Add(p, ev, ts)
+// addTo adds ev to r, with the plan's where conditions already evaluated into m.
+func (o *Operator) addTo(m aggregate.Mask, r aggregate.Row, ev *core.Event, ts int64) {
+	o.plan.AddRowWhere(r, &o.sk, ev, ts, m)
 }
 
 // reemit emits again every fired, still open window that contains slice j, recomputed from the raw
@@ -469,10 +450,10 @@ func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
 			continue
 		}
 		lo, hi := (e-o.size)/o.sl, e/o.sl
-		o.plan.Reset(&o.tmp)
-		for _, s := range ks.raw {
-			if s.idx >= lo && s.idx < hi {
-				o.plan.Merge(&o.tmp, &s.p)
+		o.plan.FreeRow(o.row, &o.sk)
+		for k := range ks.raw.n {
+			if idx := ks.raw.idx(k); idx >= lo && idx < hi {
+				o.plan.MergeRow(o.row, ks.raw.row(k), &o.sk)
 			}
 		}
 		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
@@ -483,7 +464,7 @@ func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
 		} else {
 			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
 		}
-		o.emitSpan(emit, ks.key, e-o.size, e, n, &o.tmp)
+		o.emitSpan(emit, ks.key, e-o.size, e, n, o.row)
 	}
 }
 
@@ -534,8 +515,8 @@ func (o *Operator) closedEnd() int64 {
 func (o *Operator) slicedDue(ks *keyState) int64 {
 	due := o.nextEnd(ks)
 	if o.late > 0 {
-		if len(ks.raw) > 0 {
-			due = min(due, floorDiv(ks.raw[0].idx*o.sl+o.size, o.slide)*o.slide+o.late)
+		if ks.raw.n > 0 {
+			due = min(due, floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late)
 		}
 		if len(ks.revs) > 0 {
 			due = min(due, ks.revs[0].end+o.late)
@@ -550,12 +531,11 @@ func (o *Operator) actSliced(ks *keyState, emit Emit) {
 		o.fire(ks, e, emit)
 	}
 	if o.late > 0 {
-		n := 0
-		for n < len(ks.raw) && floorDiv(ks.raw[n].idx*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
-			n++
+		for ks.raw.n > 0 && floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
+			o.plan.FreeRow(ks.raw.row(0), &o.sk)
+			ks.raw.pop()
 		}
-		ks.raw = slices.Delete(ks.raw, 0, n)
-		n = 0
+		n := 0
 		for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
 			n++
 		}
@@ -564,25 +544,27 @@ func (o *Operator) actSliced(ks *keyState, emit Emit) {
 }
 
 func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
+	q := &ks.q
 	eIdx, sIdx := e/o.sl, floorDiv(e-o.size, o.sl)
-	for ks.p < len(ks.q) && ks.q[ks.p].idx < eIdx {
+	for ks.p < q.n && q.idx(ks.p) < eIdx {
 		if ks.b == ks.p {
-			ks.back = o.plan.Clone(&ks.q[ks.p].p)
+			o.plan.CopyRow(ks.back, q.row(ks.p), &o.sk)
 		} else {
-			o.plan.Merge(&ks.back, &ks.q[ks.p].p)
+			o.plan.MergeRow(ks.back, q.row(ks.p), &o.sk)
 		}
 		ks.p++
 	}
 	o.evict(ks, sIdx)
-	var p *aggregate.Partial
+	var r aggregate.Row
 	switch {
-	case ks.head < ks.b && ks.b < ks.p:
-		o.plan.Combine(&o.tmp, &ks.q[ks.head].p, &ks.back)
-		p = &o.tmp
-	case ks.head < ks.b:
-		p = &ks.q[ks.head].p
+	case 0 < ks.b && ks.b < ks.p:
+		o.plan.CopyRow(o.row, q.row(0), &o.sk)
+		o.plan.MergeRow(o.row, ks.back, &o.sk)
+		r = o.row
+	case 0 < ks.b:
+		r = q.row(0)
 	case ks.b < ks.p:
-		p = &ks.back
+		r = ks.back
 	default:
 		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
 		ks.lastEnd = e
@@ -598,7 +580,7 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
 		}
 	}
-	o.emitSpan(emit, ks.key, e-o.size, e, rv, p)
+	o.emitSpan(emit, ks.key, e-o.size, e, rv, r)
 	ks.lastEnd = e
 	// Slices before the next window's start are in no future window.
 	o.evict(ks, floorDiv(e+o.slide-o.size, o.sl))
@@ -610,36 +592,27 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 	if ks.hIdx >= idx {
 		return
 	}
-	for ks.head < ks.p && ks.q[ks.head].idx < idx {
-		if ks.head == ks.b {
-			for i := ks.p - 2; i >= ks.b; i-- {
-				o.plan.Merge(&ks.q[i].p, &ks.q[i+1].p)
+	q := &ks.q
+	for ks.p > 0 && q.idx(0) < idx {
+		if ks.b == 0 {
+			for i := ks.p - 2; i >= 0; i-- {
+				o.plan.MergeRow(q.row(i), q.row(i+1), &o.sk)
 			}
 			ks.b = ks.p
-			ks.back = aggregate.Partial{}
+			o.plan.FreeRow(ks.back, &o.sk)
 		}
-		ks.q[ks.head] = slot{}
-		ks.head++
-	}
-	if ks.head > 32 && ks.head > len(ks.q)/2 {
-		n := copy(ks.q, ks.q[ks.head:])
-		clear(ks.q[n:])
-		ks.q = ks.q[:n]
-		ks.b -= ks.head
-		ks.p -= ks.head
-		ks.head = 0
-	}
-	if ks.head == len(ks.q) {
-		ks.q = ks.q[:0]
-		ks.head, ks.b, ks.p = 0, 0, 0
+		o.plan.FreeRow(q.row(0), &o.sk)
+		q.pop()
+		ks.b--
+		ks.p--
 	}
 	ks.syncHead()
 }
 
-// syncHead refreshes the cache of the head slice's index after q or head changed.
+// syncHead refreshes the cache of the head slice's index after q changed.
 func (ks *keyState) syncHead() {
-	if ks.head < len(ks.q) {
-		ks.hIdx = ks.q[ks.head].idx
+	if ks.q.n > 0 {
+		ks.hIdx = ks.q.idx(0)
 	} else {
 		ks.hIdx = maxTime
 	}
@@ -674,8 +647,8 @@ func (o *Operator) addSession(ks *keyState, ev *core.Event, ts int64) {
 		}
 	}
 	if first < 0 {
-		s := session{start: lo, end: hi, p: o.plan.New()}
-		o.plan.Add(&s.p, ev, ts)
+		s := session{start: lo, end: hi, p: o.newRow()}
+		o.plan.AddRow(s.p, &o.sk, ev, ts)
 		i, _ := slices.BinarySearchFunc(ks.sessions, lo, func(s session, t int64) int { return cmpInt(s.start, t) })
 		ks.sessions = slices.Insert(ks.sessions, i, s)
 		return
@@ -684,14 +657,15 @@ func (o *Operator) addSession(ks *keyState, ev *core.Event, ts int64) {
 	m.fired = false
 	for i := first + 1; i <= last; i++ {
 		s := &ks.sessions[i]
-		o.plan.Merge(&m.p, &s.p)
+		o.plan.MergeRow(m.p, s.p, &o.sk)
+		o.plan.FreeRow(s.p, &o.sk)
 		m.end = max(m.end, s.end)
 		m.emitted = max(m.emitted, s.emitted)
 	}
 	ks.sessions = slices.Delete(ks.sessions, first+1, last+1)
 	m.start = min(m.start, lo)
 	m.end = max(m.end, hi)
-	o.plan.Add(&m.p, ev, ts)
+	o.plan.AddRow(m.p, &o.sk, ev, ts)
 	// A merged session may now start before sessions it did not merge with; keep them ordered.
 	slices.SortStableFunc(ks.sessions, func(a, b session) int { return cmpInt(a.start, b.start) })
 }
@@ -724,13 +698,14 @@ func (o *Operator) actSession(ks *keyState, emit Emit) {
 	}
 	s := &ks.sessions[best]
 	if !s.fired {
-		o.emitSpan(emit, ks.key, s.start, s.end, s.emitted, &s.p)
+		o.emitSpan(emit, ks.key, s.start, s.end, s.emitted, s.p)
 		s.emitted++
 		s.fired = true
 		if s.end+o.late > o.wm {
 			return
 		}
 	}
+	o.plan.FreeRow(s.p, &o.sk)
 	ks.sessions = slices.Delete(ks.sessions, best, best+1)
 }
 
@@ -747,10 +722,10 @@ func (o *Operator) sessionAt(ks *keyState, i int) int64 {
 func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
 	c := &ks.cur
 	if c.n == 0 {
-		c.p = o.plan.New()
+		c.p = o.newRow()
 		c.lo, c.hi = ts, ts
 	}
-	o.plan.Add(&c.p, ev, ts)
+	o.plan.AddRow(c.p, &o.sk, ev, ts)
 	c.n++
 	c.lo, c.hi = min(c.lo, ts), max(c.hi, ts)
 	if int64(c.n) < o.slide {
@@ -759,24 +734,26 @@ func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
 	ks.ring = append(ks.ring, *c)
 	ks.cur = cslot{}
 	if len(ks.ring) > o.countSlices {
+		o.plan.FreeRow(ks.ring[0].p, &o.sk)
 		ks.ring[0] = cslot{}
 		ks.ring = ks.ring[1:]
 	}
 	if len(ks.ring) < o.countSlices {
 		return
 	}
-	p := &ks.ring[0].p
+	p := ks.ring[0].p
 	lo, hi := ks.ring[0].lo, ks.ring[0].hi
 	if len(ks.ring) > 1 {
-		o.plan.Reset(&o.tmp)
+		o.plan.FreeRow(o.row, &o.sk)
 		for i := range ks.ring {
-			o.plan.Merge(&o.tmp, &ks.ring[i].p)
+			o.plan.MergeRow(o.row, ks.ring[i].p, &o.sk)
 			lo, hi = min(lo, ks.ring[i].lo), max(hi, ks.ring[i].hi)
 		}
-		p = &o.tmp
+		p = o.row
 	}
 	o.emit(emit, ks.key, time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC(), 0, true, p)
 	if o.countSlices == 1 {
+		o.plan.FreeRow(ks.ring[0].p, &o.sk)
 		ks.ring = ks.ring[:0]
 	}
 }
@@ -792,9 +769,9 @@ func (o *Operator) String() string {
 func (o *Operator) Memory() (keys, slices, partials int) {
 	for _, ks := range o.keys {
 		if o.late > 0 {
-			slices += len(ks.raw) // every slice still in an open window
+			slices += ks.raw.n // every slice still in an open window
 		} else {
-			slices += len(ks.q) - ks.head
+			slices += ks.q.n
 		}
 	}
 	return len(o.keys), slices, o.Partials()

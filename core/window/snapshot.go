@@ -33,16 +33,15 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 		case Tumbling, Sliding:
 			b = binary.AppendVarint(b, ks.lastEnd)
 			b = binary.AppendVarint(b, ks.floor)
-			q := ks.q[ks.head:]
-			b = binary.AppendUvarint(b, uint64(len(q)))
-			b = binary.AppendUvarint(b, uint64(ks.b-ks.head))
-			b = binary.AppendUvarint(b, uint64(ks.p-ks.head))
-			b = o.appendSlots(b, q)
+			b = binary.AppendUvarint(b, uint64(ks.q.n))
+			b = binary.AppendUvarint(b, uint64(ks.b))
+			b = binary.AppendUvarint(b, uint64(ks.p))
+			b = o.appendSlots(b, &ks.q)
 			if ks.b < ks.p {
-				b = o.plan.AppendBinary(b, &ks.back)
+				b = o.plan.AppendRow(b, ks.back, &o.sk)
 			}
-			b = binary.AppendUvarint(b, uint64(len(ks.raw)))
-			b = o.appendSlots(b, ks.raw)
+			b = binary.AppendUvarint(b, uint64(ks.raw.n))
+			b = o.appendSlots(b, &ks.raw)
 			b = binary.AppendUvarint(b, uint64(len(ks.revs)))
 			for _, r := range ks.revs {
 				b = binary.AppendVarint(b, r.end)
@@ -56,7 +55,7 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 				b = binary.AppendVarint(b, s.end)
 				b = binary.AppendUvarint(b, uint64(s.emitted))
 				b = appendBool(b, s.fired)
-				b = o.plan.AppendBinary(b, &s.p)
+				b = o.plan.AppendRow(b, s.p, &o.sk)
 			}
 		case Count:
 			b = o.appendCslot(b, &ks.cur)
@@ -67,18 +66,26 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 		case Global:
 			b = binary.AppendUvarint(b, uint64(ks.gEmit))
 			b = appendBool(b, ks.dirty)
-			b = o.plan.AppendBinary(b, &ks.glob)
+			b = o.appendRow(b, ks.glob)
 		}
 	}
 	return b
 }
 
-func (o *Operator) appendSlots(b []byte, q []slot) []byte {
-	for i := range q {
-		b = binary.AppendVarint(b, q[i].idx)
-		b = o.plan.AppendBinary(b, &q[i].p)
+func (o *Operator) appendSlots(b []byte, q *ring) []byte {
+	for i := range q.n {
+		b = binary.AppendVarint(b, q.idx(i))
+		b = o.plan.AppendRow(b, q.row(i), &o.sk)
 	}
 	return b
+}
+
+// appendRow appends r's encoding, an empty partial's when r is nil.
+func (o *Operator) appendRow(b []byte, r aggregate.Row) []byte {
+	if r == nil {
+		r = o.newRow()
+	}
+	return o.plan.AppendRow(b, r, &o.sk)
 }
 
 func (o *Operator) appendCslot(b []byte, c *cslot) []byte {
@@ -88,7 +95,7 @@ func (o *Operator) appendCslot(b []byte, c *cslot) []byte {
 	}
 	b = binary.AppendVarint(b, c.lo)
 	b = binary.AppendVarint(b, c.hi)
-	return o.plan.AppendBinary(b, &c.p)
+	return o.plan.AppendRow(b, c.p, &o.sk)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -166,18 +173,18 @@ func (d *decoder) bool() bool {
 	return v == 1
 }
 
-func (d *decoder) partial(plan *aggregate.Plan) aggregate.Partial {
+// row decodes a partial into r, which must be empty.
+func (d *decoder) row(o *Operator, r aggregate.Row) {
 	if d.err != nil {
-		return plan.New()
+		return
 	}
-	p, rest, err := plan.Decode(d.b)
+	rest, err := o.plan.DecodeRow(d.b, r, &o.sk)
 	if err != nil {
 		d.err = err
 		d.b = nil
-		return plan.New()
+		return
 	}
 	d.b = rest
-	return p
 }
 
 // Restore replaces the operator's state with a snapshot from AppendBinary. An empty snapshot means
@@ -186,6 +193,7 @@ func (o *Operator) Restore(b []byte) error {
 	o.keys = make(map[string]*keyState)
 	o.due.reset()
 	o.wm, o.closed = minTime, minTime
+	o.sk = aggregate.Sketches{}
 	if len(b) == 0 {
 		return nil
 	}
@@ -196,7 +204,7 @@ func (o *Operator) Restore(b []byte) error {
 	o.wm = d.varint()
 	n := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
-		ks := &keyState{key: d.string(), hi: -1, lastEnd: minTime, floor: minTime}
+		ks := o.newKey(d.string())
 		switch o.spec.Kind {
 		case Tumbling, Sliding:
 			ks.lastEnd = d.varint()
@@ -205,13 +213,13 @@ func (o *Operator) Restore(b []byte) error {
 			if nb > np || np > nq {
 				d.fail()
 			}
-			ks.q = o.readSlots(d, nq)
+			o.readSlots(d, &ks.q, nq)
 			ks.b, ks.p = nb, np
 			ks.syncHead()
 			if nb < np {
-				ks.back = d.partial(o.plan)
+				d.row(o, ks.back)
 			}
-			ks.raw = o.readSlots(d, d.count())
+			o.readSlots(d, &ks.raw, d.count())
 			nr := d.count()
 			for j := 0; j < nr && d.err == nil; j++ {
 				ks.revs = append(ks.revs, rev{end: d.varint(), n: int(d.uvarint())})
@@ -220,7 +228,8 @@ func (o *Operator) Restore(b []byte) error {
 			ns := d.count()
 			for j := 0; j < ns && d.err == nil; j++ {
 				s := session{start: d.varint(), end: d.varint(), emitted: int(d.uvarint()), fired: d.bool()}
-				s.p = d.partial(o.plan)
+				s.p = o.newRow()
+				d.row(o, s.p)
 				ks.sessions = append(ks.sessions, s)
 			}
 		case Count:
@@ -232,7 +241,8 @@ func (o *Operator) Restore(b []byte) error {
 		case Global:
 			ks.gEmit = int(d.uvarint())
 			ks.dirty = d.bool()
-			ks.glob = d.partial(o.plan)
+			ks.glob = o.newRow()
+			d.row(o, ks.glob)
 		}
 		if d.err != nil {
 			break
@@ -252,13 +262,15 @@ func (o *Operator) Restore(b []byte) error {
 	return nil
 }
 
-func (o *Operator) readSlots(d *decoder, n int) []slot {
-	var q []slot
+func (o *Operator) readSlots(d *decoder, q *ring, n int) {
 	for i := 0; i < n && d.err == nil; i++ {
 		idx := d.varint()
-		q = append(q, slot{idx: idx, p: d.partial(o.plan)})
+		if i > 0 && idx <= q.idx(q.n-1) {
+			d.fail() // slices are in order
+			return
+		}
+		d.row(o, q.push(idx))
 	}
-	return q
 }
 
 func (o *Operator) readCslot(d *decoder) cslot {
@@ -267,6 +279,7 @@ func (o *Operator) readCslot(d *decoder) cslot {
 		return c
 	}
 	c.lo, c.hi = d.varint(), d.varint()
-	c.p = d.partial(o.plan)
+	c.p = o.newRow()
+	d.row(o, c.p)
 	return c
 }
