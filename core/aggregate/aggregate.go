@@ -13,7 +13,6 @@ package aggregate
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -174,27 +173,18 @@ func (s *Stats) Merge(o *Stats, withM2 bool) {
 	s.Sum += o.Sum
 }
 
-func (s *Stats) value(op Op) float64 {
-	switch op {
-	case Count:
-		return float64(s.Count)
-	case Sum:
-		return s.Sum
-	}
-	if s.Count == 0 {
-		return math.NaN()
-	}
-	switch op {
-	case Min:
-		return s.Min
-	case Max:
-		return s.Max
-	case Avg:
-		return s.Sum / float64(s.Count)
-	case Variance:
-		return s.M2 / float64(s.Count)
-	case Stddev:
-		return math.Sqrt(s.M2 / float64(s.Count))
-	}
-	return math.NaN()
-}
+// statOp is the Op of a Stats value as a small number, so reading a value (Plan.statValue) does not
+// compare strings.
+type statOp uint8
+
+const (
+	sCount statOp = iota
+	sSum
+	sMin
+	sMax
+	sAvg
+	sVariance
+	sStddev
+)
+
+var statOps = map[Op]statOp{Count: sCount, Sum: sSum, Min: sMin, Max: sMax, Avg: sAvg, Variance: sVariance, Stddev: sStddev}

@@ -29,6 +29,9 @@ type Plan struct {
 	statOff []int
 	skWord  int
 	width   int
+	// plain is set when rows hold counts and sums only (no min/max, M2 or sketches): merges and
+	// copies then are a few additions.
+	plain bool
 
 	// conds are the distinct where conditions; nil when no aggregate has one, which keeps Add on
 	// its unconditional loop. statConds and skConds give each slot's condition (-1 for none).
@@ -46,8 +49,9 @@ type Mask uint64
 type output struct {
 	name  string
 	op    Op
-	stat  int // Stats slot, or -1
-	sk    int // sketch slot, or -1
+	sop   statOp // op of a Stats value
+	stat  int    // Stats slot, or -1
+	sk    int    // sketch slot, or -1
 	count bool
 }
 
@@ -110,6 +114,7 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 				}
 			}
 			o.stat = slot
+			o.sop = statOps[s.Op]
 			if s.Op == Variance || s.Op == Stddev {
 				p.withM2 = true
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/eddyhq/eddy/core"
 )
@@ -74,6 +75,7 @@ func (p *Plan) layout() {
 		w++
 	}
 	p.width = w
+	p.plain = !p.withM2 && len(p.skNew) == 0 && !slices.Contains(p.minMax, true)
 }
 
 func f64(w uint64) float64 { return math.Float64frombits(w) }
@@ -211,6 +213,16 @@ func (p *Plan) MergeRow(dst, src Row, sk *Sketches) { p.merge(dst, sk, src, sk) 
 
 func (p *Plan) merge(dst Row, dsk *Sketches, src Row, ssk *Sketches) {
 	dst[0] += src[0]
+	if p.plain {
+		// Counts and sums only (averages): what sliding windows merge most, twice per firing.
+		for _, o := range p.statOff {
+			if c := src[o]; c != 0 {
+				dst[o] += c
+				dst[o+1] = u64(f64(dst[o+1]) + f64(src[o+1]))
+			}
+		}
+		return
+	}
 	for i, o := range p.statOff {
 		switch {
 		case src[o] == 0:
@@ -257,6 +269,10 @@ func (s *Sketches) clone(set []sketch) uint64 {
 func (p *Plan) CopyRow(dst, src Row, sk *Sketches) { p.copyRow(dst, sk, src, sk) }
 
 func (p *Plan) copyRow(dst Row, dsk *Sketches, src Row, ssk *Sketches) {
+	if p.skWord < 0 {
+		copy(dst, src)
+		return
+	}
 	p.FreeRow(dst, dsk)
 	copy(dst, src)
 	if p.skWord >= 0 && src[p.skWord] != 0 {
@@ -277,31 +293,62 @@ func (p *Plan) Events(r Row) int64 { return int64(r[0]) }
 
 // RowValues appends r's named values to dst in spec order.
 func (p *Plan) RowValues(r Row, sk *Sketches, dst []core.NamedValue) []core.NamedValue {
-	set := p.view(r, sk)
+	n := len(dst)
 	for _, o := range p.outs {
 		dst = append(dst, core.NamedValue{Name: o.name})
-		nv := &dst[len(dst)-1]
+	}
+	p.SetValues(r, sk, dst[n:])
+	return dst
+}
+
+// SetValues sets vals, which RowValues filled for some row of the plan, to r's values: a window
+// emitting result after result keeps one slice of values and rewrites only the numbers.
+func (p *Plan) SetValues(r Row, sk *Sketches, vals []core.NamedValue) {
+	set := p.view(r, sk)
+	for i := range p.outs {
+		o, nv := &p.outs[i], &vals[i]
 		switch {
 		case o.count:
 			nv.Num = float64(r[0])
 		case o.stat >= 0:
-			if !p.minMax[o.stat] && !p.withM2 {
-				nv.Num = plainValue(r, p.statOff[o.stat], o.op)
-				break
-			}
-			s := p.stats(r, o.stat)
-			nv.Num = s.value(o.op)
+			nv.Num = p.statValue(r, o.stat, o.sop)
 		default:
+			*nv = core.NamedValue{Name: o.name}
 			set[o.sk].value(nv)
 		}
 	}
-	return dst
 }
 
-// plainValue is Stats.value of a slot that keeps count and sum only.
-func plainValue(r Row, o int, op Op) float64 {
-	s := Stats{Count: int64(r[o]), Sum: f64(r[o+1])}
-	return s.value(op)
+// statValue is the value op of Stats slot i of r.
+func (p *Plan) statValue(r Row, i int, op statOp) float64 {
+	o := p.statOff[i]
+	c := r[o]
+	switch op {
+	case sCount:
+		return float64(c)
+	case sSum:
+		return f64(r[o+1])
+	}
+	if c == 0 {
+		return math.NaN()
+	}
+	switch op {
+	case sAvg:
+		return f64(r[o+1]) / float64(c)
+	case sMin:
+		return f64(r[o+2])
+	case sMax:
+		return f64(r[o+3])
+	}
+	m2 := o + 2
+	if p.minMax[i] {
+		m2 += 2
+	}
+	v := f64(r[m2]) / float64(c)
+	if op == sStddev {
+		return math.Sqrt(v)
+	}
+	return v
 }
 
 // encoding version of a partial; bump it when the layout changes and keep decoding the old one.

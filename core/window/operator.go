@@ -41,6 +41,11 @@ type Operator struct {
 	// sk holds the sketches of the sliced windows' rows; row is a scratch row.
 	sk  aggregate.Sketches
 	row aggregate.Row
+	// span is the window last emitted by emitSpan, spanT its times.
+	span  [2]int64
+	spanT [2]time.Time
+	// touched keeps touchHeads' loads from being optimized away.
+	touched uint64
 }
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
@@ -107,7 +112,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		fn: fn, spec: spec, plan: plan,
 		size: int64(spec.Size), slide: int64(spec.Slide), gap: int64(spec.Gap), maxDur: int64(spec.MaxDuration),
 		late: int64(t.AllowedLateness),
-		wm:   minTime, closed: minTime,
+		wm:   minTime, closed: minTime, span: [2]int64{minTime, minTime},
 		keys: make(map[string]*keyState),
 	}
 	o.due.reset()
@@ -126,6 +131,8 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.slide = int64(slide)
 	}
 	o.row = make(aggregate.Row, plan.Width())
+	// Results reuse one slice of values: the names are set once, emissions set the numbers.
+	o.vals = plan.RowValues(o.row, &o.sk, nil)
 	o.cond = plan.Conditional()
 	o.res.Function = fn
 	return o, nil
@@ -196,8 +203,9 @@ func (o *Operator) Late(t time.Time) bool {
 	ts := t.UnixNano()
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		lastEnd := floorDiv(ts+o.size, o.slide) * o.slide
-		return lastEnd+o.late <= o.wm
+		// The last window holding ts ends at floor((ts+size)/slide)*slide: closed when that is at
+		// most closedEnd, that is when ts+size < closedEnd+slide.
+		return ts < o.closedEnd()+o.slide-o.size
 	case Session:
 		return ts+o.gap+o.late <= o.wm
 	}
@@ -262,12 +270,15 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 			return
 		}
 		keys := o.due.take(tm)
+		if o.spec.Kind == Sliding {
+			o.touchHeads(keys)
+		}
 		for _, ks := range keys {
 			// A key whose due time moved later waited here lazily: it acts only at its real time.
 			if o.dueOf(ks) == tm {
 				switch o.spec.Kind {
 				case Tumbling, Sliding:
-					o.actSliced(ks, emit)
+					o.actSliced(ks, tm, emit)
 				case Session:
 					o.actSession(ks, emit)
 				}
@@ -276,6 +287,21 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 		}
 		o.due.recycle(keys)
 	}
+}
+
+// touchHeads loads the first two slots of every key about to fire. A firing reads its key's head
+// slot, and after evicting it the next one: suffix aggregates written up to a window ago, long gone
+// from the caches. Loaded in one tight loop the misses overlap, where firing key after key would
+// wait for each in turn.
+func (o *Operator) touchHeads(keys []*keyState) {
+	var x uint64
+	for _, ks := range keys {
+		q := &ks.q
+		if q.n > 1 {
+			x += q.w[q.off(0)] + q.w[q.off(1)]
+		}
+	}
+	o.touched = x
 }
 
 // Flush ends the stream: the watermark moves to the end of time, so every window fires and closes,
@@ -312,13 +338,18 @@ func (o *Operator) emit(emit Emit, key string, start, end time.Time, revision in
 	o.res.End = end
 	o.res.Revision = revision
 	o.res.Final = final
-	o.vals = o.plan.RowValues(r, &o.sk, o.vals[:0])
+	o.plan.SetValues(r, &o.sk, o.vals)
 	o.res.Values = o.vals
 	emit(&o.res)
 }
 
 func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision int, r aggregate.Row) {
-	o.emit(emit, key, time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), revision, o.late == 0, r)
+	// Keys fire in runs of the same window: convert its times once per run.
+	if start != o.span[0] || end != o.span[1] {
+		o.span = [2]int64{start, end}
+		o.spanT = [2]time.Time{time.Unix(0, start).UTC(), time.Unix(0, end).UTC()}
+	}
+	o.emit(emit, key, o.spanT[0], o.spanT[1], revision, o.late == 0, r)
 }
 
 // dueOf is when ks next needs the watermark's attention: its next window end, or when state it keeps
@@ -395,6 +426,11 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 			q.insert(i, j)
 		}
 		o.addTo(m, q.row(i), ev, ts)
+		if i == 0 {
+			ks.hIdx = j
+		}
+		// Otherwise the head did not change: reading it would cost a cache miss per event.
+		return earlier
 	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
@@ -525,22 +561,26 @@ func (o *Operator) slicedDue(ks *keyState) int64 {
 	return due
 }
 
-func (o *Operator) actSliced(ks *keyState, emit Emit) {
+// actSliced does what made ks due at time due (at most the watermark).
+func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
+	if o.late == 0 {
+		// Then the due time is the next window's end.
+		o.fire(ks, due, emit)
+		return
+	}
 	// Fire only when the window is what made the key due, so windows fire in order of end.
-	if e := o.nextEnd(ks); e <= o.wm && e == ks.due {
-		o.fire(ks, e, emit)
+	if o.nextEnd(ks) == due {
+		o.fire(ks, due, emit)
 	}
-	if o.late > 0 {
-		for ks.raw.n > 0 && floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
-			o.plan.FreeRow(ks.raw.row(0), &o.sk)
-			ks.raw.pop()
-		}
-		n := 0
-		for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
-			n++
-		}
-		ks.revs = slices.Delete(ks.revs, 0, n)
+	for ks.raw.n > 0 && floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
+		o.plan.FreeRow(ks.raw.row(0), &o.sk)
+		ks.raw.pop()
 	}
+	n := 0
+	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
+		n++
+	}
+	ks.revs = slices.Delete(ks.revs, 0, n)
 }
 
 func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
