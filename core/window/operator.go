@@ -41,6 +41,9 @@ type Operator struct {
 	// sk holds the sketches of the sliced windows' rows; row is a scratch row.
 	sk  aggregate.Sketches
 	row aggregate.Row
+	// fe is the end of the window fire last fired; feIdx, fsIdx and fnIdx the indexes of its end
+	// slice, first slice and the next window's first slice.
+	fe, feIdx, fsIdx, fnIdx int64
 	// span is the window last emitted by emitSpan, spanT its times.
 	span  [2]int64
 	spanT [2]time.Time
@@ -112,7 +115,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		fn: fn, spec: spec, plan: plan,
 		size: int64(spec.Size), slide: int64(spec.Slide), gap: int64(spec.Gap), maxDur: int64(spec.MaxDuration),
 		late: int64(t.AllowedLateness),
-		wm:   minTime, closed: minTime, span: [2]int64{minTime, minTime},
+		wm:   minTime, closed: minTime, span: [2]int64{minTime, minTime}, fe: minTime,
 		keys: make(map[string]*keyState),
 	}
 	o.due.reset()
@@ -585,7 +588,11 @@ func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
 
 func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 	q := &ks.q
-	eIdx, sIdx := e/o.sl, floorDiv(e-o.size, o.sl)
+	if e != o.fe {
+		// Keys fire in runs of the same window: divide once per run.
+		o.fe, o.feIdx, o.fsIdx, o.fnIdx = e, e/o.sl, floorDiv(e-o.size, o.sl), floorDiv(e+o.slide-o.size, o.sl)
+	}
+	eIdx, sIdx := o.feIdx, o.fsIdx
 	for ks.p < q.n && q.idx(ks.p) < eIdx {
 		if ks.b == ks.p {
 			o.plan.CopyRow(ks.back, q.row(ks.p), &o.sk)
@@ -623,7 +630,7 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 	o.emitSpan(emit, ks.key, e-o.size, e, rv, r)
 	ks.lastEnd = e
 	// Slices before the next window's start are in no future window.
-	o.evict(ks, floorDiv(e+o.slide-o.size, o.sl))
+	o.evict(ks, o.fnIdx)
 }
 
 // evict drops the aggregator's slices before idx, flipping the back into the front when the front
