@@ -38,6 +38,8 @@ type Operator struct {
 
 	res  core.WindowResult
 	vals []core.NamedValue
+	// width is the plan's row width; hint the slots a key's ring needs when every slice fills.
+	width, hint int
 	// sk holds the sketches of the sliced windows' rows; row is a scratch row.
 	sk  aggregate.Sketches
 	row aggregate.Row
@@ -53,24 +55,28 @@ type Operator struct {
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
 type keyState struct {
+	// The first two cache lines hold what sliced windows read at every event and firing: a sliding
+	// window fires every key at every slide, and touching less per key is what keeps it fast.
 	key string
-	due int64
-	hi  int // index in its timers bucket, -1 when absent
-
 	// Sliced (tumbling and sliding): q holds the key's non-empty slices in order. Slots [0, b) are
 	// the front of the two-stacks aggregator (each the aggregate of itself and every slice after
-	// it up to b), [b, p) the back (raw slices whose aggregate is back), [p, q.n) slices of
+	// it up to b), [b, p) the back (raw slices whose aggregate is back), [p, q.len()) slices of
 	// windows that have not fired yet.
 	q    ring
-	b, p int
+	b, p int32
+	hi   int // index in its timers bucket, -1 when absent
 	// hIdx caches q's first slice index (maxTime when the aggregator is empty): the head slot is
 	// the key's coldest memory, read at every event and firing otherwise.
 	hIdx    int64
-	back    aggregate.Row
 	lastEnd int64
 	// floor is the end of the last window that closed before the key got an event in it: windows
 	// up to it never fire, even if a slice they share with open windows fills.
 	floor int64
+	due   int64
+	// bk holds the back's row when it is this narrow (an average's is three words), wide otherwise.
+	bk   [3]uint64
+	wide aggregate.Row
+
 	// raw keeps every slice's own partial while windows that fired may still change (allowed
 	// lateness > 0), to recompute them; revs counts each open window's emissions.
 	raw  ring
@@ -133,7 +139,12 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.countSlices = spec.Count / slide
 		o.slide = int64(slide)
 	}
-	o.row = make(aggregate.Row, plan.Width())
+	o.width = plan.Width()
+	// A window spans size/sl slices; out-of-order events open a few more before it fires.
+	if o.sl > 0 {
+		o.hint = int(min(o.size/o.sl, 1<<16)) + 4
+	}
+	o.row = make(aggregate.Row, o.width)
 	// Results reuse one slice of values: the names are set once, emissions set the numbers.
 	o.vals = plan.RowValues(o.row, &o.sk, nil)
 	o.cond = plan.Conditional()
@@ -163,12 +174,21 @@ func (o *Operator) newRow() aggregate.Row { return make(aggregate.Row, o.plan.Wi
 func (o *Operator) newKey(key string) *keyState {
 	ks := &keyState{key: key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
 	if o.spec.Kind == Tumbling || o.spec.Kind == Sliding {
-		// A window spans size/sl slices; out-of-order events open a few more before it fires.
-		w, hint := o.plan.Width(), int(min(o.size/o.sl, 1<<16))+4
-		ks.q, ks.raw = newRing(w, hint), newRing(w, hint)
-		ks.back = make(aggregate.Row, w)
+		w := o.plan.Width()
+		ks.q, ks.raw = newRing(w), newRing(w)
+		if w > len(ks.bk) {
+			ks.wide = make(aggregate.Row, w)
+		}
 	}
 	return ks
+}
+
+// back returns the aggregate of ks's back slices.
+func (o *Operator) back(ks *keyState) aggregate.Row {
+	if ks.wide != nil {
+		return ks.wide
+	}
+	return ks.bk[:o.width:o.width]
 }
 
 // Watermark returns the operator's watermark (the zero Time before any).
@@ -187,7 +207,7 @@ func (o *Operator) Keys() int { return len(o.keys) }
 func (o *Operator) Partials() int {
 	n := 0
 	for _, ks := range o.keys {
-		n += ks.q.n + ks.raw.n + len(ks.sessions) + len(ks.ring)
+		n += ks.q.len() + ks.raw.len() + len(ks.sessions) + len(ks.ring)
 		if ks.b < ks.p {
 			n++
 		}
@@ -276,6 +296,11 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 		if o.spec.Kind == Sliding {
 			o.touchHeads(keys)
 		}
+		if o.sl > 0 && o.late == 0 {
+			o.fireAll(keys, tm, emit)
+			o.due.recycle(keys)
+			continue
+		}
 		for _, ks := range keys {
 			// A key whose due time moved later waited here lazily: it acts only at its real time.
 			if o.dueOf(ks) == tm {
@@ -289,6 +314,24 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 			o.schedule(ks)
 		}
 		o.due.recycle(keys)
+	}
+}
+
+// fireAll fires the keys of sliced windows due at tm when there is no allowed lateness: then a
+// key's due time is its next window's end, and this loop, where every key of a sliding window
+// comes once per slide, does what advanceTo, actSliced and schedule do without their cases.
+func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
+	for _, ks := range keys {
+		// A key whose due time moved later waited here lazily: it acts only at its real time.
+		if o.nextEnd(ks) == tm {
+			o.fire(ks, tm, emit)
+		}
+		ks.due = o.nextEnd(ks)
+		if ks.due != never {
+			o.due.add(ks)
+		} else if o.empty(ks) {
+			delete(o.keys, ks.key)
+		}
 	}
 }
 
@@ -416,7 +459,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 	if o.late > 0 {
 		i, ok := ks.raw.find(0, j)
 		if !ok {
-			ks.raw.insert(i, j)
+			ks.raw.insert(i, j, o.hint)
 		}
 		o.addTo(m, ks.raw.row(i), ev, ts)
 	}
@@ -424,9 +467,9 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 	switch {
 	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
 		// A slice of windows that have not fired: the common case.
-		i, ok := q.find(ks.p, j)
+		i, ok := q.find(int(ks.p), j)
 		if !ok {
-			q.insert(i, j)
+			q.insert(i, j, o.hint)
 		}
 		o.addTo(m, q.row(i), ev, ts)
 		if i == 0 {
@@ -437,28 +480,28 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
-		i, ok := q.findIn(0, ks.p, j)
+		i, ok := q.findIn(0, int(ks.p), j)
 		switch {
-		case ok && i >= ks.b:
+		case ok && i >= int(ks.b):
 			o.addTo(m, q.row(i), ev, ts)
-			o.addTo(m, ks.back, ev, ts)
+			o.addTo(m, o.back(ks), ev, ts)
 		case ok:
 			// Front entries are suffix aggregates: the event belongs to every one from 0 to i.
 			for k := 0; k <= i; k++ {
 				o.addTo(m, q.row(k), ev, ts)
 			}
-		case i >= ks.b:
-			q.insert(i, j)
+		case i >= int(ks.b):
+			q.insert(i, j, o.hint)
 			o.addTo(m, q.row(i), ev, ts)
 			if ks.b == ks.p {
-				o.plan.CopyRow(ks.back, q.row(i), &o.sk)
+				o.plan.CopyRow(o.back(ks), q.row(i), &o.sk)
 			} else {
-				o.addTo(m, ks.back, ev, ts)
+				o.addTo(m, o.back(ks), ev, ts)
 			}
 			ks.p++
 		default:
 			// The new front entry aggregates itself and the suffix that follows it.
-			q.insert(i, j)
+			q.insert(i, j, o.hint)
 			o.plan.CopyRow(q.row(i), q.row(i+1), &o.sk)
 			ks.b++
 			ks.p++
@@ -490,7 +533,7 @@ func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
 		}
 		lo, hi := (e-o.size)/o.sl, e/o.sl
 		o.plan.FreeRow(o.row, &o.sk)
-		for k := range ks.raw.n {
+		for k := range ks.raw.len() {
 			if idx := ks.raw.idx(k); idx >= lo && idx < hi {
 				o.plan.MergeRow(o.row, ks.raw.row(k), &o.sk)
 			}
@@ -593,11 +636,12 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 		o.fe, o.feIdx, o.fsIdx, o.fnIdx = e, e/o.sl, floorDiv(e-o.size, o.sl), floorDiv(e+o.slide-o.size, o.sl)
 	}
 	eIdx, sIdx := o.feIdx, o.fsIdx
-	for ks.p < q.n && q.idx(ks.p) < eIdx {
+	back := o.back(ks)
+	for ks.p < q.n && q.idx(int(ks.p)) < eIdx {
 		if ks.b == ks.p {
-			o.plan.CopyRow(ks.back, q.row(ks.p), &o.sk)
+			o.plan.CopyRow(back, q.row(int(ks.p)), &o.sk)
 		} else {
-			o.plan.MergeRow(ks.back, q.row(ks.p), &o.sk)
+			o.plan.MergeRow(back, q.row(int(ks.p)), &o.sk)
 		}
 		ks.p++
 	}
@@ -606,12 +650,12 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 	switch {
 	case 0 < ks.b && ks.b < ks.p:
 		o.plan.CopyRow(o.row, q.row(0), &o.sk)
-		o.plan.MergeRow(o.row, ks.back, &o.sk)
+		o.plan.MergeRow(o.row, back, &o.sk)
 		r = o.row
 	case 0 < ks.b:
 		r = q.row(0)
 	case ks.b < ks.p:
-		r = ks.back
+		r = back
 	default:
 		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
 		ks.lastEnd = e
@@ -642,11 +686,11 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 	q := &ks.q
 	for ks.p > 0 && q.idx(0) < idx {
 		if ks.b == 0 {
-			for i := ks.p - 2; i >= 0; i-- {
+			for i := int(ks.p) - 2; i >= 0; i-- {
 				o.plan.MergeRow(q.row(i), q.row(i+1), &o.sk)
 			}
 			ks.b = ks.p
-			o.plan.FreeRow(ks.back, &o.sk)
+			o.plan.FreeRow(o.back(ks), &o.sk)
 		}
 		o.plan.FreeRow(q.row(0), &o.sk)
 		q.pop()
@@ -816,9 +860,9 @@ func (o *Operator) String() string {
 func (o *Operator) Memory() (keys, slices, partials int) {
 	for _, ks := range o.keys {
 		if o.late > 0 {
-			slices += ks.raw.n // every slice still in an open window
+			slices += ks.raw.len() // every slice still in an open window
 		} else {
-			slices += ks.q.n
+			slices += ks.q.len()
 		}
 	}
 	return len(o.keys), slices, o.Partials()

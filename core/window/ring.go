@@ -6,27 +6,30 @@ import "github.com/eddyhq/eddy/core/aggregate"
 // the slice partial's row, in one pointer-free allocation. The collector never scans it and moving
 // a slot costs no write barrier.
 //
-// The ring stays tight (it grows by a quarter when full): in the steady state of a sliding window
-// the slot a new slice takes is then the one the key's last firing evicted, a cache line the CPU
-// still holds, instead of memory untouched since a whole window ago.
+// The ring stays tight (past the hint it grows by a quarter): in the steady state of a sliding
+// window the slot a new slice takes is then the one the key's last firing evicted, a cache line the
+// CPU still holds, instead of memory untouched since a whole window ago. Positions are int32 and
+// counted in words so that the ring's header is small: a key's state keeps what a firing reads in
+// two cache lines.
 type ring struct {
-	w      []uint64 // c slots of stride words
-	stride int      // 1 + the plan's row width
-	c      int      // capacity in slots
-	start  int      // physical slot of logical slot 0
-	n      int      // slots in use
-	hint   int      // the slots a key's windows need when every slice holds events
+	w      []uint64 // len(w)/stride slots
+	start  int32    // first word of logical slot 0
+	n      int32    // slots in use
+	stride int32    // 1 + the plan's row width
 }
 
-func newRing(width, hint int) ring { return ring{stride: 1 + width, hint: hint} }
+func newRing(width int) ring { return ring{stride: int32(1 + width)} }
+
+// len is the number of slots in use.
+func (r *ring) len() int { return int(r.n) }
 
 // off is the first word of logical slot i.
 func (r *ring) off(i int) int {
-	p := r.start + i
-	if p >= r.c {
-		p -= r.c
+	p := int(r.start) + i*int(r.stride)
+	if p >= len(r.w) {
+		p -= len(r.w)
 	}
-	return p * r.stride
+	return p
 }
 
 // idx is the slice index of logical slot i.
@@ -34,57 +37,56 @@ func (r *ring) idx(i int) int64 { return int64(r.w[r.off(i)]) }
 
 // row is the partial of logical slot i. It is valid until the ring next grows (push or insert).
 func (r *ring) row(i int) aggregate.Row {
-	o := r.off(i)
-	return aggregate.Row(r.w[o+1 : o+r.stride : o+r.stride])
+	o, s := r.off(i), int(r.stride)
+	return aggregate.Row(r.w[o+1 : o+s : o+s])
 }
 
-// push appends an empty slot for slice idx and returns its row.
-func (r *ring) push(idx int64) aggregate.Row {
-	return r.insert(r.n, idx)
+// push appends an empty slot for slice idx and returns its row; hint is as for insert.
+func (r *ring) push(idx int64, hint int) aggregate.Row {
+	return r.insert(r.len(), idx, hint)
 }
 
 // insert puts an empty slot for slice idx at logical position i, moving the slots from i on one
-// place back, and returns its row. Slices arrive mostly in order, so few slots move.
-func (r *ring) insert(i int, idx int64) aggregate.Row {
-	if r.n == r.c {
-		r.resize(r.grown())
+// place back, and returns its row. Slices arrive mostly in order, so few slots move. A full ring
+// doubles up to hint slots (what a busy key needs), then grows by a quarter.
+func (r *ring) insert(i int, idx int64, hint int) aggregate.Row {
+	s := int(r.stride)
+	if c := len(r.w) / s; r.len() == c {
+		switch {
+		case c >= hint:
+			c += c/4 + 4
+		case 2*c+4 > hint:
+			c = hint
+		default:
+			c = 2*c + 4
+		}
+		r.resize(c)
 	}
-	for k := r.n; k > i; k-- {
-		copy(r.w[r.off(k):r.off(k)+r.stride], r.w[r.off(k-1):r.off(k-1)+r.stride])
+	for k := r.len(); k > i; k-- {
+		to, from := r.off(k), r.off(k-1)
+		copy(r.w[to:to+s], r.w[from:from+s])
 	}
 	r.n++
 	o := r.off(i)
 	r.w[o] = uint64(idx)
-	row := aggregate.Row(r.w[o+1 : o+r.stride : o+r.stride])
+	row := aggregate.Row(r.w[o+1 : o+s : o+s])
 	clear(row)
 	return row
 }
 
-// grown is the capacity to grow to: doubling up to the hint, which busy keys reach and then keep,
-// and by a quarter past it.
-func (r *ring) grown() int {
-	switch {
-	case r.c >= r.hint:
-		return r.c + r.c/4 + 4
-	case 2*r.c+4 > r.hint:
-		return r.hint
-	}
-	return 2*r.c + 4
-}
-
 // pop drops logical slot 0; the caller has released its row's sketches.
 func (r *ring) pop() {
-	r.start++
-	if r.start == r.c {
+	r.start += r.stride
+	if int(r.start) == len(r.w) {
 		r.start = 0
 	}
 	r.n--
 	if r.n == 0 {
 		r.start = 0
 	}
-	if r.c > 64 && r.n < r.c/4 {
+	if c := len(r.w) / int(r.stride); c > 64 && r.len() < c/4 {
 		// A key that slowed down gives back what it held for its busy times.
-		r.resize(r.n + r.n/4 + 4)
+		r.resize(r.len() + r.len()/4 + 4)
 	}
 }
 
@@ -93,17 +95,19 @@ func (r *ring) reset() { r.start, r.n = 0, 0 }
 
 // resize moves the slots to a new array of c slots, in logical order from 0.
 func (r *ring) resize(c int) {
-	w := make([]uint64, c*r.stride)
-	for i := range r.n {
-		copy(w[i*r.stride:(i+1)*r.stride], r.w[r.off(i):r.off(i)+r.stride])
+	s := int(r.stride)
+	w := make([]uint64, c*s)
+	for i := range r.len() {
+		o := r.off(i)
+		copy(w[i*s:(i+1)*s], r.w[o:o+s])
 	}
-	r.w, r.c, r.start = w, c, 0
+	r.w, r.start = w, 0
 }
 
-// find returns the logical position of slice idx in slots [lo, r.n) (or where to insert it),
+// find returns the logical position of slice idx in slots [lo, len) (or where to insert it),
 // searching from the end since events mostly land in the newest slices.
 func (r *ring) find(lo int, idx int64) (int, bool) {
-	return r.findIn(lo, r.n, idx)
+	return r.findIn(lo, r.len(), idx)
 }
 
 // findIn is find over slots [lo, hi).

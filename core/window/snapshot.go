@@ -38,7 +38,7 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 			b = binary.AppendUvarint(b, uint64(ks.p))
 			b = o.appendSlots(b, &ks.q)
 			if ks.b < ks.p {
-				b = o.plan.AppendRow(b, ks.back, &o.sk)
+				b = o.plan.AppendRow(b, o.back(ks), &o.sk)
 			}
 			b = binary.AppendUvarint(b, uint64(ks.raw.n))
 			b = o.appendSlots(b, &ks.raw)
@@ -73,7 +73,7 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 }
 
 func (o *Operator) appendSlots(b []byte, q *ring) []byte {
-	for i := range q.n {
+	for i := range q.len() {
 		b = binary.AppendVarint(b, q.idx(i))
 		b = o.plan.AppendRow(b, q.row(i), &o.sk)
 	}
@@ -214,10 +214,10 @@ func (o *Operator) Restore(b []byte) error {
 				d.fail()
 			}
 			o.readSlots(d, &ks.q, nq)
-			ks.b, ks.p = nb, np
+			ks.b, ks.p = int32(nb), int32(np)
 			ks.syncHead()
 			if nb < np {
-				d.row(o, ks.back)
+				d.row(o, o.back(ks))
 			}
 			o.readSlots(d, &ks.raw, d.count())
 			nr := d.count()
@@ -265,11 +265,11 @@ func (o *Operator) Restore(b []byte) error {
 func (o *Operator) readSlots(d *decoder, q *ring, n int) {
 	for i := 0; i < n && d.err == nil; i++ {
 		idx := d.varint()
-		if i > 0 && idx <= q.idx(q.n-1) {
+		if i > 0 && idx <= q.idx(q.len()-1) {
 			d.fail() // slices are in order
 			return
 		}
-		d.row(o, q.push(idx))
+		d.row(o, q.push(idx, o.hint))
 	}
 }
 
