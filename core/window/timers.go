@@ -23,6 +23,9 @@ type timers struct {
 type bucket struct {
 	time int64
 	keys []*keyState
+	// unsorted is set once a key was filed after a greater one. Firing files keys in key order,
+	// so a bucket mostly needs no sort when it comes due.
+	unsorted bool
 }
 
 func (t *timers) reset() {
@@ -49,6 +52,9 @@ func (t *timers) bucket(due int64) *bucket {
 // add puts ks in the bucket of ks.due.
 func (t *timers) add(ks *keyState) {
 	b := t.bucket(ks.due)
+	if n := len(b.keys); n > 0 && !b.unsorted && b.keys[n-1].key > ks.key {
+		b.unsorted = true
+	}
 	ks.hi = len(b.keys)
 	b.keys = append(b.keys, ks)
 }
@@ -59,6 +65,9 @@ func (t *timers) remove(ks *keyState, due int64) {
 	last := b.keys[len(b.keys)-1]
 	b.keys[ks.hi] = last
 	last.hi = ks.hi
+	if ks.hi != len(b.keys)-1 {
+		b.unsorted = true
+	}
 	b.keys[len(b.keys)-1] = nil
 	b.keys = b.keys[:len(b.keys)-1]
 	ks.hi = -1
@@ -79,10 +88,13 @@ func (t *timers) next() (int64, bool) {
 
 // take removes the bucket of time tm and returns its keys sorted by key.
 func (t *timers) take(tm int64) []*keyState {
-	b := t.buckets[tm].keys
+	bk := t.buckets[tm]
+	b := bk.keys
 	t.drop(tm)
 	t.pop()
-	slices.SortFunc(b, func(x, y *keyState) int { return strings.Compare(x.key, y.key) })
+	if bk.unsorted {
+		slices.SortFunc(b, func(x, y *keyState) int { return strings.Compare(x.key, y.key) })
+	}
 	for _, ks := range b {
 		ks.hi = -1
 	}

@@ -1,0 +1,50 @@
+package window
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestKeyStateLayout keeps what a firing reads in a key's first two cache lines, and the state's
+// size a multiple of 64 bytes so that those lines are aligned (see keyState).
+func TestKeyStateLayout(t *testing.T) {
+	var ks keyState
+	if end := unsafe.Offsetof(ks.bk) + unsafe.Sizeof(ks.bk); end > 128 {
+		t.Errorf("the sliced fields end at byte %d, past two cache lines", end)
+	}
+	if size := unsafe.Sizeof(ks); size%64 != 0 {
+		t.Errorf("keyState is %d bytes, not a multiple of 64", size)
+	}
+}
+
+// TestFiringOrder checks the documented order of firings: by window end, then key. Without allowed
+// lateness that is the order of every result; with it, a window's first event may come after the
+// watermark passed its end and fire it on arrival, so only the watermark's firings keep the order.
+func TestFiringOrder(t *testing.T) {
+	for _, spec := range []Spec{
+		{Kind: Tumbling, Size: 10 * time.Second},
+		{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second},
+		{Kind: Sliding, Size: 30 * time.Second, Slide: time.Second},
+		{Kind: Session, Gap: 3 * time.Second},
+	} {
+		for _, tm := range []Time{{OutOfOrder: 2 * time.Second}, {OutOfOrder: 0}} {
+			r := rand.New(rand.NewPCG(5, 5))
+			evs := genStream(r, 2000, 12, 2500, 20000)
+			ems, _, _ := runEngine(t, spec, tm, evs, []int{500, 1500})
+			var last emission
+			n := 0
+			for _, e := range ems {
+				if n > 0 && (e.end < last.end || e.end == last.end && e.key <= last.key) {
+					t.Fatalf("%s %+v: %s ending %d fired after %s ending %d", spec.Kind, tm, e.key, e.end, last.key, last.end)
+				}
+				last = e
+				n++
+			}
+			if n < 100 {
+				t.Fatalf("%s: only %d firings", spec.Kind, n)
+			}
+		}
+	}
+}
