@@ -304,6 +304,18 @@ func (p *Plan) RowValues(r Row, sk *Sketches, dst []core.NamedValue) []core.Name
 // SetValues sets vals, which RowValues filled for some row of the plan, to r's values: a window
 // emitting result after result keeps one slice of values and rewrites only the numbers.
 func (p *Plan) SetValues(r Row, sk *Sketches, vals []core.NamedValue) {
+	if p.plain {
+		for i := range p.outs {
+			o := &p.outs[i]
+			if o.count {
+				vals[i].Num = float64(r[0])
+				continue
+			}
+			off := p.statOff[o.stat]
+			vals[i].Num = plainValue(r[off], f64(r[off+1]), o.sop)
+		}
+		return
+	}
 	set := p.view(r, sk)
 	for i := range p.outs {
 		o, nv := &p.outs[i], &vals[i]
@@ -317,6 +329,47 @@ func (p *Plan) SetValues(r Row, sk *Sketches, vals []core.NamedValue) {
 			set[o.sk].value(nv)
 		}
 	}
+}
+
+// SetMergedValues is SetValues for the merge of a and then b (both rows of sk), which a sliding
+// window emits at every firing: a plan of counts and sums reads it off the two rows, others build
+// the merge in scratch, a row of the plan.
+func (p *Plan) SetMergedValues(a, b, scratch Row, sk *Sketches, vals []core.NamedValue) {
+	if !p.plain {
+		p.CopyRow(scratch, a, sk)
+		p.MergeRow(scratch, b, sk)
+		p.SetValues(scratch, sk, vals)
+		return
+	}
+	for i := range p.outs {
+		o := &p.outs[i]
+		if o.count {
+			vals[i].Num = float64(a[0] + b[0])
+			continue
+		}
+		off := p.statOff[o.stat]
+		c, sum := a[off], f64(a[off+1])
+		if bc := b[off]; bc != 0 {
+			// As MergeRow adds them.
+			c += bc
+			sum += f64(b[off+1])
+		}
+		vals[i].Num = plainValue(c, sum, o.sop)
+	}
+}
+
+// plainValue is the value op of a Stats slot holding count c and sum: a plain plan's ops.
+func plainValue(c uint64, sum float64, op statOp) float64 {
+	switch op {
+	case sCount:
+		return float64(c)
+	case sSum:
+		return sum
+	}
+	if c == 0 {
+		return math.NaN()
+	}
+	return sum / float64(c) // sAvg
 }
 
 // statValue is the value op of Stats slot i of r.

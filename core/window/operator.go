@@ -229,22 +229,32 @@ func (o *Operator) Late(t time.Time) bool {
 	ts := t.UnixNano()
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		// The last window holding ts ends at floor((ts+size)/slide)*slide: closed when that is at
-		// most closedEnd, that is when ts+size < closedEnd+slide.
-		return ts < o.closedEnd()+o.slide-o.size
+		return o.slicedLate(ts, o.closedEnd())
 	case Session:
 		return ts+o.gap+o.late <= o.wm
 	}
 	return false
 }
 
+// slicedLate reports whether ts is late for sliced windows when closed is closedEnd: the last
+// window holding ts ends at floor((ts+size)/slide)*slide, closed when that is at most closed, that
+// is when ts+size < closed+slide.
+func (o *Operator) slicedLate(ts, closed int64) bool { return ts < closed+o.slide-o.size }
+
 // Add folds ev into its windows and reports whether it was late (then nothing changed and the caller
 // writes it to the late output). Windows re-emitted because of a late event go to emit.
 func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
-	if o.Late(ev.Time) {
+	ts := ev.Time.UnixNano()
+	var closed int64
+	if o.sl > 0 {
+		// Late's test, keeping the closed end that addSliced needs too.
+		closed = o.closedEnd()
+		if o.wm != minTime && o.slicedLate(ts, closed) {
+			return true
+		}
+	} else if o.Late(ev.Time) {
 		return true
 	}
-	ts := ev.Time.UnixNano()
 	ks := o.keys[ev.Key]
 	if ks == nil {
 		ks = o.newKey(ev.Key)
@@ -252,7 +262,7 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	}
 	switch o.spec.Kind {
 	case Tumbling, Sliding:
-		if !o.addSliced(ks, ev, ts, emit) {
+		if !o.addSliced(ks, ev, ts, closed, emit) {
 			// The key's due time did not move earlier, and a later one is found lazily.
 			return false
 		}
@@ -382,23 +392,34 @@ func (o *Operator) EmitGlobal(emit Emit) {
 }
 
 func (o *Operator) emit(emit Emit, key string, start, end time.Time, revision int, final bool, r aggregate.Row) {
+	o.plan.SetValues(r, &o.sk, o.vals)
+	o.send(emit, key, start, end, revision, final)
+}
+
+// send emits the result whose values o.vals holds.
+func (o *Operator) send(emit Emit, key string, start, end time.Time, revision int, final bool) {
 	o.res.Key = key
 	o.res.Start = start
 	o.res.End = end
 	o.res.Revision = revision
 	o.res.Final = final
-	o.plan.SetValues(r, &o.sk, o.vals)
 	o.res.Values = o.vals
 	emit(&o.res)
 }
 
 func (o *Operator) emitSpan(emit Emit, key string, start, end int64, revision int, r aggregate.Row) {
+	o.plan.SetValues(r, &o.sk, o.vals)
+	o.sendSpan(emit, key, start, end, revision)
+}
+
+// sendSpan emits the result of window [start, end) whose values o.vals holds.
+func (o *Operator) sendSpan(emit Emit, key string, start, end int64, revision int) {
 	// Keys fire in runs of the same window: convert its times once per run.
 	if start != o.span[0] || end != o.span[1] {
 		o.span = [2]int64{start, end}
 		o.spanT = [2]time.Time{time.Unix(0, start).UTC(), time.Unix(0, end).UTC()}
 	}
-	o.emit(emit, key, o.spanT[0], o.spanT[1], revision, o.late == 0, r)
+	o.send(emit, key, o.spanT[0], o.spanT[1], revision, o.late == 0)
 }
 
 // dueOf is when ks next needs the watermark's attention: its next window end, or when state it keeps
@@ -447,8 +468,8 @@ func (o *Operator) empty(ks *keyState) bool {
 // ---- sliced windows (tumbling, sliding) ----
 
 // addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
-// lateness bookkeeping), so that only then the key is filed again.
-func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) (earlier bool) {
+// lateness bookkeeping), so that only then the key is filed again. closed is closedEnd().
+func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emit Emit) (earlier bool) {
 	j := floorDiv(ts, o.sl)
 	// The event may go into several partials; its where conditions are evaluated once.
 	var m aggregate.Mask
@@ -456,7 +477,7 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts int64, emit Emit) 
 		m = o.plan.Where(ev)
 	}
 	earlier = ks.hi < 0 || o.late > 0 || j < ks.hIdx
-	if closed := o.closedEnd(); closed > ks.floor {
+	if closed > ks.floor {
 		ks.floor = closed
 	}
 	if o.late > 0 {
@@ -649,16 +670,13 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 		ks.p++
 	}
 	o.evict(ks, sIdx)
-	var r aggregate.Row
 	switch {
 	case 0 < ks.b && ks.b < ks.p:
-		o.plan.CopyRow(o.row, q.row(0), &o.sk)
-		o.plan.MergeRow(o.row, back, &o.sk)
-		r = o.row
+		o.plan.SetMergedValues(q.row(0), back, o.row, &o.sk, o.vals)
 	case 0 < ks.b:
-		r = q.row(0)
+		o.plan.SetValues(q.row(0), &o.sk, o.vals)
 	case ks.b < ks.p:
-		r = back
+		o.plan.SetValues(back, &o.sk, o.vals)
 	default:
 		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
 		ks.lastEnd = e
@@ -674,7 +692,7 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
 		}
 	}
-	o.emitSpan(emit, ks.key, e-o.size, e, rv, r)
+	o.sendSpan(emit, ks.key, e-o.size, e, rv)
 	ks.lastEnd = e
 	// Slices before the next window's start are in no future window.
 	o.evict(ks, o.fnIdx)

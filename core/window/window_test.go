@@ -149,6 +149,10 @@ func runEngine(t *testing.T, spec Spec, tm Time, evs []tev, splits []int) (ems [
 	if op.Keys() != 0 && spec.Kind != Count && spec.Kind != Global {
 		t.Errorf("%d keys hold state after a flush", op.Keys())
 	}
+	op.plan.FreeRow(op.row, &op.sk) // the scratch row keeps its sketches for reuse
+	if n := op.sk.Len(); n != 0 && spec.Kind != Count && spec.Kind != Global {
+		t.Errorf("%d sketch sets held after a flush: rows were dropped without FreeRow", n)
+	}
 	return ems, late, snaps
 }
 
