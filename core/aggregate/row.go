@@ -52,6 +52,9 @@ func (s *Sketches) release(h uint64) {
 // Len is the number of sketch sets held, for memory accounting.
 func (s *Sketches) Len() int { return len(s.sets) - len(s.free) }
 
+// HasSketches reports whether the plan's rows hold sketches, which FreeRow must release.
+func (p *Plan) HasSketches() bool { return p.skWord >= 0 }
+
 // Width is the number of words of the plan's rows.
 func (p *Plan) Width() int { return p.width }
 

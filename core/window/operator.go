@@ -40,6 +40,10 @@ type Operator struct {
 	vals []core.NamedValue
 	// width is the plan's row width; hint the slots a key's ring needs when every slice fills.
 	width, hint int
+	// sketches is set when rows hold sketches: dropping a row must then release them.
+	sketches bool
+	// pass counts fireAll's runs, which file keys in key order (see timers.add).
+	pass uint64
 	// sk holds the sketches of the sliced windows' rows; row is a scratch row.
 	sk  aggregate.Sketches
 	row aggregate.Row
@@ -143,6 +147,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.slide = int64(slide)
 	}
 	o.width = plan.Width()
+	o.sketches = plan.HasSketches()
 	// A window spans size/sl slices; out-of-order events open a few more before it fires.
 	if o.sl > 0 {
 		o.hint = int(min(o.size/o.sl, 1<<16)) + 4
@@ -334,6 +339,7 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 // key's due time is its next window's end, and this loop, where every key of a sliding window
 // comes once per slide, does what advanceTo, actSliced and schedule do without their cases.
 func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
+	o.pass++
 	for _, ks := range keys {
 		// A key whose due time moved later waited here lazily: it acts only at its real time.
 		if o.nextEnd(ks) == tm {
@@ -341,7 +347,7 @@ func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
 		}
 		ks.due = o.nextEnd(ks)
 		if ks.due != never {
-			o.due.add(ks)
+			o.due.add(ks, o.pass)
 		} else if o.empty(ks) {
 			delete(o.keys, ks.key)
 		}
@@ -452,7 +458,7 @@ func (o *Operator) schedule(ks *keyState) {
 		}
 		return
 	}
-	o.due.add(ks)
+	o.due.add(ks, 0)
 }
 
 func (o *Operator) empty(ks *keyState) bool {
@@ -713,7 +719,9 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 			ks.b = ks.p
 			o.plan.FreeRow(o.back(ks), &o.sk)
 		}
-		o.plan.FreeRow(q.row(0), &o.sk)
+		if o.sketches {
+			o.plan.FreeRow(q.row(0), &o.sk)
+		}
 		q.pop()
 		ks.b--
 		ks.p--

@@ -51,7 +51,8 @@ func (r *ring) push(idx int64, hint int) aggregate.Row {
 // doubles up to hint slots (what a busy key needs), then grows by a quarter.
 func (r *ring) insert(i int, idx int64, hint int) aggregate.Row {
 	s := int(r.stride)
-	if c := len(r.w) / s; r.len() == c {
+	if r.len()*s == len(r.w) {
+		c := r.len()
 		switch {
 		case c >= hint:
 			c += c/4 + 4
@@ -70,7 +71,10 @@ func (r *ring) insert(i int, idx int64, hint int) aggregate.Row {
 	o := r.off(i)
 	r.w[o] = uint64(idx)
 	row := aggregate.Row(r.w[o+1 : o+s : o+s])
-	clear(row)
+	// Not clear(row): for rows of a few words the call costs more than the stores.
+	for k := len(row) - 1; k >= 0; k-- {
+		row[k] = 0
+	}
 	return row
 }
 
@@ -84,7 +88,7 @@ func (r *ring) pop() {
 	if r.n == 0 {
 		r.start = 0
 	}
-	if c := len(r.w) / int(r.stride); c > 64 && r.len() < c/4 {
+	if s := int(r.stride); len(r.w) > 64*s && 4*r.len()*s < len(r.w) {
 		// A key that slowed down gives back what it held for its busy times.
 		r.resize(r.len() + r.len()/4 + 4)
 	}

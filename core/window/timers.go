@@ -23,8 +23,10 @@ type timers struct {
 type bucket struct {
 	time int64
 	keys []*keyState
-	// unsorted is set once a key was filed after a greater one. Firing files keys in key order,
-	// so a bucket mostly needs no sort when it comes due.
+	// pass is the run of fireAll that filed the bucket's first key (0: none), unsorted set when
+	// keys came from elsewhere too. One run files keys in key order, so a sliding window's
+	// buckets need no sort when they come due.
+	pass     uint64
 	unsorted bool
 }
 
@@ -49,10 +51,12 @@ func (t *timers) bucket(due int64) *bucket {
 	return b
 }
 
-// add puts ks in the bucket of ks.due.
-func (t *timers) add(ks *keyState) {
+// add puts ks in the bucket of ks.due. pass is the run of fireAll filing it, 0 for any other caller.
+func (t *timers) add(ks *keyState, pass uint64) {
 	b := t.bucket(ks.due)
-	if n := len(b.keys); n > 0 && !b.unsorted && b.keys[n-1].key > ks.key {
+	if len(b.keys) == 0 {
+		b.pass = pass
+	} else if pass == 0 || pass != b.pass {
 		b.unsorted = true
 	}
 	ks.hi = len(b.keys)
