@@ -53,8 +53,6 @@ type Operator struct {
 	// span is the window last emitted by emitSpan, spanT its times.
 	span  [2]int64
 	spanT [2]time.Time
-	// touched keeps touchHeads' loads from being optimized away.
-	touched uint64
 }
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
@@ -311,9 +309,6 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 			return
 		}
 		keys := o.due.take(tm)
-		if o.spec.Kind == Sliding {
-			o.touchHeads(keys)
-		}
 		if o.sl > 0 && o.late == 0 {
 			o.fireAll(keys, tm, emit)
 			o.due.recycle(keys)
@@ -352,21 +347,6 @@ func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
 			delete(o.keys, ks.key)
 		}
 	}
-}
-
-// touchHeads loads the first two slots of every key about to fire. A firing reads its key's head
-// slot, and after evicting it the next one: suffix aggregates written up to a window ago, long gone
-// from the caches. Loaded in one tight loop the misses overlap, where firing key after key would
-// wait for each in turn.
-func (o *Operator) touchHeads(keys []*keyState) {
-	var x uint64
-	for _, ks := range keys {
-		q := &ks.q
-		if q.n > 1 {
-			x += q.w[q.off(0)] + q.w[q.off(1)]
-		}
-	}
-	o.touched = x
 }
 
 // Flush ends the stream: the watermark moves to the end of time, so every window fires and closes,
