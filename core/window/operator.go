@@ -38,8 +38,9 @@ type Operator struct {
 
 	res  core.WindowResult
 	vals []core.NamedValue
-	// width is the plan's row width; hint the slots a key's ring needs when every slice fills.
-	width, hint int
+	// width is the plan's row width, st the words of a ring slot (1 + width); hint the slots a
+	// key's ring needs when every slice fills.
+	width, st, hint int
 	// sketches is set when rows hold sketches: dropping a row must then release them.
 	sketches bool
 	// pass counts fireAll's runs, which file keys in key order (see timers.add).
@@ -57,16 +58,17 @@ type Operator struct {
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
 type keyState struct {
-	// The first two cache lines hold what sliced windows read at every event and firing: a sliding
-	// window fires every key at every slide, and touching less per key is what keeps it fast.
-	key string
+	// The first cache line holds what an event reads of its key, the second what a firing reads
+	// besides: a sliding window fires every key at every slide, and touching less per key is what
+	// keeps it fast (TestKeyStateLayout keeps it so).
+	//
 	// Sliced (tumbling and sliding): q holds the key's non-empty slices in order. Slots [0, b) are
 	// the front of the two-stacks aggregator (each the aggregate of itself and every slice after
 	// it up to b), [b, p) the back (raw slices whose aggregate is back), [p, q.len()) slices of
 	// windows that have not fired yet.
-	q    ring
-	b, p int32
-	hi   int // index in its timers bucket, -1 when absent
+	q  ring
+	p  int32
+	hi int32 // index in its timers bucket, -1 when absent
 	// hIdx caches q's first slice index (maxTime when the aggregator is empty): the head slot is
 	// the key's coldest memory, read at every event and firing otherwise.
 	hIdx    int64
@@ -74,7 +76,10 @@ type keyState struct {
 	// floor is the end of the last window that closed before the key got an event in it: windows
 	// up to it never fire, even if a slice they share with open windows fills.
 	floor int64
-	due   int64
+
+	key string
+	b   int32
+	due int64
 	// bk holds the back's row when it is this narrow (an average's is three words), wide otherwise.
 	bk   [3]uint64
 	wide aggregate.Row
@@ -93,7 +98,7 @@ type keyState struct {
 	dirty bool
 	// The padding makes a keyState 384 bytes, a size class whose objects start on a cache line:
 	// at 352 every other key's first two lines would straddle three.
-	_ [32]byte
+	_ [48]byte
 }
 
 type rev struct {
@@ -145,6 +150,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.slide = int64(slide)
 	}
 	o.width = plan.Width()
+	o.st = 1 + o.width
 	o.sketches = plan.HasSketches()
 	// A window spans size/sl slices; out-of-order events open a few more before it fires.
 	if o.sl > 0 {
@@ -181,7 +187,6 @@ func (o *Operator) newKey(key string) *keyState {
 	ks := &keyState{key: key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
 	if o.spec.Kind == Tumbling || o.spec.Kind == Sliding {
 		w := o.plan.Width()
-		ks.q, ks.raw = newRing(w), newRing(w)
 		if w > len(ks.bk) {
 			ks.wide = make(aggregate.Row, w)
 		}
@@ -467,21 +472,21 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 		ks.floor = closed
 	}
 	if o.late > 0 {
-		i, ok := ks.raw.find(0, j)
+		i, ok := ks.raw.find(o.st, 0, j)
 		if !ok {
-			ks.raw.insert(i, j, o.hint)
+			ks.raw.insert(o.st, i, j, o.hint)
 		}
-		o.addTo(m, ks.raw.row(i), ev, ts)
+		o.addTo(m, ks.raw.row(o.st, i), ev, ts)
 	}
 	q := &ks.q
 	switch {
 	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
 		// A slice of windows that have not fired: the common case.
-		i, ok := q.find(int(ks.p), j)
+		i, ok := q.find(o.st, int(ks.p), j)
 		if !ok {
-			q.insert(i, j, o.hint)
+			q.insert(o.st, i, j, o.hint)
 		}
-		o.addTo(m, q.row(i), ev, ts)
+		o.addTo(m, q.row(o.st, i), ev, ts)
 		if i == 0 {
 			ks.hIdx = j
 		}
@@ -490,37 +495,37 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 	case j*o.sl >= ks.lastEnd+o.slide-o.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
-		i, ok := q.findIn(0, int(ks.p), j)
+		i, ok := q.findIn(o.st, 0, int(ks.p), j)
 		switch {
 		case ok && i >= int(ks.b):
-			o.addTo(m, q.row(i), ev, ts)
+			o.addTo(m, q.row(o.st, i), ev, ts)
 			o.addTo(m, o.back(ks), ev, ts)
 		case ok:
 			// Front entries are suffix aggregates: the event belongs to every one from 0 to i.
 			for k := 0; k <= i; k++ {
-				o.addTo(m, q.row(k), ev, ts)
+				o.addTo(m, q.row(o.st, k), ev, ts)
 			}
 		case i >= int(ks.b):
-			q.insert(i, j, o.hint)
-			o.addTo(m, q.row(i), ev, ts)
+			q.insert(o.st, i, j, o.hint)
+			o.addTo(m, q.row(o.st, i), ev, ts)
 			if ks.b == ks.p {
-				o.plan.CopyRow(o.back(ks), q.row(i), &o.sk)
+				o.plan.CopyRow(o.back(ks), q.row(o.st, i), &o.sk)
 			} else {
 				o.addTo(m, o.back(ks), ev, ts)
 			}
 			ks.p++
 		default:
 			// The new front entry aggregates itself and the suffix that follows it.
-			q.insert(i, j, o.hint)
-			o.plan.CopyRow(q.row(i), q.row(i+1), &o.sk)
+			q.insert(o.st, i, j, o.hint)
+			o.plan.CopyRow(q.row(o.st, i), q.row(o.st, i+1), &o.sk)
 			ks.b++
 			ks.p++
 			for k := 0; k <= i; k++ {
-				o.addTo(m, q.row(k), ev, ts)
+				o.addTo(m, q.row(o.st, k), ev, ts)
 			}
 		}
 	}
-	ks.syncHead()
+	ks.syncHead(o.st)
 	if o.late > 0 && ks.lastEnd != minTime {
 		o.reemit(ks, j, emit)
 	}
@@ -544,8 +549,8 @@ func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
 		lo, hi := (e-o.size)/o.sl, e/o.sl
 		o.plan.FreeRow(o.row, &o.sk)
 		for k := range ks.raw.len() {
-			if idx := ks.raw.idx(k); idx >= lo && idx < hi {
-				o.plan.MergeRow(o.row, ks.raw.row(k), &o.sk)
+			if idx := ks.raw.idx(o.st, k); idx >= lo && idx < hi {
+				o.plan.MergeRow(o.row, ks.raw.row(o.st, k), &o.sk)
 			}
 		}
 		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
@@ -608,7 +613,7 @@ func (o *Operator) slicedDue(ks *keyState) int64 {
 	due := o.nextEnd(ks)
 	if o.late > 0 {
 		if ks.raw.n > 0 {
-			due = min(due, floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late)
+			due = min(due, floorDiv(ks.raw.idx(o.st, 0)*o.sl+o.size, o.slide)*o.slide+o.late)
 		}
 		if len(ks.revs) > 0 {
 			due = min(due, ks.revs[0].end+o.late)
@@ -628,9 +633,9 @@ func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
 	if o.nextEnd(ks) == due {
 		o.fire(ks, due, emit)
 	}
-	for ks.raw.n > 0 && floorDiv(ks.raw.idx(0)*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
-		o.plan.FreeRow(ks.raw.row(0), &o.sk)
-		ks.raw.pop()
+	for ks.raw.n > 0 && floorDiv(ks.raw.idx(o.st, 0)*o.sl+o.size, o.slide)*o.slide+o.late <= o.wm {
+		o.plan.FreeRow(ks.raw.row(o.st, 0), &o.sk)
+		ks.raw.pop(o.st)
 	}
 	n := 0
 	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
@@ -647,20 +652,20 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 	}
 	eIdx, sIdx := o.feIdx, o.fsIdx
 	back := o.back(ks)
-	for ks.p < q.n && q.idx(int(ks.p)) < eIdx {
+	for ks.p < q.n && q.idx(o.st, int(ks.p)) < eIdx {
 		if ks.b == ks.p {
-			o.plan.CopyRow(back, q.row(int(ks.p)), &o.sk)
+			o.plan.CopyRow(back, q.row(o.st, int(ks.p)), &o.sk)
 		} else {
-			o.plan.MergeRow(back, q.row(int(ks.p)), &o.sk)
+			o.plan.MergeRow(back, q.row(o.st, int(ks.p)), &o.sk)
 		}
 		ks.p++
 	}
 	o.evict(ks, sIdx)
 	switch {
 	case 0 < ks.b && ks.b < ks.p:
-		o.plan.SetMergedValues(q.row(0), back, o.row, &o.sk, o.vals)
+		o.plan.SetMergedValues(q.row(o.st, 0), back, o.row, &o.sk, o.vals)
 	case 0 < ks.b:
-		o.plan.SetValues(q.row(0), &o.sk, o.vals)
+		o.plan.SetValues(q.row(o.st, 0), &o.sk, o.vals)
 	case ks.b < ks.p:
 		o.plan.SetValues(back, &o.sk, o.vals)
 	default:
@@ -691,28 +696,28 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 		return
 	}
 	q := &ks.q
-	for ks.p > 0 && q.idx(0) < idx {
+	for ks.p > 0 && q.idx(o.st, 0) < idx {
 		if ks.b == 0 {
 			for i := int(ks.p) - 2; i >= 0; i-- {
-				o.plan.MergeRow(q.row(i), q.row(i+1), &o.sk)
+				o.plan.MergeRow(q.row(o.st, i), q.row(o.st, i+1), &o.sk)
 			}
 			ks.b = ks.p
 			o.plan.FreeRow(o.back(ks), &o.sk)
 		}
 		if o.sketches {
-			o.plan.FreeRow(q.row(0), &o.sk)
+			o.plan.FreeRow(q.row(o.st, 0), &o.sk)
 		}
-		q.pop()
+		q.pop(o.st)
 		ks.b--
 		ks.p--
 	}
-	ks.syncHead()
+	ks.syncHead(o.st)
 }
 
-// syncHead refreshes the cache of the head slice's index after q changed.
-func (ks *keyState) syncHead() {
+// syncHead refreshes the cache of the head slice's index after q changed; st is the ring's stride.
+func (ks *keyState) syncHead(st int) {
 	if ks.q.n > 0 {
-		ks.hIdx = ks.q.idx(0)
+		ks.hIdx = ks.q.idx(st, 0)
 	} else {
 		ks.hIdx = maxTime
 	}

@@ -74,8 +74,8 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 
 func (o *Operator) appendSlots(b []byte, q *ring) []byte {
 	for i := range q.len() {
-		b = binary.AppendVarint(b, q.idx(i))
-		b = o.plan.AppendRow(b, q.row(i), &o.sk)
+		b = binary.AppendVarint(b, q.idx(o.st, i))
+		b = o.plan.AppendRow(b, q.row(o.st, i), &o.sk)
 	}
 	return b
 }
@@ -215,7 +215,7 @@ func (o *Operator) Restore(b []byte) error {
 			}
 			o.readSlots(d, &ks.q, nq)
 			ks.b, ks.p = int32(nb), int32(np)
-			ks.syncHead()
+			ks.syncHead(o.st)
 			if nb < np {
 				d.row(o, o.back(ks))
 			}
@@ -265,11 +265,11 @@ func (o *Operator) Restore(b []byte) error {
 func (o *Operator) readSlots(d *decoder, q *ring, n int) {
 	for i := 0; i < n && d.err == nil; i++ {
 		idx := d.varint()
-		if i > 0 && idx <= q.idx(q.len()-1) {
+		if i > 0 && idx <= q.idx(o.st, q.len()-1) {
 			d.fail() // slices are in order
 			return
 		}
-		d.row(o, q.push(idx, o.hint))
+		d.row(o, q.push(o.st, idx, o.hint))
 	}
 }
 

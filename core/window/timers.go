@@ -59,7 +59,7 @@ func (t *timers) add(ks *keyState, pass uint64) {
 	} else if pass == 0 || pass != b.pass {
 		b.unsorted = true
 	}
-	ks.hi = len(b.keys)
+	ks.hi = int32(len(b.keys))
 	b.keys = append(b.keys, ks)
 }
 
@@ -69,7 +69,7 @@ func (t *timers) remove(ks *keyState, due int64) {
 	last := b.keys[len(b.keys)-1]
 	b.keys[ks.hi] = last
 	last.hi = ks.hi
-	if ks.hi != len(b.keys)-1 {
+	if int(ks.hi) != len(b.keys)-1 {
 		b.unsorted = true
 	}
 	b.keys[len(b.keys)-1] = nil
