@@ -335,12 +335,28 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 	}
 }
 
+// prefetchAhead is how many keys ahead fireAll asks for a key's head slots (and twice as many for
+// its state): far enough for the memory to answer while the keys between fire.
+const prefetchAhead = 8
+
 // fireAll fires the keys of sliced windows due at tm when there is no allowed lateness: then a
 // key's due time is its next window's end, and this loop, where every key of a sliding window
 // comes once per slide, does what advanceTo, actSliced and schedule do without their cases.
 func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
 	o.pass++
-	for _, ks := range keys {
+	for i, ks := range keys {
+		// Keys of a slide come one after another in key order, each with its state and the head
+		// of its slices far from the CPU: ask for what the key some places ahead will need while
+		// this one fires, its state first and, once that is near, the head slots.
+		if k := i + 2*prefetchAhead; k < len(keys) {
+			prefetchKey(keys[k])
+		}
+		if k := i + prefetchAhead; k < len(keys) {
+			if q := &keys[k].q; q.n > 1 {
+				prefetch(&q.w[q.off(o.st, 0)])
+				prefetch(&q.w[q.off(o.st, 1)])
+			}
+		}
 		// A key whose due time moved later waited here lazily: it acts only at its real time.
 		if o.nextEnd(ks) == tm {
 			o.fire(ks, tm, emit)
