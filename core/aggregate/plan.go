@@ -32,6 +32,8 @@ type Plan struct {
 	// plain is set when rows hold counts and sums only (no min/max, M2 or sketches): merges and
 	// copies then are a few additions.
 	plain bool
+	// counted is set when a plain count reads the events of a row, which then has a word for them.
+	counted bool
 
 	// conds are the distinct where conditions; nil when no aggregate has one, which keeps Add on
 	// its unconditional loop. statConds and skConds give each slot's condition (-1 for none).

@@ -17,7 +17,8 @@ import (
 // A plan with sketches (first/last, quantile, distinct, top-k, custom) keeps them in a Sketches
 // store that the row's owner holds; the row's last word is a handle to its set there.
 //
-// The layout is the plan's business: word 0 counts events; each Stats slot takes its Count and Sum,
+// The layout is the plan's business: word 0 counts events when a count reads it; each Stats slot
+// takes its Count and Sum,
 // then Min and Max when an aggregate reads them, then M2 when the plan has a variance or stddev.
 // What is stable is the encoding (AppendRow, DecodeRow).
 type Row []uint64
@@ -61,7 +62,12 @@ func (p *Plan) Width() int { return p.width }
 // layout assigns each Stats slot its words, after Compile has settled minMax and withM2.
 func (p *Plan) layout() {
 	p.statOff = make([]int, len(p.statFields))
-	w := 1
+	// Only a plain count reads the events of a row; other plans leave it out (and encode 0).
+	w := 0
+	p.counted = slices.ContainsFunc(p.outs, func(o output) bool { return o.count })
+	if p.counted {
+		w = 1
+	}
 	for i := range p.statFields {
 		p.statOff[i] = w
 		w += 2
@@ -177,7 +183,9 @@ func (p *Plan) AddRow(r Row, sk *Sketches, ev *core.Event, t int64) {
 
 // AddRowWhere is AddRow with the conditions already evaluated: m must be p.Where(ev).
 func (p *Plan) AddRowWhere(r Row, sk *Sketches, ev *core.Event, t int64, m Mask) {
-	r[0]++
+	if p.counted {
+		r[0]++
+	}
 	for i, f := range p.statFields {
 		if p.conds != nil {
 			if c := p.statConds[i]; c >= 0 && m&(1<<c) == 0 {
@@ -215,7 +223,9 @@ func (p *Plan) AddRowWhere(r Row, sk *Sketches, ev *core.Event, t int64, m Mask)
 func (p *Plan) MergeRow(dst, src Row, sk *Sketches) { p.merge(dst, sk, src, sk) }
 
 func (p *Plan) merge(dst Row, dsk *Sketches, src Row, ssk *Sketches) {
-	dst[0] += src[0]
+	if p.counted {
+		dst[0] += src[0]
+	}
 	if p.plain {
 		// Counts and sums only (averages): what sliding windows merge most, twice per firing.
 		for _, o := range p.statOff {
@@ -290,9 +300,6 @@ func (p *Plan) FreeRow(r Row, sk *Sketches) {
 	}
 	clear(r)
 }
-
-// Events is the number of events added to r.
-func (p *Plan) Events(r Row) int64 { return int64(r[0]) }
 
 // RowValues appends r's named values to dst in spec order.
 func (p *Plan) RowValues(r Row, sk *Sketches, dst []core.NamedValue) []core.NamedValue {
@@ -414,7 +421,11 @@ const partialVersion = 1
 // whatever their layout in memory.
 func (p *Plan) AppendRow(b []byte, r Row, sk *Sketches) []byte {
 	b = append(b, partialVersion)
-	b = binary.AppendUvarint(b, r[0])
+	var n uint64
+	if p.counted {
+		n = r[0]
+	}
+	b = binary.AppendUvarint(b, n)
 	for i := range p.statFields {
 		s := p.stats(r, i)
 		b = binary.AppendUvarint(b, uint64(s.Count))
@@ -450,7 +461,9 @@ func (p *Plan) DecodeRow(b []byte, r Row, sk *Sketches) ([]byte, error) {
 	if k <= 0 {
 		return nil, fmt.Errorf("decode partial: %w", errCorrupt)
 	}
-	r[0] = n
+	if p.counted {
+		r[0] = n
+	}
 	b = b[k:]
 	for i := range p.statFields {
 		floats := 1
