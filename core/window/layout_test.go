@@ -12,7 +12,7 @@ import (
 // aligned (see keyState).
 func TestKeyStateLayout(t *testing.T) {
 	var ks keyState
-	if end := unsafe.Offsetof(ks.floor) + unsafe.Sizeof(ks.floor); end > 64 {
+	if end := unsafe.Offsetof(ks.floor) + unsafe.Sizeof(ks.floor); end > 64 || unsafe.Offsetof(ks.tIdx) > 64 {
 		t.Errorf("what an event reads ends at byte %d, past one cache line", end)
 	}
 	if end := unsafe.Offsetof(ks.bk) + unsafe.Sizeof(ks.bk); end > 128 {

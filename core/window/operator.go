@@ -66,9 +66,10 @@ type keyState struct {
 	// the front of the two-stacks aggregator (each the aggregate of itself and every slice after
 	// it up to b), [b, p) the back (raw slices whose aggregate is back), [p, q.len()) slices of
 	// windows that have not fired yet.
-	q  ring
-	p  int32
-	hi int32 // index in its timers bucket, -1 when absent
+	q ring
+	// tIdx caches q's last slice index (when q is not empty): most events fall in the newest slice
+	// or open one after it, which this tells without reading the ring.
+	tIdx int64
 	// hIdx caches q's first slice index (maxTime when the aggregator is empty): the head slot is
 	// the key's coldest memory, read at every event and firing otherwise.
 	hIdx    int64
@@ -77,9 +78,10 @@ type keyState struct {
 	// up to it never fire, even if a slice they share with open windows fills.
 	floor int64
 
-	key string
-	b   int32
-	due int64
+	key  string
+	b, p int32
+	hi   int32 // index in its timers bucket, -1 when absent
+	due  int64
 	// bk holds the back's row when it is this narrow (an average's is three words), wide otherwise.
 	bk   [3]uint64
 	wide aggregate.Row
@@ -98,7 +100,7 @@ type keyState struct {
 	dirty bool
 	// The padding makes a keyState 384 bytes, a size class whose objects start on a cache line:
 	// at 352 every other key's first two lines would straddle three.
-	_ [48]byte
+	_ [40]byte
 }
 
 type rev struct {
@@ -483,7 +485,8 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 	if o.cond {
 		m = o.plan.Where(ev)
 	}
-	earlier = ks.hi < 0 || o.late > 0 || j < ks.hIdx
+	// A key with slices is filed under its next window; one without has hIdx maxTime.
+	earlier = o.late > 0 || j < ks.hIdx
 	if closed > ks.floor {
 		ks.floor = closed
 	}
@@ -497,10 +500,23 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 	q := &ks.q
 	switch {
 	case ks.lastEnd == minTime || j*o.sl >= ks.lastEnd:
-		// A slice of windows that have not fired: the common case.
-		i, ok := q.find(o.st, int(ks.p), j)
-		if !ok {
+		// A slice of windows that have not fired: the common case, mostly the newest slice or a
+		// new one after it. (The newest is not in the aggregator: its slices are older than
+		// lastEnd.)
+		var i int
+		switch n := q.len(); {
+		case n > 0 && j == ks.tIdx:
+			i = n - 1
+		case n == 0 || j > ks.tIdx:
+			i = n
 			q.insert(o.st, i, j, o.hint)
+			ks.tIdx = j
+		default:
+			var ok bool
+			i, ok = q.find(o.st, int(ks.p), j)
+			if !ok {
+				q.insert(o.st, i, j, o.hint)
+			}
 		}
 		o.addTo(m, q.row(o.st, i), ev, ts)
 		if i == 0 {
@@ -542,6 +558,9 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 		}
 	}
 	ks.syncHead(o.st)
+	if n := q.len(); n > 0 {
+		ks.tIdx = q.idx(o.st, n-1) // the slice may have gone in last
+	}
 	if o.late > 0 && ks.lastEnd != minTime {
 		o.reemit(ks, j, emit)
 	}

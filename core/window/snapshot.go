@@ -216,6 +216,9 @@ func (o *Operator) Restore(b []byte) error {
 			o.readSlots(d, &ks.q, nq)
 			ks.b, ks.p = int32(nb), int32(np)
 			ks.syncHead(o.st)
+			if nq > 0 && d.err == nil {
+				ks.tIdx = ks.q.idx(o.st, nq-1)
+			}
 			if nb < np {
 				d.row(o, o.back(ks))
 			}
