@@ -20,7 +20,8 @@ import (
 // The layout is the plan's business: word 0 counts events when a count reads it; each Stats slot
 // takes its Count and Sum,
 // then Min and Max when an aggregate reads them, then M2 when the plan has a variance or stddev.
-// What is stable is the encoding (AppendRow, DecodeRow).
+// What is stable is the encoding (AppendRow, DecodeRow). A row may be longer than Width (a slot
+// padded to a cache-friendly size): the plan uses its first Width words.
 type Row []uint64
 
 // Sketches holds the sketch sets of the rows of one owner. The zero value is ready to use. It is not

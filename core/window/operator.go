@@ -38,7 +38,7 @@ type Operator struct {
 
 	res  core.WindowResult
 	vals []core.NamedValue
-	// width is the plan's row width, st the words of a ring slot (1 + width); hint the slots a
+	// width is the plan's row width, st the words of a ring slot (see stride); hint the slots a
 	// key's ring needs when every slice fills.
 	width, st, hint int
 	// sketches is set when rows hold sketches: dropping a row must then release them.
@@ -152,7 +152,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 		o.slide = int64(slide)
 	}
 	o.width = plan.Width()
-	o.st = 1 + o.width
+	o.st = stride(o.width)
 	o.sketches = plan.HasSketches()
 	// A window spans size/sl slices; out-of-order events open a few more before it fires.
 	if o.sl > 0 {
@@ -179,6 +179,20 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// stride is the words of a ring slot for rows of width words: the slice index and the row, rounded
+// up to 2, 4 or 8 words or a multiple of 8 so that no slot straddles two cache lines (a ring's
+// array starts on one in practice: Go's size classes for such arrays are multiples of 64 bytes).
+func stride(width int) int {
+	st := 1 + width
+	switch {
+	case st <= 2:
+		return 2
+	case st <= 4:
+		return 4
+	}
+	return (st + 7) &^ 7
 }
 
 // newRow returns an empty partial.
