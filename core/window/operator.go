@@ -110,9 +110,29 @@ type rev struct {
 
 type session struct {
 	start, end int64
-	p          aggregate.Row
-	emitted    int
-	fired      bool
+	// pw holds the session's row when it is this narrow (a count's is one word), wide otherwise:
+	// sessions move within their slice, so a row inside one is found through row, not kept.
+	pw      [3]uint64
+	wide    aggregate.Row
+	emitted int
+	fired   bool
+}
+
+// srow returns s's partial.
+func (o *Operator) srow(s *session) aggregate.Row {
+	if s.wide != nil {
+		return s.wide
+	}
+	return s.pw[:o.width:o.width]
+}
+
+// newSession returns a session of [start, end) with an empty partial.
+func (o *Operator) newSession(start, end int64) session {
+	s := session{start: start, end: end}
+	if o.width > len(s.pw) {
+		s.wide = o.newRow()
+	}
+	return s
 }
 
 type cslot struct {
@@ -298,7 +318,7 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 		if ks.glob == nil {
 			ks.glob = o.newRow()
 		}
-		o.plan.AddRow(ks.glob, &o.sk, ev, ts)
+		o.addTo(o.where(ev), ks.glob, ev, ts)
 		ks.dirty = true
 	}
 	o.schedule(ks)
@@ -495,10 +515,7 @@ func (o *Operator) empty(ks *keyState) bool {
 func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emit Emit) (earlier bool) {
 	j := floorDiv(ts, o.sl)
 	// The event may go into several partials; its where conditions are evaluated once.
-	var m aggregate.Mask
-	if o.cond {
-		m = o.plan.Where(ev)
-	}
+	m := o.where(ev)
 	// A key with slices is filed under its next window; one without has hIdx maxTime.
 	earlier = o.late > 0 || j < ks.hIdx
 	if closed > ks.floor {
@@ -579,6 +596,14 @@ func (o *Operator) addSliced(ks *keyState, ev *core.Event, ts, closed int64, emi
 		o.reemit(ks, j, emit)
 	}
 	return earlier
+}
+
+// where evaluates the plan's where conditions over ev (none: zero).
+func (o *Operator) where(ev *core.Event) aggregate.Mask {
+	if o.cond {
+		return o.plan.Where(ev)
+	}
+	return 0
 }
 
 // addTo adds ev to r, with the plan's where conditions already evaluated into m.
@@ -801,8 +826,8 @@ func (o *Operator) addSession(ks *keyState, ev *core.Event, ts int64) {
 		}
 	}
 	if first < 0 {
-		s := session{start: lo, end: hi, p: o.newRow()}
-		o.plan.AddRow(s.p, &o.sk, ev, ts)
+		s := o.newSession(lo, hi)
+		o.addTo(o.where(ev), o.srow(&s), ev, ts)
 		i, _ := slices.BinarySearchFunc(ks.sessions, lo, func(s session, t int64) int { return cmpInt(s.start, t) })
 		ks.sessions = slices.Insert(ks.sessions, i, s)
 		return
@@ -811,15 +836,15 @@ func (o *Operator) addSession(ks *keyState, ev *core.Event, ts int64) {
 	m.fired = false
 	for i := first + 1; i <= last; i++ {
 		s := &ks.sessions[i]
-		o.plan.MergeRow(m.p, s.p, &o.sk)
-		o.plan.FreeRow(s.p, &o.sk)
+		o.plan.MergeRow(o.srow(m), o.srow(s), &o.sk)
+		o.plan.FreeRow(o.srow(s), &o.sk)
 		m.end = max(m.end, s.end)
 		m.emitted = max(m.emitted, s.emitted)
 	}
 	ks.sessions = slices.Delete(ks.sessions, first+1, last+1)
 	m.start = min(m.start, lo)
 	m.end = max(m.end, hi)
-	o.plan.AddRow(m.p, &o.sk, ev, ts)
+	o.addTo(o.where(ev), o.srow(m), ev, ts)
 	// A merged session may now start before sessions it did not merge with; keep them ordered.
 	slices.SortStableFunc(ks.sessions, func(a, b session) int { return cmpInt(a.start, b.start) })
 }
@@ -852,14 +877,14 @@ func (o *Operator) actSession(ks *keyState, emit Emit) {
 	}
 	s := &ks.sessions[best]
 	if !s.fired {
-		o.emitSpan(emit, ks.key, s.start, s.end, s.emitted, s.p)
+		o.emitSpan(emit, ks.key, s.start, s.end, s.emitted, o.srow(s))
 		s.emitted++
 		s.fired = true
 		if s.end+o.late > o.wm {
 			return
 		}
 	}
-	o.plan.FreeRow(s.p, &o.sk)
+	o.plan.FreeRow(o.srow(s), &o.sk)
 	ks.sessions = slices.Delete(ks.sessions, best, best+1)
 }
 
@@ -879,7 +904,7 @@ func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
 		c.p = o.newRow()
 		c.lo, c.hi = ts, ts
 	}
-	o.plan.AddRow(c.p, &o.sk, ev, ts)
+	o.addTo(o.where(ev), c.p, ev, ts)
 	c.n++
 	c.lo, c.hi = min(c.lo, ts), max(c.hi, ts)
 	if int64(c.n) < o.slide {

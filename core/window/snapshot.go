@@ -55,7 +55,7 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 				b = binary.AppendVarint(b, s.end)
 				b = binary.AppendUvarint(b, uint64(s.emitted))
 				b = appendBool(b, s.fired)
-				b = o.plan.AppendRow(b, s.p, &o.sk)
+				b = o.plan.AppendRow(b, o.srow(s), &o.sk)
 			}
 		case Count:
 			b = o.appendCslot(b, &ks.cur)
@@ -230,9 +230,9 @@ func (o *Operator) Restore(b []byte) error {
 		case Session:
 			ns := d.count()
 			for j := 0; j < ns && d.err == nil; j++ {
-				s := session{start: d.varint(), end: d.varint(), emitted: int(d.uvarint()), fired: d.bool()}
-				s.p = o.newRow()
-				d.row(o, s.p)
+				s := o.newSession(d.varint(), d.varint())
+				s.emitted, s.fired = int(d.uvarint()), d.bool()
+				d.row(o, o.srow(&s))
 				ks.sessions = append(ks.sessions, s)
 			}
 		case Count:
