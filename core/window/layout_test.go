@@ -52,3 +52,16 @@ func TestFiringOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStride pads ring slots only for windows of few slices.
+func TestStride(t *testing.T) {
+	for _, c := range []struct {
+		width  int
+		slices int64
+		want   int
+	}{{2, 300, 3}, {5, 300, 6}, {1, 1, 2}, {2, 1, 4}, {3, 1, 4}, {5, 1, 8}, {8, 5, 16}} {
+		if got := stride(c.width, c.slices); got != c.want {
+			t.Errorf("stride(%d, %d) = %d, want %d", c.width, c.slices, got, c.want)
+		}
+	}
+}
