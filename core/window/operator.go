@@ -389,15 +389,17 @@ func (o *Operator) fireAll(keys []*keyState, tm int64, emit Emit) {
 		// Keys of a slide come one after another in key order, each with its state and the head
 		// of its slices far from the CPU: ask for what the key some places ahead will need while
 		// this one fires, its state first and, once that is near, the head slots.
+		var next *keyState
+		var h0, h1 *uint64
 		if k := i + 2*prefetchAhead; k < len(keys) {
-			prefetchKey(keys[k])
+			next = keys[k]
 		}
 		if k := i + prefetchAhead; k < len(keys) {
 			if q := &keys[k].q; q.n > 1 {
-				prefetch(&q.w[q.off(o.st, 0)])
-				prefetch(&q.w[q.off(o.st, 1)])
+				h0, h1 = &q.w[q.off(o.st, 0)], &q.w[q.off(o.st, 1)]
 			}
 		}
+		prefetch3(next, h0, h1)
 		// A key whose due time moved later waited here lazily: it acts only at its real time.
 		if o.nextEnd(ks) == tm {
 			o.fire(ks, tm, emit)

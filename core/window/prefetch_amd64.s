@@ -2,15 +2,13 @@
 
 #include "textflag.h"
 
-// func prefetch(addr *uint64)
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8
-	MOVQ addr+0(FP), AX
-	PREFETCHT0 (AX)
-	RET
-
-// func prefetchKey(ks *keyState)
-TEXT ·prefetchKey(SB), NOSPLIT|NOFRAME, $0-8
+// func prefetch3(ks *keyState, a, b *uint64)
+TEXT ·prefetch3(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ ks+0(FP), AX
 	PREFETCHT0 (AX)
 	PREFETCHT0 64(AX)
+	MOVQ a+8(FP), AX
+	PREFETCHT0 (AX)
+	MOVQ b+16(FP), AX
+	PREFETCHT0 (AX)
 	RET

@@ -2,15 +2,13 @@
 
 #include "textflag.h"
 
-// func prefetch(addr *uint64)
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8
-	MOVD addr+0(FP), R0
-	PRFM (R0), PLDL1KEEP
-	RET
-
-// func prefetchKey(ks *keyState)
-TEXT ·prefetchKey(SB), NOSPLIT|NOFRAME, $0-8
+// func prefetch3(ks *keyState, a, b *uint64)
+TEXT ·prefetch3(SB), NOSPLIT|NOFRAME, $0-24
 	MOVD ks+0(FP), R0
 	PRFM (R0), PLDL1KEEP
 	PRFM 64(R0), PLDL1KEEP
+	MOVD a+8(FP), R0
+	PRFM (R0), PLDL1KEEP
+	MOVD b+16(FP), R0
+	PRFM (R0), PLDL1KEEP
 	RET

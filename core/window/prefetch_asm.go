@@ -2,13 +2,10 @@
 
 package window
 
-// prefetch asks the CPU to bring the cache line of addr closer without waiting for it: a load
-// would hold up the instructions after it until the line came. It never faults.
+// prefetch3 asks the CPU to bring closer, without waiting for them, the first two cache lines of
+// ks (what a firing reads of a key) and the lines of a and b; a load would hold up the instructions
+// after it until its line came. Prefetches never fault: any pointer may be nil. One call for all
+// four, since a call into assembly costs more than the instructions.
 //
 //go:noescape
-func prefetch(addr *uint64)
-
-// prefetchKey is prefetch for the first two cache lines of ks, what a firing reads of it.
-//
-//go:noescape
-func prefetchKey(ks *keyState)
+func prefetch3(ks *keyState, a, b *uint64)

@@ -2,8 +2,5 @@
 
 package window
 
-// prefetch does nothing where eddy has no assembly for it (and with the purego tag).
-func prefetch(*uint64) {}
-
-// prefetchKey does nothing where eddy has no assembly for it (and with the purego tag).
-func prefetchKey(*keyState) {}
+// prefetch3 does nothing where eddy has no assembly for it (and with the purego tag).
+func prefetch3(*keyState, *uint64, *uint64) {}
