@@ -718,6 +718,9 @@ func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
 		o.plan.FreeRow(ks.raw.row(o.st, 0), &o.sk)
 		ks.raw.pop(o.st)
 	}
+	if o.wm != maxTime {
+		ks.raw.fit(o.st)
+	}
 	n := 0
 	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
 		n++
@@ -791,6 +794,10 @@ func (o *Operator) evict(ks *keyState, idx int64) {
 		q.pop(o.st)
 		ks.b--
 		ks.p--
+	}
+	if o.wm != maxTime {
+		// (At the end of the stream every key drains and goes: nothing to give back.)
+		q.fit(o.st)
 	}
 	ks.syncHead(o.st)
 }

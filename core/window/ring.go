@@ -47,17 +47,18 @@ func (r *ring) push(st int, idx int64, hint int) aggregate.Row {
 
 // insert puts an empty slot for slice idx at logical position i, moving the slots from i on one
 // place back, and returns its row. Slices arrive mostly in order, so few slots move. A full ring
-// doubles up to hint slots (what a busy key needs), then grows by a quarter.
+// grows fourfold up to hint slots (what a busy key needs), then by a quarter.
 func (r *ring) insert(st, i int, idx int64, hint int) aggregate.Row {
 	if r.len()*st == len(r.w) {
 		c := r.len()
 		switch {
 		case c >= hint:
 			c += c/4 + 4
-		case 2*c+4 > hint:
+		case 4*c+4 > hint:
 			c = hint
 		default:
-			c = 2*c + 4
+			// Quadrupling: a busy key reaches its hint in few steps, each leaving garbage.
+			c = 4*c + 4
 		}
 		r.resize(st, c)
 	}
@@ -86,8 +87,11 @@ func (r *ring) pop(st int) {
 	if r.n == 0 {
 		r.start = 0
 	}
+}
+
+// fit gives back memory a key held for busier times, once it uses under a quarter of it.
+func (r *ring) fit(st int) {
 	if len(r.w) > 64*st && 4*r.len()*st < len(r.w) {
-		// A key that slowed down gives back what it held for its busy times.
 		r.resize(st, r.len()+r.len()/4+4)
 	}
 }
