@@ -34,6 +34,9 @@ type Plan struct {
 	plain bool
 	// counted is set when a plain count reads the events of a row, which then has a word for them.
 	counted bool
+	// single is the first word of the only Stats slot of a plain plan without conditions or a
+	// plain count (an average, a sum), -1 for other plans.
+	single int
 
 	// conds are the distinct where conditions; nil when no aggregate has one, which keeps Add on
 	// its unconditional loop. statConds and skConds give each slot's condition (-1 for none).

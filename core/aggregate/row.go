@@ -86,6 +86,10 @@ func (p *Plan) layout() {
 	}
 	p.width = w
 	p.plain = !p.withM2 && len(p.skNew) == 0 && !slices.Contains(p.minMax, true)
+	p.single = -1
+	if p.plain && !p.counted && p.conds == nil && len(p.statFields) == 1 && p.statFields[0] >= 0 {
+		p.single = p.statOff[0]
+	}
 }
 
 func f64(w uint64) float64 { return math.Float64frombits(w) }
@@ -184,6 +188,14 @@ func (p *Plan) AddRow(r Row, sk *Sketches, ev *core.Event, t int64) {
 
 // AddRowWhere is AddRow with the conditions already evaluated: m must be p.Where(ev).
 func (p *Plan) AddRowWhere(r Row, sk *Sketches, ev *core.Event, t int64, m Mask) {
+	if p.single >= 0 {
+		// One plain Stats slot and nothing else (an average): a sliding window's every event.
+		if v := &ev.Fields[p.statFields[0]]; v.Kind == core.Number {
+			r[p.single]++
+			r[p.single+1] = u64(f64(r[p.single+1]) + v.Num)
+		}
+		return
+	}
 	if p.counted {
 		r[0]++
 	}

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -50,6 +51,34 @@ func TestRowShortcutsAgreeWithMerge(t *testing.T) {
 		}
 		if n := sk.Len(); n != 0 {
 			t.Errorf("plan %d: %d sketch sets held after every row was freed", pi, n)
+		}
+	}
+}
+
+// TestSingleSlotPath checks the one-slot fast path of AddRowWhere (a plan that is one average)
+// against the general loop (the same average beside a count).
+func TestSingleSlotPath(t *testing.T) {
+	var t1, t2 core.FieldTable
+	one, err := Compile([]Spec{{Op: Avg, Field: "value"}}, &t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Compile([]Spec{{Op: Avg, Field: "value"}, {Op: Count}}, &t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.single < 0 || two.single >= 0 {
+		t.Fatalf("single: %d and %d", one.single, two.single)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	a, b := make(Row, one.Width()), make(Row, two.Width())
+	for i := range 200 {
+		e := ev{t: int64(i), v: float64(r.IntN(1000)) / 8, skip: r.IntN(7) == 0}
+		one.AddRow(a, nil, event(&t1, e), e.t)
+		two.AddRow(b, nil, event(&t2, e), e.t)
+		va, vb := one.RowValues(a, nil, nil), two.RowValues(b, nil, nil)
+		if math.Float64bits(va[0].Num) != math.Float64bits(vb[0].Num) {
+			t.Fatalf("after %d events: avg %v, general path %v", i+1, va[0].Num, vb[0].Num)
 		}
 	}
 }

@@ -776,9 +776,14 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 // evict drops the aggregator's slices before idx, flipping the back into the front when the front
 // runs out (Two-Stacks Lite: the back's raw slices become suffix aggregates in place).
 func (o *Operator) evict(ks *keyState, idx int64) {
-	if ks.hIdx >= idx {
-		return
+	if ks.hIdx < idx {
+		o.evictHead(ks, idx)
 	}
+}
+
+// evictHead is evict when the head slice goes: evict stays small enough to be inlined, since at
+// every firing one of its two calls has nothing to do.
+func (o *Operator) evictHead(ks *keyState, idx int64) {
 	q := &ks.q
 	for ks.p > 0 && q.idx(o.st, 0) < idx {
 		if ks.b == 0 {
