@@ -47,18 +47,19 @@ func (r *ring) push(st int, idx int64, hint int) aggregate.Row {
 
 // insert puts an empty slot for slice idx at logical position i, moving the slots from i on one
 // place back, and returns its row. Slices arrive mostly in order, so few slots move. A full ring
-// grows fourfold up to hint slots (what a busy key needs), then by a quarter.
+// doubles up to hint slots (what a busy key needs), then grows by a quarter. (Growing fourfold
+// leaves less garbage but holds a third more memory per key at 10,000 keys, for no measurable
+// speed.)
 func (r *ring) insert(st, i int, idx int64, hint int) aggregate.Row {
 	if r.len()*st == len(r.w) {
 		c := r.len()
 		switch {
 		case c >= hint:
 			c += c/4 + 4
-		case 4*c+4 > hint:
+		case 2*c+4 > hint:
 			c = hint
 		default:
-			// Quadrupling: a busy key reaches its hint in few steps, each leaving garbage.
-			c = 4*c + 4
+			c = 2*c + 4
 		}
 		r.resize(st, c)
 	}
