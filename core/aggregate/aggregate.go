@@ -187,4 +187,21 @@ const (
 	sStddev
 )
 
-var statOps = map[Op]statOp{Count: sCount, Sum: sSum, Min: sMin, Max: sMax, Avg: sAvg, Variance: sVariance, Stddev: sStddev}
+// statOpOf returns op's statOp; op is one of the Stats ops.
+func statOpOf(op Op) statOp {
+	switch op {
+	case Count:
+		return sCount
+	case Sum:
+		return sSum
+	case Min:
+		return sMin
+	case Max:
+		return sMax
+	case Avg:
+		return sAvg
+	case Variance:
+		return sVariance
+	}
+	return sStddev
+}

@@ -119,7 +119,7 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 				}
 			}
 			o.stat = slot
-			o.sop = statOps[s.Op]
+			o.sop = statOpOf(s.Op)
 			if s.Op == Variance || s.Op == Stddev {
 				p.withM2 = true
 			}

@@ -31,11 +31,10 @@ type Sketches struct {
 	free []uint64 // handles of released sets, for reuse
 }
 
-func (s *Sketches) alloc(p *Plan) uint64 {
-	set := make([]sketch, len(p.skNew))
-	for i, f := range p.skNew {
-		set[i] = f()
-	}
+func (s *Sketches) alloc(p *Plan) uint64 { return s.put(p.freshSketches()) }
+
+// put stores set and returns its handle, reusing a released one.
+func (s *Sketches) put(set []sketch) uint64 {
 	if n := len(s.free); n > 0 {
 		h := s.free[n-1]
 		s.free = s.free[:n-1]
@@ -168,6 +167,11 @@ func (p *Plan) view(r Row, sk *Sketches) []sketch {
 	if h := r[p.skWord]; h != 0 {
 		return sk.sets[h-1]
 	}
+	return p.freshSketches()
+}
+
+// freshSketches returns a new, empty sketch set of the plan.
+func (p *Plan) freshSketches() []sketch {
 	set := make([]sketch, len(p.skNew))
 	for i, f := range p.skNew {
 		set[i] = f()
@@ -281,14 +285,7 @@ func (s *Sketches) clone(set []sketch) uint64 {
 	for i, x := range set {
 		c[i] = x.clone()
 	}
-	if n := len(s.free); n > 0 {
-		h := s.free[n-1]
-		s.free = s.free[:n-1]
-		s.sets[h-1] = c
-		return h
-	}
-	s.sets = append(s.sets, c)
-	return uint64(len(s.sets))
+	return s.put(c)
 }
 
 // CopyRow sets dst to a copy of src, both rows of sk, releasing what dst held.

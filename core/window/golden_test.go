@@ -81,3 +81,37 @@ func newTestOperator(t *testing.T, spec Spec, tm Time) *Operator {
 	}
 	return op
 }
+
+// FuzzRestore feeds Restore snapshots that are corrupt, truncated or made up, starting from the
+// golden ones: it must return an error or a state that encodes and flushes without a panic.
+func FuzzRestore(f *testing.F) {
+	specs := map[string]struct {
+		spec Spec
+		tm   Time
+	}{
+		"sliding":      {Spec{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, Time{OutOfOrder: time.Second}},
+		"sliding-late": {Spec{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, Time{OutOfOrder: time.Second, AllowedLateness: 3 * time.Second}},
+		"session":      {Spec{Kind: Session, Gap: 3 * time.Second}, Time{OutOfOrder: time.Second, AllowedLateness: 3 * time.Second}},
+		"count":        {Spec{Kind: Count, Count: 6, CountSlide: 2}, Time{OutOfOrder: time.Second}},
+	}
+	names := []string{"sliding", "sliding-late", "session", "count"}
+	for i, name := range names {
+		b, err := os.ReadFile(filepath.Join("testdata", "snapshot-"+name+".golden"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range strings.Fields(string(b)) {
+			snap, _ := hex.DecodeString(line)
+			f.Add(uint8(i), snap)
+		}
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, snap []byte) {
+		c := specs[names[int(kind)%len(names)]]
+		op := newTestOperator(t, c.spec, c.tm)
+		if err := op.Restore(snap); err != nil {
+			return
+		}
+		op.AppendBinary(nil)
+		op.Flush(func(*core.WindowResult) {})
+	})
+}

@@ -111,7 +111,7 @@ type rev struct {
 type session struct {
 	start, end int64
 	// pw holds the session's row when it is this narrow (a count's is one word), wide otherwise:
-	// sessions move within their slice, so a row inside one is found through row, not kept.
+	// sessions move within their slice, so a row inside one is found through srow, not kept.
 	pw      [3]uint64
 	wide    aggregate.Row
 	emitted int

@@ -558,24 +558,3 @@ func TestValidateRejects(t *testing.T) {
 		t.Error("negative out-of-orderness accepted")
 	}
 }
-
-func FuzzRestore(f *testing.F) {
-	var table core.FieldTable
-	plan, _ := aggregate.Compile(testSpecs, &table)
-	op, _ := New("f", Spec{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, Time{AllowedLateness: time.Second}, plan)
-	vi, _ := table.Lookup("value")
-	for i := 0; i < 20; i++ {
-		ev := core.Event{Key: fmt.Sprint(i % 3), Time: time.UnixMilli(int64(i) * 700), Fields: make([]core.Value, table.Len())}
-		ev.Fields[vi] = core.Value{Kind: core.Number, Num: float64(i)}
-		op.Add(&ev, func(*core.WindowResult) {})
-	}
-	f.Add(op.AppendBinary(nil))
-	f.Add([]byte{1, 2, 3})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		o, _ := New("f", Spec{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, Time{AllowedLateness: time.Second}, plan)
-		if err := o.Restore(b); err != nil {
-			return
-		}
-		o.Flush(func(*core.WindowResult) {})
-	})
-}
