@@ -3,8 +3,11 @@
 //
 // A Plan is compiled once from the aggregate specs; it lays every partial out the same way: one Stats
 // per numeric field that count/sum/min/max/avg/variance/stddev read (so avg and max of the same field
-// share one pass), plus one sketch per first/last/quantile/distinct/top-k aggregate. Partials are
-// plain values so a window can keep them in a slice without a heap object per partial.
+// share one pass), plus one sketch per first/last/quantile/distinct/top-k aggregate. A partial is a
+// Row: Plan.Width words without pointers holding only what the plan reads (an average: count and
+// sum), with the sketches, if any, in a Sketches store that the row's owner keeps. A window keeps a
+// key's slices in one such array, which the garbage collector never scans; Partial wraps a Row and
+// its own store for one-off use.
 //
 // An aggregate with a Where condition (SQL's FILTER (WHERE ...)) gets slots of its own, keyed by
 // field and condition; each distinct condition is evaluated once per Add, and a plan without any
