@@ -662,16 +662,12 @@ func (o *Operator) nextEnd(ks *keyState) int64 {
 	if ks.hIdx == maxTime {
 		return never
 	}
-	var e int64
-	if o.sl == o.slide {
-		e = ks.hIdx*o.sl + o.sl
-	} else {
+	e := ks.hIdx*o.sl + o.sl
+	if o.sl != o.slide {
 		e = floorDiv(ks.hIdx*o.sl, o.slide)*o.slide + o.slide
 	}
-	if last := max(ks.lastEnd, ks.floor); last != minTime && last+o.slide > e {
-		e = last + o.slide
-	}
-	return e
+	// (lastEnd and floor start at minTime, and minTime+slide is before every window.)
+	return max(e, max(ks.lastEnd, ks.floor)+o.slide)
 }
 
 // closedEnd is the end of the last window the watermark closed (end + allowed lateness <= wm), kept
