@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -81,4 +82,33 @@ func TestSingleSlotPath(t *testing.T) {
 			t.Fatalf("after %d events: avg %v, general path %v", i+1, va[0].Num, vb[0].Num)
 		}
 	}
+}
+
+// ExampleRow keeps the partials of two time slices as rows of one store, as a sliding window does,
+// and reads the values of their merge.
+func ExampleRow() {
+	var table core.FieldTable
+	plan, _ := Compile([]Spec{{Name: "avg_temp", Op: Avg, Field: "temp"}, {Name: "p50", Op: Quantile, Field: "temp", Q: 0.5}}, &table)
+	var sk Sketches
+	slice1, slice2, scratch := make(Row, plan.Width()), make(Row, plan.Width()), make(Row, plan.Width())
+	for i, temp := range []float64{20, 21, 22, 30} {
+		ev := &core.Event{Fields: []core.Value{{Kind: core.Number, Num: temp}}}
+		row := slice1
+		if i >= 2 {
+			row = slice2
+		}
+		plan.AddRow(row, &sk, ev, int64(i))
+	}
+	vals := plan.RowValues(slice1, &sk, nil)
+	fmt.Printf("first slice: avg %.2f, median about %.0f\n", vals[0].Num, vals[1].Num)
+	plan.SetMergedValues(slice1, slice2, scratch, &sk, vals)
+	fmt.Printf("both slices: avg %.2f, median about %.0f\n", vals[0].Num, vals[1].Num)
+	for _, r := range []Row{slice1, slice2, scratch} {
+		plan.FreeRow(r, &sk)
+	}
+	fmt.Println(sk.Len(), "sketch sets held")
+	// Output:
+	// first slice: avg 20.50, median about 20
+	// both slices: avg 23.25, median about 21
+	// 0 sketch sets held
 }

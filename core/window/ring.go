@@ -11,8 +11,8 @@ import "github.com/eddyhq/eddy/core/aggregate"
 // CPU still holds, instead of memory untouched since a whole window ago.
 //
 // The header is small so that what an event reads of its key fits one cache line: positions are
-// int32 and counted in words, and the stride (words per slot: 1 + the plan's row width, the same
-// for every key of an operator) is the caller's, passed as st.
+// int32 and counted in words, and the stride (words per slot, the same for every key of an
+// operator: see stride) is the caller's, passed as st.
 type ring struct {
 	w     []uint64 // len(w)/st slots
 	start int32    // first word of logical slot 0
@@ -34,7 +34,8 @@ func (r *ring) off(st, i int) int {
 // idx is the slice index of logical slot i.
 func (r *ring) idx(st, i int) int64 { return int64(r.w[r.off(st, i)]) }
 
-// row is the partial of logical slot i. It is valid until the ring next grows (push or insert).
+// row is the partial of logical slot i. It is valid until the ring next moves its slots (insert,
+// push, fit).
 func (r *ring) row(st, i int) aggregate.Row {
 	o := r.off(st, i)
 	return aggregate.Row(r.w[o+1 : o+st : o+st])
@@ -96,9 +97,6 @@ func (r *ring) fit(st int) {
 		r.resize(st, r.len()+r.len()/4+4)
 	}
 }
-
-// reset drops every slot, keeping the memory.
-func (r *ring) reset() { r.start, r.n = 0, 0 }
 
 // resize moves the slots to a new array of c slots, in logical order from 0.
 func (r *ring) resize(st, c int) {
