@@ -251,7 +251,7 @@ func (o *Operator) Restore(b []byte) error {
 			break
 		}
 		o.keys[ks.key] = ks
-		o.schedule(ks)
+		o.schedule(ks, 0)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()

@@ -23,9 +23,9 @@ type timers struct {
 type bucket struct {
 	time int64
 	keys []*keyState
-	// pass is the run of fireAll that filed the bucket's first key (0: none), unsorted set when
-	// keys came from elsewhere too. One run files keys in key order, so a sliding window's
-	// buckets need no sort when they come due.
+	// pass is the run of advanceTo that filed the bucket's first key (0: none), unsorted set when
+	// keys came from elsewhere too. One run goes through a bucket in key order and files its keys
+	// in that order, so a sliding window's buckets need no sort when they come due.
 	pass     uint64
 	unsorted bool
 }
@@ -51,7 +51,8 @@ func (t *timers) bucket(due int64) *bucket {
 	return b
 }
 
-// add puts ks in the bucket of ks.due. pass is the run of fireAll filing it, 0 for any other caller.
+// add puts ks in the bucket of ks.due. pass is the run of advanceTo filing it, 0 for any other
+// caller.
 func (t *timers) add(ks *keyState, pass uint64) {
 	b := t.bucket(ks.due)
 	if len(b.keys) == 0 {
