@@ -324,18 +324,6 @@ func (p *Plan) RowValues(r Row, sk *Sketches, dst []core.NamedValue) []core.Name
 // SetValues sets vals, which RowValues filled for some row of the plan, to r's values: a window
 // emitting result after result keeps one slice of values and rewrites only the numbers.
 func (p *Plan) SetValues(r Row, sk *Sketches, vals []core.NamedValue) {
-	if p.plain {
-		for i := range p.outs {
-			o := &p.outs[i]
-			if o.count {
-				vals[i].Num = float64(r[0])
-				continue
-			}
-			off := p.statOff[o.stat]
-			vals[i].Num = plainValue(r[off], f64(r[off+1]), o.sop)
-		}
-		return
-	}
 	set := p.view(r, sk)
 	for i := range p.outs {
 		o, nv := &p.outs[i], &vals[i]
@@ -396,18 +384,13 @@ func plainValue(c uint64, sum float64, op statOp) float64 {
 func (p *Plan) statValue(r Row, i int, op statOp) float64 {
 	o := p.statOff[i]
 	c := r[o]
-	switch op {
-	case sCount:
-		return float64(c)
-	case sSum:
-		return f64(r[o+1])
-	}
-	if c == 0 {
+	switch {
+	case op == sCount || op == sSum || op == sAvg:
+		return plainValue(c, f64(r[o+1]), op)
+	case c == 0:
 		return math.NaN()
 	}
 	switch op {
-	case sAvg:
-		return f64(r[o+1]) / float64(c)
 	case sMin:
 		return f64(r[o+2])
 	case sMax:

@@ -15,7 +15,7 @@ func TestKeyStateLayout(t *testing.T) {
 	if end := unsafe.Offsetof(ks.floor) + unsafe.Sizeof(ks.floor); end > 64 || unsafe.Offsetof(ks.tIdx) > 64 {
 		t.Errorf("what an event reads ends at byte %d, past one cache line", end)
 	}
-	if end := unsafe.Offsetof(ks.bk) + unsafe.Sizeof(ks.bk); end > 128 {
+	if end := unsafe.Offsetof(ks.back) + unsafe.Sizeof(ks.back.w); end > 128 {
 		t.Errorf("what a firing reads ends at byte %d, past two cache lines", end)
 	}
 	if size := unsafe.Sizeof(ks); size%64 != 0 {

@@ -82,9 +82,8 @@ type keyState struct {
 	b, p int32
 	hi   int32 // index in its timers bucket, -1 when absent
 	due  int64
-	// bk holds the back's row when it is this narrow (an average's is three words), wide otherwise.
-	bk   [3]uint64
-	wide aggregate.Row
+	// back is the aggregate of the back slices, inline for narrow rows (an average's).
+	back inlineRow
 
 	// raw keeps every slice's own partial while windows that fired may still change (allowed
 	// lateness > 0), to recompute them; revs counts each open window's emissions.
@@ -110,29 +109,44 @@ type rev struct {
 
 type session struct {
 	start, end int64
-	// pw holds the session's row when it is this narrow (a count's is one word), wide otherwise:
-	// sessions move within their slice, so a row inside one is found through srow, not kept.
-	pw      [3]uint64
-	wide    aggregate.Row
+	// p is the session's partial. Sessions move within their slice, so a row inside one is got
+	// through srow, not kept.
+	p       inlineRow
 	emitted int
 	fired   bool
 }
 
 // srow returns s's partial.
-func (o *Operator) srow(s *session) aggregate.Row {
-	if s.wide != nil {
-		return s.wide
-	}
-	return s.pw[:o.width:o.width]
-}
+func (o *Operator) srow(s *session) aggregate.Row { return s.p.row(o.width) }
 
 // newSession returns a session of [start, end) with an empty partial.
 func (o *Operator) newSession(start, end int64) session {
 	s := session{start: start, end: end}
-	if o.width > len(s.pw) {
-		s.wide = o.newRow()
-	}
+	s.p.init(o.width)
 	return s
+}
+
+// inlineRow is a row held inside its owner when it is narrow (an average's is two words, a
+// count's one): a key's back row and a session's partial cost no allocation and no pointer to
+// follow. Wider rows are allocated.
+type inlineRow struct {
+	w    [3]uint64
+	wide aggregate.Row
+}
+
+// init makes room for a row of width words.
+func (r *inlineRow) init(width int) {
+	if width > len(r.w) {
+		r.wide = make(aggregate.Row, width)
+	}
+}
+
+// row returns the row of width words (the width init got).
+func (r *inlineRow) row(width int) aggregate.Row {
+	if r.wide != nil {
+		return r.wide
+	}
+	return r.w[:width:width]
 }
 
 type cslot struct {
@@ -221,27 +235,19 @@ func stride(width int, slices int64) int {
 }
 
 // newRow returns an empty partial.
-func (o *Operator) newRow() aggregate.Row { return make(aggregate.Row, o.plan.Width()) }
+func (o *Operator) newRow() aggregate.Row { return make(aggregate.Row, o.width) }
 
 // newKey returns the empty state of a key.
 func (o *Operator) newKey(key string) *keyState {
 	ks := &keyState{key: key, hi: -1, lastEnd: minTime, floor: minTime, due: never, hIdx: maxTime}
-	if o.spec.Kind == Tumbling || o.spec.Kind == Sliding {
-		w := o.plan.Width()
-		if w > len(ks.bk) {
-			ks.wide = make(aggregate.Row, w)
-		}
+	if o.sl > 0 {
+		ks.back.init(o.width)
 	}
 	return ks
 }
 
 // back returns the aggregate of ks's back slices.
-func (o *Operator) back(ks *keyState) aggregate.Row {
-	if ks.wide != nil {
-		return ks.wide
-	}
-	return ks.bk[:o.width:o.width]
-}
+func (o *Operator) back(ks *keyState) aggregate.Row { return ks.back.row(o.width) }
 
 // Watermark returns the operator's watermark (the zero Time before any).
 func (o *Operator) Watermark() time.Time {
