@@ -165,6 +165,10 @@ func (l *Late) AppendJSON(b []byte) []byte {
 // goes on without it; adapters route failures to a dead-letter output and report them to the trigger.
 type Failure struct {
 	Record Record
+	// Function and Partition name where the record failed; the Runner sets them before the failure
+	// reaches a dead-letter output.
+	Function  string
+	Partition string
 	// Field names the field at fault ("" when the whole payload is).
 	Field string
 	// Reason says what is wrong, in words.
