@@ -169,12 +169,6 @@ func (s *lineSink) count(o core.Output) {
 	}
 }
 
-func (s *lineSink) counts() (windows, decisions, late int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n[0], s.n[1], s.n[2]
-}
-
 // failureSink writes dead-lettered records: as JSON lines to a file, or in words to stderr. It is
 // a runner.FailureSink, safe for concurrent use.
 type failureSink struct {
