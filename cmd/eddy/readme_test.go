@@ -58,3 +58,22 @@ func TestMissingFileHints(t *testing.T) {
 		t.Errorf("missing input: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// eddy test runs YAML cases: a passing file exits 0 with a count, a failing case exits 1 and says
+// which expectation failed.
+func TestEddyTestCommand(t *testing.T) {
+	r := eddy(t, "", "test", "../../core/eddytest/testdata/eddy_test.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "3 passed, 0 failed") {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	spec, err := os.ReadFile("../../core/eddytest/testdata/eddy.yaml")
+	must(t, err)
+	must(t, os.WriteFile(dir+"/eddy.yaml", spec, 0o644))
+	must(t, os.WriteFile(dir+"/eddy_test.yaml", []byte("tests:\n  - name: cold\n    events: [{machine: m, ts: 1767225600000, temp: 20}]\n"+
+		"    expect: [{type: decision, rule: hot, key: m}]\n"), 0o644))
+	r = eddy(t, "", "test", dir+"/eddy_test.yaml")
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "expect[0]") || !strings.Contains(r.stdout, "0 passed, 1 failed") {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+}
