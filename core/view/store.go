@@ -68,16 +68,17 @@ type counters struct {
 // Stats counts a Store's work since it was opened.
 type Stats struct {
 	// Applies is the number of Apply calls (one per partition batch a Writer received).
-	Applies int64
+	Applies int64 `json:"applies"`
 	// RoundTrips counts driver calls: GetMany and PutMany, retries included.
-	RoundTrips int64
+	RoundTrips int64 `json:"round_trips"`
 	// Written counts rows written; Unchanged counts touched rows a batch did not change (a
 	// redelivery, an older window).
-	Written, Unchanged int64
+	Written   int64 `json:"written"`
+	Unchanged int64 `json:"unchanged"`
 	// Conflicts counts rows that lost a race and were merged again.
-	Conflicts int64
+	Conflicts int64 `json:"conflicts"`
 	// Failures counts driver calls that failed and were retried or given up on.
-	Failures int64
+	Failures int64 `json:"failures"`
 }
 
 // Stats returns the counters.
