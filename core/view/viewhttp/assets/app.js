@@ -136,6 +136,7 @@ function chartAggs() {
 
 async function loadChart() {
   st.points = [];
+  if (st.plot) { st.plot.destroy(); st.plot = null; } // a new key or aggregate: a new legend
   const v = viewOf("history");
   if (v && st.key) {
     try {
@@ -165,9 +166,8 @@ function drawChart() {
   if (!st.plot || st.plot.width !== width) {
     if (st.plot) st.plot.destroy();
     st.plot = new uPlot({ width, height: 260, scales: { x: { time: true } },
-      series: [{}, { label: (st.agg || "value") + " · " + (st.key || ""), stroke: "#1565c0", width: 2, points: { size: 6 } }] }, data, el);
+      series: [{}, { label: (st.agg || "value") + " of " + (st.key || "–"), stroke: "#1565c0", width: 2, points: { size: 6 } }] }, data, el);
   } else {
-    st.plot.setSeries(1, { label: st.agg });
     st.plot.setData(data);
   }
 }
