@@ -1,9 +1,10 @@
 package view
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -28,6 +29,36 @@ func (w *Window) newer(o *Window) bool {
 		return c > 0
 	}
 	return w.Revision > o.Revision
+}
+
+// appendTime appends t as core.AppendTime does ("2006-01-02T15:04:05.000Z", quoted), several
+// times faster than formatting with a layout: views write two per window.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return core.AppendTime(b, t)
+	}
+	h, mi, s := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b, '"', byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
+}
+
+func (w *Window) appendFields(b []byte) []byte {
+	b = append(b, `"start":`...)
+	b = appendTime(b, w.Start)
+	b = append(b, `,"end":`...)
+	b = appendTime(b, w.End)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendInt(b, int64(w.Revision), 10)
+	b = append(b, `,"values":`...)
+	if len(w.Values) == 0 {
+		return append(b, "{}"...)
+	}
+	return append(b, w.Values...)
 }
 
 // LatestRow is a latest view's row: the key's newest window result.
@@ -70,6 +101,38 @@ func (d *DecisionRow) after(o *DecisionRow) bool {
 	return d.ID > o.ID
 }
 
+func (d *DecisionRow) appendJSON(b []byte) []byte {
+	for i, kv := range [...][2]string{{"id", d.ID}, {"rule", d.Rule}, {"key", d.Key}, {"state", d.State}, {"severity", d.Severity}} {
+		if kv[0] == "severity" && kv[1] == "" {
+			continue
+		}
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = core.AppendString(b, kv[0])
+		b = append(b, ':')
+		b = core.AppendString(b, kv[1])
+	}
+	for _, kv := range [...]struct {
+		k string
+		t time.Time
+	}{{"time", d.Time}, {"since", d.Since}, {"window_start", d.Start}, {"window_end", d.End}} {
+		b = append(b, ',', '"')
+		b = append(b, kv.k...)
+		b = append(b, '"', ':')
+		b = appendTime(b, kv.t)
+	}
+	b = append(b, `,"values":`...)
+	if len(d.Values) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, d.Values...)
+	}
+	return append(b, '}')
+}
+
 // isTransition reports whether a decision state is a rule's alert state, kept by firing views.
 func isTransition(state string) bool {
 	return state == "pending" || state == "firing" || state == "resolved"
@@ -104,99 +167,161 @@ type update struct {
 	key  string
 	wins []*core.WindowResult
 	decs []*core.Decision
+	// enc, shared by a batch's updates, holds the values of window results already encoded
+	// without a filter, so views that keep every aggregate encode them once.
+	enc map[*core.WindowResult]json.RawMessage
 }
 
-// merge folds u into the stored row data (nil when absent) and returns the new data and whether
-// it differs. Merging is idempotent and order-insensitive: applying the same outputs again, or
-// an older batch after a newer one, leaves the row as it is.
-func (u *update) merge(old []byte) ([]byte, bool, error) {
-	var (
-		out []byte
-		err error
-	)
+func (u *update) values(r *core.WindowResult, names []string) json.RawMessage {
+	if len(names) > 0 || u.enc == nil {
+		return values(r.Values, names)
+	}
+	if v, ok := u.enc[r]; ok {
+		return v
+	}
+	v := core.AppendValues(nil, r.Values)
+	u.enc[r] = v
+	return v
+}
+
+// row is a row's content decoded, as merges change it and the Writer's cache keeps it. A history
+// row keeps each window's encoding, so writing a row again costs a copy of the unchanged windows.
+type row struct {
+	present bool
+	latest  Window
+	// latestEnc is latest's fields, encoded.
+	latestEnc []byte
+	windows   []Window
+	encs      [][]byte
+	dec       DecisionRow
+}
+
+// decodeRow decodes stored data (nil: absent) of a view of kind k.
+func decodeRow(k Kind, data []byte) (*row, error) {
+	r := &row{}
+	if data == nil {
+		return r, nil
+	}
+	r.present = true
+	switch k {
+	case Latest:
+		var l LatestRow
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, err
+		}
+		r.latest = l.Window
+		r.latestEnc = l.Window.appendFields(nil)
+	case History:
+		var h HistoryRow
+		if err := json.Unmarshal(data, &h); err != nil {
+			return nil, err
+		}
+		r.windows = h.Windows
+		r.encs = make([][]byte, len(h.Windows))
+		for i := range h.Windows {
+			r.encs[i] = h.Windows[i].appendFields(nil)
+		}
+	case Firing, Decisions:
+		if err := json.Unmarshal(data, &r.dec); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown view kind %q", k)
+	}
+	return r, nil
+}
+
+// encode writes the row's JSON (the form LatestRow, HistoryRow and DecisionRow decode from).
+func (r *row) encode(k Kind, key string) []byte {
+	switch k {
+	case Latest:
+		b := make([]byte, 0, 16+len(key)+len(r.latestEnc))
+		b = append(b, `{"key":`...)
+		b = core.AppendString(b, key)
+		b = append(b, ',')
+		b = append(b, r.latestEnc...)
+		return append(b, '}')
+	case History:
+		n := 32 + len(key)
+		for _, e := range r.encs {
+			n += len(e) + 3
+		}
+		b := make([]byte, 0, n)
+		b = append(b, `{"key":`...)
+		b = core.AppendString(b, key)
+		b = append(b, `,"windows":[`...)
+		for i, e := range r.encs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			b = append(b, e...)
+			b = append(b, '}')
+		}
+		return append(b, ']', '}')
+	default:
+		return r.dec.appendJSON(make([]byte, 0, 256))
+	}
+}
+
+// merge folds u into r and reports whether r changed. Merging is idempotent and
+// order-insensitive: applying the same outputs again, or an older batch after a newer one, leaves
+// the row as it is.
+func (r *row) merge(u *update) bool {
+	changed := false
 	switch u.def.Kind {
 	case Latest:
-		var best *core.WindowResult
-		var bw Window
-		for _, r := range u.wins {
-			w := windowOf(r, u.def.Aggregates)
-			if best == nil || w.newer(&bw) {
-				best, bw = r, w
+		for _, wr := range u.wins {
+			w := Window{Start: wr.Start.UTC(), End: wr.End.UTC(), Revision: wr.Revision}
+			if r.present && !w.newer(&r.latest) {
+				continue
 			}
+			w.Values = u.values(wr, u.def.Aggregates)
+			r.latest, r.present, changed = w, true, true
+			r.latestEnc = w.appendFields(r.latestEnc[:0])
 		}
-		if best == nil {
-			return old, false, nil
-		}
-		if old != nil {
-			var cur LatestRow
-			if err := json.Unmarshal(old, &cur); err != nil {
-				return nil, false, err
-			}
-			if !bw.newer(&cur.Window) {
-				return old, false, nil
-			}
-		}
-		out, err = json.Marshal(&LatestRow{Key: u.key, Window: bw})
 	case History:
-		var cur HistoryRow
-		if old != nil {
-			if err := json.Unmarshal(old, &cur); err != nil {
-				return nil, false, err
-			}
-		}
-		cur.Key = u.key
-		for _, r := range u.wins {
-			w := windowOf(r, u.def.Aggregates)
-			i := slices.IndexFunc(cur.Windows, func(o Window) bool { return o.Start.Equal(w.Start) && o.End.Equal(w.End) })
+		n := u.def.history()
+		for _, wr := range u.wins {
+			w := Window{Start: wr.Start.UTC(), End: wr.End.UTC(), Revision: wr.Revision}
+			// Windows are kept sorted by (end, start); find w's place.
+			i, found := slices.BinarySearchFunc(r.windows, w, func(a, b Window) int {
+				if c := a.End.Compare(b.End); c != 0 {
+					return c
+				}
+				return a.Start.Compare(b.Start)
+			})
 			switch {
-			case i < 0:
-				cur.Windows = append(cur.Windows, w)
-			case w.Revision > cur.Windows[i].Revision:
-				cur.Windows[i] = w
+			case found && w.Revision <= r.windows[i].Revision:
+				continue
+			case found:
+				w.Values = u.values(wr, u.def.Aggregates)
+				r.windows[i], r.encs[i] = w, w.appendFields(nil)
+			case i == 0 && len(r.windows) >= n:
+				continue // older than every window kept
+			default:
+				w.Values = u.values(wr, u.def.Aggregates)
+				r.windows = slices.Insert(r.windows, i, w)
+				r.encs = slices.Insert(r.encs, i, w.appendFields(nil))
+				if len(r.windows) > n {
+					r.windows, r.encs = slices.Delete(r.windows, 0, len(r.windows)-n), slices.Delete(r.encs, 0, len(r.encs)-n)
+				}
 			}
+			r.present, changed = true, true
 		}
-		slices.SortFunc(cur.Windows, func(a, b Window) int {
-			if c := a.End.Compare(b.End); c != 0 {
-				return c
-			}
-			return a.Start.Compare(b.Start)
-		})
-		if n := u.def.history(); len(cur.Windows) > n {
-			cur.Windows = cur.Windows[len(cur.Windows)-n:]
-		}
-		out, err = json.Marshal(&cur)
 	case Firing:
-		var best DecisionRow
-		found := false
 		for _, d := range u.decs {
-			r := decisionOf(d)
-			if !found || r.after(&best) {
-				best, found = r, true
+			dr := decisionOf(d)
+			if r.present && !dr.after(&r.dec) {
+				continue
 			}
+			r.dec, r.present, changed = dr, true, true
 		}
-		if !found {
-			return old, false, nil
-		}
-		if old != nil {
-			var cur DecisionRow
-			if err := json.Unmarshal(old, &cur); err != nil {
-				return nil, false, err
-			}
-			if !best.after(&cur) {
-				return old, false, nil
-			}
-		}
-		out, err = json.Marshal(&best)
 	case Decisions:
-		if old != nil || len(u.decs) == 0 {
-			// A decision id stands for one content: a stored one is final.
-			return old, false, nil
+		// A decision id stands for one content: a stored one is final.
+		if !r.present && len(u.decs) > 0 {
+			r.dec, r.present, changed = decisionOf(u.decs[0]), true, true
 		}
-		r := decisionOf(u.decs[0])
-		out, err = json.Marshal(&r)
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return out, !bytes.Equal(out, old), nil
+	return changed
 }

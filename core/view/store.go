@@ -33,6 +33,9 @@ type Options struct {
 	MaxAttempts int
 	// Backoff is the first wait between tries, doubled each time up to 2s (default 50ms).
 	Backoff time.Duration
+	// CacheRows bounds the rows each Writer keeps to write again without reading them first
+	// (default 100,000; negative: no cache, every batch reads its rows).
+	CacheRows int
 	// Now is the wall clock for TTLs (time.Now if nil).
 	Now func() time.Time
 }
@@ -51,6 +54,9 @@ func NewStore(d driver.Store, opts *Options) *Store {
 	}
 	if s.opts.Backoff <= 0 {
 		s.opts.Backoff = 50 * time.Millisecond
+	}
+	if s.opts.CacheRows == 0 {
+		s.opts.CacheRows = 100_000
 	}
 	return s
 }
@@ -196,47 +202,115 @@ func (s *Store) retry(ctx context.Context, what string, fn func() error) error {
 	}
 }
 
-// apply merges updates into their rows: one GetMany and one PutMany for all rows, then again for
-// the rows that lost a race, until none is left. A row is written only when the merge changed it.
-func (s *Store) apply(ctx context.Context, function string, ups map[string]*update) error {
+// cached is a row a Writer wrote or read, with the revision it had then.
+type cached struct {
+	rev     string
+	expires time.Time
+	row     *row
+}
+
+// rowCache keeps the rows a Writer last saw, so that a batch touching keys this writer wrote
+// before merges without reading them: its conditional write fails if anyone else wrote them
+// since, and only then are they read. It holds at most max rows, dropping arbitrary ones beyond.
+type rowCache struct {
+	mu  sync.Mutex
+	m   map[string]*cached
+	max int
+}
+
+// take removes and returns the cached rows of ids that have not expired; an apply owns them
+// until it puts them back.
+func (c *rowCache) take(ids []string, now time.Time) map[string]*cached {
+	out := make(map[string]*cached, len(ids))
+	if c.max <= 0 {
+		return out
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := c.m[id]; ok {
+			delete(c.m, id)
+			if e.expires.IsZero() || now.Before(e.expires) {
+				out[id] = e
+			}
+		}
+	}
+	return out
+}
+
+func (c *rowCache) put(id string, e *cached) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		n := c.max / 10
+		for k := range c.m {
+			if n--; n < 0 {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[id] = e
+}
+
+// apply merges updates into their rows: rows the cache does not hold are read with one GetMany,
+// the changed ones written with one conditional PutMany, and rows that lost a race (written by
+// someone else meanwhile) read and merged again, until none is left.
+func (s *Store) apply(ctx context.Context, function string, ups map[string]*update, cache *rowCache) error {
 	s.st.applies.Add(1)
 	ids := make([]string, 0, len(ups))
 	for id := range ups {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	have := cache.take(ids, s.now())
 	for round := 1; len(ids) > 0; round++ {
 		if round > s.opts.MaxAttempts {
 			return fmt.Errorf("view: function %q: %d rows still losing races after %d rounds (first %s)", function, len(ids), round-1, ids[0])
 		}
-		var rows []driver.Row
-		err := s.retry(ctx, fmt.Sprintf("read %d rows (first %s)", len(ids), ids[0]), func() (err error) {
-			rows, err = s.d.GetMany(ctx, ids)
-			if err == nil && len(rows) != len(ids) {
-				err = fmt.Errorf("driver returned %d rows for %d ids", len(rows), len(ids))
+		var miss []string
+		for _, id := range ids {
+			if have[id] == nil {
+				miss = append(miss, id)
 			}
-			return err
-		})
-		if err != nil {
-			return err
+		}
+		if len(miss) > 0 {
+			var rows []driver.Row
+			err := s.retry(ctx, fmt.Sprintf("read %d rows (first %s)", len(miss), miss[0]), func() (err error) {
+				rows, err = s.d.GetMany(ctx, miss)
+				if err == nil && len(rows) != len(miss) {
+					err = fmt.Errorf("driver returned %d rows for %d ids", len(rows), len(miss))
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for i, id := range miss {
+				data := rows[i].Data
+				if !s.live(&rows[i]) {
+					data = nil
+				}
+				r, err := decodeRow(ups[id].def.Kind, data)
+				if err != nil {
+					return fmt.Errorf("view: row %s: stored data: %w", id, err)
+				}
+				have[id] = &cached{rev: rows[i].Rev, expires: rows[i].Expires, row: r}
+			}
 		}
 		now := s.now()
 		puts := make([]driver.Row, 0, len(ids))
-		for i, id := range ids {
-			u := ups[id]
-			old := rows[i].Data
-			if !s.live(&rows[i]) {
-				old = nil
-			}
-			data, changed, err := u.merge(old)
-			if err != nil {
-				return fmt.Errorf("view: row %s: stored data: %w", id, err)
-			}
-			if !changed {
+		for _, id := range ids {
+			u, e := ups[id], have[id]
+			if !e.row.merge(u) {
 				s.st.unchanged.Add(1)
+				cache.put(id, e)
 				continue
 			}
-			r := driver.Row{ID: id, Prefix: RowPrefix(function, u.def.Name), Data: data, Rev: rows[i].Rev}
+			r := driver.Row{ID: id, Prefix: RowPrefix(function, u.def.Name), Data: e.row.encode(u.def.Kind, u.key), Rev: e.rev}
 			if u.def.TTL > 0 {
 				r.Expires = now.Add(u.def.TTL)
 			}
@@ -246,7 +320,7 @@ func (s *Store) apply(ctx context.Context, function string, ups map[string]*upda
 			return nil
 		}
 		var lost []int
-		err = s.retry(ctx, fmt.Sprintf("write %d rows (first %s)", len(puts), puts[0].ID), func() (err error) {
+		err := s.retry(ctx, fmt.Sprintf("write %d rows (first %s)", len(puts), puts[0].ID), func() (err error) {
 			lost, err = s.d.PutMany(ctx, puts)
 			return err
 		})
@@ -255,9 +329,22 @@ func (s *Store) apply(ctx context.Context, function string, ups map[string]*upda
 		}
 		s.st.written.Add(int64(len(puts) - len(lost)))
 		s.st.conflicts.Add(int64(len(lost)))
-		ids = ids[:0]
+		failed := make(map[int]bool, len(lost))
 		for _, i := range lost {
-			ids = append(ids, puts[i].ID)
+			failed[i] = true
+		}
+		ids = ids[:0]
+		for i := range puts {
+			id := puts[i].ID
+			if failed[i] {
+				// Someone else wrote the row: read it again and merge into what they wrote.
+				delete(have, id)
+				ids = append(ids, id)
+				continue
+			}
+			e := have[id]
+			e.rev, e.expires = puts[i].Rev, puts[i].Expires
+			cache.put(id, e)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -9,14 +10,16 @@ import (
 )
 
 // Writer keeps a function's views in a store. It is a runner.Sink: Emit receives the outputs of
-// one partition batch and applies them with one batched read and one batched conditional write
-// (more only for rows that lost a race). An Emit that fails returns an error so the batch is
+// one partition batch and applies them with at most one batched read (of the rows it has not
+// written before) and one batched conditional write (more only for rows that lost a race to
+// another writer, which are read and merged again). An Emit that fails returns an error so the batch is
 // delivered again; nothing is committed past a view that was not written.
 type Writer struct {
 	function string
 	defs     []Def
 	store    *Store
 	onWrite  func(outs []core.Output)
+	cache    rowCache
 }
 
 // WriterOptions configure a Writer.
@@ -31,7 +34,8 @@ func NewWriter(store *Store, function string, defs []Def, opts *WriterOptions) (
 	if err := CheckDefs(defs); err != nil {
 		return nil, fmt.Errorf("view: function %q: %w", function, err)
 	}
-	w := &Writer{function: function, defs: slices.Clone(defs), store: store}
+	w := &Writer{function: function, defs: slices.Clone(defs), store: store,
+		cache: rowCache{m: map[string]*cached{}, max: store.opts.CacheRows}}
 	if opts != nil {
 		w.onWrite = opts.OnWrite
 	}
@@ -48,7 +52,7 @@ func (w *Writer) Defs() []Def { return slices.Clone(w.defs) }
 func (w *Writer) Emit(ctx context.Context, outs []core.Output) error {
 	ups := w.updates(outs)
 	if len(ups) > 0 {
-		if err := w.store.apply(ctx, w.function, ups); err != nil {
+		if err := w.store.apply(ctx, w.function, ups, &w.cache); err != nil {
 			return err
 		}
 	}
@@ -61,11 +65,12 @@ func (w *Writer) Emit(ctx context.Context, outs []core.Output) error {
 // updates groups outputs by the rows they touch.
 func (w *Writer) updates(outs []core.Output) map[string]*update {
 	ups := map[string]*update{}
+	enc := map[*core.WindowResult]json.RawMessage{}
 	get := func(d *Def, key string) *update {
 		id := RowID(w.function, d.Name, key)
 		u := ups[id]
 		if u == nil {
-			u = &update{def: d, key: key}
+			u = &update{def: d, key: key, enc: enc}
 			ups[id] = u
 		}
 		return u

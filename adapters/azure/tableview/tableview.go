@@ -217,11 +217,20 @@ func (d *Driver) PutMany(ctx context.Context, rows []driver.Row) ([]int, error) 
 		if err != nil {
 			return err
 		}
+		var rev azcore.ETag
 		if rows[i].Rev == "" {
-			_, err = d.c.AddEntity(ctx, body, nil)
+			var resp aztables.AddEntityResponse
+			resp, err = d.c.AddEntity(ctx, body, nil)
+			rev = resp.ETag
 		} else {
 			etag := azcore.ETag(rows[i].Rev)
-			_, err = d.c.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+			var resp aztables.UpdateEntityResponse
+			resp, err = d.c.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+			rev = resp.ETag
+		}
+		if err == nil {
+			rows[i].Rev = string(rev)
+			return nil
 		}
 		switch status(err) {
 		case http.StatusConflict, http.StatusPreconditionFailed, http.StatusNotFound:

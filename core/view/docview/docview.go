@@ -151,8 +151,10 @@ func (d *Driver) GetMany(ctx context.Context, ids []string) ([]driver.Row, error
 // on the revision for stored ones.
 func (d *Driver) PutMany(ctx context.Context, rows []driver.Row) ([]int, error) {
 	al := d.coll.Actions()
-	for _, r := range rows {
+	docs := make([]map[string]any, len(rows))
+	for i, r := range rows {
 		doc := map[string]any{d.keyField: r.ID, fieldPrefix: r.Prefix, fieldData: r.Data}
+		docs[i] = doc
 		if !r.Expires.IsZero() {
 			doc[fieldExpires] = r.Expires.Unix()
 			doc[fieldExpireAt] = r.Expires.UTC()
@@ -169,22 +171,35 @@ func (d *Driver) PutMany(ctx context.Context, rows []driver.Row) ([]int, error) 
 		doc[revField] = rev
 		al.Replace(doc)
 	}
-	err := al.Do(ctx)
-	if err == nil {
-		return nil, nil
-	}
-	var ale docstore.ActionListError
-	if !errors.As(err, &ale) {
-		return nil, err
-	}
 	var lost []int
-	for _, e := range ale {
-		switch gcerrors.Code(e.Err) {
-		case gcerrors.AlreadyExists, gcerrors.FailedPrecondition, gcerrors.NotFound:
-			lost = append(lost, e.Index)
-		default:
-			return nil, e.Err
+	if err := al.Do(ctx); err != nil {
+		var ale docstore.ActionListError
+		if !errors.As(err, &ale) {
+			return nil, err
 		}
+		for _, e := range ale {
+			switch gcerrors.Code(e.Err) {
+			case gcerrors.AlreadyExists, gcerrors.FailedPrecondition, gcerrors.NotFound:
+				lost = append(lost, e.Index)
+			default:
+				return nil, e.Err
+			}
+		}
+	}
+	failed := map[int]bool{}
+	for _, i := range lost {
+		failed[i] = true
+	}
+	// docstore sets the revision field of each document it wrote.
+	for i, doc := range docs {
+		if failed[i] {
+			continue
+		}
+		rev, err := d.coll.RevisionToString(doc[revField])
+		if err != nil {
+			return nil, fmt.Errorf("docview: document %q: revision: %w", rows[i].ID, err)
+		}
+		rows[i].Rev = rev
 	}
 	return lost, nil
 }

@@ -29,7 +29,9 @@ type Store interface {
 	GetMany(ctx context.Context, ids []string) ([]Row, error)
 	// PutMany writes rows, each conditionally: created if its Rev is "" and the row is absent,
 	// replaced if its Rev equals the stored revision. Rows whose condition failed are left alone
-	// and their indexes returned in lost; err is for failures of the call itself.
+	// and their indexes returned in lost; err is for failures of the call itself. PutMany sets the
+	// Rev of each row it wrote to the row's new revision, so a writer can write it again without
+	// reading it first.
 	PutMany(ctx context.Context, rows []Row) (lost []int, err error)
 	// Scan calls fn for every row whose Prefix equals prefix, in no particular order.
 	Scan(ctx context.Context, prefix string, fn func(Row) error) error

@@ -198,6 +198,7 @@ func (d *Driver) PutMany(_ context.Context, rows []driver.Row) ([]int, error) {
 			next = cur.Rev + 1
 		}
 		f.Rows[r.ID] = &fileRow{Rev: next, Expires: r.Expires, Data: append(json.RawMessage(nil), r.Data...)}
+		rows[i].Rev = strconv.FormatInt(next, 10)
 	}
 	for _, f := range files {
 		if err := d.write(f); err != nil {

@@ -14,10 +14,19 @@ import (
 // DefaultClientBuffer is how many messages a Hub queues per client before it drops the client.
 const DefaultClientBuffer = 256
 
+// ClientBytes bounds the bytes queued per client: a client whose queue would grow beyond it is
+// dropped. Messages are shared, so all clients together hold at most one copy of each.
+const ClientBytes = 1 << 20
+
+// chunkBytes bounds one "outputs" event: a batch's outputs go out in events of at most this much
+// JSON (or one output, if larger), so a large batch does not exceed a client's budget alone.
+const chunkBytes = 128 << 10
+
 // Hub fans a running function's outputs and partition status out to Server-Sent Events clients.
-// Publishing never blocks: each client has a bounded queue, and a client whose queue is full (a
-// slow or stalled browser) is dropped; its page reconnects and reloads from the API. A Hub's
-// memory is thus bounded by clients × buffer × message size.
+// Publishing never blocks: each client has a bounded queue (DefaultClientBuffer messages and
+// ClientBytes bytes), and a client whose queue is full (a slow or stalled browser) is dropped; its
+// page reconnects and reloads from the API. Queued messages are shared by all clients, so a Hub
+// holds at most ClientBytes per client, and in practice one copy of the last messages.
 type Hub struct {
 	buf     int
 	mu      sync.Mutex
@@ -29,8 +38,9 @@ type Hub struct {
 }
 
 type client struct {
-	ch   chan []byte
-	gone chan struct{}
+	ch     chan []byte
+	gone   chan struct{}
+	queued atomic.Int64 // bytes in ch
 }
 
 // NewHub returns a Hub that queues up to buffer messages per client (DefaultClientBuffer if
@@ -87,17 +97,20 @@ func (h *Hub) unsubscribe(c *client) {
 	h.mu.Unlock()
 }
 
-// broadcast queues msg for every client, dropping those whose queue is full.
+// broadcast queues msgs for every client, dropping those whose queue is full.
 func (h *Hub) broadcast(msgs [][]byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
 		for _, m := range msgs {
-			select {
-			case c.ch <- m:
-				h.sent.Add(1)
-				continue
-			default:
+			if c.queued.Load()+int64(len(m)) <= ClientBytes {
+				select {
+				case c.ch <- m:
+					c.queued.Add(int64(len(m)))
+					h.sent.Add(1)
+					continue
+				default:
+				}
 			}
 			delete(h.clients, c)
 			close(c.gone)
@@ -118,19 +131,28 @@ func sse(event string, data []byte) []byte {
 	return append(b, '\n', '\n')
 }
 
-// PublishOutputs sends a batch's outputs to the clients as "output" events (the output
-// contract's JSON). It costs nothing when no client is connected. Its signature fits
-// view.WriterOptions.OnWrite.
+// PublishOutputs sends a batch's outputs to the clients as "outputs" events, each a JSON array of
+// outputs in the output contract's JSON, of at most 128 KiB. It costs nothing when no client is
+// connected. Its signature fits view.WriterOptions.OnWrite.
 func (h *Hub) PublishOutputs(outs []core.Output) {
 	if h.n.Load() == 0 || len(outs) == 0 {
 		return
 	}
-	msgs := make([][]byte, 0, len(outs))
-	var b []byte
+	var msgs [][]byte
+	b := []byte("event: outputs\ndata: [")
+	n := 0
 	for _, o := range outs {
-		b = o.AppendJSON(b[:0])
-		msgs = append(msgs, sse("output", b))
+		if n > 0 && len(b) > chunkBytes {
+			msgs = append(msgs, append(b, "]\n\n"...))
+			b, n = []byte("event: outputs\ndata: ["), 0
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = o.AppendJSON(b)
+		n++
 	}
+	msgs = append(msgs, append(b, "]\n\n"...))
 	h.broadcast(msgs)
 }
 

@@ -11,8 +11,9 @@
 //	/api/functions/{fn}/firing                the pending and firing alerts of every firing view
 //	/api/functions/{fn}/decisions?limit=100   the newest decisions of the first decisions view
 //	/api/status                               partition status (watermark, lag, late, dead letters)
-//	/api/events                               text/event-stream: "output" events (the output
-//	                                          contract's JSON), "status" events, "refresh" events
+//	/api/events                               text/event-stream: "outputs" events (a JSON array of
+//	                                          outputs in the output contract's JSON), "status"
+//	                                          events, "refresh" events
 package viewhttp
 
 import (
@@ -429,6 +430,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 			fl.Flush()
 		case m := <-c.ch:
+			c.queued.Add(-int64(len(m)))
 			if _, err := w.Write(m); err != nil {
 				return
 			}
@@ -436,6 +438,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			for more := true; more; {
 				select {
 				case m := <-c.ch:
+					c.queued.Add(-int64(len(m)))
 					if _, err := w.Write(m); err != nil {
 						return
 					}

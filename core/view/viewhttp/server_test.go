@@ -172,9 +172,10 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub.ObserveBatch("fn", "p0", &core.Result{Watermark: time.Unix(100, 0), Stats: core.Stats{Events: 5, Late: 1, Failed: 2}}, time.Unix(103, 0))
-	got := readEvents(t, br, "output", 2)
-	if !strings.Contains(got[0], `"type":"window"`) || !strings.Contains(got[1], `"type":"decision"`) {
-		t.Errorf("output events = %v", got)
+	got := readEvents(t, br, "outputs", 1)
+	var outs []map[string]any
+	if err := json.Unmarshal([]byte(got[0]), &outs); err != nil || len(outs) != 2 || outs[0]["type"] != "window" || outs[1]["type"] != "decision" {
+		t.Errorf("outputs event = %s (%v), want the window and the decision", got[0], err)
 	}
 	st := readEvents(t, br, "status", 1)
 	var ps viewhttp.PartitionStatus

@@ -140,37 +140,76 @@ func Run(t *testing.T, open Opener, cfg Config) {
 		s, w, _ := setup(t)
 		batch := []core.Output{Win("fn", "a", 1, 0), Win("fn", "b", 1, 0), Dec("fn", "hot", "a", 1, "firing")}
 		emit(t, w, batch...)
+		// Delivered again to a new instance (a fresh writer, nothing cached): one read, no write.
+		w2, err := view.NewWriter(s, "fn", defs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		before := s.Stats()
-		emit(t, w, batch...)
+		emit(t, w2, batch...)
 		after := s.Stats()
 		if n := after.Written - before.Written; n != 0 {
 			t.Errorf("a redelivered batch wrote %d rows, want 0", n)
 		}
 		if n := after.RoundTrips - before.RoundTrips; n != 1 {
-			t.Errorf("a redelivered batch took %d round trips, want 1 (the read)", n)
+			t.Errorf("a redelivered batch took %d round trips on a new writer, want 1 (the read)", n)
 		}
 		if n := after.Unchanged - before.Unchanged; n != 6 {
 			t.Errorf("a redelivered batch left %d rows unchanged, want 6 (2 latest, 2 history, 1 firing, 1 decision)", n)
+		}
+		// Delivered again to the writer that wrote it: nothing to read or write.
+		before = s.Stats()
+		emit(t, w, batch...)
+		if n := s.Stats().RoundTrips - before.RoundTrips; n != 0 {
+			t.Errorf("a batch redelivered to its writer took %d round trips, want 0", n)
+		}
+	})
+
+	t.Run("StaleCache", func(t *testing.T) {
+		s, w1, _ := setup(t)
+		w2, err := view.NewWriter(s, "fn", defs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emit(t, w1, Win("fn", "k", 1, 0))
+		emit(t, w2, Win("fn", "k", 3, 0))
+		before := s.Stats()
+		emit(t, w1, Win("fn", "k", 2, 0)) // w1's rows are stale: its write loses, it reads and merges
+		if n := s.Stats().Conflicts - before.Conflicts; n != 2 {
+			t.Errorf("%d conflicts, want 2 (latest and history lost to the other writer)", n)
+		}
+		l, _ := get[view.LatestRow](t, s, "fn", "latest", "k")
+		h, _ := get[view.HistoryRow](t, s, "fn", "chart", "k")
+		if !l.Start.Equal(t0.Add(3*time.Minute)) || len(h.Windows) != 3 || !h.Windows[1].Start.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("latest %s, history %+v: want window 3 latest and windows 1, 2, 3", l.Start, h.Windows)
 		}
 	})
 
 	t.Run("RoundTripsPerBatch", func(t *testing.T) {
 		s, w, _ := setup(t)
 		for _, keys := range []int{1, 10, 100} {
-			var outs []core.Output
-			for k := range keys {
-				for i := range 3 { // several outputs per key
-					outs = append(outs, Win("fn", fmt.Sprintf("rt%d-%d", keys, k), i, 0))
+			batch := func(from int) []core.Output {
+				var outs []core.Output
+				for k := range keys {
+					for i := from; i < from+3; i++ { // several outputs per key
+						outs = append(outs, Win("fn", fmt.Sprintf("rt%d-%d", keys, k), i, 0))
+					}
 				}
+				return outs
 			}
 			before := s.Stats()
-			emit(t, w, outs...)
+			emit(t, w, batch(0)...)
 			after := s.Stats()
 			if n := after.RoundTrips - before.RoundTrips; n != 2 {
-				t.Errorf("a batch of %d outputs over %d keys took %d round trips, want 2", len(outs), keys, n)
+				t.Errorf("a batch of %d outputs over %d new keys took %d round trips, want 2 (read, write)", keys*3, keys, n)
 			}
 			if n := after.Written - before.Written; n != int64(2*keys) {
 				t.Errorf("a batch over %d keys wrote %d rows, want %d (one per key and view)", keys, n, 2*keys)
+			}
+			before = after
+			emit(t, w, batch(3)...)
+			if n := s.Stats().RoundTrips - before.RoundTrips; n != 1 {
+				t.Errorf("the next batch over the same %d keys took %d round trips, want 1 (the write)", keys, n)
 			}
 		}
 	})

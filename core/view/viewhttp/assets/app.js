@@ -191,7 +191,7 @@ function connect() {
     // After a reconnect (a dropped slow client), reload everything once.
     schedule("firing", "keys", "decisions", "status", "chart");
   });
-  es.addEventListener("output", (e) => onOutput(JSON.parse(e.data)));
+  es.addEventListener("outputs", (e) => JSON.parse(e.data).forEach(onOutput));
   es.addEventListener("status", (e) => {
     const p = JSON.parse(e.data);
     if (st.cat && p.function === st.cat.function) { st.partitions.set(p.partition, p); renderPartitions(); }
