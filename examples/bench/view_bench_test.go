@@ -73,10 +73,12 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// BenchmarkW1View runs W1 (1 M events, 1,000 keys) three ways, alternating so that a loaded
-// machine's drift hits all alike: results written as JSON lines only ("off"); also kept in a
-// latest and a 60-window history view in memory ("views"); and also streamed to 50 Server-Sent
-// Events clients reading over loopback HTTP ("views+50sse"). It reports the median events/s of
+// BenchmarkW1View runs W1 (1 M events, 1,000 keys, batches of 10,000) four ways, alternating so
+// that a loaded machine's drift hits all alike: results written as JSON lines only ("off"); also
+// kept in a latest and a 60-window history view in memory, written per batch as under a Runner
+// ("views"); the same through a view.Buffer flushed at the end, as a replay may
+// ("replay_buffered_views"); and written per batch and streamed to 50 Server-Sent Events clients
+// reading over loopback HTTP ("views+50sse"). It reports the median events/s of
 // each and the slowdowns, the store round trips per batch, and the heap growth with the clients.
 //
 //	go test ./examples/bench -run '^$' -bench W1View -benchtime 1x
@@ -85,7 +87,7 @@ func BenchmarkW1View(b *testing.B) {
 	const rounds = 5
 	lines := func() *lineSink { return &lineSink{w: bufio.NewWriterSize(io.Discard, 1<<20)} }
 	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "history", Kind: view.History}}
-	var off, on, sse []time.Duration
+	var off, on, sse, buffered []time.Duration
 	var st view.Stats
 	var heapGrowth uint64
 	var hubStats viewhttp.HubStats
@@ -101,6 +103,18 @@ func BenchmarkW1View(b *testing.B) {
 			on = append(on, runW1Sink(b, recs, view.Tee(lines(), w)))
 			st = store.Stats()
 
+			store = view.NewStore(memview.New(), nil)
+			if w, err = view.NewWriter(store, "w1", defs, nil); err != nil {
+				b.Fatal(err)
+			}
+			buf := view.NewBuffer(w, 0)
+			start := time.Now()
+			runW1Sink(b, recs, view.Tee(lines(), buf))
+			if err := buf.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			buffered = append(buffered, time.Since(start))
+
 			d, g, hs := runWithClients(b, recs, lines, defs, 50)
 			sse = append(sse, d)
 			heapGrowth = max(heapGrowth, g)
@@ -113,11 +127,13 @@ func BenchmarkW1View(b *testing.B) {
 	b.ReportMetric(evs(mv), "views_events/s")
 	b.ReportMetric(evs(ms), "views+50sse_events/s")
 	b.ReportMetric(100*(mv.Seconds()/mo.Seconds()-1), "views_slowdown_%")
+	b.ReportMetric(100*(median(buffered).Seconds()/mo.Seconds()-1), "replay_buffered_views_slowdown_%")
 	b.ReportMetric(100*(ms.Seconds()/mv.Seconds()-1), "50sse_slowdown_%")
 	b.ReportMetric(float64(st.RoundTrips)/float64(st.Applies), "round_trips/batch")
 	b.ReportMetric(float64(st.Written)/float64(st.Applies), "rows_written/batch")
 	b.ReportMetric(float64(heapGrowth)/(1<<20), "50sse_heap_growth_MiB")
 	b.ReportMetric(float64(hubStats.Sent)/50, "sse_messages/client")
+	b.ReportMetric(float64(hubStats.PeakQueued)/(1<<20), "sse_queued_peak_MiB")
 	b.ReportMetric(float64(hubStats.Dropped), "sse_dropped")
 }
 

@@ -34,6 +34,7 @@ type Hub struct {
 	n       atomic.Int32
 	dropped atomic.Int64
 	sent    atomic.Int64
+	peak    atomic.Int64 // most bytes queued over all clients at once
 	status  map[[2]string]*PartitionStatus
 }
 
@@ -71,11 +72,14 @@ type HubStats struct {
 	Clients int   `json:"clients"`
 	Sent    int64 `json:"sent"`
 	Dropped int64 `json:"dropped"`
+	// PeakQueued is the most bytes queued for all clients together, counting a message once
+	// per client that held it (an upper bound of the memory the queues held).
+	PeakQueued int64 `json:"peak_queued_bytes"`
 }
 
 // Stats returns the Hub's counters.
 func (h *Hub) Stats() HubStats {
-	return HubStats{Clients: int(h.n.Load()), Sent: h.sent.Load(), Dropped: h.dropped.Load()}
+	return HubStats{Clients: int(h.n.Load()), Sent: h.sent.Load(), Dropped: h.dropped.Load(), PeakQueued: h.peak.Load()}
 }
 
 func (h *Hub) subscribe() *client {
@@ -118,6 +122,13 @@ func (h *Hub) broadcast(msgs [][]byte) {
 			h.dropped.Add(1)
 			break
 		}
+	}
+	var total int64
+	for c := range h.clients {
+		total += c.queued.Load()
+	}
+	if total > h.peak.Load() {
+		h.peak.Store(total)
 	}
 }
 
