@@ -31,7 +31,7 @@ type Store interface {
 	// replaced if its Rev equals the stored revision. Rows whose condition failed are left alone
 	// and their indexes returned in lost; err is for failures of the call itself. PutMany sets the
 	// Rev of each row it wrote to the row's new revision, so a writer can write it again without
-	// reading it first.
+	// reading it first. A driver may keep rows' Data: callers do not change it after the call.
 	PutMany(ctx context.Context, rows []Row) (lost []int, err error)
 	// Scan calls fn for every row whose Prefix equals prefix, in no particular order.
 	Scan(ctx context.Context, prefix string, fn func(Row) error) error

@@ -72,7 +72,6 @@ func (d *Driver) PutMany(_ context.Context, rows []driver.Row) ([]int, error) {
 		}
 		d.seq++
 		r.Rev = strconv.FormatInt(d.seq, 10)
-		r.Data = append([]byte(nil), r.Data...)
 		d.rows[r.ID] = r
 		rows[i].Rev = r.Rev
 	}
