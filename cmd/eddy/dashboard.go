@@ -10,8 +10,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	_ "gocloud.dev/docstore/awsdynamodb/v2" // dynamodb:// views
+	_ "gocloud.dev/docstore/gcpfirestore"   // firestore:// views
 
+	_ "github.com/eddyhq/eddy/adapters/azure/tableview" // azuretable:// views
 	"github.com/eddyhq/eddy/core/view"
+	_ "github.com/eddyhq/eddy/core/view/docview" // dynamodb://, firestore://, docstore+mem:// views
 	"github.com/eddyhq/eddy/core/view/viewhttp"
 )
 
@@ -27,7 +31,7 @@ every function that keeps views in the store and reloads from it every --poll.
 
 Stores: mem:// (this process only), file:///DIR (the directory eddy dev --view-store writes),
 dynamodb://TABLE?partition_key=id, firestore://projects/P/databases/(default)/documents/C?name_field=id,
-azuretable://TABLE (with the adapters' driver packages compiled in; see the README).`,
+azuretable://TABLE (credentials from the environment, as the SDKs read them; see the README).`,
 		Example: `  # Views written by eddy dev --view-store file:///tmp/views, from another shell
   eddy dashboard --view file:///tmp/views`,
 		Args: noArgs,

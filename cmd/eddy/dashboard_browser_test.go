@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,4 +227,50 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", out, len(png))
+}
+
+// TestDashboardOverFileStore: eddy dev keeps the views in a directory, and eddy dashboard serves
+// them from another process.
+func TestDashboardOverFileStore(t *testing.T) {
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "eddy.yaml")
+	if err := os.WriteFile(specPath, []byte(browserSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := "file://" + filepath.Join(dir, "views")
+	r := eddy(t, browserEvents(time.Unix(1_700_000_000, 0), 0, 5, 4), "dev", "--spec", specPath, "--view-store", store)
+	if r.code != 0 {
+		t.Fatalf("eddy dev: %d\n%s", r.code, r.stderr)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", standin.FreePort(t))
+	cmd := exec.Command(eddyBin, "dashboard", "--view", store, "--listen", addr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	var body []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/api/functions/press-line/views/latest/rows?sort=-avg")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("eddy dashboard did not answer within 30s")
+		}
+	}
+	var page struct {
+		Rows []struct {
+			Key string `json:"key"`
+		} `json:"rows"`
+		Total int `json:"total"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || page.Total != 4 || page.Rows[0].Key != "press-03" {
+		t.Fatalf("rows over the file store: %s (%v), want 4 keys, press-03 (the hot one) first by avg", body, err)
+	}
+	if r := eddy(t, "", "dashboard", "--view", store, "--listen", "0.0.0.0:0"); r.code == 0 || !strings.Contains(r.stderr, "localhost only") {
+		t.Errorf("dashboard on 0.0.0.0: code %d, %s", r.code, r.stderr)
+	}
 }
