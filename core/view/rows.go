@@ -179,7 +179,7 @@ func (u *update) values(r *core.WindowResult, names []string) json.RawMessage {
 	if v, ok := u.enc[r]; ok {
 		return v
 	}
-	v := core.AppendValues(nil, r.Values)
+	v := core.AppendValues(make([]byte, 0, 2+24*len(r.Values)), r.Values)
 	u.enc[r] = v
 	return v
 }
@@ -296,13 +296,13 @@ func (r *row) merge(u *update) bool {
 				continue
 			case found:
 				w.Values = u.values(wr, u.def.Aggregates)
-				r.windows[i], r.encs[i] = w, w.appendFields(nil)
+				r.windows[i], r.encs[i] = w, w.appendFields(make([]byte, 0, 96+len(w.Values)))
 			case i == 0 && len(r.windows) >= n:
 				continue // older than every window kept
 			default:
 				w.Values = u.values(wr, u.def.Aggregates)
 				r.windows = slices.Insert(r.windows, i, w)
-				r.encs = slices.Insert(r.encs, i, w.appendFields(nil))
+				r.encs = slices.Insert(r.encs, i, w.appendFields(make([]byte, 0, 96+len(w.Values))))
 				if len(r.windows) > n {
 					r.windows, r.encs = slices.Delete(r.windows, 0, len(r.windows)-n), slices.Delete(r.encs, 0, len(r.encs)-n)
 				}
