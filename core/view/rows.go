@@ -216,6 +216,13 @@ func decodeRow(k Kind, data []byte) (*row, error) {
 		if err := json.Unmarshal(data, &h); err != nil {
 			return nil, err
 		}
+		// Merges keep windows sorted; a row written otherwise is sorted first.
+		slices.SortStableFunc(h.Windows, func(a, b Window) int {
+			if c := a.End.Compare(b.End); c != 0 {
+				return c
+			}
+			return a.Start.Compare(b.Start)
+		})
 		r.windows = h.Windows
 		r.encs = make([][]byte, len(h.Windows))
 		for i := range h.Windows {
