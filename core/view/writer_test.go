@@ -101,3 +101,43 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }
+
+// One Writer serves every partition of a Runner at once: concurrent batches on overlapping keys
+// end where one writer applying them in any order would.
+func TestWriterConcurrentBatches(t *testing.T) {
+	store := view.NewStore(memview.New(), &view.Options{Backoff: time.Millisecond, MaxAttempts: 50})
+	w, err := view.NewWriter(store, "fn", []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "chart", Kind: view.History, Windows: 4}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 20 {
+				var outs []core.Output
+				for k := range 3 {
+					s := start.Add(time.Duration((i*4+g)%20) * time.Minute)
+					outs = append(outs, &core.WindowResult{Function: "fn", Key: fmt.Sprint("k", k), Start: s, End: s.Add(time.Minute), Values: []core.NamedValue{{Name: "n", Num: 1}}})
+				}
+				if err := w.Emit(context.Background(), outs); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range 3 {
+		row, _, _ := store.Get(context.Background(), "fn", "chart", fmt.Sprint("k", k))
+		var h view.HistoryRow
+		if err := json.Unmarshal(row.Data, &h); err != nil || len(h.Windows) != 4 || h.Windows[3].Start != start.Add(19*time.Minute) || h.Windows[0].Start != start.Add(16*time.Minute) {
+			t.Errorf("k%d history = %s, want windows 16..19", k, row.Data)
+		}
+	}
+}
