@@ -310,8 +310,10 @@ func (r *row) merge(u *update) bool {
 				w.Values = u.values(wr, u.def.Aggregates)
 				r.windows = slices.Insert(r.windows, i, w)
 				r.encs = slices.Insert(r.encs, i, w.appendFields(make([]byte, 0, 96+len(w.Values))))
-				if len(r.windows) > n {
-					r.windows, r.encs = slices.Delete(r.windows, 0, len(r.windows)-n), slices.Delete(r.encs, 0, len(r.encs)-n)
+				if d := len(r.windows) - n; d > 0 {
+					// Reslice rather than shift: the next growth copies only the kept windows.
+					clear(r.encs[:d])
+					r.windows, r.encs = r.windows[d:], r.encs[d:]
 				}
 			}
 			r.present, changed = true, true

@@ -85,7 +85,7 @@ func median(ds []time.Duration) time.Duration {
 // BenchmarkW1View runs W1 (1 M events, 1,000 keys, batches of 10,000) four ways, alternating so
 // that a loaded machine's drift hits all alike: results written as JSON lines only ("off"); also
 // kept in a latest and a 60-window history view in memory, written per batch as under a Runner
-// ("views"); the same through a view.Buffer flushed at the end, as a replay may
+// ("views"), or in the latest view alone ("latest_only"); the same through a view.Buffer flushed at the end, as a replay may
 // ("replay_buffered_views"); and written per batch and streamed to 50 Server-Sent Events clients
 // reading over loopback HTTP ("views+50sse"). It reports the median events/s of
 // each and the slowdowns, the store round trips per batch, and the heap growth with the clients.
@@ -97,7 +97,7 @@ func BenchmarkW1View(b *testing.B) {
 	lines := func() *lineSink { return &lineSink{w: bufio.NewWriterSize(io.Discard, 1<<20)} }
 	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "history", Kind: view.History}}
 	var off, on, sse, buffered []time.Duration
-	var offCPU, onCPU, bufCPU []time.Duration
+	var offCPU, onCPU, bufCPU, latestCPU, latest []time.Duration
 	var st view.Stats
 	var heapGrowth uint64
 	var hubStats viewhttp.HubStats
@@ -116,6 +116,15 @@ func BenchmarkW1View(b *testing.B) {
 			on = append(on, runW1Sink(b, recs, view.Tee(lines(), w)))
 			onCPU = append(onCPU, cpuTime()-c0)
 			st = store.Stats()
+
+			store1 := view.NewStore(memview.New(), nil)
+			w1, err := view.NewWriter(store1, "w1", defs[:1], nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c0 = cpuTime()
+			latest = append(latest, runW1Sink(b, recs, view.Tee(lines(), w1)))
+			latestCPU = append(latestCPU, cpuTime()-c0)
 
 			store = view.NewStore(memview.New(), nil)
 			if w, err = view.NewWriter(store, "w1", defs, nil); err != nil {
@@ -146,6 +155,8 @@ func BenchmarkW1View(b *testing.B) {
 	b.ReportMetric(100*(ms.Seconds()/mv.Seconds()-1), "50sse_slowdown_%")
 	b.ReportMetric(100*(median(onCPU).Seconds()/median(offCPU).Seconds()-1), "views_cpu_%")
 	b.ReportMetric(100*(median(bufCPU).Seconds()/median(offCPU).Seconds()-1), "replay_buffered_views_cpu_%")
+	b.ReportMetric(100*(median(latestCPU).Seconds()/median(offCPU).Seconds()-1), "latest_only_cpu_%")
+	b.ReportMetric(100*(median(latest).Seconds()/mo.Seconds()-1), "latest_only_slowdown_%")
 	b.ReportMetric(float64(st.RoundTrips)/float64(st.Applies), "round_trips/batch")
 	b.ReportMetric(float64(st.Written)/float64(st.Applies), "rows_written/batch")
 	b.ReportMetric(float64(heapGrowth)/(1<<20), "50sse_heap_growth_MiB")
