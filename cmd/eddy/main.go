@@ -113,7 +113,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newTestCmd(e), newSendCmd(e), newGenerateEventCmd(e),
-		newNewCmd(e), newDeployCmd(e))
+		newNewCmd(e), newDeployCmd(e), newDashboardCmd(e))
 	return root
 }
 

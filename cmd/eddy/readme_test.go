@@ -34,6 +34,9 @@ func TestREADMECLISection(t *testing.T) {
 		default:
 			continue
 		}
+		if strings.Contains(line, "--listen") { // serves until interrupted: TestDashboardInBrowser runs it
+			continue
+		}
 		cmd := exec.Command(eddyBin, f[1:]...)
 		cmd.Dir = "../.."
 		out, err := cmd.CombinedOutput()
