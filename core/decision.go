@@ -31,6 +31,15 @@ type Decision struct {
 	// Window is the window or the matched span the decision refers to.
 	Window Span
 	Values []NamedValue
+	// Ref lists the versions of the reference tables the decision was made with, sorted by table;
+	// they are part of ID, so a replay with the same tables gives the same ids.
+	Ref []TableVersion
+}
+
+// TableVersion is the version of one reference table a decision used.
+type TableVersion struct {
+	Table   string
+	Version string
 }
 
 // Type implements Output.
@@ -61,6 +70,18 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 	b = AppendTime(b, d.Window.End)
 	b = append(b, `},"values":`...)
 	b = AppendValues(b, d.Values)
+	if len(d.Ref) > 0 {
+		b = append(b, `,"ref":{`...)
+		for i, r := range d.Ref {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, r.Table)
+			b = append(b, ':')
+			b = AppendString(b, r.Version)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 
@@ -68,6 +89,12 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 // window and the transition (state plus a sequence such as a revision). Equal inputs give equal ids
 // on every run and every cloud.
 func DecisionID(function, rule, key string, window Span, transition string, seq int) string {
+	return DecisionIDRef(function, rule, key, window, transition, seq, nil)
+}
+
+// DecisionIDRef is DecisionID for a decision made with reference tables: their versions are part
+// of the id. Without tables it equals DecisionID.
+func DecisionIDRef(function, rule, key string, window Span, transition string, seq int, ref []TableVersion) string {
 	h := sha256.New()
 	var buf [20]byte
 	for _, s := range []string{function, rule, key} {
@@ -82,6 +109,14 @@ func DecisionID(function, rule, key string, window Span, transition string, seq 
 	h.Write([]byte(transition))
 	h.Write([]byte{'/'})
 	h.Write(strconv.AppendInt(buf[:0], int64(seq), 10))
+	for _, r := range ref {
+		h.Write([]byte{'|'})
+		for _, s := range []string{r.Table, r.Version} {
+			h.Write(strconv.AppendInt(buf[:0], int64(len(s)), 10))
+			h.Write([]byte{':'})
+			h.Write([]byte(s))
+		}
+	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }

@@ -3,6 +3,7 @@ package rule
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -14,6 +15,7 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // ErrCostLimit is wrapped by the error of an evaluation that exceeded the cost limit.
@@ -64,7 +66,7 @@ func checkAggregateName(name string) error {
 }
 
 // newEnv builds the CEL environment of conditions over aggs.
-func newEnv(aggs []Aggregate) (*cel.Env, error) {
+func newEnv(aggs []Aggregate, refs []string) (*cel.Env, error) {
 	opts := []cel.EnvOption{
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
@@ -85,6 +87,7 @@ func newEnv(aggs []Aggregate) (*cel.Env, error) {
 		}
 		opts = append(opts, cel.Variable(a.Name, t))
 	}
+	opts = append(opts, reftable.CELVariables(refs)...)
 	return cel.NewEnv(opts...)
 }
 
@@ -97,6 +100,8 @@ type condition struct {
 	// bounded is set when the static cost estimate is within the limit, so evaluations are not
 	// metered.
 	bounded bool
+	// tables are the reference tables the expression reads.
+	tables []string
 }
 
 // noSizeHints lets the cost estimator assume the worst about every list, map and string.
@@ -115,7 +120,11 @@ func compileCondition(env *cel.Env, rule, field, src string, costLimit uint64) (
 	}
 	ast, iss := env.CompileSource(common.NewStringSource(src, field))
 	if iss != nil && iss.Err() != nil {
-		return nil, fieldErr(rule, field, strings.TrimSpace(iss.Err().Error()))
+		msg := strings.TrimSpace(iss.Err().Error())
+		if strings.Contains(msg, "undeclared reference to 'ref") {
+			msg += " (ref.<table> reads a reference table; declare it under reference:)"
+		}
+		return nil, fieldErr(rule, field, msg)
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, fieldErr(rule, field, fmt.Sprintf("condition must be of type bool, got %s: %s", ast.OutputType(), src))
@@ -135,6 +144,9 @@ func compileCondition(env *cel.Env, rule, field, src string, costLimit uint64) (
 	for _, ref := range ast.NativeRep().ReferenceMap() {
 		if ref.Name == varPrev || ref.Name == varFirst {
 			c.usesPrev = true
+		}
+		if t, ok := strings.CutPrefix(ref.Name, reftable.VarPrefix); ok && !slices.Contains(c.tables, t) {
+			c.tables = append(c.tables, t)
 		}
 	}
 	return c, nil
@@ -168,6 +180,15 @@ type activation struct {
 	// cache holds the converted aggregates, by Set.aggIndex; nil until read.
 	cache   []ref.Val
 	prevVal ref.Val
+	// tables are the Set's reference tables, each pinned to one version for the evaluation.
+	tables []pinned
+}
+
+// pinned is a reference table and the version an evaluation reads.
+type pinned struct {
+	name string // ref.<table>
+	h    reftable.Handle
+	cur  *reftable.Table
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -176,6 +197,13 @@ func (a *activation) reset(r *core.WindowResult, attrs map[string]string, first 
 	a.r, a.attrs, a.first, a.prev = r, attrs, first, prev
 	clear(a.cache)
 	a.prevVal = nil
+	for i := range a.tables {
+		if r != nil {
+			a.tables[i].cur = a.tables[i].h.Current()
+		} else {
+			a.tables[i].cur = nil
+		}
+	}
 }
 
 // ResolveName implements interpreter.Activation.
@@ -214,6 +242,13 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			a.prevVal = types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
 		}
 		return a.prevVal, true
+	}
+	if len(name) > len(reftable.VarPrefix) && name[:len(reftable.VarPrefix)] == reftable.VarPrefix {
+		for i := range a.tables {
+			if a.tables[i].name == name {
+				return a.tables[i].cur.CEL(), true
+			}
+		}
 	}
 	return nil, false
 }

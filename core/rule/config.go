@@ -2,6 +2,8 @@ package rule
 
 import (
 	"fmt"
+
+	"github.com/eddyhq/eddy/core/reftable"
 	"math"
 	"time"
 )
@@ -60,6 +62,11 @@ type Threshold struct {
 	// recommendations, or whenever every matching window is actionable. Exclusive with Clear,
 	// For, KeepFiringFor, EmitPending and ResetOnGap.
 	EachWindow bool
+	// Enrich copies reference-table fields into the rule's decisions (YAML: enrich): each
+	// "table.column" is looked up by the decision's key (the table's default row for a key it
+	// lacks) and added to the values under that name. A key with neither row nor default adds
+	// nothing.
+	Enrich []string
 }
 
 // Method is an anomaly detection method.
@@ -178,6 +185,10 @@ type Config struct {
 	// IdleTTL is how long (in the time Expire is given, normally the watermark) a key may go
 	// without a window result before Expire drops its state. 0 disables expiry.
 	IdleTTL time.Duration
+	// Reference are the reference tables conditions may read as ref.<table>[key].<column> and
+	// Enrich may copy from (nil: none). Decisions record the version of each table their rule
+	// reads, and it is part of their ids.
+	Reference *reftable.Set
 }
 
 // DefaultCostLimit is the CEL cost limit per evaluation when Config.CostLimit is 0. A typical

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // Set is a compiled Config: immutable and safe for concurrent use. Each partition gets its own
@@ -27,6 +29,9 @@ type Set struct {
 	// needPrev is set when a condition reads prev or first, so engines keep the previous window's
 	// values per key.
 	needPrev bool
+	// ref are the reference tables, refNames their names (sorted), as the activation pins them.
+	ref      *reftable.Set
+	refNames []string
 }
 
 // Compile validates cfg and compiles its conditions. Errors name the rule and the field, and for
@@ -38,6 +43,8 @@ func Compile(cfg Config) (*Set, error) {
 		handlers:  slices.Clone(cfg.Handlers),
 		costLimit: cfg.CostLimit,
 		idleTTL:   cfg.IdleTTL,
+		ref:       cfg.Reference,
+		refNames:  cfg.Reference.Names(),
 	}
 	if s.costLimit == 0 {
 		s.costLimit = DefaultCostLimit
@@ -59,7 +66,7 @@ func Compile(cfg Config) (*Set, error) {
 			return nil, fmt.Errorf("rules: handler %d is nil", i)
 		}
 	}
-	env, err := newEnv(cfg.Aggregates)
+	env, err := newEnv(cfg.Aggregates, s.refNames)
 	if err != nil {
 		return nil, fmt.Errorf("rules: CEL environment: %w", err)
 	}
@@ -82,6 +89,9 @@ func Compile(cfg Config) (*Set, error) {
 				return nil, err
 			}
 			s.needPrev = s.needPrev || ct.clear.usesPrev
+		}
+		if err := s.bindTables(ct); err != nil {
+			return nil, err
 		}
 		s.thresholds = append(s.thresholds, ct)
 	}
@@ -127,6 +137,10 @@ func (s *Set) NewEngine() *Engine {
 	e := &Engine{set: s, keys: make(map[string]*keyState)}
 	e.act.set = s
 	e.act.cache = make([]ref.Val, len(s.aggs))
+	for _, n := range s.refNames {
+		h, _ := s.ref.Handle(n)
+		e.act.tables = append(e.act.tables, pinned{name: reftable.VarPrefix + n, h: h})
+	}
 	return e
 }
 
@@ -256,7 +270,7 @@ func (e *Engine) DecideAttrs(ctx context.Context, r *core.WindowResult, attrs ma
 			// A new window starts from nothing: only its own revisions compare with it.
 			from = inactive
 		}
-		t.emit(r, from, next.phase, emit)
+		t.emit(r, from, next.phase, &e.act, emit)
 		p.cur = next
 	}
 	for i, a := range s.anomalies {
@@ -340,4 +354,39 @@ func (e *Engine) Expire(now time.Time, emit Emit) int {
 		delete(e.keys, k)
 	}
 	return len(expired)
+}
+
+// bindTables records which reference tables t reads (its conditions and enrichment fields) and
+// checks the enrichment fields.
+func (s *Set) bindTables(t *threshold) error {
+	names := append([]string(nil), t.fire.tables...)
+	if t.clear != nil {
+		names = append(names, t.clear.tables...)
+	}
+	for _, f := range t.Enrich {
+		tbl, col, ok := strings.Cut(f, ".")
+		if !ok || tbl == "" || col == "" {
+			return fieldErr(t.Name, "enrich", fmt.Sprintf("%q is not table.column", f))
+		}
+		cur := s.ref.Table(tbl)
+		if cur == nil {
+			return fieldErr(t.Name, "enrich", fmt.Sprintf("%q: no reference table named %q (declared: %s)", f, tbl, strings.Join(s.refNames, ", ")))
+		}
+		// A declared table not loaded yet (spec validation) has no columns to check against.
+		if cur.Version() != "" && !slices.Contains(cur.Columns(), col) {
+			return fieldErr(t.Name, "enrich", fmt.Sprintf("%q: table %q has no column %q (columns: %s)", f, tbl, col, strings.Join(cur.Columns(), ", ")))
+		}
+		t.enrich = append(t.enrich, enrichField{name: f, column: col})
+		names = append(names, tbl)
+	}
+	for i, n := range s.refNames {
+		if slices.Contains(names, n) {
+			t.tables = append(t.tables, i)
+		}
+	}
+	for i := range t.enrich {
+		tbl, _, _ := strings.Cut(t.enrich[i].name, ".")
+		t.enrich[i].table = slices.Index(s.refNames, tbl)
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package rule
 
 import (
+	"encoding/json"
+
 	"github.com/eddyhq/eddy/core"
 )
 
@@ -45,6 +47,17 @@ type thPair struct {
 type threshold struct {
 	Threshold
 	fire, clear *condition
+	// tables index the Set's reference tables the rule reads, in name order; enrich are the
+	// fields its decisions copy from them.
+	tables []int
+	enrich []enrichField
+}
+
+// enrichField is one compiled Threshold.Enrich entry.
+type enrichField struct {
+	name   string // table.column, the value's name
+	table  int    // index in the Set's tables
+	column string
 }
 
 // step advances s over the window in act. prevEnd is the end of the key's previous window (unix
@@ -151,9 +164,37 @@ func transitions(a, b phase, f func(state string)) {
 }
 
 // emit emits the decisions of a change from phase a to phase b caused by window result r.
-func (t *threshold) emit(r *core.WindowResult, a, b phase, emit Emit) {
+func (t *threshold) emit(r *core.WindowResult, a, b phase, act *activation, emit Emit) {
 	transitions(t.view(a), t.view(b), func(state string) {
-		emit(newDecision(r.Function, t.Name, r.Key, core.Span{Start: r.Start, End: r.End}, state, state,
-			r.Revision, t.Severity, r.Values, 0))
+		w := core.Span{Start: r.Start, End: r.End}
+		d := newDecision(r.Function, t.Name, r.Key, w, state, state, r.Revision, t.Severity, r.Values, len(t.enrich))
+		if len(t.tables) > 0 {
+			d.Ref = make([]core.TableVersion, len(t.tables))
+			for i, ti := range t.tables {
+				p := &act.tables[ti]
+				d.Ref[i] = core.TableVersion{Table: p.cur.Name(), Version: p.cur.Version()}
+			}
+			d.ID = core.DecisionIDRef(r.Function, t.Name, r.Key, w, state, r.Revision, d.Ref)
+		}
+		for _, f := range t.enrich {
+			row, _ := act.tables[f.table].cur.Lookup(r.Key)
+			if v, ok := row.Get(f.column); ok {
+				d.Values = append(d.Values, enrichValue(f.name, v))
+			}
+		}
+		emit(d)
 	})
+}
+
+// enrichValue is a reference-table value as a decision value: numbers as numbers, the rest as
+// JSON.
+func enrichValue(name string, v any) core.NamedValue {
+	if f, ok := v.(float64); ok {
+		return core.NamedValue{Name: name, Num: f}
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		raw = []byte("null")
+	}
+	return core.NamedValue{Name: name, Raw: raw}
 }

@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/pipeline"
+	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/window"
 )
@@ -23,6 +26,13 @@ type Options struct {
 	// Handlers are custom decision logic run on every window result after the rules, anomaly
 	// detectors and crossovers (see rule.Handler). They need aggregates.
 	Handlers []rule.Handler
+	// RefLoader reads the sources of reference tables (default: files, and the blob URLs whose
+	// loaders are registered with reftable.DefaultURLMux, as package adapters/refblob does).
+	RefLoader reftable.Loader
+	// Context bounds the first load of the reference tables in Compile (default: none).
+	Context context.Context
+	// Logger logs reference-table refreshes (default: slog.Default()).
+	Logger *slog.Logger
 }
 
 // Compiled is a validated, compiled function: rules, patterns and the decoder are compiled once
@@ -35,6 +45,9 @@ type Compiled struct {
 	// paths is the field table every pipeline ends up with; the patterns and the decoder index it.
 	paths []string
 	dec   *codec.Decoder
+
+	// ref are the reference tables, loaded by Compile and refreshed by RunReference.
+	ref *reftable.Set
 
 	include    [3]bool // window, decision, late
 	cloudEvent bool
@@ -66,6 +79,10 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 				IdleTimeout: f.Window.IdleTimeout},
 		},
 	}
+	var err error
+	if c.ref, err = f.loadReference(opts); err != nil {
+		return nil, Errors{verr("reference", err.Error(), "")}
+	}
 	for i := range f.Aggregates {
 		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())
 	}
@@ -86,7 +103,9 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 	}
 	c.paths = slices.Clone(b.Fields().Paths())
 	if len(f.Rules) > 0 || len(f.Anomalies) > 0 || len(f.Crossovers) > 0 || len(opts.Handlers) > 0 {
-		if c.rules, err = rule.Compile(f.ruleConfig(opts)); err != nil {
+		rc := f.ruleConfig(opts)
+		rc.Reference = c.ref
+		if c.rules, err = rule.Compile(rc); err != nil {
 			return nil, Errors{verr("rules", err.Error(), "")}
 		}
 	}
@@ -120,6 +139,14 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 
 // Name returns the function's name.
 func (c *Compiled) Name() string { return c.name }
+
+// Reference returns the function's reference tables, nil if it declares none.
+func (c *Compiled) Reference() *reftable.Set { return c.ref }
+
+// RunReference refreshes the reference tables in the background of a running function, each at
+// its refresh interval, until ctx is done; pipelines see each new version atomically, from their
+// next evaluation on. Without reference tables it just waits for ctx.
+func (c *Compiled) RunReference(ctx context.Context) error { return c.ref.Run(ctx) }
 
 // NewPipeline makes a fresh pipeline (no state) for one partition, sharing the compiled rules,
 // patterns and decoder configuration.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -29,7 +30,11 @@ func Load(path string) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	return Parse(path, data)
+	f, err := Parse(path, data)
+	if f != nil {
+		f.resolveSources(filepath.Dir(path))
+	}
+	return f, err
 }
 
 // Parse parses and validates a YAML spec; name is the file name errors start with. On failure the

@@ -82,6 +82,9 @@ type Function struct {
 	// for dashboards and APIs: the latest window result per key, the last windows per key, the
 	// decisions firing now, a decision history.
 	Views []View `yaml:"views"`
+	// Reference declares reference tables (per-key limits, baselines, home countries) that rules
+	// read as ref.<name>[key].<column> and copy into decisions with enrich.
+	Reference []Reference `yaml:"reference"`
 }
 
 // View declares one materialized view (see package view): written by the function itself with an
@@ -263,6 +266,10 @@ type Rule struct {
 	// holds, no state across windows (for session windows, each one a visit). Exclusive with clear,
 	// for, keep_firing_for, emit_pending and reset_on_gap.
 	EachWindow bool `yaml:"each_window"`
+	// Enrich copies reference-table fields into the rule's decisions: each <table>.<column> is
+	// looked up by the decision's key (the table's default_key row for keys it lacks) and added to
+	// the decision's values under that name.
+	Enrich []string `yaml:"enrich"`
 }
 
 // Anomaly is a per-key anomaly detector over one numeric aggregate; it emits a decision with state

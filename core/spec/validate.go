@@ -51,6 +51,7 @@ func (f *Function) validate(opts Options, d *decoder) Errors {
 	v.patterns()
 	v.outputs()
 	v.views()
+	v.reference()
 	if len(f.Aggregates) == 0 && len(f.Patterns) == 0 {
 		v.add(verr("", "the function computes nothing", "add aggregates: (with a window:) or patterns:"))
 	}
@@ -550,6 +551,9 @@ func (v *validator) rules(celOK bool) {
 			continue
 		}
 		cfg := f.ruleConfig(Options{})
+		if ref, err := f.declaredReference(); err == nil {
+			cfg.Reference = ref
+		}
 		cfg.Thresholds = cfg.Thresholds[i : i+1]
 		cfg.Anomalies = nil
 		cfg.Crossovers = nil
@@ -787,6 +791,7 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 			ForWindows: r.For.Windows, ForDuration: r.For.Duration,
 			KeepFiringForWindows: r.KeepFiringFor.Windows, KeepFiringFor: r.KeepFiringFor.Duration,
 			EmitPending: r.EmitPending, ResetOnGap: r.ResetOnGap, EachWindow: r.EachWindow,
+			Enrich: r.Enrich,
 		})
 	}
 	for i := range f.Anomalies {
