@@ -98,10 +98,45 @@ func checkMachineScenarios(t *testing.T, out *exampletest.Outputs) {
 	want := strings.Join([]string{
 		"overheat " + OverheatMachine + " firing 08:13:45",
 		"bearing-failure " + BearingMachine + " matched 08:21:10",
+		"overheat " + BearingMachine + " firing 08:21:30",
 		"overheat " + OverheatMachine + " resolved 08:23:15",
+		"overheat " + BearingMachine + " resolved 08:23:45",
 	}, "\n")
 	if got := exampletest.Briefs(out.Decisions); got != want {
 		t.Errorf("decisions:\n%s\nwant:\n%s", got, want)
+	}
+	// Per-machine limits (limits.csv): BearingMachine, a P-250 rated to 75 °C, overheats at about
+	// 80 °C, which is normal for the P-400s; every overheat decision carries its press's model
+	// and limit and the version of the table it was decided with.
+	for _, d := range out.Decisions {
+		if d.Rule != "overheat" {
+			continue
+		}
+		model, limit := "P-400", 85.0
+		if d.Key == BearingMachine {
+			model, limit = "P-250", 75
+		}
+		var gotModel string
+		var gotLimit float64
+		for _, v := range d.Values {
+			switch v.Name {
+			case "limits.model":
+				gotModel = string(v.Raw)
+			case "limits.max_temp":
+				gotLimit = v.Num
+			}
+		}
+		if gotModel != `"`+model+`"` || gotLimit != limit {
+			t.Errorf("%s %s %s: enriched with model %s, limit %v; want %q, %v", d.Rule, d.Key, d.State, gotModel, gotLimit, model, limit)
+		}
+		if len(d.Ref) != 1 || d.Ref[0].Table != "limits" || !strings.HasPrefix(d.Ref[0].Version, "sha256:") {
+			t.Errorf("%s %s %s: ref %v, want the version of table limits", d.Rule, d.Key, d.State, d.Ref)
+		}
+		if d.Key == BearingMachine && d.State == "firing" {
+			if avg := valueOf(d.Values, "avg_temp"); avg >= 85 {
+				t.Errorf("%s fired at %v °C: the planted scenario should stay under the P-400 limit", d.Key, avg)
+			}
+		}
 	}
 	var hysteresis, blip, knock int
 	for _, w := range out.Windows {
@@ -197,4 +232,13 @@ func TestScenariosArePlanted(t *testing.T) {
 			t.Errorf("seed %d: machine decisions %q, want %q", seed, got, want)
 		}
 	}
+}
+
+func valueOf(vs []core.NamedValue, name string) float64 {
+	for _, v := range vs {
+		if v.Name == name {
+			return v.Num
+		}
+	}
+	return 0
 }
