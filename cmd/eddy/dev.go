@@ -280,6 +280,15 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 			cancel()
 		}
 	}
+	// Reference tables reload in the background at their refresh intervals until the run ends;
+	// pipelines pick each new version up atomically.
+	refCtx, refCancel := context.WithCancel(runCtx)
+	refDone := make(chan struct{})
+	go func() {
+		defer close(refDone)
+		_ = c.RunReference(refCtx)
+	}()
+	defer func() { refCancel(); <-refDone }()
 	var srv *http.Server
 	if o.listen != "" {
 		ln, err := net.Listen("tcp", o.listen)

@@ -30,17 +30,17 @@ func Load(path string) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	f, err := Parse(path, data)
-	if f != nil {
-		f.resolveSources(filepath.Dir(path))
-	}
-	return f, err
+	return Parse(path, data)
 }
 
 // Parse parses and validates a YAML spec; name is the file name errors start with. On failure the
-// error is an Errors listing every problem found, each with its line and column.
+// error is an Errors listing every problem found, each with its line and column. Relative file
+// sources of reference tables are taken relative to name's directory.
 func Parse(name string, data []byte) (*Function, error) {
 	f, _, err := parse(name, data)
+	if f != nil {
+		f.resolveSources(filepath.Dir(name))
+	}
 	return f, err
 }
 
