@@ -81,7 +81,9 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 	}
 	var err error
 	if c.ref, err = f.loadReference(opts); err != nil {
-		return nil, Errors{verr("reference", err.Error(), "")}
+		e := verr("reference", err.Error(), "")
+		e.Err = err
+		return nil, Errors{e}
 	}
 	for i := range f.Aggregates {
 		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())

@@ -19,6 +19,9 @@ type Error struct {
 	// Hint, when set, says how to fix it.
 	Hint string
 
+	// Err, when set, is the error behind Msg (a reference table's *reftable.ParseError).
+	Err error
+
 	// celLine and celCol locate a CEL error inside the expression at Path.
 	celLine, celCol int
 }
@@ -46,9 +49,21 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the error behind the problem, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
 // Errors is every problem found in a spec, in file order. Parse, Load, Validate and Compile
 // return one as their error; use errors.As to get at the entries.
 type Errors []*Error
+
+// Unwrap returns the entries, so that errors.As finds the errors behind them.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
 
 // Error joins the errors, one per line.
 func (es Errors) Error() string {
