@@ -235,7 +235,7 @@ func csvValue(s string) any {
 }
 
 func parseJSONL(key, source string, data []byte, add func(int, string, map[string]any) error) error {
-	line := 0
+	line, rows := 0, 0
 	for len(data) > 0 {
 		line++
 		var l []byte
@@ -278,8 +278,9 @@ func parseJSONL(key, source string, data []byte, add func(int, string, map[strin
 		if err := add(line, k, vals); err != nil {
 			return err
 		}
+		rows++
 	}
-	if line == 0 {
+	if rows == 0 {
 		return &ParseError{source, 1, errors.New("empty: no rows")}
 	}
 	return nil
