@@ -32,10 +32,13 @@ type celRow = traits.Mapper
 
 func newRow(cols map[string]any) *Row {
 	m := make(map[ref.Val]ref.Val, len(cols))
+	vals := make(map[string]ref.Val, len(cols))
 	for c, v := range cols {
-		m[types.String(c)] = types.DefaultTypeAdapter.NativeToValue(v)
+		cv := types.DefaultTypeAdapter.NativeToValue(v)
+		m[types.String(c)] = cv
+		vals[c] = cv
 	}
-	return &Row{cols: cols, val: types.NewRefValMap(types.DefaultTypeAdapter, m)}
+	return &Row{cols: cols, vals: vals, val: types.NewRefValMap(types.DefaultTypeAdapter, m)}
 }
 
 // CEL returns the table as a CEL map value: indexing it with a key the table lacks gives the
@@ -93,7 +96,7 @@ func (c celTable) Get(k ref.Val) ref.Val {
 		if v != nil {
 			return v
 		}
-		return types.NewErr("reference table %s has no key %v and no default row", c.t.name, k)
+		return types.NewErr("no such key: %v", k)
 	}
 	return v
 }

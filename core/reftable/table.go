@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"cel.dev/cel-go/common/types/ref"
 )
 
 // Formats a table's content may be in.
@@ -48,6 +50,7 @@ type Table struct {
 // lines also []any and map[string]any).
 type Row struct {
 	cols map[string]any
+	vals map[string]ref.Val // cols as CEL values
 	val  celRow
 }
 

@@ -114,20 +114,36 @@ func (noSizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNod
 func (noSizeHints) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 // compileCondition compiles src as the field of rule, naming both (and the position) in errors.
-func compileCondition(env *cel.Env, rule, field, src string, costLimit uint64) (*condition, error) {
+// Lookups of reference tables by the key (ref.<table>[key].<column>) come back to be bound.
+func compileCondition(env *cel.Env, refs []string, rule, field, src string, costLimit uint64) (*condition, []reftable.Lookup, error) {
 	if len(src) > maxSource {
-		return nil, fieldErr(rule, field, fmt.Sprintf("condition is %d bytes, more than the %d allowed", len(src), maxSource))
+		return nil, nil, fieldErr(rule, field, fmt.Sprintf("condition is %d bytes, more than the %d allowed", len(src), maxSource))
 	}
-	ast, iss := env.CompileSource(common.NewStringSource(src, field))
+	ast, iss := env.ParseSource(common.NewStringSource(src, field))
+	var lookups []reftable.Lookup
+	if iss == nil || iss.Err() == nil {
+		// ref.<table>[key].<column> becomes one variable the activation resolves natively.
+		if lookups = reftable.RewriteLookups(ast.NativeRep().Expr(), refs, varKey); len(lookups) > 0 {
+			opts := make([]cel.EnvOption, len(lookups))
+			for i, l := range lookups {
+				opts[i] = l.CELVariable()
+			}
+			var err error
+			if env, err = env.Extend(opts...); err != nil {
+				return nil, nil, fieldErr(rule, field, err.Error())
+			}
+		}
+		ast, iss = env.Check(ast)
+	}
 	if iss != nil && iss.Err() != nil {
 		msg := strings.TrimSpace(iss.Err().Error())
 		if strings.Contains(msg, "undeclared reference to 'ref") {
 			msg += " (ref.<table> reads a reference table; declare it under reference:)"
 		}
-		return nil, fieldErr(rule, field, msg)
+		return nil, nil, fieldErr(rule, field, msg)
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, fieldErr(rule, field, fmt.Sprintf("condition must be of type bool, got %s: %s", ast.OutputType(), src))
+		return nil, nil, fieldErr(rule, field, fmt.Sprintf("condition must be of type bool, got %s: %s", ast.OutputType(), src))
 	}
 	c := &condition{src: src}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
@@ -139,17 +155,17 @@ func compileCondition(env *cel.Env, rule, field, src string, costLimit uint64) (
 		opts = append(opts, cel.CostLimit(costLimit))
 	}
 	if c.prg, err = env.Program(ast, opts...); err != nil {
-		return nil, fieldErr(rule, field, err.Error())
+		return nil, nil, fieldErr(rule, field, err.Error())
 	}
 	for _, ref := range ast.NativeRep().ReferenceMap() {
 		if ref.Name == varPrev || ref.Name == varFirst {
 			c.usesPrev = true
 		}
-		if t, ok := strings.CutPrefix(ref.Name, reftable.VarPrefix); ok && !slices.Contains(c.tables, t) {
+		if t := reftable.TableOf(ref.Name); t != "" && !slices.Contains(c.tables, t) {
 			c.tables = append(c.tables, t)
 		}
 	}
-	return c, nil
+	return c, lookups, nil
 }
 
 // eval evaluates the condition over the activation.
@@ -244,6 +260,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.prevVal, true
 	}
 	if len(name) > len(reftable.VarPrefix) && name[:len(reftable.VarPrefix)] == reftable.VarPrefix {
+		if l, ok := a.set.lookups[name]; ok {
+			return a.tables[l.table].cur.Resolve(a.r.Key, l.column), true
+		}
 		for i := range a.tables {
 			if a.tables[i].name == name {
 				return a.tables[i].cur.CEL(), true

@@ -32,6 +32,14 @@ type Set struct {
 	// ref are the reference tables, refNames their names (sorted), as the activation pins them.
 	ref      *reftable.Set
 	refNames []string
+	// lookups are the conditions' ref.<table>[key].<column> variables.
+	lookups map[string]lookupSlot
+}
+
+// lookupSlot is where a lookup variable reads: the activation's table and a column.
+type lookupSlot struct {
+	table  int
+	column string
 }
 
 // Compile validates cfg and compiles its conditions. Errors name the rule and the field, and for
@@ -80,14 +88,17 @@ func Compile(cfg Config) (*Set, error) {
 		}
 		names[t.Name] = true
 		ct := &threshold{Threshold: t}
-		if ct.fire, err = compileCondition(env, t.Name, "condition", t.Condition, s.costLimit); err != nil {
+		var lookups []reftable.Lookup
+		if ct.fire, lookups, err = compileCondition(env, s.refNames, t.Name, "condition", t.Condition, s.costLimit); err != nil {
 			return nil, err
 		}
+		s.addLookups(lookups)
 		s.needPrev = s.needPrev || ct.fire.usesPrev
 		if t.Clear != "" {
-			if ct.clear, err = compileCondition(env, t.Name, "clear", t.Clear, s.costLimit); err != nil {
+			if ct.clear, lookups, err = compileCondition(env, s.refNames, t.Name, "clear", t.Clear, s.costLimit); err != nil {
 				return nil, err
 			}
+			s.addLookups(lookups)
 			s.needPrev = s.needPrev || ct.clear.usesPrev
 		}
 		if err := s.bindTables(ct); err != nil {
@@ -389,4 +400,13 @@ func (s *Set) bindTables(t *threshold) error {
 		t.enrich[i].table = slices.Index(s.refNames, tbl)
 	}
 	return nil
+}
+
+func (s *Set) addLookups(ls []reftable.Lookup) {
+	for _, l := range ls {
+		if s.lookups == nil {
+			s.lookups = map[string]lookupSlot{}
+		}
+		s.lookups[l.Name] = lookupSlot{table: slices.Index(s.refNames, l.Table), column: l.Column}
+	}
 }
