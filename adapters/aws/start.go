@@ -18,6 +18,7 @@ import (
 	"gocloud.dev/pubsub"
 	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// outputs
 
+	_ "github.com/eddyhq/eddy/adapters/refblob" // s3:// reference tables
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
 	_ "github.com/eddyhq/eddy/core/state/blobstate/s3state" // s3:// state
