@@ -7,6 +7,7 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/predicate"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // Plan lays out and computes a fixed list of named aggregates. It is immutable after Compile and safe
@@ -66,6 +67,12 @@ type slotKey struct{ field, cond int }
 // Compile checks specs and lays out their partial. Every field they read, the fields of their where
 // conditions included, is added to table, so the decoder extracts it.
 func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
+	return CompileRef(specs, table, nil)
+}
+
+// CompileRef is Compile for a function with reference tables, which where conditions may read
+// (see predicate.CompileRef).
+func CompileRef(specs []Spec, table *core.FieldTable, ref *reftable.Set) (*Plan, error) {
 	p := &Plan{specs: append([]Spec(nil), specs...)}
 	seen := make(map[string]bool)
 	statSlot := make(map[slotKey]int)
@@ -86,7 +93,7 @@ func Compile(specs []Spec, table *core.FieldTable) (*Plan, error) {
 				if len(p.conds) == MaxConditions {
 					return nil, fmt.Errorf("aggregate %q: more than %d distinct where conditions", name, MaxConditions)
 				}
-				c, err := predicate.Compile(src, table, 0)
+				c, err := predicate.CompileRef(src, table, 0, ref)
 				if err != nil {
 					return nil, &WhereError{Aggregate: name, Err: err}
 				}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // CompileError reports what is wrong with a Config, naming the pattern, the step (if any) and the
@@ -51,6 +53,10 @@ type Pattern struct {
 	steps    []step // positive steps
 	absent   *step  // the absence step, if any
 	absentNS int64
+
+	// refTables are the reference tables the predicates read (sorted), refHandles their slots.
+	refTables  []string
+	refHandles []reftable.Handle
 
 	maxPartials int
 	maxBuffered int
@@ -198,6 +204,7 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 	if err != nil {
 		return nil, perr("", err)
 	}
+	cc.ref = cfg.Reference
 	// First pass: parse every predicate, collecting the fields it needs.
 	preds := make([]*pred, len(cfg.Steps))
 	for i, s := range cfg.Steps {
@@ -207,6 +214,18 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 		}
 		pr.bit = uint(i)
 		preds[i] = pr
+		for _, v := range pr.vars {
+			if v.kind == varTable || v.kind == varLookup {
+				if !slices.Contains(p.refTables, v.tableName) {
+					p.refTables = append(p.refTables, v.tableName)
+				}
+			}
+		}
+	}
+	slices.Sort(p.refTables)
+	for _, n := range p.refTables {
+		h, _ := cfg.Reference.Handle(n)
+		p.refHandles = append(p.refHandles, h)
 	}
 
 	// Retained fields: whatever a predicate evaluated after buffering, or a captured event, needs.

@@ -41,6 +41,8 @@ package pattern
 
 import (
 	"time"
+
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // Contiguity says what may happen between two events of a match.
@@ -88,6 +90,10 @@ type Config struct {
 	// Severity is copied into every decision (critical, warning...); it is not part of the
 	// decision id. Empty by default.
 	Severity string
+	// Reference are the reference tables step predicates may read as ref.<table>[key].<column>
+	// (nil: none). Decisions record the versions of the tables the pattern reads, current when
+	// they are emitted, in their ids.
+	Reference *reftable.Set
 	// Steps in order; at least one positive step. Only the last step may be Absent.
 	Steps []Step
 	// Within bounds a match: its last event is at most Within after its first (inclusive). For an

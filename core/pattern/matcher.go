@@ -621,8 +621,13 @@ func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.D
 		}
 	}
 	transition := state + "/" + strconv.FormatUint(r.hash, 16)
+	var refs []core.TableVersion
+	for i, h := range p.refHandles {
+		refs = append(refs, core.TableVersion{Table: p.refTables[i], Version: h.Current().Version()})
+	}
 	return &core.Decision{
-		ID:       core.DecisionID(p.function, p.name, ks.key, win, transition, 0),
+		ID:       core.DecisionIDRef(p.function, p.name, ks.key, win, transition, 0, refs),
+		Ref:      refs,
 		Function: p.function,
 		Rule:     p.name,
 		Severity: p.severity,

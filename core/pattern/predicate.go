@@ -13,6 +13,7 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/predicate"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // pred is one compiled step predicate.
@@ -40,6 +41,8 @@ const (
 	varField // a top-level payload field: the root is the first path segment
 	varEvent // event.<path>
 	varStep  // <step>.<path>
+	varTable // ref.<table>
+	varLookup
 )
 
 type varBind struct {
@@ -47,6 +50,10 @@ type varBind struct {
 	kind varKind
 	step int
 	root *predicate.PathTree[leafAt]
+	// table, tableName and column: a reference table read, and a lookup's column.
+	table     reftable.Handle
+	tableName string
+	column    string
 }
 
 // leafAt is where a read payload field is found: by field-table index in an event being added,
@@ -56,6 +63,7 @@ type leafAt struct{ tidx, slot int }
 type celCompiler struct {
 	env  *cel.Env
 	cost uint64
+	ref  *reftable.Set
 }
 
 func newCELCompiler(cost uint64) (*celCompiler, error) {
@@ -85,6 +93,7 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 	var refErr error
 	opts := []cel.EnvOption{}
 	declared := map[string]bool{}
+	lookups := reftable.RewriteLookups(parsed.NativeRep().Expr(), cc.ref.Names(), "key")
 	varOf := func(name string, kind varKind, stepIdx int) *varBind {
 		if i, ok := pr.varIdx[name]; ok {
 			return pr.vars[i]
@@ -98,6 +107,9 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 			if kind == varStep || kind == varEvent {
 				t = cel.MapType(cel.StringType, cel.DynType)
 			}
+			if kind == varTable {
+				t = reftable.CELType
+			}
 			opts = append(opts, cel.Variable(name, t))
 		}
 		return v
@@ -105,6 +117,26 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 	predicate.WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
 		if refErr != nil {
 			return
+		}
+		if cc.ref != nil {
+			for _, l := range lookups {
+				if root == l.Name {
+					h, _ := cc.ref.Handle(l.Table)
+					v := varOf(root, varLookup, 0)
+					v.table, v.tableName, v.column = h, l.Table, l.Column
+					return
+				}
+			}
+			if _, isStep := names[root]; root == "ref" && !isStep {
+				if len(segs) == 0 || !cc.ref.Has(segs[0]) {
+					refErr = fmt.Errorf("ref must be followed by a declared reference table (declared: %s)", strings.Join(cc.ref.Names(), ", "))
+					return
+				}
+				h, _ := cc.ref.Handle(segs[0])
+				v := varOf(reftable.VarPrefix+segs[0], varTable, 0)
+				v.table, v.tableName = h, segs[0]
+				return
+			}
 		}
 		switch root {
 		case "key":
@@ -162,7 +194,12 @@ func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int,
 		return nil, fmt.Errorf("program %q: %w", src, err)
 	}
 	pr.prog = prog
-	if pr.eager {
+	readsRef := false
+	for _, v := range pr.vars {
+		readsRef = readsRef || v.kind == varTable || v.kind == varLookup
+	}
+	// The native path knows payload fields only.
+	if pr.eager && !readsRef {
 		if f, ok := predicate.Native(checked.NativeRep().Expr()); ok {
 			pr.fast = f
 		}
@@ -223,6 +260,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.key, true
 	case varTime:
 		return time.Unix(0, a.t).UTC(), true
+	case varTable:
+		return v.table.Current().CEL(), true
+	case varLookup:
+		return v.table.Current().Resolve(a.key, v.column), true
 	case varStep:
 		if v.step >= len(a.caps) || a.caps[v.step].n == 0 {
 			return nil, false

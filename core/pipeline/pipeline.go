@@ -10,6 +10,7 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/window"
 )
@@ -48,6 +49,8 @@ type Config struct {
 	Window     window.Spec
 	Time       window.Time
 	Aggregates []aggregate.Spec
+	// Reference are the reference tables where conditions may read (nil: none).
+	Reference *reftable.Set
 }
 
 // Pipeline is one function's processing state for one partition. Not safe for concurrent use.
@@ -94,7 +97,7 @@ func New(cfg Config) (*Builder, error) {
 		return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
 	}
 	if len(cfg.Aggregates) > 0 {
-		plan, err := aggregate.Compile(cfg.Aggregates, &p.fields)
+		plan, err := aggregate.CompileRef(cfg.Aggregates, &p.fields, cfg.Reference)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
 		}

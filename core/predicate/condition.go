@@ -13,6 +13,7 @@ package predicate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -21,6 +22,7 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/reftable"
 )
 
 // DefaultCostLimit bounds the CEL cost of one evaluation when Compile is given zero.
@@ -46,17 +48,29 @@ const (
 	varTime
 	varField // a top-level payload field: the root is the first path segment
 	varEvent // event.<path>
+	varTable // ref.<table>: a reference table
+	varLookup
 )
 
 type variable struct {
 	kind varKind
 	root *PathTree[int] // a leaf's At is its field-table index
+	// table and column are a reference table's slot and, for a lookup, the column.
+	table  reftable.Handle
+	column string
 }
 
 // Compile parses and checks src and adds every field it reads to table. costLimit bounds one
 // evaluation (DefaultCostLimit when zero). Errors carry CEL's position inside src
 // ("ERROR: <input>:1:5: ...").
 func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, error) {
+	return CompileRef(src, table, costLimit, nil)
+}
+
+// CompileRef is Compile for a function with reference tables: the condition may read
+// ref.<table>[key].<column> (the event's key), and ref.<table> as a map. Each evaluation reads the
+// tables' current versions.
+func CompileRef(src string, table *core.FieldTable, costLimit uint64, ref *reftable.Set) (*Condition, error) {
 	if costLimit == 0 {
 		costLimit = DefaultCostLimit
 	}
@@ -81,6 +95,7 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 	c := &Condition{src: src, byName: map[string]int{}}
 	var opts []cel.EnvOption
 	var refErr error
+	lookups := reftable.RewriteLookups(parsed.NativeRep().Expr(), ref.Names(), "key")
 	varOf := func(name string, kind varKind) *variable {
 		if i, ok := c.byName[name]; ok {
 			return &c.vars[i]
@@ -92,10 +107,35 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 			opts = append(opts, cel.Variable(name, cel.DynType))
 		case varEvent:
 			opts = append(opts, cel.Variable(name, cel.MapType(cel.StringType, cel.DynType)))
+		case varTable:
+			opts = append(opts, cel.Variable(name, reftable.CELType))
+		case varLookup:
+			opts = append(opts, cel.Variable(name, cel.DynType))
 		}
 		return &c.vars[len(c.vars)-1]
 	}
 	WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
+		if ref != nil {
+			for _, l := range lookups {
+				if root == l.Name {
+					h, _ := ref.Handle(l.Table)
+					v := varOf(root, varLookup)
+					v.table, v.column = h, l.Column
+					return
+				}
+			}
+			if root == "ref" {
+				if len(segs) == 0 || !ref.Has(segs[0]) {
+					if refErr == nil {
+						refErr = fmt.Errorf("ref must be followed by a declared reference table (declared: %s)", strings.Join(ref.Names(), ", "))
+					}
+					return
+				}
+				h, _ := ref.Handle(segs[0])
+				varOf(reftable.VarPrefix+segs[0], varTable).table = h
+				return
+			}
+		}
 		switch root {
 		case "key":
 			varOf(root, varKey)
@@ -141,7 +181,8 @@ func Compile(src string, table *core.FieldTable, costLimit uint64) (*Condition, 
 			v.root.EachLeaf(func(n *PathTree[int]) { n.At = table.Index(n.Path) })
 		}
 	}
-	if f, ok := Native(checked.NativeRep().Expr()); ok {
+	// The native path knows payload fields only.
+	if f, ok := Native(checked.NativeRep().Expr()); ok && !c.readsRef() {
 		f.Bind(table)
 		c.fast = f
 	}
@@ -205,6 +246,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return types.String(a.ev.Key), true
 	case varTime:
 		return types.Timestamp{Time: a.ev.Time.UTC()}, true
+	case varTable:
+		return v.table.Current().CEL(), true
+	case varLookup:
+		return v.table.Current().Resolve(a.ev.Key, v.column), true
 	}
 	if n := v.root; n.Leaf {
 		// The common case, a top-level field: hand CEL its own value type, sparing the adapter.
@@ -240,4 +285,28 @@ func build(n *PathTree[int], fields []core.Value) (any, bool) {
 		}
 	}
 	return m, true
+}
+
+// readsRef reports whether the condition reads a reference table.
+func (c *Condition) readsRef() bool {
+	for _, v := range c.vars {
+		if v.kind == varTable || v.kind == varLookup {
+			return true
+		}
+	}
+	return false
+}
+
+// Tables are the reference tables the condition reads, sorted.
+func (c *Condition) Tables() []string {
+	var ts []string
+	for _, v := range c.vars {
+		if v.kind == varTable || v.kind == varLookup {
+			if t := v.table.Current().Name(); !slices.Contains(ts, t) {
+				ts = append(ts, t)
+			}
+		}
+	}
+	slices.Sort(ts)
+	return ts
 }

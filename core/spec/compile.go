@@ -85,6 +85,7 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 		e.Err = err
 		return nil, Errors{e}
 	}
+	c.cfg.Reference = c.ref
 	for i := range f.Aggregates {
 		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())
 	}
@@ -97,7 +98,9 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
 	for i := range f.Patterns {
-		p, err := pattern.Compile(f.patternConfig(i), b.Fields())
+		pc := f.patternConfig(i)
+		pc.Reference = c.ref
+		p, err := pattern.Compile(pc, b.Fields())
 		if err != nil {
 			return nil, Errors{patternError(fmt.Sprintf("patterns[%d]", i), err)}
 		}

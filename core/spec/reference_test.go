@@ -1,12 +1,17 @@
 package spec
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/reftable"
 )
 
@@ -94,5 +99,74 @@ func TestReferenceErrors(t *testing.T) {
 	var pe *reftable.ParseError
 	if !errors.As(err, &pe) || pe.Line != 3 {
 		t.Errorf("got %v, want a ParseError at line 3", err)
+	}
+}
+
+// where: conditions and pattern steps read the tables too; pattern decisions carry the version.
+func TestReferenceWhereAndPattern(t *testing.T) {
+	const src = `name: refp
+input: {key: machine, time: ts, time_format: unix_ms}
+window: {tumbling: 1m}
+aggregates:
+  - {name: n, count: true}
+  - name: over
+    count: true
+    where: temp > ref.limits[key].max_temp
+reference:
+  - {name: limits, source: limits.csv, key: machine, default_key: "*"}
+patterns:
+  - name: hot-twice
+    steps:
+      - name: a
+        where: temp > ref.limits[key].max_temp
+        times: 2
+    within: 1m
+`
+	const limits = "machine,max_temp\npress-01,80\n*,90\n"
+	f, err := Load(writeSpec(t, src, limits))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Compile(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.NewPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []core.Record
+	for i, e := range []struct {
+		m    string
+		s    int
+		temp float64
+	}{{"press-01", 1, 85}, {"press-02", 1, 85}, {"press-01", 2, 86}, {"press-02", 2, 86}, {"press-01", 3, 70}} {
+		recs = append(recs, core.Record{ID: fmt.Sprint(i), Offset: fmt.Sprint(i),
+			Data: fmt.Appendf(nil, `{"machine":%q,"ts":%d,"temp":%g}`, e.m, e.s*1000, e.temp)})
+	}
+	ctx := context.Background()
+	res, err := p.Process(ctx, core.Batch{Partition: "0", Records: recs, Now: time.Unix(1e9, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := res.Outputs
+	if _, err := p.Flush(ctx, func(o core.Output) { outs = append(outs, core.CloneOutput(o)) }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range outs {
+		switch o := o.(type) {
+		case *core.WindowResult:
+			over, _ := o.Value("over")
+			got = append(got, fmt.Sprintf("window %s over=%g", o.Key, over.Num))
+		case *core.Decision:
+			got = append(got, fmt.Sprintf("%s %s %s %v", o.Rule, o.Key, o.State, o.Ref))
+		}
+	}
+	v := reftable.Version([]byte(limits))
+	want := []string{"hot-twice press-01 matched [{limits " + v + "}]", "window press-01 over=2", "window press-02 over=0"}
+	slices.Sort(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -412,7 +412,8 @@ func (v *validator) aggregates() (celOK bool) {
 		}
 		if strings.TrimSpace(a.Where) != "" && !v.hasErrUnder(p+".where") {
 			var table core.FieldTable
-			if _, err := predicate.Compile(a.Where, &table, 0); err != nil {
+			ref, _ := v.f.declaredReference()
+			if _, err := predicate.CompileRef(a.Where, &table, 0, ref); err != nil {
 				e := celError(p+".where", err.Error(), "")
 				if e.Hint == "CEL syntax: avg_temp > 80 && n >= 10" {
 					e.Hint = `CEL syntax: outcome == "fail" && amount > 100.0`
@@ -818,7 +819,8 @@ func (f *Function) anomalyConfig(i int) rule.Anomaly {
 // patternConfig converts pattern i to the pattern package's form.
 func (f *Function) patternConfig(i int) pattern.Config {
 	p := f.Patterns[i]
-	cfg := pattern.Config{Name: p.Name, Function: f.Name, Within: p.Within, Contiguity: p.Contiguity, Skip: p.Skip,
+	ref, _ := f.declaredReference()
+	cfg := pattern.Config{Reference: ref, Name: p.Name, Function: f.Name, Within: p.Within, Contiguity: p.Contiguity, Skip: p.Skip,
 		Capture: p.Capture, MaxPartials: p.MaxPartials, MaxBuffered: p.MaxBuffered, KeyTTL: p.KeyTTL,
 		IdleLag: p.IdleLag, CostLimit: p.CostLimit, Severity: p.Severity}
 	for _, s := range p.Steps {
