@@ -38,7 +38,7 @@ func newRow(cols map[string]any) *Row {
 		m[types.String(c)] = cv
 		vals[c] = cv
 	}
-	return &Row{cols: cols, vals: vals, val: types.NewRefValMap(types.DefaultTypeAdapter, m)}
+	return &Row{cols: cols, celVals: vals, val: types.NewRefValMap(types.DefaultTypeAdapter, m)}
 }
 
 // CEL returns the table as a CEL map value: indexing it with a key the table lacks gives the

@@ -86,14 +86,33 @@ func TableOf(name string) string {
 // Resolve evaluates lookup column for key: the column's value in the key's row (the default row
 // for a key the table lacks), or an error value as CEL's map access gives one.
 func (t *Table) Resolve(key, column string) ref.Val {
+	i, ok := t.colIdx[column]
+	if !ok {
+		i = -1
+	}
+	return t.ResolveAt(key, i, column)
+}
+
+// ColumnIndex is the index of column for ResolveAt, -1 if the table has no such column. It is
+// valid for this version of the table only.
+func (t *Table) ColumnIndex(column string) int {
+	if i, ok := t.colIdx[column]; ok {
+		return i
+	}
+	return -1
+}
+
+// ResolveAt is Resolve with the column's index in this version of the table (ColumnIndex); the
+// name is for the error of a missing column.
+func (t *Table) ResolveAt(key string, col int, column string) ref.Val {
 	r, ok := t.rows[key]
 	if !ok {
 		if r = t.def; r == nil {
 			return types.NewErr("no such key: %s", key)
 		}
 	}
-	if v, ok := r.vals[column]; ok {
-		return v
+	if col >= 0 && r.vals[col] != nil {
+		return r.vals[col]
 	}
 	return types.NewErr("no such key: %s", column)
 }

@@ -44,14 +44,17 @@ type Table struct {
 	rows    map[string]*Row
 	def     *Row // the row of keys the table lacks; nil if none
 	columns []string
+	colIdx  map[string]int // index of each column in columns and in Row.vals
 }
 
 // Row is one row of a table: its column values by name (float64, string, bool, nil, or for JSON
 // lines also []any and map[string]any).
 type Row struct {
 	cols map[string]any
-	vals map[string]ref.Val // cols as CEL values
+	vals []ref.Val // cols as CEL values, by the table's column index; nil where the row lacks one
 	val  celRow
+	// celVals holds the CEL values by column until the table's columns are known.
+	celVals map[string]ref.Val
 }
 
 // Get returns the value of column col.
@@ -160,6 +163,16 @@ func Parse(spec Spec, source string, data []byte) (*Table, error) {
 		t.columns = append(t.columns, c)
 	}
 	slices.Sort(t.columns)
+	t.colIdx = make(map[string]int, len(t.columns))
+	for i, c := range t.columns {
+		t.colIdx[c] = i
+	}
+	for _, r := range t.rows {
+		t.index(r)
+	}
+	if t.def != nil {
+		t.index(t.def)
+	}
 	return t, nil
 }
 
@@ -315,4 +328,13 @@ func normalize(v any) any {
 		return l
 	}
 	return v
+}
+
+// index lays r's CEL values out by column index.
+func (t *Table) index(r *Row) {
+	r.vals = make([]ref.Val, len(t.columns))
+	for c := range r.cols {
+		r.vals[t.colIdx[c]] = r.celVals[c]
+	}
+	r.celVals = nil
 }

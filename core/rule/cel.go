@@ -198,6 +198,17 @@ type activation struct {
 	prevVal ref.Val
 	// tables are the Set's reference tables, each pinned to one version for the evaluation.
 	tables []pinned
+	// lookups are the Set's lookup variables, with the column index of the version last read.
+	lookups []lookupPin
+}
+
+// lookupPin is a lookup variable as an activation resolves it.
+type lookupPin struct {
+	name   string
+	table  int
+	column string
+	t      *reftable.Table // the version col is for
+	col    int
 }
 
 // pinned is a reference table and the version an evaluation reads.
@@ -224,6 +235,11 @@ func (a *activation) reset(r *core.WindowResult, attrs map[string]string, first 
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
+	if len(a.lookups) > 0 && len(name) > len(reftable.VarPrefix) && name[:len(reftable.VarPrefix)] == reftable.VarPrefix {
+		if v, ok := a.resolveRef(name); ok {
+			return v, true
+		}
+	}
 	if i, ok := a.set.aggIndex[name]; ok {
 		if v := a.cache[i]; v != nil {
 			return v, true
@@ -260,13 +276,27 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.prevVal, true
 	}
 	if len(name) > len(reftable.VarPrefix) && name[:len(reftable.VarPrefix)] == reftable.VarPrefix {
-		if l, ok := a.set.lookups[name]; ok {
-			return a.tables[l.table].cur.Resolve(a.r.Key, l.column), true
+		return a.resolveRef(name)
+	}
+	return nil, false
+}
+
+// resolveRef resolves a lookup variable or a table.
+func (a *activation) resolveRef(name string) (any, bool) {
+	for i := range a.lookups {
+		l := &a.lookups[i]
+		if l.name != name {
+			continue
 		}
-		for i := range a.tables {
-			if a.tables[i].name == name {
-				return a.tables[i].cur.CEL(), true
-			}
+		t := a.tables[l.table].cur
+		if l.t != t {
+			l.t, l.col = t, t.ColumnIndex(l.column)
+		}
+		return t.ResolveAt(a.r.Key, l.col, l.column), true
+	}
+	for i := range a.tables {
+		if a.tables[i].name == name {
+			return a.tables[i].cur.CEL(), true
 		}
 	}
 	return nil, false

@@ -33,13 +33,7 @@ type Set struct {
 	ref      *reftable.Set
 	refNames []string
 	// lookups are the conditions' ref.<table>[key].<column> variables.
-	lookups map[string]lookupSlot
-}
-
-// lookupSlot is where a lookup variable reads: the activation's table and a column.
-type lookupSlot struct {
-	table  int
-	column string
+	lookups []lookupPin
 }
 
 // Compile validates cfg and compiles its conditions. Errors name the rule and the field, and for
@@ -152,6 +146,7 @@ func (s *Set) NewEngine() *Engine {
 		h, _ := s.ref.Handle(n)
 		e.act.tables = append(e.act.tables, pinned{name: reftable.VarPrefix + n, h: h})
 	}
+	e.act.lookups = slices.Clone(s.lookups)
 	return e
 }
 
@@ -404,9 +399,8 @@ func (s *Set) bindTables(t *threshold) error {
 
 func (s *Set) addLookups(ls []reftable.Lookup) {
 	for _, l := range ls {
-		if s.lookups == nil {
-			s.lookups = map[string]lookupSlot{}
+		if !slices.ContainsFunc(s.lookups, func(p lookupPin) bool { return p.name == l.Name }) {
+			s.lookups = append(s.lookups, lookupPin{name: l.Name, table: slices.Index(s.refNames, l.Table), column: l.Column})
 		}
-		s.lookups[l.Name] = lookupSlot{table: slices.Index(s.refNames, l.Table), column: l.Column}
 	}
 }
