@@ -3,6 +3,7 @@ package rule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +164,42 @@ func BenchmarkEvalCELRef(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
+}
+
+// BenchmarkRefLookupCost measures what a reference-table lookup adds to an evaluation on a busy
+// machine: it alternates chunks of 1,000 evaluations of `avg > 80.0 && count >= 10` and of
+// `avg > ref.limits[key].max && count >= 10` and reports the median difference per evaluation
+// (lookup-ns), so that load shared by both sides cancels out.
+func BenchmarkRefLookupCost(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("machine,max\n")
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "sensor-%04d,80\n", i)
+	}
+	ref, _ := refSet(b, map[string]string{"limits": sb.String()}, "")
+	aggs := []Aggregate{{Name: "count"}, {Name: "sum"}, {Name: "avg"}, {Name: "min"}, {Name: "max"}}
+	base := mustCompile(b, Config{Aggregates: aggs, Thresholds: []Threshold{{Name: "hot", Condition: "avg > 80.0 && count >= 10"}}})
+	withRef := mustCompile(b, Config{Aggregates: aggs, Reference: ref,
+		Thresholds: []Threshold{{Name: "hot", Condition: "avg > ref.limits[key].max && count >= 10"}}})
+	r := benchResults(1)[0]
+	chunk := func(s *Set, e *Engine) time.Duration {
+		cond := s.thresholds[0].fire
+		start := time.Now()
+		for range 1000 {
+			e.act.reset(r, nil, true, nil)
+			if ok, err := cond.eval(&e.act, s.costLimit); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+		return time.Since(start)
+	}
+	eb, er := base.NewEngine(), withRef.NewEngine()
+	var diffs []float64
+	for b.Loop() {
+		tb := chunk(base, eb)
+		tr := chunk(withRef, er)
+		diffs = append(diffs, float64(tr-tb)/1000)
+	}
+	slices.Sort(diffs)
+	b.ReportMetric(diffs[len(diffs)/2], "lookup-ns")
 }
