@@ -16,6 +16,10 @@
 //     list(map(string, dyn)) of {"value": string, "count": int} (top.exists(i, i.count > 100));
 //   - key (string), revision (int), window.start and window.end (timestamps), attrs
 //     (map(string, string), empty unless given to DecideAttrs);
+//   - ref.<table>, each reference table of Config.Reference, as a map from key to row (a map from
+//     column to value): ref.limits[key].max_temp. A lookup by key compiles to one variable resolved
+//     natively; decisions of a rule that reads a table carry its version (Decision.Ref), which is
+//     part of their ids;
 //   - prev, the values of the key's previous window (the latest revision of the window before the
 //     one being evaluated) as a map(string, dyn), and first, which is true when there is none. With
 //     no previous window prev is an empty map: has(prev.avg) is false and prev.avg is an error, so
