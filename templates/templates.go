@@ -66,6 +66,9 @@ type Data struct {
 	// DeadLetters are the IDs ("events.ndjson:LINE") of the sample records the function
 	// dead-letters (From only).
 	DeadLetters []string
+	// RefFiles are the files of eddy.yaml's reference tables (relative to the project root), built
+	// into the binary beside the spec.
+	RefFiles []string
 	// Description is the spec's description, for the README (From only).
 	Description string
 }

@@ -217,6 +217,9 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 		}
 		d.From, d.Description, d.DeadLetters = filepath.ToSlash(o.from), src.fn.Description, src.dead
 		d.Golden = !src.fn.Input.ProcessingTime
+		for _, r := range src.refs {
+			d.RefFiles = append(d.RefFiles, r.Path)
+		}
 	}
 	files, err := templates.Project(d)
 	if err != nil {

@@ -41,6 +41,8 @@ type fromSource struct {
 	// writes them; dead the IDs of the records it dead-letters.
 	outputs []string
 	dead    []string
+	// refs are the spec's reference tables read from files beside it, copied into the project.
+	refs []templates.File
 }
 
 // loadFrom reads --from: a directory (its eddy.yaml, or its only *.yaml) or a spec file, with the
@@ -75,6 +77,20 @@ func loadFrom(ctx context.Context, e *env, from, name string) (*fromSource, erro
 		return nil, fmt.Errorf("%s: the name is %q after setting it to %q: is the top-level name: an anchor or alias?", src.specPath, c.Name(), name)
 	}
 	src.fn = f
+	for _, r := range f.Reference {
+		if strings.Contains(r.Source, "://") {
+			continue
+		}
+		rel, err := filepath.Rel(filepath.Dir(src.specPath), r.Source)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue // a table elsewhere stays where it is
+		}
+		data, err := os.ReadFile(r.Source)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reference table %s: %w", src.specPath, r.Name, err)
+		}
+		src.refs = append(src.refs, templates.File{Path: filepath.ToSlash(rel), Data: data, Mode: 0o644})
+	}
 	if p := filepath.Join(dir, "events.ndjson"); fileExists(p) {
 		if src.events, err = readSampleFile(p); err != nil {
 			return nil, err
@@ -431,7 +447,7 @@ func (s *fromSource) files(d templates.Data) []templates.File {
 	if d.Golden {
 		fs = append(fs, templates.File{Path: "testdata/expected.ndjson", Data: []byte(strings.Join(s.outputs, "\n") + "\n"), Mode: 0o644})
 	}
-	return fs
+	return append(fs, s.refs...)
 }
 
 // sampleEvents picks the events of the sample trigger payloads: the first dozen the function

@@ -3,9 +3,11 @@ package reftable
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -67,6 +69,20 @@ var FileLoader Loader = LoaderFunc(func(_ context.Context, source string) ([]byt
 	}
 	return os.ReadFile(path)
 })
+
+// FSLoader reads sources without a scheme from fsys (an embed.FS of the tables built into a
+// binary) and passes the others to next (DefaultURLMux when nil).
+func FSLoader(fsys fs.FS, next Loader) Loader {
+	if next == nil {
+		next = defaultMux
+	}
+	return LoaderFunc(func(ctx context.Context, source string) ([]byte, error) {
+		if strings.Contains(source, "://") {
+			return next.Load(ctx, source)
+		}
+		return fs.ReadFile(fsys, filepath.ToSlash(filepath.Clean(source)))
+	})
+}
 
 // URLMux picks a Loader by the scheme of a source; sources without a scheme, and file://, are
 // files.
