@@ -211,3 +211,32 @@ func FuzzRenameSpec(f *testing.F) {
 		}
 	})
 }
+
+// A spec with a reference table beside it: the project gets the file, and function.go builds it
+// in, so the Lambda binary reads the table it was tested with.
+func TestNewFromReferenceTable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "p")
+	code, _, stderr := runEnv(t, "", false, "new", "machine-alarms", "--cloud", "aws", "--from", "../../examples/iot/machines", "--dir", dir, "--no-tidy", "--eddy-path", "../..")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want, err := os.ReadFile("../../examples/iot/machines/limits.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "limits.csv")); err != nil || string(got) != string(want) {
+		t.Errorf("limits.csv in the project: %v\n%s", err, got)
+	}
+	fn, err := os.ReadFile(filepath.Join(dir, "function.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"//go:embed limits.csv", "RefLoader: reftable.FSLoader(tables, nil)", "c.RunReference("} {
+		if !strings.Contains(string(fn), s) {
+			t.Errorf("function.go lacks %q", s)
+		}
+	}
+	if exp, err := os.ReadFile(filepath.Join(dir, "testdata/expected.ndjson")); err != nil || !strings.Contains(string(exp), `"limits.model":"P-250"`) {
+		t.Errorf("expected.ndjson lacks the enriched P-250 decision: %v", err)
+	}
+}
