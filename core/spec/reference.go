@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type Reference struct {
 	// key in ref.<name>).
 	DefaultKey string `yaml:"default_key"`
 }
+
+// refUseRE finds table lookups, ref.<table>[...], in an expression.
+var refUseRE = regexp.MustCompile(`\bref\.([A-Za-z_][A-Za-z0-9_]*)\s*\[`)
 
 // referenceSpecs converts the reference section to reftable's form.
 func (f *Function) referenceSpecs() []reftable.Spec {
@@ -64,6 +68,24 @@ func (v *validator) reference() {
 				v.add(verr(p+".name", fmt.Sprintf("reference table %q is declared twice", r.Name), ""))
 			}
 			seen[r.Name] = true
+		}
+	}
+	// Event conditions read an undeclared name as a payload field (false when missing), so a
+	// table lookup there would fail silently: name it instead.
+	check := func(path, src string) {
+		for _, m := range refUseRE.FindAllStringSubmatch(src, -1) {
+			if !seen[m[1]] {
+				v.add(verr(path, fmt.Sprintf("reads reference table %q, which is not declared", m[1]), "declare it under reference:"))
+				return
+			}
+		}
+	}
+	for i, a := range v.f.Aggregates {
+		check(fmt.Sprintf("aggregates[%d].where", i), a.Where)
+	}
+	for i, p := range v.f.Patterns {
+		for j, s := range p.Steps {
+			check(fmt.Sprintf("patterns[%d].steps[%d].where", i, j), s.Where)
 		}
 	}
 	for i, r := range v.f.Rules {

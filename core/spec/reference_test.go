@@ -77,6 +77,8 @@ func TestReferenceErrors(t *testing.T) {
 		{"bad format", strings.Replace(refSpec, "key: machine, default_key", "format: xml, key: machine, default_key", 1), "", "reference[0].format"},
 		{"no key", strings.Replace(refSpec, "key: machine, default_key", "default_key", 1), "", "reference[0].key"},
 		{"missing file", refSpec, "", "limits.csv: no such file or directory"},
+		{"undeclared in where", strings.Replace(refSpec, "  - {name: avg_temp, avg: temp}", "  - name: over\n    count: true\n    where: temp > ref.limitz[key].max_temp", 1), "machine,max_temp\n*,90\n",
+			`aggregates[0].where: reads reference table "limitz", which is not declared`},
 		{"missing key column", refSpec, "id,max_temp\n*,90\n", `limits.csv:1: key column "machine" does not exist (columns: id, max_temp)`},
 		{"malformed", refSpec, "machine,max_temp\npress-01,80\npress-02\n", "limits.csv:3: wrong number of fields"},
 	} {
