@@ -331,6 +331,12 @@ func checkLinks(bin string, forbidden ...string) error {
 	return nil
 }
 
+// awsArtifact is where deploy builds the Lambda package; deploy/aws/template.yaml's CodeUri names
+// it by a literal relative path, since sam package uploads only literal paths.
+func awsArtifact(root string) string {
+	return filepath.Join(root, ".eddy", "build", "aws", "function.zip")
+}
+
 func buildAWS(ctx context.Context, p *project, build string) ([]artifact, error) {
 	if err := needDir(p, "cmd/aws", "aws"); err != nil {
 		return nil, err
@@ -342,7 +348,7 @@ func buildAWS(ctx context.Context, p *project, build string) ([]artifact, error)
 	if err := checkLinks(boot, "cloud.google.com/", "github.com/GoogleCloudPlatform/", "github.com/Azure/", "github.com/AzureAD/"); err != nil {
 		return nil, err
 	}
-	zipPath := filepath.Join(build, "function.zip")
+	zipPath := awsArtifact(p.root)
 	if err := zipFiles(zipPath, build, []string{"bootstrap"}); err != nil {
 		return nil, err
 	}
@@ -589,8 +595,7 @@ func plan(p *project, o deployOpts, build string) []step {
 	case "aws/sam":
 		return []step{{args: []string{"sam", "deploy", "--template-file", rel(p.root, filepath.Join(infra, "template.yaml")),
 			"--stack-name", p.name, "--region", o.region, "--capabilities", "CAPABILITY_IAM", "--resolve-s3",
-			"--no-confirm-changeset", "--no-fail-on-empty-changeset",
-			"--parameter-overrides", "CodeUri=" + filepath.Join(build, "function.zip")}}}
+			"--no-confirm-changeset", "--no-fail-on-empty-changeset"}}}
 	case "aws/terraform":
 		return tf("region="+o.region, "artifact="+filepath.Join(build, "function.zip"))
 	case "gcp/terraform":
