@@ -273,7 +273,7 @@ func checkTerraform(t *testing.T, path string, wantTypes ...string) {
 		}
 		if len(b.Labels) > 0 && strings.HasSuffix(b.Labels[0], "_iam_member") || len(b.Labels) > 0 && b.Labels[0] == "azurerm_role_assignment" {
 			for _, name := range []string{"role", "role_definition_name"} {
-				if a, ok := b.Body.Attributes[name]; ok && (strings.Contains(text(a.Expr), "Owner") || strings.Contains(text(a.Expr), "admin") ||
+				if a, ok := b.Body.Attributes[name]; ok && (strings.Contains(text(a.Expr), "Owner") && !strings.Contains(text(a.Expr), "Storage Blob Data Owner") || strings.Contains(text(a.Expr), "admin") ||
 					strings.Contains(text(a.Expr), "editor") || strings.Contains(text(a.Expr), "Contributor\"") && !strings.Contains(text(a.Expr), "Data Contributor")) {
 					t.Errorf("%s: %v grants a broad role %s", path, b.Labels, text(a.Expr))
 				}

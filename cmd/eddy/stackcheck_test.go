@@ -5,9 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // The names the generated stacks are checked with: the shortest and the longest eddy new accepts.
@@ -110,5 +114,82 @@ func TestStackTerraform(t *testing.T) {
 				t.Errorf("terraform validate: %s", out)
 			}
 		})
+	}
+}
+
+// tfResources parses a Terraform file into its resource blocks by type, with the source text of
+// each block's attributes (nested ones as "block.attr").
+func tfResources(t *testing.T, path string) map[string][]map[string]string {
+	t.Helper()
+	f, diags := hclparse.NewParser().ParseHCLFile(path)
+	if diags.HasErrors() {
+		t.Fatalf("%s: %v", path, diags)
+	}
+	out := map[string][]map[string]string{}
+	var walk func(prefix string, b *hclsyntax.Body, into map[string]string)
+	walk = func(prefix string, b *hclsyntax.Body, into map[string]string) {
+		for name, a := range b.Attributes {
+			r := a.Expr.Range()
+			into[prefix+name] = string(f.Bytes[r.Start.Byte:r.End.Byte])
+		}
+		for _, nb := range b.Blocks {
+			into[prefix+nb.Type] = "block"
+			walk(prefix+nb.Type+".", nb.Body, into)
+		}
+	}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "resource" {
+			continue
+		}
+		attrs := map[string]string{}
+		walk("", b.Body, attrs)
+		out[b.Labels[0]] = append(out[b.Labels[0]], attrs)
+	}
+	return out
+}
+
+// The Azure stack deploys code the way each plan supports and holds no storage key: on Linux
+// Consumption (Y1) the app runs from the package blob (WEBSITE_RUN_FROM_PACKAGE = its URL, read
+// with the app's identity), since zip deploy with WEBSITE_RUN_FROM_PACKAGE=1 is not supported there
+// and zip_deploy_file without it deploys nothing; Flex Consumption (FC1) is offered and deploys the
+// zip into its deployment container; no app holds the storage account's access key.
+func TestStackAzureDeploysCode(t *testing.T) {
+	dir := newStacks(t, "press-monitor")
+	res := tfResources(t, filepath.Join(dir, "deploy", "azure", "main.tf"))
+	for _, typ := range []string{"azurerm_linux_function_app", "azurerm_function_app_flex_consumption"} {
+		apps := res[typ]
+		if len(apps) != 1 {
+			t.Fatalf("%d %s, want 1", len(apps), typ)
+		}
+		app := apps[0]
+		if _, ok := app["storage_account_access_key"]; ok {
+			t.Errorf("%s holds the storage account key: %s", typ, app["storage_account_access_key"])
+		}
+		if _, ok := app["storage_access_key"]; ok {
+			t.Errorf("%s holds the storage account key: %s", typ, app["storage_access_key"])
+		}
+		if zip, ok := app["zip_deploy_file"]; ok && typ == "azurerm_linux_function_app" {
+			if !regexp.MustCompile(`WEBSITE_RUN_FROM_PACKAGE\s*=\s*"1"|SCM_DO_BUILD_DURING_DEPLOYMENT\s*=\s*"?true`).MatchString(app["app_settings"]) {
+				t.Errorf("%s: zip_deploy_file %s without WEBSITE_RUN_FROM_PACKAGE=1 or SCM_DO_BUILD_DURING_DEPLOYMENT=true deploys nothing", typ, zip)
+			}
+		}
+	}
+	y1 := res["azurerm_linux_function_app"][0]
+	if y1["storage_uses_managed_identity"] != "true" || !strings.Contains(y1["app_settings"], "WEBSITE_RUN_FROM_PACKAGE") ||
+		!strings.Contains(y1["app_settings"], "azurerm_storage_blob.app[0].url") || !strings.Contains(y1["app_settings"], "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID") {
+		t.Errorf("the Y1 app does not run from its package blob with its identity: %v", y1)
+	}
+	fc1 := res["azurerm_function_app_flex_consumption"][0]
+	if fc1["storage_authentication_type"] != `"SystemAssignedIdentity"` || fc1["zip_deploy_file"] != "var.app_zip" || fc1["runtime_name"] != `"custom"` {
+		t.Errorf("the FC1 app: %v", fc1)
+	}
+	if sku := res["azurerm_service_plan"][0]["sku_name"]; sku != "var.plan" {
+		t.Errorf("the service plan's sku is %s, want var.plan (Y1 or FC1)", sku)
+	}
+	// The state containers' grant is theirs alone: the host's account is another one.
+	for _, ra := range res["azurerm_role_assignment"] {
+		if strings.Contains(ra["role_definition_name"], "Owner") && strings.Contains(ra["scope"], "storage_account.data") {
+			t.Errorf("an owner grant on the data account: %v", ra)
+		}
 	}
 }
