@@ -124,7 +124,8 @@ func TestNewAndDeploy(t *testing.T) {
 				t.Fatal(err)
 			}
 			r = eddyIn(t, dir, []string{"PATH=" + filepath.Dir(goBin)}, "deploy", "--cloud", cloud)
-			tool := defaultTools[cloud]
+			c, _ := cloudNamed(cloud)
+			tool := c.tools()[0]
 			if r.code != 1 || !strings.Contains(r.stderr, tool+" not installed") {
 				t.Fatalf("deploy without %s: exit %d: %s", tool, r.code, r.stderr)
 			}

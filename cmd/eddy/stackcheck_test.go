@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -190,6 +193,167 @@ func TestStackAzureDeploysCode(t *testing.T) {
 	for _, ra := range res["azurerm_role_assignment"] {
 		if strings.Contains(ra["role_definition_name"], "Owner") && strings.Contains(ra["scope"], "storage_account.data") {
 			t.Errorf("an owner grant on the data account: %v", ra)
+		}
+	}
+}
+
+// tfSchema is testdata/validate/tfschema.json: the arguments of the resources of providers the
+// local mirror lacks, extracted from the providers' documentation by tfschema.py.
+type tfSchema struct {
+	Providers map[string]struct{ Commit string } `json:"providers"`
+	Resources map[string]struct {
+		Args     []string `json:"args"`
+		Required []string `json:"required"`
+		Exports  []string `json:"exports"`
+		Blocks   map[string]struct {
+			Args     []string `json:"args"`
+			Required []string `json:"required"`
+		} `json:"blocks"`
+	} `json:"resources"`
+}
+
+// metaArgs are the arguments every resource takes.
+var metaArgs = []string{"count", "for_each", "depends_on", "provider", "lifecycle"}
+
+// checkSchema checks every resource of a Terraform file against the schema: the resource type is
+// known, every argument and nested block is one the provider documents (at its place), required
+// arguments are set, and every reference names a declared resource, variable or local, and an
+// argument or attribute that resource type has.
+func checkSchema(t *testing.T, path string, schema *tfSchema) int {
+	t.Helper()
+	f, diags := hclparse.NewParser().ParseHCLFile(path)
+	if diags.HasErrors() {
+		t.Fatalf("%s: %v", path, diags)
+	}
+	body := f.Body.(*hclsyntax.Body)
+	declared := map[string]bool{}
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "resource", "data":
+			declared[b.Type+"."+b.Labels[0]+"."+b.Labels[1]] = true
+		case "variable":
+			declared["var."+b.Labels[0]] = true
+		case "locals":
+			for name := range b.Body.Attributes {
+				declared["local."+name] = true
+			}
+		}
+	}
+	checked := 0
+	var checkRefs func(where string, e hclsyntax.Expression)
+	checkRefs = func(where string, e hclsyntax.Expression) {
+		for _, tr := range e.Variables() {
+			root := tr.RootName()
+			var names []string
+			for _, step := range tr {
+				switch s := step.(type) {
+				case hcl.TraverseRoot:
+					names = append(names, s.Name)
+				case hcl.TraverseAttr:
+					names = append(names, s.Name)
+				}
+			}
+			switch {
+			case root == "var" || root == "local":
+				if len(names) < 2 || !declared[root+"."+names[1]] {
+					t.Errorf("%s: %s refers to undeclared %s", path, where, strings.Join(names, "."))
+				}
+			case root == "each" || root == "count" || root == "path" || root == "terraform" || root == "self":
+			case strings.Contains(root, "_"):
+				if len(names) < 2 || !declared["resource."+root+"."+names[1]] {
+					t.Errorf("%s: %s refers to undeclared resource %s", path, where, strings.Join(names, "."))
+					continue
+				}
+				rs, ok := schema.Resources[root]
+				if ok && len(names) > 2 && !slices.Contains(rs.Args, names[2]) && !slices.Contains(rs.Exports, names[2]) && names[2] != "id" {
+					t.Errorf("%s: %s refers to %s: %s has no argument or attribute %q (provider docs)", path, where, strings.Join(names, "."), root, names[2])
+				}
+			}
+		}
+	}
+	var checkBody func(where, typ string, b *hclsyntax.Body, args, required []string)
+	checkBody = func(where, typ string, b *hclsyntax.Body, args, required []string) {
+		rs := schema.Resources[typ]
+		for name, a := range b.Attributes {
+			checkRefs(where+"."+name, a.Expr)
+			if !slices.Contains(args, name) && !slices.Contains(metaArgs, name) {
+				t.Errorf("%s: %s: %s has no argument %q (provider docs; has %v)", path, where, typ, name, args)
+			}
+			if _, isBlock := rs.Blocks[name]; isBlock && slices.Contains(args, name) {
+				t.Errorf("%s: %s: %q is a block, not an argument", path, where, name)
+			}
+			checked++
+		}
+		for _, nb := range b.Blocks {
+			name, content := nb.Type, nb.Body
+			if name == "lifecycle" || name == "timeouts" {
+				continue
+			}
+			if name == "dynamic" {
+				name = nb.Labels[0]
+				for attr, a := range nb.Body.Attributes {
+					checkRefs(where+".dynamic."+attr, a.Expr)
+				}
+				for _, c := range nb.Body.Blocks {
+					if c.Type == "content" {
+						content = c.Body
+					}
+				}
+			}
+			bs, ok := rs.Blocks[name]
+			if !ok || !slices.Contains(args, name) {
+				t.Errorf("%s: %s: %s has no block %q here (provider docs)", path, where, typ, name)
+				continue
+			}
+			checked++
+			checkBody(where+"."+name, typ, content, bs.Args, bs.Required)
+		}
+		for _, r := range required {
+			_, isAttr := b.Attributes[r]
+			isBlock := slices.ContainsFunc(b.Blocks, func(nb *hclsyntax.Block) bool { return nb.Type == r })
+			if !isAttr && !isBlock {
+				t.Errorf("%s: %s: required argument %q of %s is missing (provider docs)", path, where, r, typ)
+			}
+		}
+	}
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "resource":
+			typ := b.Labels[0]
+			rs, ok := schema.Resources[typ]
+			if !ok {
+				t.Errorf("%s: resource type %s is not in testdata/validate/tfschema.json (regenerate it with tfschema.py)", path, typ)
+				continue
+			}
+			checkBody(typ+"."+b.Labels[1], typ, b.Body, rs.Args, rs.Required)
+		case "output", "locals", "variable":
+			for name, a := range b.Body.Attributes {
+				checkRefs(b.Type+"."+name, a.Expr)
+			}
+		}
+	}
+	return checked
+}
+
+// The Google and Azure stacks, whose providers the mirror lacks, parse and use only arguments,
+// blocks and attributes their providers document, with the required ones set.
+func TestStackSchema(t *testing.T) {
+	data, err := os.ReadFile("testdata/validate/tfschema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema tfSchema
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stackCheckNames {
+		dir := newStacks(t, name)
+		for _, cloud := range []string{"gcp", "azure"} {
+			n := checkSchema(t, filepath.Join(dir, "deploy", cloud, "main.tf"), &schema)
+			if n < 50 {
+				t.Errorf("%s/%s: only %d arguments checked", name, cloud, n)
+			}
+			t.Logf("%s %s: %d arguments and blocks checked against the provider docs", name, cloud, n)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 
-ITEM = re.compile(r"^\* `([a-z0-9_]+)` -\s*(.*)$")
+ITEM = re.compile(r"^\* `([a-z0-9_/]+)` -\s*(.*)$")
 BLOCK = re.compile(r"(?:^|>)\s*(?:An?|The) `([a-z0-9_]+)` block (?:supports|contains|exports)")
 
 
@@ -50,23 +50,29 @@ def parse(text):
         m = ITEM.match(line)
         if not m or section is None or section == "exportblock":
             continue
-        name, rest = m.group(1), m.group(2)
+        names, rest = m.group(1).split("/"), m.group(2)
         if not rest.strip() and i + 1 < len(lines):
             rest = lines[i + 1].strip()
         required = rest.startswith("(Required)")
+        for name in names:
+            add(res, section, name, required)
+    return res
+
+
+def add(res, section, name, required):
+    if True:
         if section == "top":
             dst = res
         elif section == "exports":
             if name not in res["exports"]:
                 res["exports"].append(name)
-            continue
+            return
         else:
             dst = res["blocks"][section]
         if name not in dst["args"]:
             dst["args"].append(name)
         if required and name not in dst["required"]:
             dst["required"].append(name)
-    return res
 
 
 def parse_plugindocs(text):
@@ -110,10 +116,26 @@ def main():
     for t in sorted(set(types)):
         prov, _, rest = t.partition("_")
         gitdir, commit = providers[prov]
-        try:
-            r = parse(page(gitdir, commit, "website/docs/r/%s.html.markdown" % rest))
-        except subprocess.CalledProcessError:
-            r = parse_plugindocs(page(gitdir, commit, "docs/resources/%s.md" % rest))
+        r = None
+        # IAM resources share one page per parent (X_iam: _policy, _binding, _member); a few
+        # google pages keep the provider prefix.
+        iam = re.sub(r"_iam_(member|binding|policy)$", "_iam", rest)
+        for path in ("website/docs/r/%s.html.markdown" % rest, "website/docs/r/%s.html.markdown" % iam,
+                     "website/docs/r/%s_%s.html.markdown" % (prov, rest), "website/docs/r/%s_%s.html.markdown" % (prov, iam)):
+            try:
+                r = parse(page(gitdir, commit, path))
+                r["page"] = path
+                break
+            except subprocess.CalledProcessError:
+                pass
+        if r is None:
+            path = "docs/resources/%s.md" % rest
+            r = parse_plugindocs(page(gitdir, commit, path))
+            r["page"] = path
+        if t.endswith("_iam_member"):
+            # The shared page's member/members and policy_data belong to the other two.
+            r["args"] = [a for a in r["args"] if a not in ("members", "policy_data")]
+            r["required"] = [a for a in r["required"] if a not in ("members", "policy_data")]
         r["provider"] = prov
         result["resources"][t] = r
     with open(out, "w") as f:
