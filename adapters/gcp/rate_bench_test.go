@@ -203,3 +203,82 @@ func BenchmarkRatePullPerKey(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s/key")
 	b.ReportMetric(float64(g.throttled)/float64(n*b.N), "429s/event")
 }
+
+// BenchmarkRatePushOverall is push mode with 20 invocations at once (the scaffold's
+// max_instance_count, one request per instance), each on its own ordering key, against the
+// throttled GCS. Reports events/s over all keys.
+//
+//	go test ./adapters/gcp -run '^$' -bench RatePushOverall -benchtime 3x
+func BenchmarkRatePushOverall(b *testing.B) {
+	const instances = 20
+	f, g := rateFunction(b)
+	evs := oneKeyEvents(b.N + 1)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for k := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("sensor-%04d", k)
+			for i := range b.N {
+				m := gcp.Message{ID: fmt.Sprintf("%d-%d", k, i), Data: evs[i], OrderingKey: key, PublishTime: time.Now()}
+				if err := f.Handle(ctx, &m); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.ReportMetric(float64(instances*b.N)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(g.throttled)/float64(instances*b.N), "429s/event")
+}
+
+// BenchmarkRatePullOverall is pull mode (one service, rounds of up to 1,000) over 5,000
+// standard events on 1,000 keys against the throttled GCS: each round commits each of its keys
+// once, and a key's next commit waits for the object's next write second. Reports events/s over
+// all keys.
+//
+//	go test ./adapters/gcp -run '^$' -bench RatePullOverall -benchtime 2x
+func BenchmarkRatePullOverall(b *testing.B) {
+	const n = 5000
+	f, g := rateFunction(b)
+	evs := bench.Generate(3, n, 1000)
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		top := mempubsub.NewTopic()
+		sub := mempubsub.NewSubscription(top, time.Minute)
+		for _, e := range evs {
+			if err := top.Send(context.Background(), &pubsub.Message{Body: e.AppendJSON(nil), Metadata: map[string]string{"key": e.Key}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		finished := make(chan time.Duration, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, err := f.Pull(ctx, sub, gcp.PullOptions{MaxBatch: 1000, MaxWait: 100 * time.Millisecond, Progress: func(st gcp.PullStats) {
+				if st.Acked == n {
+					finished <- time.Since(start)
+				}
+			}})
+			if err != nil {
+				b.Error(err)
+			}
+		}()
+		total += <-finished
+		cancel()
+		<-done
+		top.Shutdown(context.Background())
+		sub.Shutdown(context.Background())
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(float64(g.throttled)/float64(n*b.N), "429s/event")
+}
