@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/eddyhq/eddy/templates"
 )
@@ -27,6 +30,12 @@ type cloud interface {
 	samplePath() string
 	// appFiles are the files new and deploy write besides the templates.
 	appFiles(d templates.Data) ([]templates.File, error)
+	// settle fills and checks the cloud's own options (the others must stay unset).
+	settle(p *project, o *deployOpts, fl *pflag.FlagSet) error
+	// describe is the plan's headline's cloud-specific part (", pull mode").
+	describe(o deployOpts) string
+	// note is what the plan should say besides the commands ("" for nothing).
+	note(o deployOpts) string
 	// check fails, before anything is built, when the deployment cannot go ahead as asked.
 	check(p *project, o deployOpts) error
 	// build builds the artifacts the plan deploys into build.
@@ -54,6 +63,16 @@ func cloudNamed(name string) (cloud, error) {
 	return nil, usagef("--cloud %q: want aws, gcp or azure", name)
 }
 
+// onlyFor fails when the flags of another cloud were given.
+func onlyFor(fl *pflag.FlagSet, cloudName string, flags ...string) error {
+	for _, f := range flags {
+		if fl.Lookup(f) != nil && fl.Changed(f) {
+			return usagef("--%s is not for --cloud %s", f, cloudName)
+		}
+	}
+	return nil
+}
+
 // tfSteps are terraform init and the given subcommand (apply, destroy) in deploy/CLOUD with vars.
 func tfSteps(p *project, cloudName, verb string, vars ...string) []step {
 	dir := "-chdir=" + filepath.Join("deploy", cloudName)
@@ -74,7 +93,13 @@ func (awsCloud) triggerEvent(o genOpts, evs [][]byte, keys []string, at time.Tim
 	return kinesisEvent(o, evs, keys, at)
 }
 func (awsCloud) appFiles(templates.Data) ([]templates.File, error) { return nil, nil }
-func (awsCloud) check(*project, deployOpts) error                  { return nil }
+func (awsCloud) settle(_ *project, o *deployOpts, fl *pflag.FlagSet) error {
+	o.project, o.mode, o.plan, o.resourceGroup = "", "", "", ""
+	return onlyFor(fl, "aws", "project", "mode", "plan", "resource-group")
+}
+func (awsCloud) describe(deployOpts) string       { return "" }
+func (awsCloud) note(deployOpts) string           { return "" }
+func (awsCloud) check(*project, deployOpts) error { return nil }
 func (awsCloud) build(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
 	return buildAWS(ctx, p, b, build)
 }
@@ -114,6 +139,32 @@ func (gcpCloud) triggerEvent(o genOpts, evs [][]byte, keys []string, at time.Tim
 	return pubsubEvents(o, evs, keys, at)
 }
 func (gcpCloud) appFiles(templates.Data) ([]templates.File, error) { return nil, nil }
+
+func (gcpCloud) settle(_ *project, o *deployOpts, fl *pflag.FlagSet) error {
+	o.plan, o.resourceGroup = "", ""
+	if err := onlyFor(fl, "gcp", "plan", "resource-group"); err != nil {
+		return err
+	}
+	if o.project == "" {
+		o.project = os.Getenv("GOOGLE_CLOUD_PROJECT")
+	}
+	if o.mode == "" {
+		o.mode = "push"
+	}
+	if o.mode != "push" && o.mode != "pull" {
+		return usagef("--mode %q: want push or pull", o.mode)
+	}
+	return nil
+}
+
+func (gcpCloud) describe(o deployOpts) string { return ", " + o.mode + " mode" }
+
+func (gcpCloud) note(o deployOpts) string {
+	if o.project == "" {
+		return "No --project (or $GOOGLE_CLOUD_PROJECT): the commands say PROJECT_ID."
+	}
+	return ""
+}
 
 func (gcpCloud) check(p *project, o deployOpts) error {
 	if !o.dryRun && o.project == "" {
@@ -214,7 +265,29 @@ func (azureCloud) triggerEvent(o genOpts, evs [][]byte, keys []string, at time.T
 	return eventHubsBody(o, evs, keys, at)
 }
 func (azureCloud) appFiles(d templates.Data) ([]templates.File, error) { return azureAppFiles(d) }
-func (azureCloud) check(*project, deployOpts) error                    { return nil }
+
+func (azureCloud) settle(p *project, o *deployOpts, fl *pflag.FlagSet) error {
+	o.project, o.mode = "", ""
+	if err := onlyFor(fl, "azure", "project", "mode"); err != nil {
+		return err
+	}
+	if o.plan == "" {
+		o.plan = "consumption"
+	}
+	if azurePlans[o.plan] == "" {
+		return usagef("--plan %q: want consumption (Y1) or flex (FC1)", o.plan)
+	}
+	if o.resourceGroup == "" {
+		o.resourceGroup = p.name + "-rg"
+	}
+	return nil
+}
+
+func (azureCloud) describe(o deployOpts) string {
+	return ", " + o.plan + " plan (" + azurePlans[o.plan] + ")"
+}
+func (azureCloud) note(deployOpts) string           { return "" }
+func (azureCloud) check(*project, deployOpts) error { return nil }
 func (azureCloud) build(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
 	return buildAzure(ctx, p, b, build)
 }

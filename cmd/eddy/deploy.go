@@ -177,35 +177,12 @@ func resolve(e *env, o *deployOpts, fl *pflag.FlagSet, verb string) (cloud, *pro
 	if o.region == "" {
 		o.region = c.defaultRegion()
 	}
-	if o.cloud == "gcp" {
-		if o.project == "" {
-			o.project = os.Getenv("GOOGLE_CLOUD_PROJECT")
-		}
-		if o.mode == "" {
-			o.mode = "push"
-		}
-		if o.mode != "push" && o.mode != "pull" {
-			return nil, nil, nil, usagef("--mode %q: want push or pull", o.mode)
-		}
-	} else if fl.Lookup("mode") != nil && fl.Changed("mode") {
-		return nil, nil, nil, usagef("--mode is for --cloud gcp")
-	}
-	if o.cloud == "azure" {
-		if o.plan == "" {
-			o.plan = "consumption"
-		}
-		if azurePlans[o.plan] == "" {
-			return nil, nil, nil, usagef("--plan %q: want consumption (Y1) or flex (FC1)", o.plan)
-		}
-	} else if fl.Lookup("plan") != nil && fl.Changed("plan") {
-		return nil, nil, nil, usagef("--plan is for --cloud azure")
-	}
 	p, err := loadProject(root)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if o.resourceGroup == "" {
-		o.resourceGroup = p.name + "-rg"
+	if err := c.settle(p, o, fl); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := templates.CheckCloudNames(p.name, []string{o.cloud}, o.project); err != nil {
 		return nil, nil, nil, usageError{fmt.Errorf("eddy.yaml: function %w", err)}
@@ -675,14 +652,7 @@ func humanSize(n int64) string {
 
 func printPlan(e *env, c cloud, p *project, o deployOpts, arts []artifact, written, kept []string, steps []step) {
 	w := e.stdout
-	fmt.Fprintf(w, "Plan: deploy %s (module %s) to %s with %s, region %s", p.name, p.module, o.cloud, o.tool, o.region)
-	switch o.cloud {
-	case "gcp":
-		fmt.Fprintf(w, ", %s mode", o.mode)
-	case "azure":
-		fmt.Fprintf(w, ", %s plan (%s)", o.plan, azurePlans[o.plan])
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Plan: deploy %s (module %s) to %s with %s, region %s%s\n", p.name, p.module, o.cloud, o.tool, o.region, c.describe(o))
 	if len(arts) > 0 {
 		fmt.Fprintln(w, "\nArtifacts:")
 	}
@@ -698,8 +668,8 @@ func printPlan(e *env, c cloud, p *project, o deployOpts, arts []artifact, writt
 	for _, f := range kept {
 		fmt.Fprintf(w, "  %-40s kept (yours)\n", f)
 	}
-	if o.cloud == "gcp" && o.project == "" {
-		fmt.Fprintln(w, "\nNo --project (or $GOOGLE_CLOUD_PROJECT): the commands say PROJECT_ID.")
+	if note := c.note(o); note != "" {
+		fmt.Fprintf(w, "\n%s\n", note)
 	}
 	fmt.Fprintf(w, "\nCommands (from %s):\n", p.root)
 	for _, s := range steps {

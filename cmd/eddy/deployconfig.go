@@ -104,11 +104,6 @@ func (o *deployOpts) merge(fl *pflag.FlagSet, c *deployConfig) {
 func (c *deployConfig) record(o deployOpts) {
 	c.Cloud = o.cloud
 	cc := c.get(o.cloud)
-	cc.Tool, cc.Region = o.tool, o.region
-	switch o.cloud {
-	case "gcp":
-		cc.Project, cc.Mode = o.project, o.mode
-	case "azure":
-		cc.ResourceGroup, cc.Plan = o.resourceGroup, o.plan
-	}
+	// Options a cloud does not use stay empty (settle leaves them so) and are not written.
+	cc.Tool, cc.Region, cc.Project, cc.Mode, cc.ResourceGroup, cc.Plan = o.tool, o.region, o.project, o.mode, o.resourceGroup, o.plan
 }
