@@ -17,8 +17,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// The names the generated stacks are checked with: the shortest and the longest eddy new accepts.
-var stackCheckNames = []string{"ab", "a-very-long-function-name-for-eddy-check"}
+// The names the generated stacks are checked with: the shortest and the longest eddy new accepts
+// for --cloud all (43 characters: Event Hubs namespaces take 50, NAME plus a 7-character suffix).
+var stackCheckNames = []string{"ab", "a-long-function-name-at-the-limit-of-clouds"}
 
 // tfMirror is the local provider mirror of the machine image CI runs on.
 const tfMirror = "/opt/tf-plugins"
