@@ -39,7 +39,7 @@ func newStream(t *testing.T, kc *kinesis.Client) (string, *sinktest.Collector) {
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, 30*time.Second); err != nil {
+	if err := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond }).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &name})
