@@ -162,4 +162,3 @@ func clip(s string) string {
 	}
 	return s[:n] + "…"
 }
-
