@@ -28,7 +28,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -115,65 +114,9 @@ func (s *Sink) Close(ctx context.Context) error { return s.topic.Shutdown(ctx) }
 
 // Send implements driver.Sink.
 func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Each key's messages in order; keyless messages each on their own.
-	var groups [][]int
-	at := map[string]int{}
-	for i, m := range msgs {
-		if m.Key == "" {
-			groups = append(groups, []int{i})
-			continue
-		}
-		g, ok := at[m.Key]
-		if !ok {
-			g = len(groups)
-			at[m.Key] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	var (
-		mu     sync.Mutex
-		failed = make([]bool, len(msgs))
-		first  error
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, max(s.Concurrency, 1))
-	)
-	for _, g := range groups {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			for j, i := range g {
-				if err := s.topic.Send(ctx, s.message(msgs[i])); err != nil {
-					mu.Lock()
-					for _, k := range g[j:] {
-						failed[k] = true
-					}
-					if first == nil {
-						first = fmt.Errorf("%s: %w", msgs[i].ID, err)
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if first == nil {
-		return nil
-	}
-	if err := ctx.Err(); err != nil && !errors.Is(first, err) {
-		return fmt.Errorf("%w (first failure: %v)", err, first)
-	}
-	pe := &driver.PartialError{Err: first}
-	for i, f := range failed {
-		if f {
-			pe.Failed = append(pe.Failed, i)
-		}
-	}
-	return pe
+	return driver.SendPerKey(ctx, msgs, s.Concurrency, func(ctx context.Context, m *driver.Message) error {
+		return s.topic.Send(ctx, s.message(m))
+	})
 }
 
 func (s *Sink) message(m *driver.Message) *pubsub.Message {
