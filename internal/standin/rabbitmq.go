@@ -80,4 +80,3 @@ func listening(port int) func() bool {
 		return true
 	}
 }
-
