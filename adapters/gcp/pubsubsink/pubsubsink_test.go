@@ -3,8 +3,10 @@ package pubsubsink_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -137,5 +139,29 @@ func TestOpenURLAndSubscribe(t *testing.T) {
 		if _, err := sink.Open(ctx, u); err == nil {
 			t.Errorf("%s opened", u)
 		}
+	}
+}
+
+// An attribute over Pub/Sub's 1,024 bytes (a long dead-letter reason) is cut at a UTF-8 boundary
+// with "…"; the body keeps it whole.
+func TestLongAttribute(t *testing.T) {
+	ctx := context.Background()
+	srv, c := server(t, &rejecter{})
+	s := sink.New(pubsubsink.New(c.Publisher("out"), false), nil)
+	reason := strings.Repeat("é", 600) // 1,200 bytes
+	f := &core.Failure{Record: core.Record{ID: "r", Offset: "1", Data: []byte("x")}, Reason: reason}
+	if err := s.EmitFailures(ctx, []*core.Failure{f}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(srv)(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got[0].Metadata[sink.MetaReason]
+	if len(a) > pubsubsink.MaxAttrValue || !utf8.ValidString(a) || !strings.HasSuffix(a, "…") || !strings.HasPrefix(reason, strings.TrimSuffix(a, "…")) {
+		t.Fatalf("attribute of %d bytes: %q", len(a), a)
+	}
+	if !strings.Contains(string(got[0].Body), reason) {
+		t.Fatal("the body lost the reason")
 	}
 }
