@@ -78,6 +78,17 @@ func (e *PartialError) Error() string {
 // Unwrap returns the cause.
 func (e *PartialError) Unwrap() error { return e.Err }
 
+// PermanentError marks a failure that resending cannot fix (a request the transport refuses as
+// malformed or unauthorized, a destination that does not exist): the portable sink returns it at
+// once instead of retrying.
+type PermanentError struct{ Err error }
+
+// Error implements error.
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
 // SendPerKey sends msgs one at a time with send: each key's messages one after the other, in
 // order, different keys (and messages without a key) in parallel, at most concurrency at once. It
 // is Send for transports whose client takes one message at a time and batches concurrent ones

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,15 +143,20 @@ func TestRetryOnTemporaryAnswers(t *testing.T) {
 // A 4xx answer is an error that says what the receiver answered.
 func TestClientError(t *testing.T) {
 	c := &sinktest.Collector{}
-	srv := receiver(t, c, func() int { return http.StatusBadRequest })
+	var calls atomic.Int32
+	srv := receiver(t, c, func() int { calls.Add(1); return http.StatusBadRequest })
 	s, err := webhook.New(srv.URL, webhook.Options{Secret: []byte(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sink.New(s, &sink.Options{MaxAttempts: 1}).Emit(context.Background(), window("k"))
+	err = sink.New(s, &sink.Options{MaxAttempts: 5}).Emit(context.Background(), window("k"))
 	var se *webhook.StatusError
 	if !errors.As(err, &se) || se.Code != 400 || se.Temporary() || !strings.Contains(err.Error(), "try later") {
 		t.Fatalf("got %v", err)
+	}
+	// Given up at once: the receiver saw one request.
+	if calls := calls.Load(); calls != 1 {
+		t.Fatalf("%d requests for a 400", calls)
 	}
 }
 
