@@ -164,10 +164,10 @@ func TestSampleTimeWindowEventLambdaState(t *testing.T) {
 	if want := `{"state":{},"batchItemFailures":null}`; string(out) != want {
 		t.Fatalf("final response %s, want %s", out, want)
 	}
-	want := []string{
-		`{"type":"window","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":81.5,"max":81.5}}`,
-		`{"type":"window","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:01.000Z","end":"2025-11-25T16:00:02.000Z","revision":0,"values":{"count":1,"avg":84.25,"max":84.25}}`,
-		`{"type":"window","function":"hot-sensors","key":"sensor-0002","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":12,"max":12}}`,
+	want := []string{ // sorted
+		`{"type":"window","id":"0c454fc520c3bb0a8403acc68f249730","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:01.000Z","end":"2025-11-25T16:00:02.000Z","revision":0,"values":{"count":1,"avg":84.25,"max":84.25}}`,
+		`{"type":"window","id":"155b51c0efc46b460ad107b60d5d1695","function":"hot-sensors","key":"sensor-0002","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":12,"max":12}}`,
+		`{"type":"window","id":"413fb3f5c81edc2672053807e5658000","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":81.5,"max":81.5}}`,
 	}
 	got := slices.Sorted(slices.Values(c.outs))
 	if !slices.Equal(got, want) {
