@@ -11,11 +11,11 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core/codec"
-	_ "github.com/eddyhq/eddy/core/sink/logsink"            // log: outputs
-	_ "github.com/eddyhq/eddy/core/sink/memsink"            // mem:// outputs (local runs, tests)
+	_ "github.com/eddyhq/eddy/core/sink/logsink"             // log: outputs
+	_ "github.com/eddyhq/eddy/core/sink/memsink"             // mem:// outputs (local runs, tests)
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate" // gs:// state
-	_ "github.com/eddyhq/eddy/core/state/filestate"         // file:// state
-	_ "github.com/eddyhq/eddy/core/state/memstate"          // mem:// state (local runs, tests)
+	_ "github.com/eddyhq/eddy/core/state/filestate"          // file:// state
+	_ "github.com/eddyhq/eddy/core/state/memstate"           // mem:// state (local runs, tests)
 )
 
 // Entry point names Start registers: the Pub/Sub CloudEvent function and the tick's HTTP function
