@@ -255,3 +255,31 @@ func FuzzWindowState(f *testing.F) {
 		}
 	})
 }
+
+// Keys of Lambda's window state that eddy did not write (another tool's) come back in every
+// response as they came: Lambda keeps only what the response returns, and they used to be dropped.
+func TestWindowStateKeepsOtherKeys(t *testing.T) {
+	h, _ := newHandler(t, true)
+	start := time.Date(2025, 11, 25, 16, 0, 0, 0, time.UTC)
+	state := map[string]string{"tracer:span": "abc", "count": "7"}
+	for seq, final := range []bool{false, false} {
+		ev := windowEvent(t, state, seq*10, final, false, reading("sensor-0001", start.Add(time.Duration(seq)*time.Second), 50))
+		resp, err := h.HandleTimeWindow(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.State["tracer:span"] != "abc" || resp.State["count"] != "7" {
+			t.Fatalf("invocation %d: state %v lost the keys eddy did not write", seq, resp.State)
+		}
+		eddyKeys := 0
+		for k := range resp.State {
+			if strings.HasPrefix(k, "eddy:") {
+				eddyKeys++
+			}
+		}
+		if eddyKeys == 0 {
+			t.Fatalf("invocation %d: state %v has none of eddy's keys", seq, resp.State)
+		}
+		state = resp.State
+	}
+}
