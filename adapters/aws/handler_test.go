@@ -2,10 +2,12 @@ package aws_test
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -231,5 +233,37 @@ func TestWindowStateNeedsWindowEvent(t *testing.T) {
 	_, err := h.Invoke(context.Background(), readFile(t, "testdata/aws-kinesis-event.json"))
 	if err == nil || !strings.Contains(err.Error(), "TumblingWindowInSeconds") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A KPL aggregate that cannot be split goes on as one record, with a warning naming it and the
+// reason: a raw-format function used to count it as one event without a word.
+func TestUnsplittableAggregateWarns(t *testing.T) {
+	newProc, err := fn.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Config{Function: fn.Name, New: newProc, Store: memstate.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h, err := aws.NewHandler(r, &aws.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte{0x00} // a protobuf tag 0: malformed
+	sum := md5.Sum(body)
+	var ev events.KinesisEvent
+	rec := events.KinesisEventRecord{EventID: "shardId-000000000000:1"}
+	rec.Kinesis.SequenceNumber = "1"
+	rec.Kinesis.PartitionKey = "k"
+	rec.Kinesis.Data = append(append(append([]byte{}, aws.KPLMagic...), body...), sum[:]...)
+	ev.Records = append(ev.Records, rec)
+	if _, err := h.HandleKinesis(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "KPL aggregate not split") || !strings.Contains(logs.String(), "record=1") {
+		t.Fatalf("logs %q: want a warning naming the record", logs.String())
 	}
 }
