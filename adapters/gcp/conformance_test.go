@@ -41,8 +41,9 @@ func TestConformance(t *testing.T) {
 var conformanceSeq atomic.Int64
 
 type pushHarness struct {
-	t      *testing.T
-	s      adaptertest.Setup
+	t *testing.T
+	s adaptertest.Setup
+	*adaptertest.WireTap
 	ps     *psEnv
 	gcs    *fakestorage.Server
 	bucket string
@@ -60,7 +61,7 @@ func newPushHarness(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 		t.Fatalf("start fake-gcs-server: %v", err)
 	}
 	t.Cleanup(srv.Stop)
-	h := &pushHarness{t: t, s: s, ps: newPubSub(t), gcs: srv, bucket: "eddy-state"}
+	h := &pushHarness{t: t, s: s, WireTap: adaptertest.NewWireTap(), ps: newPubSub(t), gcs: srv, bucket: "eddy-state"}
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: h.bucket})
 	h.out = gcp.NewTopicSink(h.ps.topic(t, "outputs"), &gcp.TopicOptions{OrderingKeys: true})
 	h.dead = gcp.NewTopicSink(h.ps.topic(t, "dead"), nil)
@@ -87,11 +88,11 @@ func (h *pushHarness) start() {
 			return nil, err
 		}
 		r, err := runner.New(runner.Config{Function: h.s.Function.Name, Store: state.NewStore(d, nil), New: h.s.Function.NewProcessor,
-			Sink: h.s.Faults.Wrap(h.out), DeadLetter: h.dead})
+			Sink: h.s.Faults.Wrap(h.Sink(h.out)), DeadLetter: h.DeadLetter(h.dead)})
 		if err != nil {
 			return nil, err
 		}
-		f, err := gcp.New(gcp.Config{Runner: r, DeadLetter: h.dead, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		f, err := gcp.New(gcp.Config{Runner: r, DeadLetter: h.DeadLetter(h.dead), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			return nil, err
 		}
@@ -232,3 +233,7 @@ func (h *pushHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, er
 	}
 	return dls, nil
 }
+
+// TransportKey implements adaptertest.TransportKeyer: messages are published with the partition
+// as their ordering key, which is the record's key.
+func (h *pushHarness) TransportKey(partition string, _ adaptertest.Record) string { return partition }
