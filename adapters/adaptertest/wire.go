@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
@@ -123,4 +125,40 @@ func compareWire(t tester, ctx context.Context, w Wire, ref *reference, crashed 
 	sameLines(t, when+": output messages", wireLines(outs, false, crashed), wireLines(ref.wire, false, false))
 	// A dead letter may be written again by a batch retried after a crash: equal copies.
 	sameLines(t, when+": dead-letter messages", wireLines(dead, true, crashed), wireLines(ref.wireDead, true, false))
+}
+
+// OutputJSON returns the output JSON a wire message's body carries (eddy's output contract,
+// core.Output.AppendJSON): the body without its leading "eddy_id" member, which must equal the
+// output's own "id". Harnesses whose Outputs read a transport use it.
+func OutputJSON(body []byte) ([]byte, error) {
+	var m struct {
+		EddyID *string `json:"eddy_id"`
+		ID     string  `json:"id"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("output %s: %w", body, err)
+	}
+	if m.EddyID == nil {
+		return body, nil // a body without the wire id (an older sink)
+	}
+	if *m.EddyID != m.ID {
+		return nil, fmt.Errorf("output %s: eddy_id %q is not its id %q", body, *m.EddyID, m.ID)
+	}
+	head := `{"eddy_id":` + strconv.Quote(*m.EddyID) + `,`
+	if !strings.HasPrefix(string(body), head) {
+		return nil, fmt.Errorf("output %s: eddy_id is not its first member", body)
+	}
+	return append([]byte{'{'}, body[len(head):]...), nil
+}
+
+// DeadLetterOf reads a dead-letter envelope (sink.DeadLetter's body) back into a DeadLetter.
+func DeadLetterOf(body []byte) (DeadLetter, error) {
+	var env struct {
+		Type, Record, Field, Reason string
+		Data                        []byte `json:"data_base64"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Type != sink.TypeDeadLetter {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: not the dead-letter envelope (%v)", body, err)
+	}
+	return DeadLetter{ID: env.Record, Field: env.Field, Reason: env.Reason, Data: env.Data}, nil
 }

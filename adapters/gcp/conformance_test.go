@@ -211,14 +211,18 @@ func (h *pushHarness) published(topic string) []*pstest.Message {
 func (h *pushHarness) Outputs(context.Context) ([][]byte, error) {
 	var outs [][]byte
 	for _, m := range h.published("outputs") {
+		data, err := adaptertest.OutputJSON(m.Data)
+		if err != nil {
+			return nil, err
+		}
 		var o struct{ Type, Key, ID string }
-		if err := json.Unmarshal(m.Data, &o); err != nil {
+		if err := json.Unmarshal(data, &o); err != nil {
 			return nil, fmt.Errorf("output %s: %w", m.Data, err)
 		}
-		if m.Attributes[gcp.AttrType] != o.Type || m.Attributes[gcp.AttrKey] != o.Key || (o.Type == "decision" && m.Attributes[gcp.AttrID] != o.ID) {
+		if m.Attributes[gcp.AttrType] != o.Type || m.Attributes[gcp.AttrKey] != o.Key || m.Attributes[gcp.AttrID] != o.ID {
 			return nil, fmt.Errorf("output %s has attributes %v", m.Data, m.Attributes)
 		}
-		outs = append(outs, m.Data)
+		outs = append(outs, data)
 	}
 	return outs, nil
 }
@@ -226,10 +230,14 @@ func (h *pushHarness) Outputs(context.Context) ([][]byte, error) {
 func (h *pushHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, error) {
 	var dls []adaptertest.DeadLetter
 	for _, m := range h.published("dead") {
-		if m.Attributes[gcp.AttrType] != "failure" {
-			return nil, fmt.Errorf("dead letter without type failure: %v", m.Attributes)
+		d, err := adaptertest.DeadLetterOf(m.Data)
+		if err != nil {
+			return nil, err
 		}
-		dls = append(dls, adaptertest.DeadLetter{ID: m.Attributes[gcp.AttrMessageID], Field: m.Attributes[gcp.AttrField], Reason: m.Attributes[gcp.AttrReason], Data: m.Data})
+		if m.Attributes[gcp.AttrType] != "deadletter" || m.Attributes[gcp.AttrMessageID] != d.ID {
+			return nil, fmt.Errorf("dead letter %s has attributes %v", m.Data, m.Attributes)
+		}
+		dls = append(dls, d)
 	}
 	return dls, nil
 }

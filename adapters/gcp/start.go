@@ -44,7 +44,7 @@ func Open(ctx context.Context, cfg env.Config, fn env.Function) (*Function, func
 		closeAll()
 		return nil, nil, err
 	}
-	f, err := New(Config{Runner: r, DeadLetter: o.DeadLetter, Partition: part})
+	f, err := New(Config{Runner: r, Function: o.Runner.Function, DeadLetter: o.DeadLetter, Partition: part})
 	if err != nil {
 		closeAll()
 		return nil, nil, err
