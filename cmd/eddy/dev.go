@@ -104,8 +104,8 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.IntVar(&o.attempts, "max-attempts", 0, "deliveries of a failing batch before it is dead-lettered (0: retry until it succeeds)")
 	fl.Float64Var(&o.failRate, "fail-rate", 0, "fraction of batch deliveries to fail on purpose, to watch redelivery")
 	fl.StringVar(&o.stateURL, "state", "mem://", "state store URL: mem:// or file:///DIR")
-	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout)")
-	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines (default: stderr, in words)")
+	fl.StringVarP(&o.output, "output", "o", "", "where results go: a file, or an output URL (log:, kinesis://, rabbit://, https://, …; default stdout)")
+	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines, or to an output URL as dead-letter envelopes (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	return cmd
@@ -217,34 +217,45 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer store.Close()
-	out, closeOut, err := openOutput(e, o.output)
+	out, closeOut, urlOut, err := openDevOutput(ctx, e, o.output)
 	if err != nil {
 		return err
 	}
 	defer closeOut()
 	sink := newLineSink(c, out)
 	var outSink runner.Sink = sink
-	flaky := &flakySink{Sink: sink, rate: o.failRate}
+	if urlOut != nil {
+		outSink = teeSink{sink, urlOut}
+	}
+	flaky := &flakySink{Sink: outSink, rate: o.failRate}
 	if o.failRate > 0 {
 		outSink = flaky
 	}
 	dl := &failureSink{w: e.stderr}
-	if o.deadLetter != "" {
+	var dlSink runner.FailureSink = dl
+	if isSinkURL(o.deadLetter) {
+		var cl func() error
+		if dlSink, dl, cl, err = openDevDeadLetter(ctx, o.deadLetter); err != nil {
+			return err
+		}
+		defer cl()
+	} else if o.deadLetter != "" {
 		w, cl, err := openOutput(e, o.deadLetter)
 		if err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
 		defer cl()
 		dl = &failureSink{w: w, json: true}
+		dlSink = dl
 	}
 	stats := &devStats{}
 	broker, err := local.New(local.Config{
 		Runner: runner.Config{
-			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dl, Logger: logger,
+			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dlSink, Logger: logger,
 			New: func(string) (runner.Processor, error) { return c.NewPipeline() },
 		},
 		Partitions: o.partitions, BatchSize: o.batchSize, MaxWait: o.maxWait, TickInterval: o.tick,
-		MaxAttempts: o.attempts, DeadLetter: dl, PartitionKey: kf.key, OnBatch: stats.onBatch, Logger: logger,
+		MaxAttempts: o.attempts, DeadLetter: dlSink, PartitionKey: kf.key, OnBatch: stats.onBatch, Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -131,6 +131,10 @@ func (s *Sink) sendBatch(ctx context.Context, msgs []*driver.Message) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("sink: send %d messages (first %s): %w", len(msgs), msgs[0].ID, ctx.Err())
 		}
+		var perm *driver.PermanentError
+		if errors.As(err, &perm) {
+			return fmt.Errorf("sink: send %d messages (first %s): %w", len(msgs), msgs[0].ID, err)
+		}
 		if attempt >= s.opts.MaxAttempts {
 			return fmt.Errorf("sink: send %d messages (first %s) after %d attempts: %w", len(msgs), msgs[0].ID, attempt, err)
 		}

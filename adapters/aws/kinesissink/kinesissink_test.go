@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -183,5 +185,25 @@ func TestMissingStream(t *testing.T) {
 		Send(context.Background(), []*driver.Message{{ID: "x", Key: "k", Body: []byte(`{}`)}})
 	if err == nil {
 		t.Fatal("sent to a missing stream")
+	}
+}
+
+func TestPartitionKey(t *testing.T) {
+	long := strings.Repeat("ü", 257)
+	for _, c := range []struct {
+		m    driver.Message
+		want func(string) bool
+	}{
+		{driver.Message{ID: "a", Key: "k"}, func(k string) bool { return k == "k" }},
+		{driver.Message{ID: "a"}, func(k string) bool { return len(k) == 32 }},
+		{driver.Message{ID: "a", Key: strings.Repeat("ü", 256)}, func(k string) bool { return utf8.RuneCountInString(k) == 256 }},
+		{driver.Message{ID: "a", Key: long}, func(k string) bool { return len(k) == 32 && k != long }},
+	} {
+		if k := kinesissink.PartitionKey(&c.m); !c.want(k) {
+			t.Errorf("%+v: partition key %q", c.m, k)
+		}
+	}
+	if kinesissink.PartitionKey(&driver.Message{ID: "a"}) == kinesissink.PartitionKey(&driver.Message{ID: "b"}) {
+		t.Error("keyless messages of different ids share a partition key")
 	}
 }

@@ -31,7 +31,8 @@
 //
 // A 2xx answer accepts the request. 5xx, 408 and 429 answers and transport errors fail the send,
 // and the portable sink resends the request whole (a webhook cannot accept part of it). Other 4xx
-// answers fail it too, with the answer's first bytes in the error; resending will not help them.
+// answers fail it at once (a *driver.PermanentError), with the answer's first bytes in the error:
+// resending will not help them.
 // Receivers drop duplicates by Eddy-Id.
 package webhook
 
@@ -239,7 +240,11 @@ func (s *Sink) post(ctx context.Context, h http.Header, body []byte) error {
 		return nil
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(msg))}
+	se := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(msg))}
+	if !se.Temporary() {
+		return &driver.PermanentError{Err: se}
+	}
+	return se
 }
 
 // StatusError is a non-2xx answer.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,15 +143,20 @@ func TestRetryOnTemporaryAnswers(t *testing.T) {
 // A 4xx answer is an error that says what the receiver answered.
 func TestClientError(t *testing.T) {
 	c := &sinktest.Collector{}
-	srv := receiver(t, c, func() int { return http.StatusBadRequest })
+	var calls atomic.Int32
+	srv := receiver(t, c, func() int { calls.Add(1); return http.StatusBadRequest })
 	s, err := webhook.New(srv.URL, webhook.Options{Secret: []byte(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sink.New(s, &sink.Options{MaxAttempts: 1}).Emit(context.Background(), window("k"))
+	err = sink.New(s, &sink.Options{MaxAttempts: 5}).Emit(context.Background(), window("k"))
 	var se *webhook.StatusError
 	if !errors.As(err, &se) || se.Code != 400 || se.Temporary() || !strings.Contains(err.Error(), "try later") {
 		t.Fatalf("got %v", err)
+	}
+	// Given up at once: the receiver saw one request.
+	if calls := calls.Load(); calls != 1 {
+		t.Fatalf("%d requests for a 400", calls)
 	}
 }
 
@@ -202,4 +208,23 @@ func TestHeaderNames(t *testing.T) {
 	if v := webhook.EncodeValue("m/7 ü%\n"); v != "m/7 %C3%BC%25%0A" {
 		t.Errorf("EncodeValue: %q", v)
 	}
+}
+
+// FuzzVerify: a signature made by Sign verifies, for any body and timestamp; a header that is
+// not one never panics.
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte(`{"a":1}`), int64(1_800_000_000), "v1=00")
+	f.Add([]byte{}, int64(-1), "v1=,v0=zz,,")
+	f.Fuzz(func(t *testing.T, body []byte, ts int64, junk string) {
+		now := time.Unix(ts, 0)
+		h := http.Header{}
+		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(webhook.HeaderSignature, "v1="+webhook.Sign([]byte(secret), strconv.FormatInt(ts, 10), body))
+		if err := webhook.Verify([]byte(secret), h, body, now, time.Minute); err != nil {
+			t.Fatalf("a good signature: %v", err)
+		}
+		h.Set(webhook.HeaderSignature, junk)
+		h.Set(webhook.HeaderTimestamp, junk)
+		_ = webhook.Verify([]byte(secret), h, body, now, time.Minute)
+	})
 }
