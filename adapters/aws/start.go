@@ -17,10 +17,12 @@ import (
 	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// outputs
 
 	_ "github.com/eddyhq/eddy/adapters/aws/kinesissink" // kinesis:// outputs
+	_ "github.com/eddyhq/eddy/adapters/aws/snssqssink"  // awssns:// and awssqs:// outputs
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core/runner"
 	_ "github.com/eddyhq/eddy/core/sink/logsink"            // log: outputs
 	_ "github.com/eddyhq/eddy/core/sink/memsink"            // mem:// outputs (tests)
+	_ "github.com/eddyhq/eddy/core/sink/webhook"            // https:// outputs
 	_ "github.com/eddyhq/eddy/core/state/blobstate/s3state" // s3:// state
 	_ "github.com/eddyhq/eddy/core/state/docstate"          // dynamodb:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"         // file:// state (tests, /tmp)

@@ -8,9 +8,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	_ "github.com/eddyhq/eddy/adapters/azure/eventhubsink" // eventhubs:// outputs
 	"github.com/eddyhq/eddy/adapters/env"
-	_ "github.com/eddyhq/eddy/core/sink/logsink"               // log: outputs
-	_ "github.com/eddyhq/eddy/core/sink/memsink"               // mem:// outputs (local runs, tests)
+	_ "github.com/eddyhq/eddy/core/sink/logsink" // log: outputs
+	_ "github.com/eddyhq/eddy/core/sink/memsink"
+	_ "github.com/eddyhq/eddy/core/sink/webhook"               // https:// outputs               // mem:// outputs (local runs, tests)
 	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate" // azblob:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"            // file:// state
 	_ "github.com/eddyhq/eddy/core/state/memstate"             // mem:// state (local runs, tests)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,15 @@ func TestTopicSinkSends(t *testing.T) {
 		m.Ack()
 		if m.Metadata[sink.MetaType] != want || m.Metadata[sink.MetaID] == "" {
 			t.Errorf("message %s %v: want a %s with its eddy_id", m.Body, m.Metadata, want)
+		}
+	}
+}
+
+// Start opens the outputs Azure users name: its own transport and the portable ones.
+func TestStartRegistersOutputs(t *testing.T) {
+	for _, s := range []string{"log", "mem", "eventhubs", "https"} {
+		if !slices.Contains(sink.DefaultURLMux().Schemes(), s) {
+			t.Errorf("scheme %s: not registered (have %v)", s, sink.DefaultURLMux().Schemes())
 		}
 	}
 }

@@ -10,9 +10,11 @@ import (
 	_ "gocloud.dev/blob/gcsblob" // gs:// state
 
 	"github.com/eddyhq/eddy/adapters/env"
+	_ "github.com/eddyhq/eddy/adapters/gcp/pubsubsink" // gcppubsub:// outputs
 	"github.com/eddyhq/eddy/core/codec"
-	_ "github.com/eddyhq/eddy/core/sink/logsink"             // log: outputs
-	_ "github.com/eddyhq/eddy/core/sink/memsink"             // mem:// outputs (local runs, tests)
+	_ "github.com/eddyhq/eddy/core/sink/logsink" // log: outputs
+	_ "github.com/eddyhq/eddy/core/sink/memsink"
+	_ "github.com/eddyhq/eddy/core/sink/webhook"             // https:// outputs             // mem:// outputs (local runs, tests)
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate" // gs:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"          // file:// state
 	_ "github.com/eddyhq/eddy/core/state/memstate"           // mem:// state (local runs, tests)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,5 +98,14 @@ func TestOpenerReadsEnv(t *testing.T) {
 	_, err := gcp.Opener(func() (env.Function, error) { return fn, nil })(context.Background())
 	if err == nil {
 		t.Fatal("EDDY_IDLE_TTL=soon opened")
+	}
+}
+
+// Start opens the outputs GCP users name: its own transport and the portable ones.
+func TestStartRegistersOutputs(t *testing.T) {
+	for _, s := range []string{"log", "mem", "gcppubsub", "https"} {
+		if !slices.Contains(sink.DefaultURLMux().Schemes(), s) {
+			t.Errorf("scheme %s: not registered (have %v)", s, sink.DefaultURLMux().Schemes())
+		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
-	_ "github.com/eddyhq/eddy/core/sink/logsink"    // log: outputs
-	_ "github.com/eddyhq/eddy/core/sink/memsink"    // mem:// outputs
+	_ "github.com/eddyhq/eddy/core/sink/logsink" // log: outputs
+	_ "github.com/eddyhq/eddy/core/sink/memsink"
+	_ "github.com/eddyhq/eddy/core/sink/webhook"    // https:// outputs    // mem:// outputs
 	_ "github.com/eddyhq/eddy/core/state/filestate" // file:// state
 	_ "github.com/eddyhq/eddy/core/state/memstate"  // mem:// state
 )
