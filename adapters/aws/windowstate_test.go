@@ -231,8 +231,8 @@ func ExampleSegmentDecisionID() {
 }
 
 // FuzzWindowState feeds Lambda window state the function did not write (or that was damaged) to
-// a window-state handler: it must answer with an error or a response, never panic, and keep other
-// tools' keys out of its answer.
+// a window-state handler: it must answer with an error or a response, never panic, and return
+// other tools' keys as they came (nothing else but its own).
 func FuzzWindowState(f *testing.F) {
 	f.Add("eddy:hot-sensors/shardId-000000000006", "AQAAAA==", false, false)
 	f.Add("eddy:hot-sensors/shardId-000000000006", "not base64", true, false)
@@ -248,10 +248,13 @@ func FuzzWindowState(f *testing.F) {
 		if resp.State == nil {
 			t.Fatal("a response without state (Lambda counts it as failed)")
 		}
-		for k := range resp.State {
-			if !strings.HasPrefix(k, "eddy:") {
-				t.Fatalf("state key %q in the answer", k)
+		for k, v := range resp.State {
+			if !strings.HasPrefix(k, "eddy:") && (k != key || v != value) {
+				t.Fatalf("state key %q = %q in the answer, not one it was given", k, v)
 			}
+		}
+		if !strings.HasPrefix(key, "eddy:") && !final && !early && resp.State[key] != value {
+			t.Fatalf("state key %q dropped from the answer %v", key, resp.State)
 		}
 	})
 }
