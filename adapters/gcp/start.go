@@ -65,9 +65,6 @@ func Partition(fn env.Function) (Partitioner, error) {
 		return FirstOf(ByOrderingKey), nil
 	}
 	cfg := k.KeyConfig()
-	if cfg.KeyFunc == nil && (cfg.Key == "" || cfg.Key == "$key") {
-		return FirstOf(ByOrderingKey), nil
-	}
 	byKey, err := ByEventKey(codec.Config{Format: cfg.Format, Key: cfg.Key, KeyFunc: cfg.KeyFunc})
 	if err != nil {
 		return nil, err
