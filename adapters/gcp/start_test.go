@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/adapters/gcp"
+	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/sink/memsink"
 )
@@ -107,5 +108,31 @@ func TestStartRegistersOutputs(t *testing.T) {
 		if !slices.Contains(sink.DefaultURLMux().Schemes(), s) {
 			t.Errorf("scheme %s: not registered (have %v)", s, sink.DefaultURLMux().Schemes())
 		}
+	}
+}
+
+// EDDY_OUTPUT_URL as deployments set it before the one registry (gocloud's gcppubsubv2://PROJECT/
+// TOPIC) still opens: the gcppubsub:// sink of the topic, with ordering keys.
+func TestGCPPubSubV2URL(t *testing.T) {
+	ps := newPubSub(t)
+	ps.topic(t, "v2-outputs")
+	t.Setenv("PUBSUB_EMULATOR_HOST", ps.srv.Addr)
+	ctx := context.Background()
+	s, err := sink.Open(ctx, "gcppubsubv2://"+project+"/v2-outputs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := &core.WindowResult{Function: "f", Key: "k", Start: start, End: start.Add(time.Minute)}
+	if err := s.Emit(ctx, []core.Output{w}); err != nil {
+		t.Fatal(err)
+	}
+	got := ps.drain(t, "v2-outputs", 1, 30*time.Second)
+	if len(got) != 1 || got[0].Attributes[sink.MetaID] != core.OutputID(w) || got[0].OrderingKey != "k" {
+		t.Fatalf("got %d messages, first %+v", len(got), got)
+	}
+	if _, err := sink.Open(ctx, "gcppubsubv2://"+project); err == nil {
+		t.Error("a URL without a topic opened")
 	}
 }
