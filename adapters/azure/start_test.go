@@ -40,7 +40,8 @@ func countSpec(t *testing.T, key string) env.Function {
 func TestOpenSendsResultsToTheOutput(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range []string{"device", "$key", ""} {
-		out, dead := "azure-out-"+key, "azure-dead-"+key
+		// memsink topics live as long as the process: fresh names for every run (-count).
+		out, dead := fmt.Sprint("azure-out-", key, time.Now().UnixNano()), fmt.Sprint("azure-dead-", key, time.Now().UnixNano())
 		h, closeFn, err := azure.Open(ctx, env.Config{StateURL: "mem://", OutputURL: "mem://" + out, DeadLetterURL: "mem://" + dead}, countSpec(t, key))
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +72,8 @@ func TestOpenSendsResultsToTheOutput(t *testing.T) {
 // another copy.
 func TestMalformedBodyDeadLetteredOnce(t *testing.T) {
 	ctx := context.Background()
-	h, closeFn, err := azure.Open(ctx, env.Config{StateURL: "mem://", OutputURL: "mem://azure-bad-out", DeadLetterURL: "mem://azure-bad-dead"}, countSpec(t, "device"))
+	dead := fmt.Sprint("azure-bad-dead-", time.Now().UnixNano())
+	h, closeFn, err := azure.Open(ctx, env.Config{StateURL: "mem://", OutputURL: "log:", DeadLetterURL: "mem://" + dead}, countSpec(t, "device"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestMalformedBodyDeadLetteredOnce(t *testing.T) {
 			break
 		}
 	}
-	ds := memsink.Named("azure-bad-dead").Messages()
+	ds := memsink.Named(dead).Messages()
 	if attempts != 1 || len(ds) != 1 {
 		t.Fatalf("%d attempts, %d dead letters; want one of each", attempts, len(ds))
 	}
@@ -103,12 +105,13 @@ func TestMalformedBodyDeadLetteredOnce(t *testing.T) {
 // rejects on every driver, so every send failed.
 func TestTopicSinkSends(t *testing.T) {
 	ctx := context.Background()
-	topic, err := pubsub.OpenTopic(ctx, "mem://azure-topicsink")
+	name := fmt.Sprint("mem://azure-topicsink-", time.Now().UnixNano()) // mempubsub topics are per process
+	topic, err := pubsub.OpenTopic(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer topic.Shutdown(ctx)
-	sub, err := pubsub.OpenSubscription(ctx, "mem://azure-topicsink")
+	sub, err := pubsub.OpenSubscription(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package env_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,8 @@ func TestOpen(t *testing.T) {
 	}
 	o.Close(ctx)
 
-	o, err = env.Open(ctx, env.Config{Function: "press-eu", StateURL: "mem://", OutputURL: "mem://env-out", DeadLetterURL: "mem://env-dead"}, fn)
+	dead := fmt.Sprint("env-dead-", time.Now().UnixNano()) // memsink topics live as long as the process
+	o, err = env.Open(ctx, env.Config{Function: "press-eu", StateURL: "mem://", OutputURL: "mem://env-out", DeadLetterURL: "mem://" + dead}, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func TestOpen(t *testing.T) {
 	if err != nil || res.Stats.Failed != 1 {
 		t.Fatalf("run: %+v %v", res.Stats, err)
 	}
-	ds := memsink.Named("env-dead").Messages()
+	ds := memsink.Named(dead).Messages()
 	if len(ds) != 1 || !strings.Contains(string(ds[0].Body), `"function":"press-eu"`) || !strings.Contains(string(ds[0].Body), `"partition":"0"`) {
 		t.Fatalf("dead letters %d: want one envelope naming function press-eu and partition 0", len(ds))
 	}

@@ -40,7 +40,8 @@ func TestSpecsWithoutTransportKeys(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct{ key, wantKey string }{{"", ""}, {"device", "d1"}, {"$key", ""}} {
 		t.Run("key="+tt.key, func(t *testing.T) {
-			out, dead := "gcp-keys-out-"+tt.key, "gcp-keys-dead-"+tt.key
+			// memsink topics live as long as the process: fresh names for every run (-count).
+			out, dead := fmt.Sprint("gcp-keys-out-", tt.key, time.Now().UnixNano()), fmt.Sprint("gcp-keys-dead-", tt.key, time.Now().UnixNano())
 			f, closeFn, err := gcp.Open(ctx, env.Config{StateURL: "mem://", OutputURL: "mem://" + out, DeadLetterURL: "mem://" + dead}, keySpec(t, tt.key))
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/adapters/local"
@@ -35,7 +36,8 @@ func TestRunSpecs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, dead := "local-out-"+tt.key, "local-dead-"+tt.key
+		// memsink topics live as long as the process: fresh names for every run (-count).
+		out, dead := fmt.Sprint("local-out-", tt.key, time.Now().UnixNano()), fmt.Sprint("local-dead-", tt.key, time.Now().UnixNano())
 		st, err := local.Run(ctx, env.Config{OutputURL: "mem://" + out, DeadLetterURL: "mem://" + dead}, fn, strings.NewReader(in.String()), "in")
 		if err != nil {
 			t.Fatal(err)
