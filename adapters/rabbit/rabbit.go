@@ -8,7 +8,8 @@
 // (fanout to copy every output to each bound queue; direct or topic to route by key) with its
 // queues and bindings as your deployment does.
 //
-// Each message is one AMQP message: the body, content type application/json, persistent delivery,
+// Each message is one AMQP message: the body, content type application/json (or
+// application/cloudevents+json), persistent delivery,
 // message-id = eddy_id, headers = the contract's metadata, and routing key = the message's key. The
 // server confirms each message (publisher confirms); one key's messages are published one after
 // the other, different keys in parallel, so a queue gets one key's outputs in order. When one is
@@ -114,13 +115,16 @@ func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
 			md[k] = v
 		}
 		md[routingKey] = m.Key
-		id := m.ID
+		id, ct := m.ID, m.ContentType
+		if ct == "" {
+			ct = sink.ContentTypeJSON
+		}
 		return s.topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: md, BeforeSend: func(as func(any) bool) error {
 			var p *amqp.Publishing
 			if !as(&p) {
 				return errors.New("rabbit: the message is not an AMQP publishing")
 			}
-			p.MessageId, p.ContentType, p.DeliveryMode = id, "application/json", amqp.Persistent
+			p.MessageId, p.ContentType, p.DeliveryMode = id, ct, amqp.Persistent
 			return nil
 		}})
 	})

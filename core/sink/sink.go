@@ -61,6 +61,12 @@ const (
 	MetaOffset    = "eddy_offset"
 )
 
+// Content types of message bodies.
+const (
+	ContentTypeJSON        = "application/json"
+	ContentTypeCloudEvents = "application/cloudevents+json"
+)
+
 // TypeDeadLetter is the eddy_type of a dead letter.
 const TypeDeadLetter = "deadletter"
 
@@ -136,7 +142,9 @@ func Message(o core.Output, opts *Options) *driver.Message {
 		md[MetaTime] = t[1 : len(t)-1]
 	}
 	var body []byte
+	ct := ContentTypeJSON
 	if opts != nil && opts.Format == CloudEvents {
+		ct = ContentTypeCloudEvents
 		src := opts.Source
 		if src == "" {
 			src = "eddy"
@@ -146,7 +154,7 @@ func Message(o core.Output, opts *Options) *driver.Message {
 		// Most outputs fit: one allocation instead of the appends' three or four.
 		body = appendWithID(make([]byte, 0, 256), o, id)
 	}
-	return &driver.Message{ID: id, Key: key, Body: body, Metadata: md}
+	return &driver.Message{ID: id, Key: key, Body: body, ContentType: ct, Metadata: md}
 }
 
 // appendWithID appends the output's JSON with "eddy_id" as its first member.
@@ -176,7 +184,7 @@ func DeadLetter(f *core.Failure) *driver.Message {
 	if f.Record.Key != "" {
 		md[MetaKey] = f.Record.Key
 	}
-	return &driver.Message{ID: id, Key: f.Record.Key, Body: AppendDeadLetter(nil, f), Metadata: md}
+	return &driver.Message{ID: id, Key: f.Record.Key, Body: AppendDeadLetter(nil, f), ContentType: ContentTypeJSON, Metadata: md}
 }
 
 // AppendDeadLetter appends the dead-letter envelope of f.

@@ -9,7 +9,7 @@
 // Azure CLI).
 //
 // Each message is one event: the body, MessageID = eddy_id, Properties = the contract's metadata,
-// ContentType application/json, and partition key = the message's key, so that Event Hubs puts one
+// ContentType application/json (application/cloudevents+json for a CloudEvent), and partition key = the message's key, so that Event Hubs puts one
 // key's outputs on one partition, in order. A send packs each key's messages into as few batches as
 // the hub's size limit allows and sends them in order, keys in parallel; when a batch fails, that
 // key's later messages are not sent, and all of them come back in a *driver.PartialError.
@@ -155,8 +155,6 @@ func (s *Sink) Limits() driver.Limits { return driver.Limits{MaxMessageBytes: s.
 // Close implements driver.Sink.
 func (s *Sink) Close(ctx context.Context) error { return s.prod.Close(ctx) }
 
-var contentType = "application/json"
-
 // Send implements driver.Sink.
 func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
 	if err := ctx.Err(); err != nil {
@@ -223,8 +221,11 @@ func (s *Sink) sendKey(ctx context.Context, key string, msgs []*driver.Message, 
 		for k, v := range m.Metadata {
 			props[k] = v
 		}
-		id := m.ID
-		evs[j] = &azeventhubs.EventData{Body: m.Body, MessageID: &id, ContentType: &contentType, Properties: props}
+		id, ct := m.ID, m.ContentType
+		if ct == "" {
+			ct = sink.ContentTypeJSON
+		}
+		evs[j] = &azeventhubs.EventData{Body: m.Body, MessageID: &id, ContentType: &ct, Properties: props}
 	}
 	sent, err := ehbatch.Send(ctx, s.prod, opts, evs)
 	if err == nil {

@@ -59,7 +59,7 @@ func read(t *testing.T, conn, hub string) *sinktest.Collector {
 					for k, v := range e.Properties {
 						md[k] = fmt.Sprint(v)
 					}
-					c.Add(sinktest.Received{Body: e.Body, ID: deref(e.MessageID), Key: deref(e.PartitionKey), Metadata: md})
+					c.Add(sinktest.Received{Body: e.Body, ID: deref(e.MessageID), Key: deref(e.PartitionKey), ContentType: deref(e.ContentType), Metadata: md})
 				}
 				if err != nil && !errors.Is(err, context.DeadlineExceeded) && rctx.Err() == nil {
 					t.Errorf("partition %s: %v", id, err)
@@ -118,7 +118,7 @@ func TestConformance(t *testing.T) {
 	conn := ehfake.Start(t, strings.Join(names, ","))
 	var next atomic.Int64
 	sinktest.Run(t, sinktest.Harness{
-		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true},
+		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true, ContentType: true},
 		Open: func(_ context.Context, t *testing.T) *sinktest.Destination {
 			hub := fmt.Sprintf("out%d", next.Add(1)-1)
 			prod, err := azeventhubs.NewProducerClientFromConnectionString(conn, hub, nil)

@@ -23,6 +23,10 @@ type Message struct {
 	Key string
 	// Body is the payload: the output's JSON, or a structured CloudEvent.
 	Body []byte
+	// ContentType is the body's media type, for transports that carry one (HTTP, Event Hubs,
+	// RabbitMQ): "application/json", or "application/cloudevents+json" for a structured
+	// CloudEvent. "" means application/json.
+	ContentType string
 	// Metadata holds the contract's metadata (sink.Meta*). Drivers whose transport has attributes,
 	// properties or headers carry every entry as one; those without (Kinesis, files) rely on the
 	// body, which holds the same facts.

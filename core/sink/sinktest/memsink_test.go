@@ -19,7 +19,7 @@ var topics atomic.Int64
 // memsink is the reference driver: it carries everything, and rejects through its Reject hook.
 func TestMemsink(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
-		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true},
+		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true, ContentType: true},
 		Open: func(_ context.Context, t *testing.T) *sinktest.Destination {
 			topic := memsink.Named(fmt.Sprintf("sinktest-%d", topics.Add(1)))
 			topic.Lim = driver.Limits{MaxMessageBytes: 64 << 10, MaxBatchMessages: 10}
@@ -38,7 +38,7 @@ func TestMemsink(t *testing.T) {
 				Read: func(ctx context.Context, n int) ([]sinktest.Received, error) {
 					var c sinktest.Collector
 					for _, m := range topic.Messages() {
-						c.Add(sinktest.Received{Body: m.Body, ID: m.ID, Key: m.Key, Metadata: m.Metadata})
+						c.Add(sinktest.Received{Body: m.Body, ID: m.ID, Key: m.Key, ContentType: m.ContentType, Metadata: m.Metadata})
 					}
 					return c.Read(ctx, n)
 				},

@@ -8,7 +8,8 @@
 //
 // By default (batch=1) each message is one POST whose body is the message's body as it is (a JSON
 // object: the output, the dead-letter envelope, or a CloudEvent) with Content-Type
-// application/json, and whose headers carry the contract's metadata: eddy_id as Eddy-Id,
+// application/json (application/cloudevents+json for a CloudEvent: HTTP's structured mode), and
+// whose headers carry the contract's metadata: eddy_id as Eddy-Id,
 // eddy_type as Eddy-Type, and so on (the key's part after "eddy_", in title case, with "-" for
 // "_"). Header values are sent as they are when they are printable ASCII; other bytes, and "%",
 // are percent-encoded (UTF-8), so a receiver decodes them with url.PathUnescape.
@@ -195,7 +196,11 @@ func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
 	}
 	if s.opts.Batch == 1 {
 		for _, m := range msgs {
-			h := http.Header{"Content-Type": {"application/json"}}
+			ct := m.ContentType
+			if ct == "" {
+				ct = sink.ContentTypeJSON
+			}
+			h := http.Header{"Content-Type": {ct}}
 			for k, v := range m.Metadata {
 				h[HeaderName(k)] = []string{EncodeValue(v)}
 			}

@@ -44,7 +44,7 @@ func receiver(t *testing.T, c *sinktest.Collector, status func() int) *httptest.
 			return
 		}
 		switch ct := r.Header.Get("Content-Type"); ct {
-		case "application/json":
+		case "application/json", "application/cloudevents+json":
 			md := map[string]string{}
 			for h, v := range r.Header {
 				if k := webhook.MetadataKey(h); k != "" {
@@ -55,7 +55,7 @@ func receiver(t *testing.T, c *sinktest.Collector, status func() int) *httptest.
 					md[k] = dv
 				}
 			}
-			c.Add(sinktest.Received{Body: body, ID: md[sink.MetaID], Key: md[sink.MetaKey], Metadata: md})
+			c.Add(sinktest.Received{Body: body, ID: md[sink.MetaID], Key: md[sink.MetaKey], ContentType: ct, Metadata: md})
 		case "application/x-ndjson":
 			sc := bufio.NewScanner(bytes.NewReader(body))
 			sc.Buffer(nil, 16<<20)
@@ -88,7 +88,8 @@ func ok() int { return http.StatusOK }
 
 func harness(batch int) sinktest.Harness {
 	return sinktest.Harness{
-		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true},
+		// A batch's lines share the request's content type.
+		Features: sinktest.Features{Metadata: true, MessageID: true, Key: true, ContentType: batch == 1},
 		Open: func(_ context.Context, t *testing.T) *sinktest.Destination {
 			c := &sinktest.Collector{}
 			srv := receiver(t, c, ok)
