@@ -199,11 +199,10 @@ func TestGCPTick(t *testing.T) {
 	}
 	for path, wants := range map[string][]string{
 		"gcpfunction/function.go": {
-			`const TickEntryPoint = "Tick"`, "open := gcp.OpenOnce(Open)",
-			"gcp.Register(EntryPoint, open)", "gcp.RegisterTick(TickEntryPoint, open)",
+			"const TickEntryPoint = gcp.TickEntryPoint", "gcp.RegisterFunction(func() (env.Function, error) { return pressmonitor.Load() })",
 		},
 		"gcpfunction/function_test.go": {"func TestTick(", "gcp.TickHandler(", "http.StatusMethodNotAllowed"},
-		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "funcframework.StartHostPort"},
+		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "gcp.Serve()"},
 		"function.go":                  {"registers OnMessage and Tick", `_ "example.com/press-monitor/gcpfunction"`},
 		"deploy/gcp/main.tf": {
 			`resource "google_cloudfunctions2_function" "tick"`, `entry_point     = "Tick"`, `name     = "${var.name}-tick"`,

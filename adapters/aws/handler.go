@@ -139,6 +139,13 @@ func (h *Handler) run(ctx context.Context, b core.Batch) (core.Result, error) {
 	if len(b.Records) == 0 {
 		return core.Result{}, nil
 	}
+	for i := range b.Records {
+		// The record goes on whole (a JSON function dead-letters it; a raw one sees its bytes):
+		// say so, since a raw function would otherwise count it as one event without a word.
+		if why := b.Records[i].Attrs[AttrKPLError]; why != "" {
+			h.opts.Logger.WarnContext(ctx, "KPL aggregate not split: processed as one record", "shard", b.Partition, "record", b.Records[i].ID, "reason", why)
+		}
+	}
 	res, err := h.r.Run(ctx, b)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("aws: shard %s: %w", b.Partition, err)

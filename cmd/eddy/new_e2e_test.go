@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -88,6 +89,27 @@ func TestNewAndDeploy(t *testing.T) {
 			}
 			checkGoMod(t, filepath.Join(dir, "go.mod"), repo)
 			runIn(t, dir, []string{"GOFLAGS=-mod=mod"}, "go", "test", "./...")
+			// The cloud's entry point runs the same project with a keyless spec and a $key spec
+			// too (issue 14): every record processed, the malformed one dead-lettered once.
+			entry := map[string]string{"aws": "./cmd/aws", "gcp": "./gcpfunction", "azure": "./cmd/azure"}[cloud]
+			specPath := filepath.Join(dir, "eddy.yaml")
+			keyed, err := os.ReadFile(specPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyLine := regexp.MustCompile(`(?m)^  key: machine .*\n`)
+			if !keyLine.Match(keyed) {
+				t.Fatalf("eddy.yaml has no key: machine line:\n%s", keyed)
+			}
+			for _, variant := range []string{"", "  key: $key\n"} {
+				if err := os.WriteFile(specPath, keyLine.ReplaceAllLiteral(keyed, []byte(variant)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				runIn(t, dir, []string{"GOFLAGS=-mod=mod"}, "go", "test", "-count=1", entry)
+			}
+			if err := os.WriteFile(specPath, keyed, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if cloud == "aws" {
 				dev := eddyIn(t, dir, nil, "dev", "--input", "testdata/events.ndjson")
 				got, _ := decisions(t, dev.stdout)

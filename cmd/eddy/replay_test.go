@@ -147,16 +147,16 @@ func checkReplayOutput(t *testing.T, out string, good []bench.Event, late map[in
 			continue
 		}
 		var le struct {
-			Type, ID string
-			Event    json.RawMessage
+			Type, Record string // Record: the event's own id (ID is the late output's)
+			Event        json.RawMessage
 		}
 		if err := json.Unmarshal([]byte(l), &le); err != nil || le.Type != "late" {
 			t.Fatalf("output line %q: %v", l, err)
 		}
 		var n int
-		fmt.Sscanf(strings.TrimPrefix(le.ID, "w1.ndjson:"), "%d", &n)
+		fmt.Sscanf(strings.TrimPrefix(le.Record, "w1.ndjson:"), "%d", &n)
 		if string(le.Event) != late[n] {
-			t.Fatalf("late event %s: %s, want line %d %s", le.ID, le.Event, n, late[n])
+			t.Fatalf("late event %s: %s, want line %d %s", le.Record, le.Event, n, late[n])
 		}
 		lateSeen++
 	}

@@ -313,6 +313,10 @@ func (r *Runner) budgetError(partition string, p Processor, size, budget int) er
 }
 
 func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) error {
+	// The dead-letter envelope names where a record failed; the processor knows neither.
+	for _, f := range res.Failures {
+		f.Function, f.Partition = r.cfg.Function, partition
+	}
 	if r.cfg.Sink != nil && len(res.Outputs) > 0 {
 		if err := r.cfg.Sink.Emit(ctx, res.Outputs); err != nil {
 			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)

@@ -72,17 +72,7 @@ const TypeDeadLetter = "deadletter"
 
 // OutputID is an output's deterministic id: equal outputs get equal ids on every run and every
 // cloud, so a re-emitted output carries the id of its first copy.
-func OutputID(o core.Output) string {
-	switch v := o.(type) {
-	case *core.Decision:
-		return v.ID
-	case *core.WindowResult:
-		return core.DecisionID(v.Function, "window", v.Key, core.Span{Start: v.Start, End: v.End}, "window", v.Revision)
-	case *core.Late:
-		return core.DecisionID(v.Function, "late", v.Key, core.Span{Start: v.Time, End: v.Time}, v.Pos.Partition+"/"+v.Pos.Offset+"/"+v.ID, 0)
-	}
-	return core.DecisionID("", o.Type(), "", core.Span{}, string(o.AppendJSON(nil)), 0)
-}
+func OutputID(o core.Output) string { return core.OutputID(o) }
 
 // DeadLetterID is a dead letter's deterministic id, from where the record was and what it was.
 func DeadLetterID(f *core.Failure) string {
