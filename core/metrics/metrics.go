@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
 )
 
@@ -76,6 +77,12 @@ type Partition struct {
 	CommitLatency Histogram `json:"commitLatency"`
 	// Updated is the processing time of the last batch or tick observed.
 	Updated time.Time `json:"updated,omitzero"`
+
+	// The gauges as Observe keeps them; Snapshot exposes them through the pointers above, so that
+	// Observe allocates nothing.
+	lag, age                  float64
+	hasLag, hasAge            bool
+	windows, decisions, lates int64
 }
 
 // Histogram is a cumulative latency histogram in seconds, as Prometheus exposes one.
@@ -146,17 +153,27 @@ func (r *Registry) Observe(_ context.Context, o *runner.Observation) {
 	p.Late += int64(st.Late)
 	p.DeadLetters += int64(len(o.Result.Failures))
 	for _, out := range o.Result.Outputs {
-		p.Outputs[out.Type()]++
+		// A type switch, not a map update per output: a batch may have thousands.
+		switch out.(type) {
+		case *core.WindowResult:
+			p.windows++
+		case *core.Decision:
+			p.decisions++
+		case *core.Late:
+			p.lates++
+		default:
+			p.Outputs[out.Type()]++
+		}
 	}
 	if o.StateBytes > 0 || o.Committed {
 		p.StateBytes = int64(o.StateBytes)
 	}
 	if lag, ok := o.Lag(); ok {
 		p.Watermark = o.Result.Watermark
-		p.WatermarkLagSeconds = ptr(lag.Seconds())
+		p.lag, p.hasLag = lag.Seconds(), true
 	}
 	if age, ok := o.IteratorAge(); ok {
-		p.IteratorAgeSeconds = ptr(age.Seconds())
+		p.age, p.hasAge = age.Seconds(), true
 	}
 }
 
@@ -168,16 +185,21 @@ func (r *Registry) Snapshot() []Partition {
 	out := make([]Partition, 0, len(r.parts))
 	for _, p := range r.parts {
 		c := *p
-		c.Outputs = make(map[string]int64, len(p.Outputs))
+		c.Outputs = make(map[string]int64, len(p.Outputs)+3)
 		for k, v := range p.Outputs {
 			c.Outputs[k] = v
 		}
-		c.CommitLatency.Buckets = slices.Clone(p.CommitLatency.Buckets)
-		if p.WatermarkLagSeconds != nil {
-			c.WatermarkLagSeconds = ptr(*p.WatermarkLagSeconds)
+		for t, n := range map[string]int64{"window": p.windows, "decision": p.decisions, "late": p.lates} {
+			if n > 0 {
+				c.Outputs[t] += n
+			}
 		}
-		if p.IteratorAgeSeconds != nil {
-			c.IteratorAgeSeconds = ptr(*p.IteratorAgeSeconds)
+		c.CommitLatency.Buckets = slices.Clone(p.CommitLatency.Buckets)
+		if p.hasLag {
+			c.WatermarkLagSeconds = ptr(p.lag)
+		}
+		if p.hasAge {
+			c.IteratorAgeSeconds = ptr(p.age)
 		}
 		out = append(out, c)
 	}
