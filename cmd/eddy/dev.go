@@ -51,6 +51,7 @@ type devOpts struct {
 	noFlush    bool
 	logLevel   string
 	demo       bool
+	metrics    string // --metrics, see metrics.go
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -108,6 +109,7 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	addMetricsFlag(fl, &o.metrics)
 	return cmd
 }
 
@@ -238,10 +240,16 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		dl = &failureSink{w: w, json: true}
 	}
 	stats := &devStats{}
+	met, err := startDevMetrics(o.metrics, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer met.Close()
 	broker, err := local.New(local.Config{
 		Runner: runner.Config{
 			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dl, Logger: logger,
-			New: func(string) (runner.Processor, error) { return c.NewPipeline() },
+			New:      func(string) (runner.Processor, error) { return c.NewPipeline() },
+			Observer: met.Observer(),
 		},
 		Partitions: o.partitions, BatchSize: o.batchSize, MaxWait: o.maxWait, TickInterval: o.tick,
 		MaxAttempts: o.attempts, DeadLetter: dl, PartitionKey: kf.key, OnBatch: stats.onBatch, Logger: logger,
@@ -275,7 +283,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		if err != nil {
 			return fmt.Errorf("--listen: %w (is another eddy dev running? pick another address with --listen)", err)
 		}
-		srv = &http.Server{Handler: ingestHandler(broker, logger), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: met.Wrap(ingestHandler(broker, logger)), ReadHeaderTimeout: 10 * time.Second}
 		fmt.Fprintf(e.stderr, "eddy dev: ingest on http://%s/events (POST newline-delimited events, or: eddy send --to http://%s --input FILE)\n", ln.Addr(), ln.Addr())
 		wg.Add(1)
 		go func() {
