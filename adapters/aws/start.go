@@ -118,6 +118,10 @@ func OpenWith(ctx context.Context, cfg Config, newProc func(partition string) (r
 		closers = append(closers, dl.Close)
 	}
 	rc := runner.Config{Function: cfg.Function, New: newProc, Sink: out, DeadLetter: dl, IdleTTL: cfg.IdleTTL}
+	if rc.Observer, err = MetricsFromEnv(os.Stdout); err != nil { // metrics.go
+		closeAll()
+		return nil, nil, fmt.Errorf("aws: %w", err)
+	}
 	if wrap != nil {
 		rc.Sink = wrap(out)
 	}
