@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -116,9 +117,20 @@ func (o *Observation) committed(t0 time.Time, size int, err error) {
 	}
 }
 
+// observations recycles Observations: an Observer does not keep one after Observe returns.
+var observations = sync.Pool{New: func() any { return new(Observation) }}
+
+// recycle clears o, so that the pool holds on to no batch's outputs, and returns it to the pool.
+func recycle(o *Observation) {
+	*o = Observation{}
+	observations.Put(o)
+}
+
 // observeRun runs the batch with an Observation in ctx and hands it to the Observer.
 func (r *Runner) observeRun(ctx context.Context, b core.Batch) (core.Result, error) {
-	o := &Observation{Function: r.cfg.Function, Partition: b.Partition, Now: b.Now}
+	o := observations.Get().(*Observation)
+	defer recycle(o)
+	*o = Observation{Function: r.cfg.Function, Partition: b.Partition, Now: b.Now}
 	for i := range b.Records {
 		if t := b.Records[i].Time; t.After(o.Newest) {
 			o.Newest = t
@@ -132,7 +144,9 @@ func (r *Runner) observeRun(ctx context.Context, b core.Batch) (core.Result, err
 
 // observeTick ticks the partition with an Observation in ctx and hands it to the Observer.
 func (r *Runner) observeTick(ctx context.Context, partition string, now time.Time) (core.Result, error) {
-	o := &Observation{Function: r.cfg.Function, Partition: partition, Now: now, Tick: true}
+	o := observations.Get().(*Observation)
+	defer recycle(o)
+	*o = Observation{Function: r.cfg.Function, Partition: partition, Now: now, Tick: true}
 	res, err := r.tickPartition(context.WithValue(ctx, probeKey{}, o), partition, now)
 	o.Result, o.Err = res, err
 	r.cfg.Observer.Observe(ctx, o)
