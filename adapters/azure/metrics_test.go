@@ -11,6 +11,7 @@ import (
 	"github.com/eddyhq/eddy/adapters/azure"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/metrics"
+	"github.com/eddyhq/eddy/core/metrics/otlp"
 	"github.com/eddyhq/eddy/core/runner"
 )
 
@@ -22,6 +23,13 @@ func TestMetricsFromEnv(t *testing.T) {
 	t.Setenv(azure.EnvMetrics, "statsd")
 	if _, err := azure.MetricsFromEnv(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "EDDY_METRICS") {
 		t.Errorf("statsd: err %v, want one naming EDDY_METRICS", err)
+	}
+	t.Setenv(azure.EnvMetrics, "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+	if obs, err := azure.MetricsFromEnv(&bytes.Buffer{}); err != nil || obs == nil {
+		t.Errorf("otlp: %v %v", obs, err)
+	} else if _, ok := obs.(*otlp.Exporter); !ok {
+		t.Errorf("otlp: %T", obs)
 	}
 	t.Setenv(azure.EnvMetrics, "")
 	var buf bytes.Buffer
