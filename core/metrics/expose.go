@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // PrometheusContentType is the content type of the Prometheus text exposition format.
@@ -149,8 +150,12 @@ func appendSample(b []byte, name string, p *Partition, extraName, extraValue str
 }
 
 // appendLabelValue escapes a label value as the text format requires: backslash, double quote and
-// line feed.
+// line feed. Partitions come from outside (a Pub/Sub ordering key is any string), so invalid UTF-8
+// becomes U+FFFD: the exposition must be UTF-8.
 func appendLabelValue(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
