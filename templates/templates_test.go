@@ -81,12 +81,12 @@ func TestProjectVersion(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	for _, name := range []string{"", "a", "Press", "press_monitor", "-press", "press-", "press--monitor", "9lives", strings.Repeat("a", 41)} {
+	for _, name := range []string{"", "a", "Press", "press_monitor", "-press", "press-", "press--monitor", "9lives", strings.Repeat("a", 64)} {
 		if templates.CheckName(name) == nil {
 			t.Errorf("name %q accepted", name)
 		}
 	}
-	for _, name := range []string{"ab", "press-monitor", "w1", strings.Repeat("a", 40)} {
+	for _, name := range []string{"ab", "press-monitor", "w1", strings.Repeat("a", 63)} {
 		if err := templates.CheckName(name); err != nil {
 			t.Errorf("name %q: %v", name, err)
 		}
@@ -207,11 +207,11 @@ func TestGCPTick(t *testing.T) {
 		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "funcframework.StartHostPort"},
 		"function.go":                  {"registers OnMessage and Tick", `_ "example.com/press-monitor/gcpfunction"`},
 		"deploy/gcp/main.tf": {
-			`resource "google_cloudfunctions2_function" "tick"`, `entry_point = "Tick"`, `name     = "${var.name}-tick"`,
+			`resource "google_cloudfunctions2_function" "tick"`, `entry_point     = "Tick"`, `name     = "${var.name}-tick"`,
 			`resource "google_service_account" "scheduler"`, `resource "google_cloud_scheduler_job" "tick"`,
 			`schedule         = "* * * * *"`, `http_method = "POST"`,
 			"service_account_email = google_service_account.scheduler.email",
-			"audience              = google_cloudfunctions2_function.tick.service_config[0].uri",
+			"audience              = google_cloudfunctions2_function.tick[0].service_config[0].uri",
 			`"cloudscheduler.googleapis.com"`,
 		},
 		"deploy/gcp/gcloud.sh": {
@@ -238,7 +238,7 @@ func TestGCPTick(t *testing.T) {
 		t.Fatal("main.tf: no invoker grant for the scheduler")
 	}
 	grant := tf[i : i+strings.Index(tf[i:], "\n}")]
-	for _, w := range []string{"google_cloudfunctions2_function.tick.service_config[0].service", `"roles/run.invoker"`} {
+	for _, w := range []string{"google_cloudfunctions2_function.tick[0].service_config[0].service", `"roles/run.invoker"`} {
 		if !strings.Contains(grant, w) {
 			t.Errorf("the scheduler's grant lacks %s:\n%s", w, grant)
 		}

@@ -51,6 +51,9 @@ type devOpts struct {
 	noFlush    bool
 	logLevel   string
 	demo       bool
+	ui         bool
+	uiAddr     string
+	viewStore  string
 	metrics    string // --metrics, see metrics.go
 }
 
@@ -109,6 +112,9 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	fl.BoolVar(&o.ui, "ui", false, "serve the dashboard (views, live outputs, partition status) on --ui-addr")
+	fl.StringVar(&o.uiAddr, "ui-addr", defaultUI, "loopback address of the dashboard")
+	fl.StringVar(&o.viewStore, "view-store", "", "keep the views in this store (mem:// or file:///DIR; default: the spec's outputs.view_store, else memory)")
 	addMetricsFlag(fl, &o.metrics)
 	return cmd
 }
@@ -224,7 +230,12 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return err
 	}
 	defer closeOut()
-	sink := newLineSink(c, out)
+	ui, err := startDevUI(ctx, e, f, o.ui, o.uiAddr, o.viewStore, logger)
+	if err != nil {
+		return err
+	}
+	defer ui.close()
+	sink := ui.sink(newLineSink(c, out))
 	var outSink runner.Sink = sink
 	flaky := &flakySink{Sink: sink, rate: o.failRate}
 	if o.failRate > 0 {
@@ -252,7 +263,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 			Observer: met.Observer(),
 		},
 		Partitions: o.partitions, BatchSize: o.batchSize, MaxWait: o.maxWait, TickInterval: o.tick,
-		MaxAttempts: o.attempts, DeadLetter: dl, PartitionKey: kf.key, OnBatch: stats.onBatch, Logger: logger,
+		MaxAttempts: o.attempts, DeadLetter: dl, PartitionKey: kf.key, OnBatch: ui.onBatch(c.Name(), stats.onBatch), Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", strings.Replace(base, "  tumbling: 1m", "  tumbilng: 1m", 1), []string{
 			`eddy.yaml:6:3: window.tumbilng: unknown field (did you mean tumbling?)`}},
 		{"unknown field no suggestion", base + "zzz: 1\n", []string{
-			`eddy.yaml:10:1: zzz: unknown field (known fields: name, description, input, window, aggregates, rules, anomalies, crossovers, patterns, limits, outputs)`}},
+			`eddy.yaml:10:1: zzz: unknown field (known fields: name, description, input, window, aggregates, rules, anomalies, crossovers, patterns, limits, outputs, views)`}},
 		{"synonym", base + "rules:\n  - {name: hot, condition: avg_temp > 80}\n", []string{
 			`eddy.yaml:11:17: rules[0].condition: unknown field (did you mean when?)`}},
 		{"bad duration", strings.Replace(base, "tumbling: 1m", "sliding: {size: 5m, slide: 10x}", 1), []string{

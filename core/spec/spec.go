@@ -78,6 +78,31 @@ type Function struct {
 	Limits Limits `yaml:"limits"`
 	// Outputs selects what the function writes and in which format.
 	Outputs Outputs `yaml:"outputs"`
+	// Views are materialized views the function keeps up to date in a view store (outputs.view_store)
+	// for dashboards and APIs: the latest window result per key, the last windows per key, the
+	// decisions firing now, a decision history.
+	Views []View `yaml:"views"`
+}
+
+// View declares one materialized view (see package view): written by the function itself with an
+// idempotent, conditional upsert per key, so a redelivered or reordered batch never moves it back.
+type View struct {
+	// Name identifies the view in the store and the API: a letter, then letters, digits, '_' or '-'.
+	Name string `yaml:"name" required:"true"`
+	// Kind is what the view keeps: latest (each key's newest window result), history (each key's
+	// last windows, for charts), firing (each rule and key's newest pending, firing or resolved
+	// transition, like Prometheus' ALERTS) or decisions (every decision, for ttl).
+	Kind string `yaml:"kind" required:"true" enum:"latest,history,firing,decisions"`
+	// Aggregates limits a latest or history view to these aggregates (default: all).
+	Aggregates []string `yaml:"aggregates"`
+	// Rules limits a firing or decisions view to these rules, anomalies, crossovers and patterns
+	// (default: all).
+	Rules []string `yaml:"rules"`
+	// Windows is how many windows a history view keeps per key (default 60).
+	Windows int `yaml:"windows"`
+	// TTL drops a row unchanged for this long (wall-clock time): keys gone quiet, long-resolved
+	// alerts, and, for a decisions view, its retention. Zero keeps rows.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Input describes the records a function reads.
@@ -380,4 +405,9 @@ type Outputs struct {
 	Include []string `yaml:"include" enum:"window,decision,late"`
 	// Source is the CloudEvents source attribute (default eddy/<name>). cloudevents only.
 	Source string `yaml:"source"`
+	// ViewStore is the URL of the store the views are written to: mem://, file:///DIR,
+	// dynamodb://TABLE?partition_key=id, firestore://projects/P/databases/(default)/documents/C?name_field=id
+	// or azuretable://TABLE. Empty: eddy dev keeps them in memory; in the clouds the
+	// EDDY_VIEW_STORE environment variable names it.
+	ViewStore string `yaml:"view_store"`
 }

@@ -50,6 +50,7 @@ func (f *Function) validate(opts Options, d *decoder) Errors {
 	v.crossovers()
 	v.patterns()
 	v.outputs()
+	v.views()
 	if len(f.Aggregates) == 0 && len(f.Patterns) == 0 {
 		v.add(verr("", "the function computes nothing", "add aggregates: (with a window:) or patterns:"))
 	}

@@ -168,6 +168,27 @@ func Azurite(t testing.TB) string {
 	return ep
 }
 
+// AzuriteTable starts Azurite's table service (in memory) and returns its endpoint for the
+// development account ("http://127.0.0.1:PORT/devstoreaccount1").
+func AzuriteTable(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(modules(t), ".bin", "azurite-table")
+	need(t, bin)
+	port := FreePort(t)
+	cmd := exec.Command(bin, "--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(port),
+		"--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck")
+	cmd.Dir = t.TempDir()
+	ep := fmt.Sprintf("http://127.0.0.1:%d/%s", port, AzuriteAccount)
+	start(t, "azurite-table", cmd, answersHTTP(ep+"/Tables"))
+	return ep
+}
+
+// AzuriteTableConnString returns the connection string of the development account's table
+// service at endpoint.
+func AzuriteTableConnString(endpoint string) string {
+	return "DefaultEndpointsProtocol=http;AccountName=" + AzuriteAccount + ";AccountKey=" + azuriteKey + ";TableEndpoint=" + endpoint + ";"
+}
+
 // AzuriteConnString returns the connection string of the development account at endpoint.
 func AzuriteConnString(endpoint string) string {
 	return "DefaultEndpointsProtocol=http;AccountName=" + AzuriteAccount + ";AccountKey=" + azuriteKey + ";BlobEndpoint=" + endpoint + ";"

@@ -1,0 +1,234 @@
+package viewhttp_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/view"
+	"github.com/eddyhq/eddy/core/view/memview"
+	"github.com/eddyhq/eddy/core/view/viewhttp"
+	"github.com/eddyhq/eddy/core/view/viewtest"
+)
+
+var defs = []view.Def{
+	{Name: "latest", Kind: view.Latest},
+	{Name: "chart", Kind: view.History, Windows: 10},
+	{Name: "alerts", Kind: view.Firing},
+	{Name: "log", Kind: view.Decisions},
+}
+
+func setup(t *testing.T, hub *viewhttp.Hub) (*view.Writer, *httptest.Server) {
+	t.Helper()
+	store := view.NewStore(memview.New(), nil)
+	ctx := context.Background()
+	if err := store.PutCatalog(ctx, &view.Catalog{Function: "fn", Views: defs, Aggregates: []string{"count", "avg"}}); err != nil {
+		t.Fatal(err)
+	}
+	var opts *view.WriterOptions
+	if hub != nil {
+		opts = &view.WriterOptions{OnWrite: hub.PublishOutputs}
+	}
+	w, err := view.NewWriter(store, "fn", defs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&viewhttp.Server{Store: store, Hub: hub, Poll: 50 * time.Millisecond}).Handler())
+	t.Cleanup(srv.Close)
+	return w, srv
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if v != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v: %s", url, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestAPI(t *testing.T) {
+	w, srv := setup(t, nil)
+	ctx := context.Background()
+	var outs []core.Output
+	for k := range 7 {
+		// avg of key k at window 3 is 3 for every key; count varies: 30+k*... use revisions.
+		r := viewtest.Win("fn", fmt.Sprintf("k%d", k), 3, 0)
+		r.Values[1].Num = float64((k * 5) % 7) // avg: 0 5 3 1 6 4 2
+		outs = append(outs, viewtest.Win("fn", fmt.Sprintf("k%d", k), 2, 0), r)
+	}
+	outs = append(outs, viewtest.Dec("fn", "hot", "k1", 3, "firing"), viewtest.Dec("fn", "hot", "k2", 3, "firing"), viewtest.Dec("fn", "hot", "k2", 4, "resolved"))
+	if err := w.Emit(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	var page viewhttp.Page
+	getJSON(t, srv.URL+"/api/functions/fn/views/latest/rows?sort=-avg&limit=3", &page)
+	var got []string
+	for _, r := range page.Rows {
+		var l view.LatestRow
+		_ = json.Unmarshal(r, &l)
+		got = append(got, l.Key)
+	}
+	if strings.Join(got, ",") != "k4,k1,k5" || page.Total != 7 || page.Next != "3" {
+		t.Errorf("sorted by -avg, first page = %v total %d next %q; want k4,k1,k5 of 7, next 3", got, page.Total, page.Next)
+	}
+	page = viewhttp.Page{}
+	getJSON(t, srv.URL+"/api/functions/fn/views/latest/rows?sort=-avg&limit=3&cursor=6", &page)
+	if len(page.Rows) != 1 || page.Next != "" {
+		t.Errorf("last page has %d rows, next %q; want 1 and none", len(page.Rows), page.Next)
+	}
+	var h view.HistoryRow
+	if code := getJSON(t, srv.URL+"/api/functions/fn/views/chart/rows/k3", &h); code != 200 || len(h.Windows) != 2 {
+		t.Errorf("history of k3: %d, %+v", code, h)
+	}
+	var firing []view.DecisionRow
+	getJSON(t, srv.URL+"/api/functions/fn/firing", &firing)
+	if len(firing) != 1 || firing[0].Key != "k1" || firing[0].Severity != "critical" {
+		t.Errorf("firing = %+v, want k1 only (k2 resolved)", firing)
+	}
+	var decs []view.DecisionRow
+	getJSON(t, srv.URL+"/api/functions/fn/decisions?limit=2", &decs)
+	if len(decs) != 2 || decs[0].State != "resolved" {
+		t.Errorf("decisions = %+v, want the newest 2, the resolution first", decs)
+	}
+	for url, want := range map[string]int{
+		"/api/functions/nope/views/latest/rows":        404,
+		"/api/functions/fn/views/nope/rows":            404,
+		"/api/functions/fn/views/latest/rows/zz":       404,
+		"/api/functions/fn/views/latest/rows?limit=0":  400,
+		"/api/functions/fn/views/alerts/rows?sort=avg": 400,
+	} {
+		if code := getJSON(t, srv.URL+url, nil); code != want {
+			t.Errorf("GET %s = %d, want %d", url, code, want)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "uPlot.iife.min.js") {
+		t.Error("the dashboard page does not load uPlot")
+	}
+}
+
+// readEvents reads SSE events from r until n events of type typ arrived.
+func readEvents(t *testing.T, r *bufio.Reader, typ string, n int) []string {
+	t.Helper()
+	var out []string
+	event := ""
+	for len(out) < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %d %s events: %v", len(out), typ, err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = line[7:]
+		case strings.HasPrefix(line, "data: ") && event == typ:
+			out = append(out, line[6:])
+		}
+	}
+	return out
+}
+
+func TestEvents(t *testing.T) {
+	hub := viewhttp.NewHub(4)
+	w, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	br := bufio.NewReader(resp.Body)
+	readEvents(t, br, "hello", 1)
+	for hub.Stats().Clients != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := w.Emit(ctx, []core.Output{viewtest.Win("fn", "a", 1, 0), viewtest.Dec("fn", "hot", "a", 1, "firing")}); err != nil {
+		t.Fatal(err)
+	}
+	hub.ObserveBatch("fn", "p0", &core.Result{Watermark: time.Unix(100, 0), Stats: core.Stats{Events: 5, Late: 1, Failed: 2}}, time.Unix(103, 0))
+	got := readEvents(t, br, "outputs", 1)
+	var outs []map[string]any
+	if err := json.Unmarshal([]byte(got[0]), &outs); err != nil || len(outs) != 2 || outs[0]["type"] != "window" || outs[1]["type"] != "decision" {
+		t.Errorf("outputs event = %s (%v), want the window and the decision", got[0], err)
+	}
+	st := readEvents(t, br, "status", 1)
+	var ps viewhttp.PartitionStatus
+	if err := json.Unmarshal([]byte(st[0]), &ps); err != nil || ps.LagMS != 3000 || ps.Late != 1 || ps.DeadLetters != 2 {
+		t.Errorf("status event %s (%v): want lag 3000 ms, 1 late, 2 dead letters", st[0], err)
+	}
+}
+
+// A client that reads nothing is dropped once its queue is full, and publishing never blocks.
+func TestSlowClientDropped(t *testing.T) {
+	hub := viewhttp.NewHub(8)
+	_, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for hub.Stats().Clients != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	// Big outputs fill the socket buffers, then the queue; the client never reads.
+	big := viewtest.Win("fn", strings.Repeat("k", 64<<10), 1, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 {
+			hub.PublishOutputs([]core.Output{big})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("publishing blocked on a slow client")
+	}
+	if s := hub.Stats(); s.Dropped != 1 || s.Clients != 0 {
+		t.Errorf("hub stats %+v, want the slow client dropped", s)
+	}
+}
+
+// Without a hub (a dashboard over a cloud store) the stream tells pages to reload.
+func TestEventsPoll(t *testing.T) {
+	_, srv := setup(t, nil)
+	resp, err := http.Get(srv.URL + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if h := readEvents(t, br, "hello", 1); h[0] != `{"live":false}` {
+		t.Errorf("hello = %s", h[0])
+	}
+	readEvents(t, br, "refresh", 2)
+}
