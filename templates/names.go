@@ -63,6 +63,7 @@ var nameRules = []nameRule{
 	{cloud: "azure", resource: "function app name (NAME-xxxxxx)", make: func(n, _ string) string { return n + "-" + azureSuffix }, min: 2, max: 60, re: reAzureApp, form: "letters, digits, hyphens"},
 	{cloud: "azure", resource: "App Service plan name", make: suffixed("-plan"), min: 1, max: 60, re: reAzureApp, form: "letters, digits, hyphens"},
 	{cloud: "azure", resource: "resource group name", make: suffixed("-rg"), min: 1, max: 90, re: reRG, form: "letters, digits, - _ . ( )"},
+	{cloud: "azure", resource: "Log Analytics workspace name (NAME-xxxxxx-logs, alarms.tf)", make: func(n, _ string) string { return n + "-" + azureSuffix + "-logs" }, min: 4, max: 63, re: reAzureApp, form: "letters, digits, hyphens"},
 }
 
 // CheckCloudNames checks what the project's name becomes in each of clouds against that cloud's

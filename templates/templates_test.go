@@ -110,7 +110,7 @@ func TestInfra(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
-	if !slices.Equal(paths, []string{"deploy/aws/main.tf", "deploy/aws/template.yaml"}) {
+	if !slices.Equal(paths, []string{"deploy/aws/alarms.tf", "deploy/aws/main.tf", "deploy/aws/template.yaml"}) {
 		t.Fatalf("%q", paths)
 	}
 }
@@ -137,6 +137,7 @@ func ExampleProject() {
 	// README.md
 	// cmd/aws/main.go
 	// cmd/aws/main_test.go
+	// deploy/aws/alarms.tf
 	// deploy/aws/main.tf
 	// deploy/aws/template.yaml
 	// eddy.yaml

@@ -80,6 +80,10 @@ func OpenWith(ctx context.Context, cfg Config, fn env.Function, wrap func(runner
 	}
 	closeAll := func() error { return o.Close(context.Background()) }
 	rc := o.Runner
+	if rc.Observer, err = MetricsFromEnv(os.Stdout); err != nil { // metrics.go
+		closeAll()
+		return nil, nil, fmt.Errorf("aws: %w", err)
+	}
 	if wrap != nil {
 		rc.Sink = wrap(rc.Sink)
 	}

@@ -54,6 +54,7 @@ type devOpts struct {
 	ui         bool
 	uiAddr     string
 	viewStore  string
+	metrics    string // --metrics, see metrics.go
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -114,6 +115,7 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.BoolVar(&o.ui, "ui", false, "serve the dashboard (views, live outputs, partition status) on --ui-addr")
 	fl.StringVar(&o.uiAddr, "ui-addr", defaultUI, "loopback address of the dashboard")
 	fl.StringVar(&o.viewStore, "view-store", "", "keep the views in this store (mem:// or file:///DIR; default: the spec's outputs.view_store, else memory)")
+	addMetricsFlag(fl, &o.metrics)
 	return cmd
 }
 
@@ -260,10 +262,16 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		dlSink = dl
 	}
 	stats := &devStats{}
+	met, err := startDevMetrics(o.metrics, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer met.Close()
 	broker, err := local.New(local.Config{
 		Runner: runner.Config{
 			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dlSink, Logger: logger,
-			New: func(string) (runner.Processor, error) { return c.NewPipeline() },
+			New:      func(string) (runner.Processor, error) { return c.NewPipeline() },
+			Observer: met.Observer(),
 		},
 		Partitions: o.partitions, BatchSize: o.batchSize, MaxWait: o.maxWait, TickInterval: o.tick,
 		MaxAttempts: o.attempts, DeadLetter: dlSink, PartitionKey: kf.key, OnBatch: ui.onBatch(c.Name(), stats.onBatch), Logger: logger,
@@ -297,7 +305,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		if err != nil {
 			return fmt.Errorf("--listen: %w (is another eddy dev running? pick another address with --listen)", err)
 		}
-		srv = &http.Server{Handler: ingestHandler(broker, logger), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: met.Wrap(ingestHandler(broker, logger)), ReadHeaderTimeout: 10 * time.Second}
 		fmt.Fprintf(e.stderr, "eddy dev: ingest on http://%s/events (POST newline-delimited events, or: eddy send --to http://%s --input FILE)\n", ln.Addr(), ln.Addr())
 		wg.Add(1)
 		go func() {

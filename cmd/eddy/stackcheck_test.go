@@ -354,6 +354,22 @@ func TestStackSchema(t *testing.T) {
 				t.Errorf("%s/%s: only %d arguments checked", name, cloud, n)
 			}
 			t.Logf("%s %s: %d arguments and blocks checked against the provider docs", name, cloud, n)
+			// alarms.tf refers to main.tf's resources: check the two as one configuration.
+			var both []byte
+			for _, f := range []string{"main.tf", "alarms.tf"} {
+				b, err := os.ReadFile(filepath.Join(dir, "deploy", cloud, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				both = append(append(both, b...), '\n')
+			}
+			path := filepath.Join(t.TempDir(), cloud+".tf")
+			if err := os.WriteFile(path, both, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if m := checkSchema(t, path, &schema) - n; m < 20 {
+				t.Errorf("%s/%s: only %d arguments of alarms.tf checked", name, cloud, m)
+			}
 		}
 	}
 }
