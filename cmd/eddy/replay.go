@@ -22,7 +22,7 @@ import (
 
 type replayOpts struct {
 	spec, input, output, deadLetter string
-	batch                           int
+	batch, workers                  int
 	progress                        string
 }
 
@@ -61,6 +61,7 @@ stderr, after a progress bar when stderr is a terminal.`,
 	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout)")
 	fl.StringVar(&o.deadLetter, "dead-letter", "", "write records that fail to decode to this file as JSON lines")
 	fl.IntVar(&o.batch, "batch", 0, "records per pipeline batch; 0 picks one (the results do not depend on it)")
+	fl.IntVarP(&o.workers, "workers", "w", 0, "pipelines the keys are split over; 0 means one per core (the results do not depend on it)")
 	fl.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	return cmd
 }
@@ -138,12 +139,18 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if o.input == "-" {
 		name = "stdin"
 	}
-	parallel := runtime.GOMAXPROCS(0) > 1
+	if o.workers < 0 {
+		return usagef("--workers %d: want at least 1, or 0 for one per core", o.workers)
+	}
+	workers := o.workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	batch := o.batch
 	if batch == 0 {
-		batch = defaultBatch(parallel)
+		batch = defaultBatch(workers)
 	}
-	st, err := runReplay(ctx, c, r, name, out, dl, batch, parallel)
+	st, err := runReplay(ctx, c, r, name, out, dl, batch, workers)
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -187,22 +194,21 @@ func heapBallast() []byte {
 // slower). With a reader goroutine that decodes ahead, large batches pay: the two goroutines hand
 // batches over through channels, and each handover that finds the other side parked costs a thread
 // wake-up (2 M W1 events on 2 cores: 4.6 M events/s with 1,024, 6.5–6.8 M with 8,192 to 32,768).
-func defaultBatch(parallel bool) int {
-	if parallel {
-		return 16384
-	}
-	return 1024
+func defaultBatch(workers int) int {
+	return 16384
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no
-// allocation per line), each output appended straight into the writer's buffer, one flush at the
-// end. With parallel (more than one CPU), a reader goroutine reads, inflates, splits and decodes the
-// next batch while the pipeline's goroutine windows, aggregates and decides this one: with a core
-// free, a replay then outruns the single-core pipeline (the decoding is about half of its work).
-func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch int, parallel bool) (replayStats, error) {
+// allocation per line) by a reader goroutine, each batch decoded and run on workers pipelines that
+// split the keys between them (see splitRun), their outputs merged into one order that does not
+// depend on workers, one flush at the end.
+func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch, workers int) (replayStats, error) {
 	var st replayStats
 	start := time.Now()
-	p, err := c.NewPipeline()
+	if workers < 1 {
+		workers = 1
+	}
+	sr, err := newSplitRun(c, workers)
 	if err != nil {
 		return st, err
 	}
@@ -210,25 +216,9 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 	if err != nil {
 		return st, fmt.Errorf("input: %w", err)
 	}
-	var dec pipeline.Decoder
-	if parallel {
-		if dec, err = p.NewDecoder(); err != nil {
-			return st, err
-		}
-	}
-	src := newBatchSource(lines, batch, dec)
+	src := newBatchSource(lines, batch, nil, true)
 	defer src.close()
 	w := bufio.NewWriterSize(out, 1<<20)
-	var werr error
-	emit := func(o core.Output) {
-		b, ok := c.AppendOutput(w.AvailableBuffer(), o)
-		if !ok || werr != nil {
-			return
-		}
-		if _, werr = w.Write(append(b, '\n')); werr != nil {
-			werr = fmt.Errorf("write output: %w", werr)
-		}
-	}
 	for {
 		b, err := src.next(ctx)
 		if err != nil {
@@ -237,49 +227,50 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 		if len(b.recs) == 0 {
 			break
 		}
-		in := core.Batch{Partition: replayPartition, Records: b.recs, Now: b.now}
-		var res core.Result
-		if b.dec != nil {
-			res, err = p.RunDecoded(ctx, in, b.dec, emit)
-		} else {
-			res, err = p.Run(ctx, in, emit)
-		}
+		bst, fails, err := sr.batch(ctx, b.recs, b.now, w)
 		if err != nil {
 			return st, err
 		}
-		if werr != nil {
-			return st, werr
-		}
-		st.Add(res.Stats)
-		for _, f := range res.Failures {
-			if len(st.failures) < 5 {
-				// The record's data is the input buffer's, which the next batches reuse.
-				f.Record.Data = bytes.Clone(f.Record.Data)
-				st.failures = append(st.failures, f)
-			}
-		}
-		if dl != nil && len(res.Failures) > 0 {
-			if err := dl.EmitFailures(ctx, res.Failures); err != nil {
-				return st, err
-			}
+		if err := st.addBatch(ctx, bst, fails, dl); err != nil {
+			return st, err
 		}
 	}
 	if err := lines.Err(); err != nil {
 		return st, fmt.Errorf("input: %w", err)
 	}
-	res, err := p.Flush(ctx, emit)
+	fst, err := sr.flush(ctx, w)
 	if err != nil {
 		return st, err
 	}
-	st.Add(res.Stats)
-	if werr != nil {
-		return st, werr
-	}
+	st.Add(fst)
 	if err := w.Flush(); err != nil {
 		return st, fmt.Errorf("write output: %w", err)
 	}
 	st.elapsed = time.Since(start)
 	return st, nil
+}
+
+// addBatch counts a batch and hands its failures to the dead-letter sink, keeping the first few.
+func (st *replayStats) addBatch(ctx context.Context, bst core.Stats, fails []posFailure, dl *failureSink) error {
+	st.Add(bst)
+	if len(fails) == 0 {
+		return nil
+	}
+	fs := make([]*core.Failure, len(fails))
+	for i, pf := range fails {
+		f := pf.f
+		fs[i] = f
+		if len(st.failures) < 5 {
+			// The record's data is the input buffer's, which the next batches reuse.
+			kept := *f
+			kept.Record.Data = bytes.Clone(f.Record.Data)
+			st.failures = append(st.failures, &kept)
+		}
+	}
+	if dl != nil {
+		return dl.EmitFailures(ctx, fs)
+	}
+	return nil
 }
 
 // batchSource hands out batches of records from a Lines, read ahead by a goroutine when asked, which
@@ -310,8 +301,9 @@ type readBatch struct {
 // replayPartition is the partition name of a replay's records.
 const replayPartition = "replay"
 
-// newBatchSource reads batches of size n from lines; with dec, a goroutine reads and decodes ahead.
-func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder) *batchSource {
+// newBatchSource reads batches of size n from lines; with ahead, a goroutine reads ahead, and
+// with dec it decodes them too.
+func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder, ahead bool) *batchSource {
 	s := &batchSource{lines: lines}
 	for i := range s.bufs {
 		s.bufs[i] = &readBatch{recs: make([]core.Record, n)}
@@ -319,7 +311,7 @@ func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder) *batchSourc
 			s.bufs[i].dec = make([]pipeline.Decoded, n)
 		}
 	}
-	if dec == nil {
+	if !ahead {
 		return s
 	}
 	s.dec = dec
@@ -342,10 +334,12 @@ func (s *batchSource) read() {
 		}
 		b.recs = b.recs[:s.lines.NextBatch(b.recs[:cap(b.recs)])]
 		b.now = time.Now()
-		b.dec = b.dec[:len(b.recs)]
-		for i := range b.recs {
-			d := &b.dec[i]
-			d.Err = s.dec.Decode(replayPartition, &b.recs[i], b.now, &d.Event)
+		if s.dec != nil {
+			b.dec = b.dec[:len(b.recs)]
+			for i := range b.recs {
+				d := &b.dec[i]
+				d.Err = s.dec.Decode(replayPartition, &b.recs[i], b.now, &d.Event)
+			}
 		}
 		select {
 		case s.full <- b:

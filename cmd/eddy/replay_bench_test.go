@@ -33,15 +33,15 @@ func benchReplay(b *testing.B, size int64, open func() io.Reader) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	parallel := runtime.GOMAXPROCS(0) > 1
-	bs := defaultBatch(parallel)
+	workers := runtime.GOMAXPROCS(0)
+	bs := defaultBatch(workers)
 	ballast := heapBallast()
 	defer runtime.KeepAlive(ballast)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, parallel)
+		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, workers)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -65,14 +65,15 @@ func TestRunReplayBatches(t *testing.T) {
 	var first string
 	for _, batch := range []int{100_000, 1, 3, 1000, 8192} {
 		for _, mode := range []struct {
-			gz, parallel bool // parallel: with the reader goroutine
-		}{{false, false}, {false, true}, {true, false}, {true, true}} {
+			gz      bool
+			workers int
+		}{{false, 1}, {false, 2}, {true, 1}, {true, 3}, {false, 8}} {
 			src := in
 			if mode.gz {
 				src = z.Bytes()
 			}
 			var out, dead bytes.Buffer
-			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.parallel)
+			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.workers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +186,7 @@ func TestRunReplayInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, true)
+		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, 2)
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
