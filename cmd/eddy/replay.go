@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -133,8 +132,8 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 		pr := progressbar.NewReader(in, bar)
 		r = &pr
 	}
-	ballast := heapBallast()
-	defer runtime.KeepAlive(ballast)
+	heap := newHeapBudget()
+	defer heap.restore()
 	name := filepath.Base(o.input)
 	if o.input == "-" {
 		name = "stdin"
@@ -150,7 +149,7 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if batch == 0 {
 		batch = defaultBatch(workers)
 	}
-	st, err := runReplay(ctx, c, r, name, out, dl, batch, workers)
+	st, err := runReplay(ctx, c, r, name, out, dl, batch, workers, heap.check)
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -170,39 +169,18 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	return nil
 }
 
-// ballastSize is how far the heap may grow past what a replay keeps live before the collector runs.
-const ballastSize = 32 << 20
-
-// heapBallast returns a block that raises the collector's heap goal by ballastSize, unless GOGC or
-// GOMEMLIMIT is set (then the user tunes the collector). A replay keeps little live (window state,
-// two input buffers) but allocates steadily (record ids, window results), so by default the
-// collector would run every few megabytes: a W1 replay of 2 M events collected 13 times instead of
-// 2, and ran 15% slower. The block itself is never written, so it takes address space, not memory,
-// and holds no pointers, so the collector does not scan it; the price is up to ballastSize more
-// garbage between collections (55 MB resident instead of 33 MB on W1).
-func heapBallast() []byte {
-	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
-		if _, set := os.LookupEnv(v); set {
-			return nil
-		}
-	}
-	return make([]byte, ballastSize)
-}
-
-// defaultBatch is the batch size replay picks. On one core, batches of about 1,000 lines keep the
-// records and input buffers in the CPU cache beside the window state (much larger ones measured
-// slower). With a reader goroutine that decodes ahead, large batches pay: the two goroutines hand
-// batches over through channels, and each handover that finds the other side parked costs a thread
-// wake-up (2 M W1 events on 2 cores: 4.6 M events/s with 1,024, 6.5–6.8 M with 8,192 to 32,768).
+// defaultBatch is the batch size replay picks: large enough that the workers' two meetings per
+// batch (decoded; run) cost little beside the work between them, small enough that the batches in
+// flight (records, decoded events, outputs) stay a few megabytes.
 func defaultBatch(workers int) int {
-	return 16384
+	return 4096
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no
 // allocation per line) by a reader goroutine, each batch decoded and run on workers pipelines that
 // split the keys between them (see splitRun), their outputs merged into one order that does not
 // depend on workers, one flush at the end.
-func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch, workers int) (replayStats, error) {
+func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
 	var st replayStats
 	start := time.Now()
 	if workers < 1 {
@@ -218,7 +196,7 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 	}
 	src := newBatchSource(lines, batch, nil, true)
 	defer src.close()
-	w := bufio.NewWriterSize(out, 1<<20)
+	w := bufio.NewWriterSize(out, 256<<10)
 	for {
 		b, err := src.next(ctx)
 		if err != nil {
@@ -233,6 +211,9 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 		}
 		if err := st.addBatch(ctx, bst, fails, dl); err != nil {
 			return st, err
+		}
+		if between != nil {
+			between()
 		}
 	}
 	if err := lines.Err(); err != nil {

@@ -41,14 +41,14 @@ func benchReplayWorkers(b *testing.B, size int64, workers int, open func() io.Re
 		b.Fatal(err)
 	}
 	bs := defaultBatch(workers)
-	ballast := heapBallast()
-	defer runtime.KeepAlive(ballast)
+	heap := newHeapBudget()
+	defer heap.restore()
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for range b.N {
-		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, workers)
+		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, workers, heap.check)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -73,7 +73,7 @@ func TestRunReplayBatches(t *testing.T) {
 				src = z.Bytes()
 			}
 			var out, dead bytes.Buffer
-			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.workers)
+			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.workers, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestRunReplayInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, 2)
+		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, 2, nil)
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)

@@ -66,7 +66,7 @@ func TestReplayWorkersIdentical(t *testing.T) {
 		for _, workers := range []int{1, 2, 3, 8} {
 			for _, batch := range []int{16384, 777} {
 				var out, dead bytes.Buffer
-				st, err := runReplay(context.Background(), c, bytes.NewReader(in), "in", &out, &failureSink{w: &dead, json: true}, batch, workers)
+				st, err := runReplay(context.Background(), c, bytes.NewReader(in), "in", &out, &failureSink{w: &dead, json: true}, batch, workers, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
