@@ -17,12 +17,14 @@ import (
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/archive"
 )
 
 type replayOpts struct {
 	spec, input, output, deadLetter string
 	batch, workers                  int
 	progress                        string
+	from, to, onCorrupt             string
 }
 
 func newReplayCmd(e *env) *cobra.Command {
@@ -62,6 +64,9 @@ stderr, after a progress bar when stderr is a terminal.`,
 	fl.IntVar(&o.batch, "batch", 0, "records per pipeline batch; 0 picks one (the results do not depend on it)")
 	fl.IntVarP(&o.workers, "workers", "w", 0, "pipelines the keys are split over; 0 means one per core (the results do not depend on it)")
 	fl.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fl.StringVar(&o.from, "from", "", "archive inputs: read the objects from this time on (RFC 3339 or YYYY-MM-DD[THH:MM])")
+	fl.StringVar(&o.to, "to", "", "archive inputs: read the objects up to this time")
+	fl.StringVar(&o.onCorrupt, "on-corrupt", "fail", "archive inputs: an object that cannot be read to the end (broken gzip or Avro): fail or skip (reported)")
 	return cmd
 }
 
@@ -98,13 +103,78 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if err != nil {
 		return err
 	}
-	in, size, err := openInput(e, o.input)
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return usagef("--progress %q: want auto, always or never", o.progress)
+	}
+	from, to, onCorrupt, err := archiveFlags(o)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	if o.workers < 0 {
+		return usagef("--workers %d: want at least 1, or 0 for one per core", o.workers)
+	}
+	showBar := o.progress == "always" || o.progress == "auto" && e.stderrTTY
+	var bar *progressbar.ProgressBar
+	newBar := func(size int64, what string) {
+		bar = progressbar.NewOptions64(size,
+			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription(what), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
+	}
+
+	var src recordSource
+	var arch *archive.Reader
+	if isArchive(o.input) {
+		opts := archive.Options{From: from, To: to, OnCorrupt: onCorrupt,
+			Warn: func(err error) { fmt.Fprintf(e.stderr, "eddy: skipped a corrupt object (--on-corrupt skip): %v\n", err) }}
+		var objects int
+		if showBar {
+			opts.Progress = func(i int, key string, n int64) {
+				if n == 0 {
+					bar.Describe(fmt.Sprintf("replay: object %d of %d", i+1, objects))
+				}
+				_ = bar.Add64(n)
+			}
+		}
+		if arch, err = archive.Open(ctx, o.input, opts); err != nil {
+			return err
+		}
+		var size int64
+		for _, obj := range arch.Objects() {
+			size += obj.Size
+		}
+		objects = len(arch.Objects())
+		if showBar {
+			newBar(size, "replay")
+		}
+		src = arch
+	} else {
+		in, size, err := openInput(e, o.input)
+		if err != nil {
+			return err
+		}
+		var r io.Reader = in
+		if showBar {
+			newBar(size, "replay")
+			pr := progressbar.NewReader(in, bar)
+			r = &pr
+		}
+		name := filepath.Base(o.input)
+		if o.input == "-" {
+			name = "stdin"
+		}
+		lines, err := codec.NewLines(r, name)
+		if err != nil {
+			in.Close()
+			return fmt.Errorf("input: %w", err)
+		}
+		src = closeBoth{lines, in}
+	}
 	out, closeOut, err := openOutput(e, o.output)
 	if err != nil {
+		src.Close()
 		return err
 	}
 	var dl *failureSink
@@ -112,35 +182,13 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if o.deadLetter != "" {
 		w, cl, err := openOutput(e, o.deadLetter)
 		if err != nil {
+			src.Close()
 			return fmt.Errorf("dead letter: %w", err)
 		}
 		dl, closeDL = &failureSink{w: w, json: true}, cl
 	}
-
-	var r io.Reader = in
-	var bar *progressbar.ProgressBar
-	switch o.progress {
-	case "auto", "always", "never":
-	default:
-		return usagef("--progress %q: want auto, always or never", o.progress)
-	}
-	if o.progress == "always" || o.progress == "auto" && e.stderrTTY {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("replay"), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
-		pr := progressbar.NewReader(in, bar)
-		r = &pr
-	}
 	heap := newHeapBudget()
 	defer heap.restore()
-	name := filepath.Base(o.input)
-	if o.input == "-" {
-		name = "stdin"
-	}
-	if o.workers < 0 {
-		return usagef("--workers %d: want at least 1, or 0 for one per core", o.workers)
-	}
 	workers := o.workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -149,7 +197,7 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if batch == 0 {
 		batch = defaultBatch(workers)
 	}
-	st, err := runReplay(ctx, c, r, name, out, dl, batch, workers, heap.check)
+	st, err := runReplayFrom(ctx, c, src, out, dl, batch, workers, heap.check)
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -163,6 +211,11 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 		return err
 	}
 	printSummary(e.stderr, st)
+	if arch != nil {
+		if sk := arch.Skipped(); len(sk) > 0 {
+			fmt.Fprintf(e.stderr, "%d corrupt objects skipped (--on-corrupt skip); the records read from them before the damage were replayed\n", len(sk))
+		}
+	}
 	if st.Failed > 0 && dl == nil {
 		fmt.Fprintf(e.stderr, "%d records failed to decode; rerun with --dead-letter FILE to keep them all\n", st.Failed)
 	}
@@ -181,54 +234,94 @@ func defaultBatch(workers int) int {
 // split the keys between them (see splitRun), their outputs merged into one order that does not
 // depend on workers, one flush at the end.
 func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
+	lines, err := codec.NewLines(r, name)
+	if err != nil {
+		return replayStats{}, fmt.Errorf("input: %w", err)
+	}
+	return runReplayFrom(ctx, c, lines, out, dl, batch, workers, between)
+}
+
+// recordSource is where a replay's records come from: a codec.Lines or an archive.Reader.
+// NextBatch's records stay valid until the second call after.
+type recordSource interface {
+	NextBatch(recs []core.Record) int
+	Err() error
+	Close() error
+}
+
+// runReplayFrom is runReplay over any record source, which it closes.
+func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
 	var st replayStats
 	start := time.Now()
 	if workers < 1 {
 		workers = 1
 	}
-	sr, err := newSplitRun(c, workers)
-	if err != nil {
-		return st, err
-	}
-	lines, err := codec.NewLines(r, name)
-	if err != nil {
-		return st, fmt.Errorf("input: %w", err)
-	}
-	src := newBatchSource(lines, batch, nil, true)
-	defer src.close()
+	var src *batchSource
+	defer func() {
+		if src != nil {
+			src.close()
+		} else {
+			_ = lines.Close()
+		}
+	}()
 	w := bufio.NewWriterSize(out, 256<<10)
+	// An archive of several partitions (Event Hubs Capture) replays one after the other, each with
+	// its own watermark, as the live function ran them.
+	pp, parted := lines.(partitioned)
 	for {
-		b, err := src.next(ctx)
+		part := replayPartition
+		if parted && pp.Partition() != "" {
+			part = pp.Partition()
+		}
+		sr, err := newSplitRun(c, workers, part)
 		if err != nil {
 			return st, err
 		}
-		if len(b.recs) == 0 {
+		src = newBatchSource(lines, batch, nil, true)
+		for {
+			b, err := src.next(ctx)
+			if err != nil {
+				return st, err
+			}
+			if len(b.recs) == 0 {
+				break
+			}
+			bst, fails, err := sr.batch(ctx, b.recs, b.now, w)
+			if err != nil {
+				return st, err
+			}
+			if err := st.addBatch(ctx, bst, fails, dl); err != nil {
+				return st, err
+			}
+			if between != nil {
+				between()
+			}
+		}
+		if err := lines.Err(); err != nil {
+			return st, fmt.Errorf("input: %w", err)
+		}
+		fst, err := sr.flush(ctx, w)
+		if err != nil {
+			return st, err
+		}
+		st.Add(fst)
+		if !parted || !pp.NextPartition() {
 			break
 		}
-		bst, fails, err := sr.batch(ctx, b.recs, b.now, w)
-		if err != nil {
-			return st, err
-		}
-		if err := st.addBatch(ctx, bst, fails, dl); err != nil {
-			return st, err
-		}
-		if between != nil {
-			between()
-		}
+		src.stop()
+		src = nil
 	}
-	if err := lines.Err(); err != nil {
-		return st, fmt.Errorf("input: %w", err)
-	}
-	fst, err := sr.flush(ctx, w)
-	if err != nil {
-		return st, err
-	}
-	st.Add(fst)
 	if err := w.Flush(); err != nil {
 		return st, fmt.Errorf("write output: %w", err)
 	}
 	st.elapsed = time.Since(start)
 	return st, nil
+}
+
+// partitioned is a record source of several partitions, read one after the other.
+type partitioned interface {
+	Partition() string
+	NextPartition() bool
 }
 
 // addBatch counts a batch and hands its failures to the dead-letter sink, keeping the first few.
@@ -259,7 +352,7 @@ func (st *replayStats) addBatch(ctx context.Context, bst core.Stats, fails []pos
 // aggregates and decides. Lines.NextBatch keeps a batch's data until the second call after, so two
 // batches can be in flight: the one being processed and the one being read.
 type batchSource struct {
-	lines *codec.Lines
+	lines recordSource
 	bufs  [2]*readBatch
 	cur   *readBatch
 
@@ -284,7 +377,7 @@ const replayPartition = "replay"
 
 // newBatchSource reads batches of size n from lines; with ahead, a goroutine reads ahead, and
 // with dec it decodes them too.
-func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder, ahead bool) *batchSource {
+func newBatchSource(lines recordSource, n int, dec pipeline.Decoder, ahead bool) *batchSource {
 	s := &batchSource{lines: lines}
 	for i := range s.bufs {
 		s.bufs[i] = &readBatch{recs: make([]core.Record, n)}
@@ -362,8 +455,16 @@ func (s *batchSource) next(ctx context.Context) (*readBatch, error) {
 // for a reader blocked on its input (stdin, after an error or an interrupt): that one is left to
 // finish on its own, and Lines unclosed (which only leaves its memory to the collector).
 func (s *batchSource) close() {
+	if s.stop() {
+		_ = s.lines.Close()
+	}
+}
+
+// stop stops the reader goroutine, if any, and reports whether it has returned (false: it is
+// blocked on its input).
+func (s *batchSource) stop() bool {
 	if s.closed {
-		return
+		return false
 	}
 	s.closed = true
 	if s.full != nil {
@@ -374,8 +475,8 @@ func (s *batchSource) close() {
 		select {
 		case <-s.done:
 		default:
-			return
+			return false
 		}
 	}
-	_ = s.lines.Close()
+	return true
 }

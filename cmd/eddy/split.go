@@ -35,9 +35,10 @@ import (
 //     same step at the same event time for different keys go by key (a single matcher orders them
 //     by arrival), so that the order is the same for any number of shares, one included.
 type splitRun struct {
-	c      *spec.Compiled
-	ooo    int64
-	shares []*share
+	c         *spec.Compiled
+	partition string
+	ooo       int64
+	shares    []*share
 
 	// base[c] is the greatest event time before chunk c (math.MinInt64: none yet); base[n] after
 	// the batch, carried into the next one.
@@ -110,8 +111,8 @@ type posFailure struct {
 	f   *core.Failure
 }
 
-func newSplitRun(c *spec.Compiled, n int) (*splitRun, error) {
-	r := &splitRun{c: c, base: make([]int64, n+1), chunks: make([]*chunk, n)}
+func newSplitRun(c *spec.Compiled, n int, partition string) (*splitRun, error) {
+	r := &splitRun{c: c, partition: partition, base: make([]int64, n+1), chunks: make([]*chunk, n)}
 	for i := range r.base {
 		r.base[i] = math.MinInt64
 	}
@@ -185,7 +186,7 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 	mx := int64(math.MinInt64)
 	tmp := &ch.tmp
 	for i := ch.lo; i < ch.hi; i++ {
-		tmp.Err = d.Decode(replayPartition, &recs[i], now, &tmp.Event)
+		tmp.Err = d.Decode(r.partition, &recs[i], now, &tmp.Event)
 		s := 0
 		if tmp.Err == nil {
 			s = shareOf(tmp.Event.Key, n)

@@ -71,6 +71,9 @@ type Object struct {
 	Size int64
 	// Time is the time the object's name gives (zero when it gives none).
 	Time time.Time
+	// Partition is the Event Hubs partition of a Capture file ({PartitionId} in its path), ""
+	// for other archives: each partition is a stream with its own watermark.
+	Partition string
 }
 
 // Reader reads an archive's objects as records. NextBatch and Err follow codec.Lines, so that a
@@ -81,6 +84,10 @@ type Reader struct {
 	opts   Options
 	objs   []Object
 	next   int // index of the next object to open
+	// parts are the partitions in order; part is the one being read (objects of others end the
+	// batches).
+	parts []string
+	part  int
 
 	cur     objectReader
 	body    io.ReadCloser
@@ -145,7 +152,7 @@ func OpenBucket(ctx context.Context, b *blob.Bucket, prefix, where string, opts 
 		opts.Margin = time.Hour
 	}
 	r := &Reader{bucket: b, where: where, opts: opts}
-	objs, err := r.list(ctx, prefix, partialDate{})
+	objs, err := r.list(ctx, prefix, partialDate{}, "")
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: list: %w", where, err)
 	}
@@ -155,16 +162,58 @@ func OpenBucket(ctx context.Context, b *blob.Bucket, prefix, where string, opts 
 		}
 		return nil, fmt.Errorf("archive %s: no objects from %s to %s", where, fmtTime(opts.From), fmtTime(opts.To))
 	}
-	// Key order, and across partitions (Capture) or name prefixes time order first: the order the
-	// archive was written in.
+	// By partition, then time (when names give one), then key: the order each partition's stream
+	// was written in.
 	slices.SortStableFunc(objs, func(a, b Object) int {
+		if c := comparePartitions(a.Partition, b.Partition); c != 0 {
+			return c
+		}
 		if c := a.Time.Compare(b.Time); c != 0 && !a.Time.IsZero() && !b.Time.IsZero() {
 			return c
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
 	r.objs = objs
+	for i, o := range objs {
+		if i == 0 || o.Partition != objs[i-1].Partition {
+			r.parts = append(r.parts, o.Partition)
+		}
+	}
 	return r, nil
+}
+
+// comparePartitions orders partition ids as numbers when they are.
+func comparePartitions(a, b string) int {
+	if len(a) != len(b) && isDigits(a) && isDigits(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Partitions returns the archive's partitions in the order NextPartition goes through them: the
+// Event Hubs partitions of a Capture archive, one unnamed partition ("") for other archives.
+func (r *Reader) Partitions() []string { return r.parts }
+
+// Partition returns the partition being read.
+func (r *Reader) Partition() string { return r.parts[r.part] }
+
+// NextPartition moves to the next partition once NextBatch has returned 0 at the end of one,
+// and reports whether there was one.
+func (r *Reader) NextPartition() bool {
+	if r.err != nil || r.part+1 >= len(r.parts) {
+		return false
+	}
+	r.part++
+	return true
 }
 
 func fmtTime(t time.Time) string {
@@ -176,7 +225,7 @@ func fmtTime(t time.Time) string {
 
 // list lists the objects under prefix, going down "directories" one level at a time so that date
 // prefixes outside the time range are never listed.
-func (r *Reader) list(ctx context.Context, prefix string, d partialDate) ([]Object, error) {
+func (r *Reader) list(ctx context.Context, prefix string, d partialDate, last string) ([]Object, error) {
 	var objs []Object
 	it := r.bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
 	for {
@@ -190,10 +239,10 @@ func (r *Reader) list(ctx context.Context, prefix string, d partialDate) ([]Obje
 		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, prefix), "/")
 		if o.IsDir {
 			sub := d.with(name)
-			if !r.overlaps(sub.span()) {
+			if lo, hi := sub.span(); sub.n > d.n && !r.overlaps(lo, hi) {
 				continue
 			}
-			more, err := r.list(ctx, o.Key, sub)
+			more, err := r.list(ctx, o.Key, sub, name)
 			if err != nil {
 				return nil, err
 			}
@@ -201,9 +250,13 @@ func (r *Reader) list(ctx context.Context, prefix string, d partialDate) ([]Obje
 			continue
 		}
 		obj := Object{Key: o.Key, Size: o.Size}
+		if d.n > 0 && strings.HasSuffix(o.Key, ".avro") && isDigits(d.before) {
+			// {Namespace}/{EventHub}/{PartitionId}/{Year}/...: Capture's layout.
+			obj.Partition = d.before
+		}
 		if t, ok := objectTime(o.Key, d); ok {
 			obj.Time = t
-			if !r.overlaps(t, t) {
+			if !r.contains(t) {
 				continue
 			}
 		}
@@ -212,16 +265,23 @@ func (r *Reader) list(ctx context.Context, prefix string, d partialDate) ([]Obje
 	return objs, nil
 }
 
-// overlaps reports whether [lo, hi] is within the time range, widened by the margin.
+// overlaps reports whether [lo, hi) meets the time range widened by the margin,
+// [From-Margin, To+Margin).
 func (r *Reader) overlaps(lo, hi time.Time) bool {
 	o := r.opts
-	if !o.From.IsZero() && !hi.IsZero() && hi.Add(o.Margin).Before(o.From) {
+	if !o.From.IsZero() && !hi.After(o.From.Add(-o.Margin)) {
 		return false
 	}
-	if !o.To.IsZero() && !lo.IsZero() && !lo.Add(-o.Margin).Before(o.To) {
+	return o.To.IsZero() || lo.Before(o.To.Add(o.Margin))
+}
+
+// contains reports whether t is in the time range widened by the margin.
+func (r *Reader) contains(t time.Time) bool {
+	o := r.opts
+	if !o.From.IsZero() && t.Before(o.From.Add(-o.Margin)) {
 		return false
 	}
-	return true
+	return o.To.IsZero() || t.Before(o.To.Add(o.Margin))
 }
 
 // Objects returns the objects the Reader reads, in order.
@@ -237,7 +297,7 @@ func (r *Reader) NextBatch(recs []core.Record) int {
 	ctx := context.Background()
 	for n < len(recs) && r.err == nil {
 		if r.cur == nil {
-			if r.next == len(r.objs) {
+			if r.next == len(r.objs) || r.objs[r.next].Partition != r.parts[r.part] {
 				break
 			}
 			if err := r.open(ctx); err != nil {

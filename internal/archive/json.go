@@ -84,6 +84,10 @@ func (j *jsonReader) read(rec *core.Record) (bool, error) {
 		}
 	}
 	start := j.pos
+	switch j.buf[start] {
+	case '}', ']', ',', ':':
+		return false, fmt.Errorf("record %d at byte %d: unexpected %q", j.n+1, j.off+int64(start), j.buf[start])
+	}
 	depth, inStr, esc := 0, false, false
 	i := j.pos
 	scalar := j.buf[i] != '{' && j.buf[i] != '['

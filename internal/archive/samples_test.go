@@ -206,6 +206,9 @@ func readAll(t testing.TB, url string, opts Options) ([]core.Record, *Reader) {
 	for {
 		n := r.NextBatch(recs)
 		if n == 0 {
+			if r.NextPartition() {
+				continue
+			}
 			break
 		}
 		all = append(all, recs[:n]...)
@@ -258,7 +261,10 @@ func TestSamplesRead(t *testing.T) {
 	if len(cp) != len(evs) || len(rd.Objects()) != 8 {
 		t.Fatalf("capture: %d records from %d objects", len(cp), len(rd.Objects()))
 	}
-	// Objects go in time order across the partitions, each partition's records in order.
+	// Partition by partition, each in time order.
+	if p := rd.Partitions(); len(p) != 2 || p[0] != "0" || p[1] != "1" {
+		t.Fatalf("partitions %q", p)
+	}
 	seen := map[string]int{}
 	for _, r := range cp {
 		var i int

@@ -14,21 +14,27 @@ import (
 type partialDate struct {
 	parts [6]int
 	n     int
+	// before is the directory before the year: a Capture file's {PartitionId}.
+	before string
 }
 
 // with returns d extended by one path part: a year (four digits) when no part is known yet, the
 // next part when it is a number in range; anything else leaves d as it is (namespace, hub,
 // partition directories before the date; other directories after it).
 func (d partialDate) with(name string) partialDate {
-	if d.n == 6 || name == "" || len(name) > 4 {
+	if d.n == 6 || name == "" {
 		return d
 	}
 	v, err := strconv.Atoi(name)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || len(name) > 4 {
+		if d.n == 0 {
+			d.before = name
+		}
 		return d
 	}
 	if d.n == 0 {
 		if len(name) != 4 || v < 1970 || v > 2200 {
+			d.before = name
 			return d
 		}
 	} else if len(name) > 2 || !inRange(d.n, v) {
