@@ -128,7 +128,9 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	var arch *archive.Reader
 	if isArchive(o.input) {
 		opts := archive.Options{From: from, To: to, OnCorrupt: onCorrupt,
-			Warn: func(err error) { fmt.Fprintf(e.stderr, "eddy: skipped a corrupt object (--on-corrupt skip): %v\n", err) }}
+			Warn: func(err error) {
+				fmt.Fprintf(e.stderr, "eddy: skipped a corrupt object (--on-corrupt skip): %v\n", err)
+			}}
 		var objects int
 		if showBar {
 			opts.Progress = func(i int, key string, n int64) {
