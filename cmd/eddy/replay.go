@@ -25,6 +25,7 @@ type replayOpts struct {
 	batch, workers                  int
 	progress                        string
 	from, to, onCorrupt             string
+	compare                         string
 }
 
 func newReplayCmd(e *env) *cobra.Command {
@@ -38,16 +39,37 @@ It writes the window results, decisions and late events as JSON lines (eddy's ou
 the spec's outputs section selects and formats them) to stdout or --output, and ends the stream
 at the end of the input: every window fires and closes, pending patterns resolve.
 
-The records are one partition in file order, as one shard would deliver them; the event time,
-the watermark and the lateness rules are the same as in a deployment, so a replay reproduces what
-the cloud computed. Records that cannot be decoded are counted and listed (--dead-letter FILE
-keeps them all as JSON lines). A summary (events, late, failed, decisions, events/s) goes to
-stderr, after a progress bar when stderr is a terminal.`,
+The input can also be a cloud's own archive of the stream: --input s3://BUCKET/PREFIX/ (Amazon
+Data Firehose objects: JSON lines or JSON back to back, plain or gzip), azblob://CONTAINER/PREFIX/
+(Event Hubs Capture Avro files), gs://BUCKET/PREFIX/ (Pub/Sub Cloud Storage subscription objects,
+text or Avro), or file:///DIR/ (a copy of any of them). Credentials and endpoints come as for
+gocloud.dev/blob (the SDKs' environment, URL parameters such as ?region= or ?endpoint=). --from and
+--to pick the objects whose date prefixes or names fall in a time range (with an hour's margin for
+the archives' buffering); --on-corrupt says whether an object that cannot be read to the end fails
+the replay or is skipped (and reported).
+
+The records are one partition in file order, as one shard would deliver them (a Capture archive's
+partitions run one after the other, each with its own watermark); the event time, the watermark and
+the lateness rules are the same as in a deployment, so a replay reproduces what the cloud computed.
+The keys are split over --workers pipelines (one per core by default), each with the watermark of
+the whole stream, and their outputs merged into one order: the output is the same for any number
+of workers. Records that cannot be decoded are counted and listed (--dead-letter FILE keeps them
+all as JSON lines). A summary (events, late, failed, decisions, events/s) goes to stderr, after a
+progress bar when stderr is a terminal.
+
+--compare OLD.yaml replays the input with both versions of the function and reports, as JSON lines,
+the decisions that differ by rule, key and window: added, removed or changed.`,
 		Example: `  # Replay a day of history, results to a file
   eddy replay --spec eddy.yaml --input events-2025-11-25.ndjson.gz --output results.ndjson
 
   # The standard workload W1 over generated events, decisions only
-  eddy replay --spec examples/bench/w1.yaml --input w1.ndjson | grep '"type":"decision"'`,
+  eddy replay --spec examples/bench/w1.yaml --input w1.ndjson | grep '"type":"decision"'
+
+  # Backtest a rule change: the decisions the new version adds, drops or changes
+  eddy replay --spec eddy.yaml --compare eddy-old.yaml --input history.ndjson.gz
+
+  # A day of Firehose objects in S3, on every core
+  eddy replay --spec eddy.yaml --input s3://my-archive/readings/ --from 2025-11-25 --to 2025-11-26`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.input == "" {
@@ -66,6 +88,7 @@ stderr, after a progress bar when stderr is a terminal.`,
 	fl.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fl.StringVar(&o.from, "from", "", "archive inputs: read the objects from this time on (RFC 3339 or YYYY-MM-DD[THH:MM])")
 	fl.StringVar(&o.to, "to", "", "archive inputs: read the objects up to this time")
+	fl.StringVar(&o.compare, "compare", "", "replay this older spec too and report the decisions that differ from --spec's (added, removed, changed)")
 	fl.StringVar(&o.onCorrupt, "on-corrupt", "fail", "archive inputs: an object that cannot be read to the end (broken gzip or Avro): fail or skip (reported)")
 	return cmd
 }
@@ -114,6 +137,9 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	}
 	if o.workers < 0 {
 		return usagef("--workers %d: want at least 1, or 0 for one per core", o.workers)
+	}
+	if o.compare != "" {
+		return replayCompare(ctx, e, o)
 	}
 	showBar := o.progress == "always" || o.progress == "auto" && e.stderrTTY
 	var bar *progressbar.ProgressBar
