@@ -61,7 +61,7 @@ func firehoseObjects(t testing.TB, lines [][]byte, per int) map[string][]byte {
 
 // standinBuckets starts the three blob stand-ins and returns a bucket URL for each, the process
 // environment set as gocloud's openers read it.
-func standinBuckets(t *testing.T) map[string]string {
+func standinBuckets(t testing.TB) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	urls := map[string]string{}
@@ -104,7 +104,7 @@ func standinBuckets(t *testing.T) map[string]string {
 }
 
 // putObjects writes objects to the bucket at url.
-func putObjects(t *testing.T, url string, objs map[string][]byte) {
+func putObjects(t testing.TB, url string, objs map[string][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	b, err := blob.OpenBucket(ctx, url)
@@ -128,7 +128,7 @@ func withPrefix(url, prefix string) string {
 	return u + "/" + prefix + q
 }
 
-func replayTo(t *testing.T, o replayOpts) (string, string, error) {
+func replayTo(t testing.TB, o replayOpts) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	o.progress = "never"
@@ -221,5 +221,35 @@ func TestReplayArchiveStandins(t *testing.T) {
 	_, _, err = replayTo(t, replayOpts{spec: "../../examples/bench/w1.yaml", input: strings.Replace(withPrefix(url, "w/"), "s3://archive", "s3://no-such-bucket", 1)})
 	if err == nil || !strings.Contains(err.Error(), "no-such-bucket") {
 		t.Fatalf("missing bucket: %v", err)
+	}
+}
+
+// BenchmarkReplayArchive compares a replay of W1 from a local file with one from the same events
+// as gzip Firehose objects of 20,000 events in each blob stand-in (in-process gofakes3 and
+// fake-gcs-server; Azurite is a Node process): the events/s of each.
+func BenchmarkReplayArchive(b *testing.B) {
+	const n = 200_000
+	urls := standinBuckets(b)
+	lines := workloadLines(n)
+	local := b.TempDir() + "/w.ndjson"
+	if err := os.WriteFile(local, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	objs := firehoseObjects(b, lines, 20_000)
+	for _, name := range []string{"file", "s3", "gcs", "azure"} {
+		input := local
+		if name != "file" {
+			putObjects(b, urls[name], objs)
+			input = withPrefix(urls[name], "w/")
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				_, stderr, err := replayTo(b, replayOpts{spec: "../../examples/bench/w1.yaml", input: input})
+				if err != nil || !strings.HasPrefix(stderr, "200000 events") {
+					b.Fatalf("%v %s", err, stderr)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }
