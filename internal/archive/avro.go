@@ -1,17 +1,15 @@
 package archive
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
 
-	"github.com/eddyhq/eddy/adapters/azure"
-	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 )
 
@@ -98,22 +96,57 @@ func (a *avroReader) read(rec *core.Record) (bool, error) {
 	return true, nil
 }
 
-// captureToRecord maps a Capture record as the live adapter maps the event it was:
-// adapters/azure.Record over the same fields.
+// captureToRecord maps a Capture record as the live adapter (adapters/azure.Record) maps the
+// event it was: the sequence number is the id and the offset, the partition key the key, the
+// enqueued time the time, the application properties the attributes (TestCaptureAsLive holds the
+// two together; importing the adapter here would link the Event Hubs SDK into every replay).
 func captureToRecord(c *captureRecord) core.Record {
-	e := &azeventhubs.ReceivedEventData{
-		EventData:        azeventhubs.EventData{Body: c.Body, Properties: c.Properties},
-		SequenceNumber:   c.SequenceNumber,
-		Offset:           c.Offset,
-		SystemProperties: c.SystemProperties,
+	seq := strconv.FormatInt(c.SequenceNumber, 10)
+	r := core.Record{ID: seq, Offset: seq, Data: c.Body}
+	if pk, ok := c.SystemProperties["x-opt-partition-key"].(string); ok {
+		r.Key = pk
 	}
 	if t, ok := parseEnqueued(c.EnqueuedTimeUtc); ok {
-		e.EnqueuedTime = &t
+		r.Time = t
 	}
-	if pk, ok := c.SystemProperties["x-opt-partition-key"].(string); ok {
-		e.PartitionKey = &pk
+	if len(c.Properties) > 0 {
+		r.Attrs = make(map[string]string, len(c.Properties))
+		for k, v := range c.Properties {
+			r.Attrs[k] = propString(v)
+		}
 	}
-	return azure.Record(e)
+	return r
+}
+
+// propString renders a property as adapters/azure does: strings and bytes as text, numbers in
+// decimal, times in RFC 3339, anything else as JSON.
+func propString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return string(core.AppendNumber(nil, x))
+	case float32:
+		return string(core.AppendNumber(nil, float64(x)))
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case nil:
+		return ""
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
 }
 
 // enqueuedLayouts are the forms Capture's EnqueuedTimeUtc string takes: .NET's invariant
@@ -129,26 +162,26 @@ func parseEnqueued(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// pubsubToRecord maps a Pub/Sub Avro record as adapters/gcp maps the message it was. The ordering
-// key, which the subscription writes among the attributes, is the record's key.
+// pubsubToRecord maps a Pub/Sub Avro record as adapters/gcp maps the message it was (message id,
+// ordering key, publish time, data, attributes). The ordering key, which the subscription writes
+// among the attributes, is the record's key.
 func pubsubToRecord(p *pubsubRecord) core.Record {
-	m := gcp.Message{ID: p.MessageID, Data: p.Data, Attributes: p.Attributes, PublishTime: p.PublishTime.UTC(),
-		Subscription: p.SubscriptionName}
-	if p.PublishTime.IsZero() {
-		m.PublishTime = time.Time{}
+	r := core.Record{ID: p.MessageID, Data: p.Data, Attrs: p.Attributes}
+	if !p.PublishTime.IsZero() {
+		r.Time = p.PublishTime.UTC()
 	}
 	if k, ok := p.Attributes["ordering_key"]; ok {
-		m.OrderingKey = k
+		r.Key = k
 		attrs := make(map[string]string, len(p.Attributes)-1)
 		for a, v := range p.Attributes {
 			if a != "ordering_key" {
 				attrs[a] = v
 			}
 		}
-		m.Attributes = attrs
+		r.Attrs = attrs
 	}
-	if len(m.Attributes) == 0 {
-		m.Attributes = nil
+	if len(r.Attrs) == 0 {
+		r.Attrs = nil
 	}
-	return m.Record()
+	return r
 }

@@ -7,13 +7,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/hamba/avro/v2/ocf"
 
+	"github.com/eddyhq/eddy/adapters/azure"
+	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 )
 
@@ -296,4 +300,53 @@ func sameRecord(a, b core.Record) bool {
 		}
 	}
 	return true
+}
+
+// Capture and Pub/Sub records become what the live adapters make of the same events:
+// adapters/azure.Record of the received event, adapters/gcp's Message.Record of the message.
+func TestArchiveRecordsAsLive(t *testing.T) {
+	for name, b := range sampleFiles(t) {
+		if filepath.Ext(name) != ".avro" {
+			continue
+		}
+		a, err := newAvroReader(bufio.NewReader(bytes.NewReader(b)), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			var got core.Record
+			ok, err := a.read(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			n++
+			var want core.Record
+			if a.capture {
+				c := a.cr
+				e := &azeventhubs.ReceivedEventData{EventData: azeventhubs.EventData{Body: c.Body, Properties: c.Properties},
+					SequenceNumber: c.SequenceNumber, Offset: c.Offset, SystemProperties: c.SystemProperties}
+				enq, _ := parseEnqueued(c.EnqueuedTimeUtc)
+				e.EnqueuedTime = &enq
+				pk := c.SystemProperties["x-opt-partition-key"].(string)
+				e.PartitionKey = &pk
+				want = azure.Record(e)
+			} else {
+				p := a.pr
+				attrs := maps.Clone(p.Attributes)
+				delete(attrs, "ordering_key")
+				m := gcp.Message{ID: p.MessageID, Data: p.Data, Attributes: attrs, OrderingKey: p.Attributes["ordering_key"], PublishTime: p.PublishTime.UTC()}
+				want = m.Record()
+			}
+			if !sameRecord(got, want) || got.Offset != want.Offset {
+				t.Fatalf("%s record %d: %+v, the live adapter makes %+v", name, n, got, want)
+			}
+		}
+		if n == 0 {
+			t.Fatalf("%s: no records", name)
+		}
+	}
 }
