@@ -36,6 +36,10 @@ func Open(ctx context.Context, cfg env.Config, fn env.Function) (*Function, func
 		return nil, nil, fmt.Errorf("gcp: %w", err)
 	}
 	closeAll := func() error { return o.Close(context.Background()) }
+	if o.Runner.Observer, err = MetricsFromEnv(os.Stdout); err != nil { // EDDY_METRICS: log, otlp or off
+		closeAll()
+		return nil, nil, fmt.Errorf("gcp: %w", err)
+	}
 	r, err := o.NewRunner()
 	if err != nil {
 		closeAll()
