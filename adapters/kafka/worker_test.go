@@ -1,0 +1,213 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/adapters/kafka"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/state/memstate"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// progress follows what a worker applied, by partition.
+type progress struct {
+	mu      sync.Mutex
+	applied map[string]int64 // partition → last offset applied
+	events  int
+	failed  int
+	batches int
+}
+
+func (p *progress) onBatch(bi kafka.BatchInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bi.Records == 0 {
+		return
+	}
+	p.batches++
+	if bi.Err != nil {
+		p.failed++
+		return
+	}
+	if p.applied == nil {
+		p.applied = map[string]int64{}
+	}
+	p.applied[bi.Partition] = max(p.applied[bi.Partition], bi.Last)
+	p.events += bi.Result.Stats.Events
+}
+
+// waitApplied waits until every partition's applied offset reaches the record's last offset.
+func (p *progress) waitApplied(t testing.TB, want map[string]int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		ok := true
+		for part, off := range want {
+			if p.applied[part] < off {
+				ok = false
+			}
+		}
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.Fatalf("not all applied within 60 s: applied %v, want %v", p.applied, want)
+}
+
+
+func startWorker(t testing.TB, cfg kafka.Config) (stop func()) {
+	t.Helper()
+	w, err := kafka.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// The worker consumes every partition of a topic, its outputs equal a direct run of each
+// partition's records, its state holds each partition's last offset, and the offsets committed
+// to Kafka make a second member of the group start after them.
+func TestWorkerConsumes(t *testing.T) {
+	const n = 2000
+	c := cluster(t, 4, "in")
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "in", 0, n)
+	byPart := readAll(t, addrs, "in", n)
+	comp := compile(t)
+	want := reference(t, comp, byPart)
+	if len(want) < 20 || len(byPart) != 4 {
+		t.Fatalf("the reference has %d outputs over %d partitions: the stream is too thin to prove anything", len(want), len(byPart))
+	}
+	last := map[string]int64{}
+	for p, recs := range byPart {
+		last[p], _ = strconv.ParseInt(recs[len(recs)-1].Offset, 10, 64)
+	}
+
+	store := memstate.New(nil)
+	col := &collector{}
+	r, err := runner.New(runner.Config{Function: "kafka-test", Store: store, New: newProc(comp), Sink: col, DeadLetter: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog progress
+	cfg := kafka.Config{Brokers: addrs, Topic: "in", Group: "g", Runner: r, MaxPollRecords: 97, TickEvery: -1,
+		OnBatch: prog.onBatch, Logger: quiet(), Now: func() time.Time { return time.Unix(0, 0) }}
+	stop := startWorker(t, cfg)
+	prog.waitApplied(t, last)
+	stop()
+	if got := col.sorted(); !slices.Equal(got, want) {
+		t.Fatalf("outputs differ from the reference run (%d vs %d): %s", len(got), len(want), diff(want, got))
+	}
+	if prog.events != n {
+		t.Errorf("%d events processed, want %d", prog.events, n)
+	}
+	for p, off := range last {
+		e, err := store.Get(context.Background(), r.Key(p))
+		if err != nil || !e.Found {
+			t.Fatalf("state of %s: %v found=%v", p, err, e.Found)
+		}
+		var env runner.Envelope
+		if err := env.Unmarshal(e.Value); err != nil {
+			t.Fatal(err)
+		}
+		if env.Offset != strconv.FormatInt(off, 10) {
+			t.Errorf("state of %s holds offset %s, want %d", p, env.Offset, off)
+		}
+	}
+
+	// A new member of the group resumes after the committed offsets: its first batches start at
+	// the records produced now.
+	produce(t, addrs, "in", n, n+40)
+	var firsts sync.Map
+	var prog2 progress
+	cfg.OnBatch = func(bi kafka.BatchInfo) {
+		if bi.Records > 0 {
+			firsts.LoadOrStore(bi.Partition, bi.First)
+		}
+		prog2.onBatch(bi)
+	}
+	all := readAll(t, addrs, "in", n+40)
+	last2 := map[string]int64{}
+	for p, recs := range all {
+		last2[p], _ = strconv.ParseInt(recs[len(recs)-1].Offset, 10, 64)
+	}
+	stop2 := startWorker(t, cfg)
+	prog2.waitApplied(t, last2)
+	stop2()
+	firsts.Range(func(k, v any) bool {
+		if v.(int64) != last[k.(string)]+1 {
+			t.Errorf("second member's first batch of %s starts at %d, want %d (after the committed offset)", k, v, last[k.(string)]+1)
+		}
+		return true
+	})
+	if prog2.events != 40 {
+		t.Errorf("second member processed %d events, want the 40 new ones", prog2.events)
+	}
+}
+
+// A missing topic and an unreachable broker end Run with a clear error after bounded retries.
+func TestWorkerBadBrokers(t *testing.T) {
+	c := cluster(t, 1, "in")
+	r, err := runner.New(runner.Config{Function: "kafka-test", Store: memstate.New(nil), New: newProc(compile(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		brokers []string
+		topic   string
+		want    error
+	}{
+		{"missing topic", c.ListenAddrs(), "nope", kafka.ErrTopicNotFound},
+		{"unreachable", []string{"127.0.0.1:1"}, "in", kafka.ErrUnreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := kafka.New(kafka.Config{Brokers: tc.brokers, Topic: tc.topic, Group: "g", Runner: r,
+				ConnectAttempts: 3, ConnectBackoff: 10 * time.Millisecond, Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			err = w.Run(ctx)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Run: %v, want %v", err, tc.want)
+			}
+			t.Log(err)
+			for _, s := range []string{tc.topic, tc.brokers[0], "after 3 attempts"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not name %q", err, s)
+				}
+			}
+		})
+	}
+}
+
