@@ -61,8 +61,8 @@ func TopicPartitions(ctx context.Context, brokers []string, topic string, attemp
 		return 0, fmt.Errorf("kafka: topic %q on brokers %s: %w after %d attempts over %s (create it, e.g. kafka-topics.sh --create --topic %s --partitions 12, or enable auto-creation)",
 			topic, strings.Join(brokers, ","), last, attempts, took, topic)
 	}
-	return 0, fmt.Errorf("kafka: brokers %s: %w after %d attempts over %s: %v (check the addresses, the listeners the brokers advertise, and TLS/SASL settings)",
-		strings.Join(brokers, ","), ErrUnreachable, attempts, took, last)
+	return 0, fmt.Errorf("kafka: topic %q: brokers %s: %w after %d attempts over %s: %v (check the addresses, the listeners the brokers advertise, and TLS/SASL settings)",
+		topic, strings.Join(brokers, ","), ErrUnreachable, attempts, took, last)
 }
 
 func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {

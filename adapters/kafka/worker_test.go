@@ -69,7 +69,6 @@ func (p *progress) waitApplied(t testing.TB, want map[string]int64) {
 	t.Fatalf("not all applied within 60 s: applied %v, want %v", p.applied, want)
 }
 
-
 func startWorker(t testing.TB, cfg kafka.Config) (stop func()) {
 	t.Helper()
 	w, err := kafka.New(cfg)
@@ -210,4 +209,3 @@ func TestWorkerBadBrokers(t *testing.T) {
 		})
 	}
 }
-
