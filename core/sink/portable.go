@@ -109,7 +109,10 @@ func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
 // only the earlier was rejected; drivers that keep per-key order reject a key's later messages
 // along with the first that failed.
 func (s *Sink) sendBatch(ctx context.Context, msgs []*driver.Message) error {
-	backoff := 100 * time.Millisecond
+	backoff := s.opts.Backoff
+	if backoff <= 0 {
+		backoff = 100 * time.Millisecond
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.d.Send(ctx, msgs)
 		if err == nil {
