@@ -159,6 +159,9 @@ func Record(topic string, m *driver.Message) *kgo.Record {
 // When some fail, the rest are acknowledged and a *driver.PartialError lists the failed ones and
 // every later message of their keys, so that a resend keeps each key's order.
 func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kafkasink: topic %q: %w", s.topic, err)
+	}
 	recs := make([]*kgo.Record, len(msgs))
 	for i, m := range msgs {
 		recs[i] = Record(s.topic, m)
