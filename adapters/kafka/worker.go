@@ -15,8 +15,8 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 )
 
-// Config configures a Worker.
-type Config struct {
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
 	// Brokers are the seed brokers ("host:port").
 	Brokers []string
 	// Topic is the topic to consume.
@@ -40,6 +40,9 @@ type Config struct {
 	ConnectAttempts int
 	// ConnectBackoff is the first wait between those checks (default 500 ms).
 	ConnectBackoff time.Duration
+	// SessionTimeout is how long the group waits for a silent member (one killed, or partitioned
+	// away) before giving its partitions to the others (default franz-go's 45 s).
+	SessionTimeout time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts). They come after the worker's.
 	ClientOpts []kgo.Opt
 	// OnBatch, if set, is called after every attempt of a batch or tick (metrics, tests).
@@ -76,7 +79,7 @@ type BatchInfo struct {
 // next state commit to the new owner's (the store's writes are conditional on the revision read),
 // and the Runner reloads and finds the records applied.
 type Worker struct {
-	cfg Config
+	cfg WorkerConfig
 
 	mu       sync.Mutex
 	assigned map[string]time.Time // runner partition → last activity
@@ -90,16 +93,16 @@ type seek struct {
 }
 
 // New checks cfg and returns a Worker; Run starts it.
-func New(cfg Config) (*Worker, error) {
+func New(cfg WorkerConfig) (*Worker, error) {
 	switch {
 	case len(cfg.Brokers) == 0:
-		return nil, errors.New("kafka: Config.Brokers is empty")
+		return nil, errors.New("kafka: WorkerConfig.Brokers is empty")
 	case cfg.Topic == "":
-		return nil, errors.New("kafka: Config.Topic is empty")
+		return nil, errors.New("kafka: WorkerConfig.Topic is empty")
 	case cfg.Group == "":
-		return nil, errors.New("kafka: Config.Group is empty: workers of one function share a consumer group")
+		return nil, errors.New("kafka: WorkerConfig.Group is empty: workers of one function share a consumer group")
 	case cfg.Runner == nil:
-		return nil, errors.New("kafka: Config.Runner is nil")
+		return nil, errors.New("kafka: WorkerConfig.Runner is nil")
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 1000
@@ -132,7 +135,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	log := w.cfg.Logger.With("topic", w.cfg.Topic, "group", w.cfg.Group)
 	log.InfoContext(ctx, "kafka worker joining", "brokers", strings.Join(w.cfg.Brokers, ","), "partitions", n)
-	opts := append([]kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(w.cfg.Brokers...),
 		kgo.ConsumerGroup(w.cfg.Group),
 		kgo.ConsumeTopics(w.cfg.Topic),
@@ -145,7 +148,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
-	}, w.cfg.ClientOpts...)
+	}
+	if w.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(w.cfg.SessionTimeout))
+	}
+	opts = append(opts, w.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka: consumer for topic %q group %q: %w", w.cfg.Topic, w.cfg.Group, err)

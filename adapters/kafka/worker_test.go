@@ -69,7 +69,7 @@ func (p *progress) waitApplied(t testing.TB, want map[string]int64) {
 	t.Fatalf("not all applied within 60 s: applied %v, want %v", p.applied, want)
 }
 
-func startWorker(t testing.TB, cfg kafka.Config) (stop func()) {
+func startWorker(t testing.TB, cfg kafka.WorkerConfig) (stop func()) {
 	t.Helper()
 	w, err := kafka.New(cfg)
 	if err != nil {
@@ -117,7 +117,7 @@ func TestWorkerConsumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var prog progress
-	cfg := kafka.Config{Brokers: addrs, Topic: "in", Group: "g", Runner: r, MaxPollRecords: 97, TickEvery: -1,
+	cfg := kafka.WorkerConfig{Brokers: addrs, Topic: "in", Group: "g", Runner: r, MaxPollRecords: 97, TickEvery: -1,
 		OnBatch: prog.onBatch, Logger: quiet(), Now: func() time.Time { return time.Unix(0, 0) }}
 	stop := startWorker(t, cfg)
 	prog.waitApplied(t, last)
@@ -189,7 +189,7 @@ func TestWorkerBadBrokers(t *testing.T) {
 		{"unreachable", []string{"127.0.0.1:1"}, "in", kafka.ErrUnreachable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := kafka.New(kafka.Config{Brokers: tc.brokers, Topic: tc.topic, Group: "g", Runner: r,
+			w, err := kafka.New(kafka.WorkerConfig{Brokers: tc.brokers, Topic: tc.topic, Group: "g", Runner: r,
 				ConnectAttempts: 3, ConnectBackoff: 10 * time.Millisecond, Logger: quiet()})
 			if err != nil {
 				t.Fatal(err)

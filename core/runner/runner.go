@@ -313,6 +313,16 @@ func (r *Runner) budgetError(partition string, p Processor, size, budget int) er
 }
 
 func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) error {
+	// Dead letters name where the record failed (their ids derive from it, so two partitions'
+	// records at one offset get two ids).
+	for _, f := range res.Failures {
+		if f.Function == "" {
+			f.Function = r.cfg.Function
+		}
+		if f.Partition == "" {
+			f.Partition = partition
+		}
+	}
 	if r.cfg.Sink != nil && len(res.Outputs) > 0 {
 		if err := r.cfg.Sink.Emit(ctx, res.Outputs); err != nil {
 			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)
