@@ -59,13 +59,13 @@ func cluster(t testing.TB, n int, topics ...string) *kfake.Cluster {
 	return c
 }
 
-// reading is the i-th event of the test stream: 20 devices, event time 250 ms apart, hot in
-// alternate minutes.
+// reading is the i-th event of the test stream: 48 devices (so that every one of 12 partitions
+// gets some), event time 40 ms apart, hot in alternate two-minute spells.
 func reading(i int) (key string, value []byte) {
-	dev := fmt.Sprintf("dev-%02d", i%20)
-	ts := int64(1767225600000) + int64(i)*250
+	dev := fmt.Sprintf("dev-%02d", i%48)
+	ts := int64(1767225600000) + int64(i)*40
 	temp := 60.0
-	if (i/240)%2 == 0 {
+	if (i/3000)%2 == 0 {
 		temp = 90 + float64(i%5)
 	}
 	return dev, fmt.Appendf(nil, `{"device":%q,"ts":%d,"temp":%g}`, dev, ts, temp)
@@ -83,7 +83,7 @@ func produce(t testing.TB, addrs []string, topic string, from, to int) {
 	recs := make([]*kgo.Record, 0, to-from)
 	for i := from; i < to; i++ {
 		k, v := reading(i)
-		recs = append(recs, &kgo.Record{Key: []byte(k), Value: v, Timestamp: time.UnixMilli(int64(1767225600000) + int64(i)*250)})
+		recs = append(recs, &kgo.Record{Key: []byte(k), Value: v, Timestamp: time.UnixMilli(int64(1767225600000) + int64(i)*40)})
 	}
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)

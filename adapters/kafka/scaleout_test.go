@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +55,25 @@ func produceStream(t testing.TB, addrs []string, topic string, from, to int) {
 // proc is one worker process.
 type proc struct {
 	cmd *exec.Cmd
-	out bytes.Buffer
+	out lockedBuffer
+}
+
+// lockedBuffer is a worker's stderr and stdout, read while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // spawn starts a worker process of the group on the shared file state.
@@ -66,7 +86,7 @@ func spawn(t testing.TB, addrs []string, stateDir, group string) *proc {
 	p := &proc{cmd: exec.Command(exe, "-test.run=^$")}
 	p.cmd.Env = append(os.Environ(), envWorker+"=1",
 		kafka.EnvFunction+"=kafka-test",
-		kafka.EnvSourceURL+"=kafka://"+addrs[0]+"/in?group="+group+"&max_poll_records=200&session_timeout=6s",
+		kafka.EnvSourceURL+"=kafka://"+addrs[0]+"/in?group="+group+"&max_poll_records=200&session_timeout=6s&rebalance_timeout=10s",
 		kafka.EnvStateURL+"=file://"+stateDir,
 		kafka.EnvOutputURL+"=kafka://"+addrs[0]+"/out",
 		kafka.EnvDeadLetterURL+"=kafka://"+addrs[0]+"/dlq",
@@ -213,11 +233,16 @@ func TestScaleOutProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	produceStream(t, addrs, "in", 0, n/3)
 	procs := []*proc{spawn(t, addrs, dir, "scale"), spawn(t, addrs, dir, "scale"), spawn(t, addrs, dir, "scale")}
-	// Mid-stream: some partitions applied, more records coming.
+	// Mid-stream: every worker owns partitions, every partition has state, more records coming.
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the 3 workers did not all get partitions within 60 s")
+		}
 		got := applied(t, store, r, partitionsOf("in", 12))
 		k := 0
 		for _, off := range got {
@@ -225,11 +250,18 @@ func TestScaleOutProcesses(t *testing.T) {
 				k++
 			}
 		}
-		if k >= 6 {
+		joined := 0
+		for _, p := range procs {
+			if strings.Contains(p.out.String(), "partitions assigned") {
+				joined++
+			}
+		}
+		if k == 12 && joined == 3 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	phase("3 workers own partitions, all 12 have state")
 	produceStream(t, addrs, "in", n/3, 2*n/3)
 	if err := procs[0].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -243,10 +275,13 @@ func TestScaleOutProcesses(t *testing.T) {
 	for p, recs := range byPart {
 		last[p], _ = strconv.ParseInt(recs[len(recs)-1].Offset, 10, 64)
 	}
+	phase("killed one, started one, produced all")
 	waitState(t, store, r, last, procs...)
+	phase("state caught up")
 	for _, p := range procs {
 		p.stop(t)
 	}
+	phase("stopped")
 
 	want, wantDL := referenceAll(t, comp, byPart)
 	out := readTopic(t, addrs, "out")

@@ -87,9 +87,11 @@ type Source struct {
 	MaxPollRecords int
 	// SessionTimeout is the group session timeout (?session_timeout=10s; 0: the default).
 	SessionTimeout time.Duration
+	// RebalanceTimeout is the group rebalance timeout (?rebalance_timeout=20s; 0: the default).
+	RebalanceTimeout time.Duration
 }
 
-// ParseSourceURL parses "kafka://BROKER1,BROKER2/TOPIC?group=G&max_poll_records=N&session_timeout=D".
+// ParseSourceURL parses "kafka://BROKER1,BROKER2/TOPIC?group=G&max_poll_records=N&session_timeout=D&rebalance_timeout=D".
 func ParseSourceURL(raw string) (Source, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -107,8 +109,10 @@ func ParseSourceURL(raw string) (Source, error) {
 	}
 	q := u.Query()
 	for k := range q {
-		if k != "group" && k != "max_poll_records" && k != "session_timeout" {
-			return Source{}, fmt.Errorf("kafka source %q: unknown parameter %q (want group, max_poll_records or session_timeout)", u.Redacted(), k)
+		switch k {
+		case "group", "max_poll_records", "session_timeout", "rebalance_timeout":
+		default:
+			return Source{}, fmt.Errorf("kafka source %q: unknown parameter %q (want group, max_poll_records, session_timeout or rebalance_timeout)", u.Redacted(), k)
 		}
 	}
 	s.Group = q.Get("group")
@@ -119,12 +123,17 @@ func ParseSourceURL(raw string) (Source, error) {
 		}
 		s.MaxPollRecords = n
 	}
-	if v := q.Get("session_timeout"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			return Source{}, fmt.Errorf("kafka source %q: session_timeout=%q: want a duration of at least 1s", u.Redacted(), v)
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"session_timeout", &s.SessionTimeout}, {"rebalance_timeout", &s.RebalanceTimeout}} {
+		if v := q.Get(d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < time.Second {
+				return Source{}, fmt.Errorf("kafka source %q: %s=%q: want a duration of at least 1s", u.Redacted(), d.name, v)
+			}
+			*d.to = x
 		}
-		s.SessionTimeout = d
 	}
 	return s, nil
 }
@@ -194,6 +203,9 @@ func Open(ctx context.Context, cfg Config, newProc func(partition string) (runne
 	}
 	if src.SessionTimeout > 0 {
 		w.SessionTimeout = src.SessionTimeout
+	}
+	if src.RebalanceTimeout > 0 {
+		w.RebalanceTimeout = src.RebalanceTimeout
 	}
 	if cfg.TickEvery > 0 {
 		w.TickEvery = cfg.TickEvery

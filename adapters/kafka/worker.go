@@ -43,6 +43,10 @@ type WorkerConfig struct {
 	// SessionTimeout is how long the group waits for a silent member (one killed, or partitioned
 	// away) before giving its partitions to the others (default franz-go's 45 s).
 	SessionTimeout time.Duration
+	// RebalanceTimeout is how long a rebalance waits for the members to rejoin (default
+	// franz-go's 60 s); a member killed during a rebalance holds it up this long. It must cover
+	// a poll's batches, which a rebalance waits for.
+	RebalanceTimeout time.Duration
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts). They come after the worker's.
 	ClientOpts []kgo.Opt
 	// OnBatch, if set, is called after every attempt of a batch or tick (metrics, tests).
@@ -151,6 +155,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if w.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(w.cfg.SessionTimeout))
+	}
+	if w.cfg.RebalanceTimeout > 0 {
+		opts = append(opts, kgo.RebalanceTimeout(w.cfg.RebalanceTimeout))
 	}
 	opts = append(opts, w.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
