@@ -94,6 +94,7 @@ type Worker struct {
 type seek struct {
 	partition int32
 	offset    int64
+	done      chan struct{}
 }
 
 // New checks cfg and returns a Worker; Run starts it.
@@ -352,29 +353,49 @@ func (w *Worker) Assigned() []string {
 	return out
 }
 
-// Seek makes the worker read an assigned partition again from offset, between two polls, as a
-// new consumer resuming from an older committed offset does: to reprocess after restoring the
-// state from a backup, or to prove that redelivered records change nothing (the Runner skips what
-// its state says was applied).
-func (w *Worker) Seek(partition int32, offset int64) {
+// Seek makes the worker read an assigned partition again from offset, as a new consumer resuming
+// from an older committed offset does: to reprocess after restoring the state from a backup, or to
+// prove that redelivered records change nothing (the Runner skips what its state says was
+// applied). It returns once the worker has moved its position, between two polls, or when ctx
+// ends; it waits for the partition to be assigned.
+func (w *Worker) Seek(ctx context.Context, partition int32, offset int64) error {
+	done := make(chan struct{})
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.seeks = append(w.seeks, seek{partition, offset})
+	w.seeks = append(w.seeks, seek{partition, offset, done})
+	w.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kafka: seek partition %d of %q to %d: %w", partition, w.cfg.Topic, offset, ctx.Err())
+	}
 }
 
+// applySeeks moves the positions of assigned partitions; seeks of partitions not assigned yet
+// wait.
 func (w *Worker) applySeeks(cl *kgo.Client) {
 	w.mu.Lock()
-	seeks := w.seeks
-	w.seeks = nil
+	var now, later []seek
+	for _, s := range w.seeks {
+		if _, ok := w.assigned[Partition(w.cfg.Topic, s.partition)]; ok {
+			now = append(now, s)
+		} else {
+			later = append(later, s)
+		}
+	}
+	w.seeks = later
 	w.mu.Unlock()
-	if len(seeks) == 0 {
+	if len(now) == 0 {
 		return
 	}
 	m := map[int32]kgo.EpochOffset{}
-	for _, s := range seeks {
+	for _, s := range now {
 		m[s.partition] = kgo.EpochOffset{Epoch: -1, Offset: s.offset}
 	}
 	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{w.cfg.Topic: m})
+	for _, s := range now {
+		close(s.done)
+	}
 }
 
 func (w *Worker) onAssigned(ctx context.Context, _ *kgo.Client, tps map[string][]int32) {
