@@ -8,6 +8,7 @@
 //	eddy generate-event aws --input events.ndjson > kinesis-event.json
 //	eddy new press-monitor --cloud all             scaffold a project
 //	eddy deploy --cloud aws --dry-run             build and show what a deployment does
+//	eddy run --from kafka://BROKERS/TOPIC?group=G  a Kafka consumer-group worker
 //
 // Every command takes --help, with a working example. Exit codes: 0 success, 1 failure (a broken
 // spec, unreadable input, a failed run), 2 usage error (unknown command or flag, wrong arguments).
@@ -114,6 +115,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newSendCmd(e), newGenerateEventCmd(e),
 		newNewCmd(e), newDeployCmd(e))
+	root.AddCommand(newRunCmd(e))
 	return root
 }
 

@@ -5,6 +5,7 @@
 //	kinesis://STREAM[?region=R&endpoint=URL]            PutRecords, partition key = event key
 //	gcppubsub://projects/P/topics/T[?ordering=true]      ordering key = event key when asked
 //	eventhubs://NAMESPACE/HUB                           batches by partition key = event key
+//	kafka://BROKER1,BROKER2/TOPIC                       record key = event key, idempotent producer
 //
 // Each event is a Message carrying the ID that names it in errors (the input's "FILE:LINE") and
 // its key. Publishers retry what the service reports as failed, count it in Stats, and report
@@ -81,7 +82,7 @@ func (o Options) logger() *slog.Logger {
 }
 
 // Schemes are the URL schemes Open accepts.
-var Schemes = []string{"kinesis", "gcppubsub", "eventhubs"}
+var Schemes = []string{"kinesis", "gcppubsub", "eventhubs", "kafka"}
 
 // IsCloudURL tells whether rawURL has one of Schemes.
 func IsCloudURL(rawURL string) bool {
@@ -123,8 +124,14 @@ func Open(ctx context.Context, rawURL string, o Options) (Publisher, error) {
 		} else {
 			return nil, err
 		}
+	case "kafka":
+		if p, err := openKafka(ctx, u, o); err == nil {
+			return p, nil
+		} else {
+			return nil, err
+		}
 	}
-	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T or eventhubs://NAMESPACE/HUB)", rawURL, u.Scheme)
+	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T, eventhubs://NAMESPACE/HUB or kafka://BROKERS/TOPIC)", rawURL, u.Scheme)
 }
 
 // HashKey is the partition key of a message without a key: a hash of its data, so that equal
