@@ -383,4 +383,3 @@ func (h *workerHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, 
 	}
 	return dls, nil
 }
-
