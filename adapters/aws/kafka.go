@@ -56,8 +56,8 @@ type KafkaRecord struct {
 	Timestamp     Int    `json:"timestamp"`
 	TimestampType string `json:"timestampType,omitempty"`
 	// Key and Value are base64 as Lambda sends them; Value may be absent (a tombstone).
-	Key     *string `json:"key,omitempty"`
-	Value   *string `json:"value,omitempty"`
+	Key     *string                  `json:"key,omitempty"`
+	Value   *string                  `json:"value,omitempty"`
 	Headers []map[string]HeaderValue `json:"headers,omitempty"`
 }
 
