@@ -45,6 +45,11 @@ func outputKey(o core.Output) string {
 // record's attributes (which hold, for a KPL aggregate that could not be split, the reason).
 func AppendFailureJSON(b []byte, f *core.Failure) []byte {
 	b = f.AppendJSON(b)
+	if f.Partition != "" {
+		// Where the record was: the shard, or a Kafka topic-partition.
+		b = append(b[:len(b)-1], `,"partition":`...)
+		b = append(core.AppendString(b, f.Partition), '}')
+	}
 	if len(f.Record.Attrs) == 0 {
 		return b
 	}
