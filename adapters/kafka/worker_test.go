@@ -1,7 +1,9 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,8 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/adapters/kafka"
 	"github.com/eddyhq/eddy/core/runner"
@@ -208,4 +213,128 @@ func TestWorkerBadBrokers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A partition that goes quiet is ticked by the worker's own clock: once the spec's idle timeout
+// has passed, the windows still open close and their results are emitted, with no new record and
+// no outside scheduler.
+func TestWorkerIdleTick(t *testing.T) {
+	c := cluster(t, 2, "in")
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "in", 0, 1000)
+	comp := compile(t)
+	col := &collector{}
+	r, err := runner.New(runner.Config{Function: "kafka-test", Store: memstate.New(nil), New: newProc(comp), Sink: col, DeadLetter: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Unix(1767225600, 0).UnixNano())
+	var prog progress
+	var ticked atomic.Int64
+	stop := startWorker(t, kafka.WorkerConfig{Brokers: addrs, Topic: "in", Group: "g", Runner: r, TickEvery: 30 * time.Second,
+		OnBatch: func(bi kafka.BatchInfo) {
+			prog.onBatch(bi)
+			if bi.Records == 0 && bi.Err == nil && len(bi.Result.Outputs) > 0 {
+				ticked.Add(int64(len(bi.Result.Outputs)))
+			}
+		},
+		Logger: quiet(), Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	byPart := readAll(t, addrs, "in", 1000)
+	last := map[string]int64{}
+	for p, recs := range byPart {
+		last[p], _ = strconv.ParseInt(recs[len(recs)-1].Offset, 10, 64)
+	}
+	prog.waitApplied(t, last)
+	before := len(col.sorted())
+	// Two minutes pass on the worker's clock: past TickEvery and the spec's 1 m idle timeout.
+	clock.Add(int64(2 * time.Minute))
+	deadline := time.Now().Add(30 * time.Second)
+	for ticked.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	after := col.sorted()
+	if ticked.Load() == 0 || len(after) <= before {
+		t.Fatalf("no tick closed a window: %d outputs before, %d after", before, len(after))
+	}
+	t.Logf("the idle tick closed windows: %d outputs before, %d after", before, len(after))
+}
+
+// A record too large for the dead-letter topic (its envelope carries its bytes twice) is
+// dead-lettered without its bytes, with a reason naming its size, the limit and where to read it,
+// and the partition goes on; a small undecodable record is dead-lettered whole.
+func TestWorkerOversizeDeadLetter(t *testing.T) {
+	c := cluster(t, 1, "in", "dlq")
+	addrs := c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 3000)
+	k, good := reading(0)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("dev-00"), Value: big},
+		&kgo.Record{Key: []byte("dev-00"), Value: []byte("small poison")}, &kgo.Record{Key: []byte(k), Value: good}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	comp := compile(t)
+	var prog progress
+	w, closeAll, err := kafka.Open(context.Background(), kafka.Config{Function: "kafka-test",
+		SourceURL: "kafka://" + addrs[0] + "/in?group=g", StateURL: "mem://", OutputURL: "mem://oversize-out",
+		DeadLetterURL: "kafka://" + addrs[0] + "/dlq?max_record_bytes=4096", TickEvery: time.Hour},
+		newProc(comp), &kafka.WorkerConfig{Logger: quiet(), OnBatch: prog.onBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	prog.waitApplied(t, map[string]int64{"in-0": 2})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := closeAll(); err != nil {
+		t.Fatal(err)
+	}
+	if prog.failed != 0 {
+		t.Errorf("%d batch attempts failed", prog.failed)
+	}
+	dl := readAllRaw(t, addrs, "dlq", 2)
+	if len(dl) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(dl))
+	}
+	var env struct{ Offset, Partition, Reason, DataBase64 string }
+	if err := json.Unmarshal(dl[0].Value, &env); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3000 bytes are left out", "over the output's limit", "partition in-0 at offset 0"} {
+		if !strings.Contains(env.Reason, want) {
+			t.Errorf("oversize dead letter's reason %q lacks %q", env.Reason, want)
+		}
+	}
+	if env.Offset != "0" || env.Partition != "in-0" || bytes.Contains(dl[0].Value, big[:100]) {
+		t.Errorf("oversize dead letter %s", dl[0].Value)
+	}
+	if !bytes.Contains(dl[1].Value, []byte(`"data":"small poison"`)) {
+		t.Errorf("small dead letter %s", dl[1].Value)
+	}
+}
+
+// readAllRaw reads n records of topic.
+func readAllRaw(t testing.TB, addrs []string, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n && ctx.Err() == nil {
+		out = append(out, cl.PollFetches(ctx).Records()...)
+	}
+	return out
 }
