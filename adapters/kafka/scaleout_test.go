@@ -78,6 +78,11 @@ func (l *lockedBuffer) String() string {
 
 // spawn starts a worker process of the group on the shared file state.
 func spawn(t testing.TB, addrs []string, stateDir, group string) *proc {
+	return spawnPoll(t, addrs, stateDir, group, 200)
+}
+
+// spawnPoll is spawn with max_poll_records=poll.
+func spawnPoll(t testing.TB, addrs []string, stateDir, group string, poll int) *proc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -86,7 +91,7 @@ func spawn(t testing.TB, addrs []string, stateDir, group string) *proc {
 	p := &proc{cmd: exec.Command(exe, "-test.run=^$")}
 	p.cmd.Env = append(os.Environ(), envWorker+"=1",
 		kafka.EnvFunction+"=kafka-test",
-		kafka.EnvSourceURL+"=kafka://"+addrs[0]+"/in?group="+group+"&max_poll_records=200&session_timeout=6s&rebalance_timeout=10s",
+		kafka.EnvSourceURL+"=kafka://"+addrs[0]+"/in?group="+group+"&max_poll_records="+strconv.Itoa(poll)+"&session_timeout=6s&rebalance_timeout=10s",
 		kafka.EnvStateURL+"=file://"+stateDir,
 		kafka.EnvOutputURL+"=kafka://"+addrs[0]+"/out",
 		kafka.EnvDeadLetterURL+"=kafka://"+addrs[0]+"/dlq",
