@@ -45,4 +45,3 @@ func TestGenerateEventAWSKafka(t *testing.T) {
 		t.Errorf("bad --kafka-source: exit %d: %s", code, stderr)
 	}
 }
-
