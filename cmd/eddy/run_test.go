@@ -5,6 +5,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -192,4 +195,66 @@ func TestRunKafkaErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "no broker reachable after 2 attempts") {
 		t.Errorf("unreachable broker: exit %d: %s", code, stderr)
 	}
+}
+
+// eddy dev --from kafka:// reads a topic from its start into the local broker: once interrupted, it
+// has written what the same events from a file make (outputs and dead letters).
+func TestDevFromKafka(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "readings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	broker := c.ListenAddrs()[0]
+	if code, _, stderr := runEnv(t, "", false, "send", "--to", "kafka://"+broker+"/readings", "--spec", "testdata/alarms.yaml", "--input", "testdata/readings.ndjson"); code != 0 {
+		t.Fatalf("send: %s", stderr)
+	}
+	dir := t.TempDir()
+	fileOut := dir + "/file.ndjson"
+	if code, _, stderr := runEnv(t, "", false, "dev", "--spec", "testdata/alarms.yaml", "--input", "testdata/readings.ndjson", "--output", fileOut); code != 0 {
+		t.Fatalf("dev --input: %s", stderr)
+	}
+	kafkaOut := dir + "/kafka.ndjson"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errb},
+			[]string{"dev", "--spec", "testdata/alarms.yaml", "--from", "kafka://" + broker + "/readings", "--output", kafkaOut, "--max-wait", "10ms"})
+	}()
+	// Wait until the output stops growing: every record read and processed.
+	deadline := time.Now().Add(60 * time.Second)
+	size, still := int64(-1), 0
+	for still < 10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		fi, err := os.Stat(kafkaOut)
+		if err != nil || fi.Size() == 0 {
+			continue
+		}
+		if fi.Size() == size {
+			still++
+		} else {
+			size, still = fi.Size(), 0
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("dev --from: exit %d: %s", code, errb.String())
+	}
+	want, got := sortedLines(t, fileOut), sortedLines(t, kafkaOut)
+	if len(want) == 0 || strings.Join(want, "\n") != strings.Join(got, "\n") {
+		t.Fatalf("dev --from kafka wrote %d lines, dev --input %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+}
+
+func sortedLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(ls)
+	return ls
 }
