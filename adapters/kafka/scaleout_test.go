@@ -354,3 +354,93 @@ func referenceAll(t testing.TB, c *spec.Compiled, byPart map[string][]core.Recor
 	}
 	return col.sorted(), dls
 }
+
+// A zombie: a worker frozen (SIGSTOP) in the middle of a burst outlives its session; the group
+// gives its partitions to a new worker, which applies everything; then the zombie wakes (SIGCONT)
+// and finishes what it was doing. Its state commits lose to the new owner's (conditional writes),
+// so nothing is applied twice: the outputs, deduplicated by id, equal a single run, and no id
+// carries two contents.
+func TestZombieFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes")
+	}
+	const n = 6000
+	c := cluster(t, 12, "in", "out", "dlq")
+	addrs := c.ListenAddrs()
+	dir := t.TempDir()
+	store, err := filestate.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	comp := compile(t)
+	r, err := runner.New(runner.Config{Function: "kafka-test", Store: store, New: newProc(comp)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zombie := spawn(t, addrs, dir, "zombie")
+	produceStream(t, addrs, "in", 0, 200)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker applied nothing within 60 s")
+		}
+		k := 0
+		for _, off := range applied(t, store, r, partitionsOf("in", 12)) {
+			if off >= 0 {
+				k++
+			}
+		}
+		if k > 0 {
+			break
+		}
+	}
+	produceStream(t, addrs, "in", 200, n)
+	if err := zombie.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozenAt := applied(t, store, r, partitionsOf("in", 12))
+	heir := spawn(t, addrs, dir, "zombie")
+	byPart := readAll(t, addrs, "in", n)
+	last := map[string]int64{}
+	for p, recs := range byPart {
+		last[p], _ = strconv.ParseInt(recs[len(recs)-1].Offset, 10, 64)
+	}
+	waitState(t, store, r, last, zombie, heir)
+	caughtUp := false
+	for p, off := range frozenAt {
+		caughtUp = caughtUp || off < last[p]
+	}
+	if !caughtUp {
+		t.Fatal("the frozen worker had applied everything already: no zombie")
+	}
+	if err := zombie.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// Give the zombie time to finish its batch and find out it lost the group.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(zombie.out.String(), "partitions lost") || strings.Contains(zombie.out.String(), "revoked") {
+			break
+		}
+	}
+	zombie.stop(t)
+	heir.stop(t)
+	want, _ := referenceAll(t, comp, byPart)
+	out := readTopic(t, addrs, "out")
+	got := make([]string, 0, len(out.byID))
+	for id, b := range out.byID {
+		got = append(got, id+" "+b)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("outputs (deduplicated by id) differ from the single run: %d vs %d: %s", len(got), len(want), diff(want, got))
+	}
+	t.Logf("%d outputs, %d records on the output topic; the zombie's log:\n%s", len(want), out.total, lastLines(zombie.out.String(), 6))
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}

@@ -185,6 +185,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
+			if topic == "" {
+				// Not about a partition: the group session or the client.
+				log.WarnContext(ctx, "poll failed; the client retries", "err", err)
+				return
+			}
 			log.WarnContext(ctx, "fetch failed; the client retries", "partition", Partition(topic, p), "err", err)
 		})
 		w.processFetches(ctx, cl, fs)
