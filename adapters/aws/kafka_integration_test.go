@@ -13,7 +13,9 @@ import (
 	"github.com/eddyhq/eddy/adapters/aws/internal/testfn/fn"
 )
 
-// rieLines returns the function's output and dead-letter log lines from the emulator's log.
+// rieLines returns the function's output and dead-letter log lines from the emulator's log: the
+// aws log output's slog lines ("output", "failure") or the log: sink's lines (metadata and body),
+// dead letters as a map with at least "partition" and "offset".
 func rieLines(t *testing.T, log string) (outs []string, dead []map[string]any) {
 	t.Helper()
 	sc := bufio.NewScanner(strings.NewReader(log))
@@ -24,17 +26,23 @@ func rieLines(t *testing.T, log string) (outs []string, dead []map[string]any) {
 			continue
 		}
 		var l struct {
-			Output  json.RawMessage `json:"output"`
-			Failure map[string]any  `json:"failure"`
+			Output   json.RawMessage   `json:"output"`
+			Failure  map[string]any    `json:"failure"`
+			Metadata map[string]string `json:"metadata"`
+			Body     json.RawMessage   `json:"body"`
 		}
 		if json.Unmarshal([]byte(line), &l) != nil {
 			continue
 		}
-		if l.Output != nil {
+		switch {
+		case l.Output != nil:
 			outs = append(outs, string(l.Output))
-		}
-		if l.Failure != nil {
+		case l.Failure != nil:
 			dead = append(dead, l.Failure)
+		case l.Metadata["eddy_type"] == "deadletter":
+			dead = append(dead, map[string]any{"partition": l.Metadata["eddy_partition"], "offset": l.Metadata["eddy_offset"]})
+		case l.Metadata["eddy_type"] != "" && l.Body != nil:
+			outs = append(outs, string(l.Body))
 		}
 	}
 	return outs, dead
