@@ -313,15 +313,9 @@ func (r *Runner) budgetError(partition string, p Processor, size, budget int) er
 }
 
 func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) error {
-	// Dead letters name where the record failed (their ids derive from it, so two partitions'
-	// records at one offset get two ids).
+	// The dead-letter envelope names where a record failed; the processor knows neither.
 	for _, f := range res.Failures {
-		if f.Function == "" {
-			f.Function = r.cfg.Function
-		}
-		if f.Partition == "" {
-			f.Partition = partition
-		}
+		f.Function, f.Partition = r.cfg.Function, partition
 	}
 	if r.cfg.Sink != nil && len(res.Outputs) > 0 {
 		if err := r.cfg.Sink.Emit(ctx, res.Outputs); err != nil {

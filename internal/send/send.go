@@ -131,7 +131,7 @@ func Open(ctx context.Context, rawURL string, o Options) (Publisher, error) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T, eventhubs://NAMESPACE/HUB or kafka://BROKERS/TOPIC)", rawURL, u.Scheme)
+	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T or eventhubs://NAMESPACE/HUB)", rawURL, u.Scheme)
 }
 
 // HashKey is the partition key of a message without a key: a hash of its data, so that equal
