@@ -31,15 +31,13 @@ type genOpts struct {
 	namespace, hub, consumerGroup, partition, method string
 	seq                                              int64
 	offset                                           int64
-	// aws-kafka (also --topic, --partition, --offset)
-	kafkaSource string
 }
 
 func newGenerateEventCmd(e *env) *cobra.Command {
 	var o genOpts
 	cmd := &cobra.Command{
 		Use:       "generate-event aws|gcp|azure (--input FILE | EVENT...)",
-		ValidArgs: []string{"aws", "gcp", "azure", "aws-kafka"},
+		ValidArgs: []string{"aws", "gcp", "azure"},
 		Short:     "Print the trigger payload a cloud would deliver for some events",
 		Long: `generate-event wraps events (the lines of --input, or arguments) in the exact payload a cloud
 trigger hands to a function, to test a deployed or emulated function by hand:
@@ -53,8 +51,6 @@ trigger hands to a function, to test a deployed or emulated function by hand:
   azure  the body the Azure Functions host POSTs to a custom handler for an Event Hubs trigger
          (cardinality many, dataType string): Data.events and the *Array metadata are JSON text
          inside JSON strings, as the host encodes them
-  aws-kafka  an AWS Lambda Kafka event (MSK "aws:kafka", or --kafka-source self-managed):
-         records of --topic partition --partition from --offset, base64 keys and values
 
 The partition (ordering) key of each event is the field --key names (the spec's input.key).
 Times start at --at (default now) and advance --interval (10ms) per event.`,
@@ -66,7 +62,7 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 				return usagef("generate-event needs the cloud: aws, gcp or azure")
 			}
 			switch args[0] {
-			case "aws", "gcp", "azure", "aws-kafka":
+			case "aws", "gcp", "azure":
 			default:
 				return usagef("generate-event %q: want aws, gcp or azure", args[0])
 			}
@@ -98,8 +94,6 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 				out, err = pubsubEvents(o, evs, keys, at)
 			case "azure":
 				out, err = eventHubsBody(o, evs, keys, at)
-			case "aws-kafka":
-				out, err = kafkaLambdaEvent(o, evs, keys, at)
 			}
 			if err != nil {
 				return err
@@ -120,18 +114,18 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 	fl.StringVar(&o.shard, "shard", "shardId-000000000000", "aws: shard id")
 	fl.StringVar(&o.seqStart, "sequence-start", "49590338271490256608559692538361571095921575989136588898", "aws: sequence number of the first record")
 	fl.StringVar(&o.project, "project", "my-project", "gcp: project id")
-	fl.StringVar(&o.topic, "topic", "events", "gcp: Pub/Sub topic; aws-kafka: Kafka topic")
+	fl.StringVar(&o.topic, "topic", "events", "gcp: Pub/Sub topic")
 	fl.StringVar(&o.subscription, "subscription", "eventarc-us-central1-sub", "gcp: subscription name")
 	fl.StringVar(&o.mode, "mode", "binary", "gcp: CloudEvents content mode: binary (HTTP request) or structured (JSON lines)")
 	fl.StringArrayVar(&o.attrs, "attr", nil, "gcp: message attribute NAME=VALUE; repeatable")
 	fl.StringVar(&o.namespace, "namespace", "ns.servicebus.windows.net", "azure: Event Hubs namespace")
 	fl.StringVar(&o.hub, "hub", "events", "azure: event hub name")
 	fl.StringVar(&o.consumerGroup, "consumer-group", "$Default", "azure: consumer group")
-	fl.StringVar(&o.partition, "partition", "0", "azure: partition id; aws-kafka: partition number")
+	fl.StringVar(&o.partition, "partition", "0", "azure: partition id")
 	fl.StringVar(&o.method, "function", "", "azure: function name (default: the hub name)")
 	fl.Int64Var(&o.seq, "sequence-number", 0, "azure: sequence number of the first event")
-	fl.Int64Var(&o.offset, "offset", 0, "azure, aws-kafka: offset of the first event")
-	fl.StringVar(&o.kafkaSource, "kafka-source", "msk", "aws-kafka: msk or self-managed")
+	fl.Int64Var(&o.offset, "offset", 0, "azure: offset of the first event")
+	withAWSKafka(cmd, e, &o)
 	return cmd
 }
 
