@@ -53,7 +53,12 @@ func withAWSKafka(cmd *cobra.Command, e *env, o *genOpts) {
 				return usagef("--at %q: want an RFC 3339 time such as 2025-11-25T16:00:00Z", o.at)
 			}
 		}
-		keys, err := eventKeys(evs, o.key)
+		keyPath, format, err := genKeyField(*o, cmd.Flags().Changed("key"))
+		if err != nil {
+			return err
+		}
+		// Kafka records may have no key: an event without one gets none.
+		keys, err := eventKeys(evs, keyPath, format)
 		if err != nil {
 			return err
 		}
