@@ -5,10 +5,10 @@
 //	eddy replay --spec eddy.yaml --input history.ndjson.gz --output results.ndjson
 //	eddy validate eddy.yaml
 //	eddy send --input events.ndjson          publish to a running `eddy dev`
+//	eddy run --from kafka://BROKERS/TOPIC    a Kafka consumer-group worker
 //	eddy generate-event aws --input events.ndjson > kinesis-event.json
 //	eddy new press-monitor --cloud all             scaffold a project
 //	eddy deploy --cloud aws --dry-run             build and show what a deployment does
-//	eddy run --from kafka://BROKERS/TOPIC?group=G  a Kafka consumer-group worker
 //
 // Every command takes --help, with a working example. Exit codes: 0 success, 1 failure (a broken
 // spec, unreadable input, a failed run), 2 usage error (unknown command or flag, wrong arguments).
@@ -109,13 +109,13 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.AddCommand(newRunCmd(e))
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newTestCmd(e), newSendCmd(e), newGenerateEventCmd(e),
 		newNewCmd(e), newDeployCmd(e))
-	root.AddCommand(newRunCmd(e))
 	return root
 }
 
