@@ -271,7 +271,10 @@ func (w *Worker) runBatch(ctx context.Context, p kgo.FetchTopicPartition) bool {
 	part := Partition(p.Topic, p.Partition)
 	now := w.cfg.Now()
 	w.mu.Lock()
-	w.assigned[part] = now
+	if _, ok := w.assigned[part]; ok {
+		// Only an owned partition is ticked: one lost meanwhile stays out.
+		w.assigned[part] = now
+	}
 	w.mu.Unlock()
 	b := core.Batch{Partition: part, Records: Records(p.Records), Now: now}
 	info := BatchInfo{Partition: part, Records: len(p.Records), First: p.Records[0].Offset, Last: p.Records[len(p.Records)-1].Offset}
