@@ -41,7 +41,7 @@ func BenchmarkWorkers(b *testing.B) {
 				group := "bench-" + strconv.Itoa(k)
 				procs := make([]*proc, k)
 				for i := range procs {
-					procs[i] = spawnPoll(b, addrs, dir, group, 2000)
+					procs[i] = spawnPoll(b, addrs, "file://"+dir, group, 2000)
 				}
 				deadline := time.Now().Add(60 * time.Second)
 				for {

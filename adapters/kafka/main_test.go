@@ -10,6 +10,8 @@ import (
 	"github.com/eddyhq/eddy/adapters/kafka"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
+	_ "github.com/eddyhq/eddy/core/state/docstate" // dynamodb:// state for the worker processes
+	_ "gocloud.dev/docstore/awsdynamodb/v2"
 )
 
 // envWorker makes the test binary a worker process (kafka.Start with the test spec), so that the

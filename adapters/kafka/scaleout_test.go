@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddyhq/eddy/adapters/kafka"
@@ -26,7 +31,11 @@ import (
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/filestate"
+	"github.com/eddyhq/eddy/internal/standin"
 )
+
+// waitFor bounds the wait for the state to catch up.
+var waitFor = 120 * time.Second
 
 // poisonEvery makes every n-th record of the scale-out stream undecodable.
 const poisonEvery = 701
@@ -78,11 +87,11 @@ func (l *lockedBuffer) String() string {
 
 // spawn starts a worker process of the group on the shared file state.
 func spawn(t testing.TB, addrs []string, stateDir, group string) *proc {
-	return spawnPoll(t, addrs, stateDir, group, 200)
+	return spawnPoll(t, addrs, "file://"+stateDir, group, 200)
 }
 
-// spawnPoll is spawn with max_poll_records=poll.
-func spawnPoll(t testing.TB, addrs []string, stateDir, group string, poll int) *proc {
+// spawnPoll is spawn with a state URL and max_poll_records=poll.
+func spawnPoll(t testing.TB, addrs []string, stateURL, group string, poll int) *proc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -92,7 +101,7 @@ func spawnPoll(t testing.TB, addrs []string, stateDir, group string, poll int) *
 	p.cmd.Env = append(os.Environ(), envWorker+"=1",
 		kafka.EnvFunction+"=kafka-test",
 		kafka.EnvSourceURL+"=kafka://"+addrs[0]+"/in?group="+group+"&max_poll_records="+strconv.Itoa(poll)+"&session_timeout=6s&rebalance_timeout=10s",
-		kafka.EnvStateURL+"=file://"+stateDir,
+		kafka.EnvStateURL+"="+stateURL,
 		kafka.EnvOutputURL+"=kafka://"+addrs[0]+"/out",
 		kafka.EnvDeadLetterURL+"=kafka://"+addrs[0]+"/dlq",
 		kafka.EnvTickEvery+"=30m")
@@ -146,7 +155,7 @@ func waitState(t testing.TB, store *state.Store, r *runner.Runner, want map[stri
 	for p := range want {
 		parts = append(parts, p)
 	}
-	deadline := time.Now().Add(120 * time.Second)
+	deadline := time.Now().Add(waitFor)
 	for {
 		got := applied(t, store, r, parts)
 		done := true
@@ -160,6 +169,10 @@ func waitState(t testing.TB, store *state.Store, r *runner.Runner, want map[stri
 		}
 		if time.Now().After(deadline) {
 			for _, pr := range procs {
+				if os.Getenv("EDDY_KAFKA_TEST_DUMP") != "" {
+					pr.cmd.Process.Signal(syscall.SIGQUIT)
+					time.Sleep(time.Second)
+				}
 				t.Logf("worker %d:\n%s", pr.cmd.Process.Pid, pr.out.String())
 			}
 			t.Fatalf("state not caught up within 120 s: %v, want %v", got, want)
@@ -367,8 +380,8 @@ func TestZombieFenced(t *testing.T) {
 	const n = 6000
 	c := cluster(t, 12, "in", "out", "dlq")
 	addrs := c.ListenAddrs()
-	dir := t.TempDir()
-	store, err := filestate.Open(dir, nil)
+	stateURL := dynamoTable(t, "zombie")
+	store, err := state.Open(context.Background(), stateURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +391,7 @@ func TestZombieFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zombie := spawn(t, addrs, dir, "zombie")
+	zombie := spawnPoll(t, addrs, stateURL, "zombie", 200)
 	produceStream(t, addrs, "in", 0, 200)
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -399,7 +412,7 @@ func TestZombieFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	frozenAt := applied(t, store, r, partitionsOf("in", 12))
-	heir := spawn(t, addrs, dir, "zombie")
+	heir := spawnPoll(t, addrs, stateURL, "zombie", 200)
 	byPart := readAll(t, addrs, "in", n)
 	last := map[string]int64{}
 	for p, recs := range byPart {
@@ -443,4 +456,35 @@ func lastLines(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, "\n")
+}
+
+// dynamoTable starts dynalite (once per test), creates a table and returns its state URL; the
+// AWS credentials and region the worker processes need are set in the environment they inherit.
+func dynamoTable(t *testing.T, name string) string {
+	t.Helper()
+	ep := standin.Dynalite(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: awssdk.String(ep),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	ctx := context.Background()
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            &name,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: awssdk.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: awssdk.String("id"), KeyType: dtypes.KeyTypeHash}},
+		BillingMode:          dtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+		if err == nil && out.Table.TableStatus == dtypes.TableStatusActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("table %s not active: %v", name, err)
+		}
+	}
+	return "dynamodb://" + name + "?partition_key=id&region=us-east-1&endpoint=" + url.QueryEscape(ep)
 }

@@ -10,8 +10,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	_ "gocloud.dev/blob/azureblob"          // azblob:// state
+	_ "gocloud.dev/blob/gcsblob"            // gs:// state
+	_ "gocloud.dev/blob/s3blob"             // s3:// state
+	_ "gocloud.dev/docstore/awsdynamodb/v2" // dynamodb:// state
+
 	"github.com/eddyhq/eddy/adapters/kafka"
 	"github.com/eddyhq/eddy/core/runner"
+	// The state stores workers on several hosts can share.
+	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
+	_ "github.com/eddyhq/eddy/core/state/blobstate/s3state"
+	_ "github.com/eddyhq/eddy/core/state/docstate"
 )
 
 type runOpts struct {
@@ -31,7 +41,7 @@ spread over, and the group balances them (cooperative-sticky). Each fetched part
 processed, its outputs sent, and its state committed to --state with the partition's offset; only
 then is the offset committed to Kafka. A worker that takes over a partition skips what the state
 says was applied, so outputs are effectively once (each output's id lets consumers drop the copies
-a crash may re-emit). Workers on several hosts need a shared --state (dynamodb://, gs://, ...);
+a crash may re-emit). Workers on several hosts need a shared --state (dynamodb://, gs://, azblob://, s3://);
 file:// is for one host.
 
 --from kafka://BROKER1,BROKER2/TOPIC takes ?group= (default eddy-FUNCTION), ?max_poll_records=,
