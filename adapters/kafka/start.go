@@ -139,7 +139,10 @@ func ParseSourceURL(raw string) (Source, error) {
 }
 
 // Open builds a worker from cfg: it opens the state store and the outputs (through the sink URL
-// mux) and makes a runner whose processors come from newProc. wc, if not nil, supplies the
+// mux) and makes a runner whose processors come from newProc. The package registers file:// and
+// mem:// state and log:, mem: and kafka:// outputs; workers on several hosts share a store whose
+// driver the program imports, e.g. core/state/docstate with gocloud.dev/docstore/awsdynamodb/v2
+// for dynamodb://. wc, if not nil, supplies the
 // worker's other settings (retries, hooks, logger); its Brokers, Topic, Group and Runner are set
 // from cfg. Close the returned closer after Run returns.
 func Open(ctx context.Context, cfg Config, newProc func(partition string) (runner.Processor, error), wc *WorkerConfig) (*Worker, func() error, error) {
