@@ -12,7 +12,7 @@
 // and every output has one content, under an id consumers drop repeats by. The store's conditional
 // writes fence a member that lost its partitions without noticing.
 //
-// Start(newProc) is the entry point, configured like the other adapters by EDDY_* variables
+// Start(fn) is the entry point, configured like the other adapters by EDDY_* variables
 // (EDDY_SOURCE_URL=kafka://BROKER1,BROKER2/TOPIC?group=G, EDDY_STATE_URL, EDDY_OUTPUT_URL,
 // EDDY_DEADLETTER_URL); `eddy run --from kafka://...` runs a spec the same way. Outputs and dead
 // letters go anywhere the sink URL mux opens, including kafka:// topics (package kafkasink).

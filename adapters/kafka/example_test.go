@@ -27,7 +27,7 @@ func ExamplePartition() {
 }
 
 // A worker's main: the function's spec, its configuration from EDDY_* variables (as Start reads
-// them), and Run until SIGTERM. kafka.Start(newProc) does all of this in one call.
+// them), and Run until SIGTERM. kafka.Start(fn) does all of this in one call.
 func ExampleOpen() {
 	f, err := spec.Load("eddy.yaml")
 	if err != nil {
@@ -40,12 +40,11 @@ func ExampleOpen() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	w, closeAll, err := kafka.Open(ctx, kafka.Config{
-		Function:      c.Name(),
 		SourceURL:     "kafka://127.0.0.1:9092/telemetry?group=press",
 		StateURL:      "file:///var/lib/eddy",
 		OutputURL:     "kafka://127.0.0.1:9092/decisions",
 		DeadLetterURL: "kafka://127.0.0.1:9092/telemetry-dlq",
-	}, func(string) (runner.Processor, error) { return c.NewPipeline() }, nil)
+	}, kafka.Func(c.Name(), func(string) (runner.Processor, error) { return c.NewPipeline() }), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		kafka.Start(func(string) (runner.Processor, error) { return c.NewPipeline() })
+		kafka.Start(kafka.Func(c.Name(), func(string) (runner.Processor, error) { return c.NewPipeline() }))
 	}
 	os.Exit(m.Run())
 }

@@ -42,8 +42,33 @@ const (
 	EnvTickEvery = "EDDY_TICK_EVERY"
 )
 
+// Function is what Start and Open run: a function's name and its processing of one partition,
+// the one shape every adapter's entry point takes (a compiled spec wrapped by Func is one).
+type Function interface {
+	// Name is the function's name, the default of EDDY_FUNCTION.
+	Name() string
+	// NewProcessor makes the processing of one partition, as runner.Config.New wants it.
+	NewProcessor(partition string) (runner.Processor, error)
+}
+
+// Func makes a Function from a name and a processor factory.
+func Func(name string, newProc func(partition string) (runner.Processor, error)) Function {
+	return funcFunction{name, newProc}
+}
+
+type funcFunction struct {
+	name    string
+	newProc func(string) (runner.Processor, error)
+}
+
+func (f funcFunction) Name() string { return f.name }
+func (f funcFunction) NewProcessor(p string) (runner.Processor, error) {
+	return f.newProc(p)
+}
+
 // Config is a worker deployment's configuration.
 type Config struct {
+	// Function overrides the function's name (EDDY_FUNCTION).
 	Function      string
 	SourceURL     string
 	StateURL      string
@@ -139,13 +164,19 @@ func ParseSourceURL(raw string) (Source, error) {
 }
 
 // Open builds a worker from cfg: it opens the state store and the outputs (through the sink URL
-// mux) and makes a runner whose processors come from newProc. The package registers file:// and
+// mux) and makes a runner of fn (named cfg.Function, else fn.Name()). The package registers file:// and
 // mem:// state and log:, mem: and kafka:// outputs; workers on several hosts share a store whose
 // driver the program imports, e.g. core/state/docstate with gocloud.dev/docstore/awsdynamodb/v2
 // for dynamodb://. wc, if not nil, supplies the
 // worker's other settings (retries, hooks, logger); its Brokers, Topic, Group and Runner are set
 // from cfg. Close the returned closer after Run returns.
-func Open(ctx context.Context, cfg Config, newProc func(partition string) (runner.Processor, error), wc *WorkerConfig) (*Worker, func() error, error) {
+func Open(ctx context.Context, cfg Config, fn Function, wc *WorkerConfig) (*Worker, func() error, error) {
+	if fn == nil {
+		return nil, nil, errors.New("kafka: Open: the function is nil")
+	}
+	if cfg.Function == "" {
+		cfg.Function = fn.Name()
+	}
 	if cfg.Function == "" {
 		return nil, nil, fmt.Errorf("kafka: the function has no name: set %s", EnvFunction)
 	}
@@ -190,7 +221,7 @@ func Open(ctx context.Context, cfg Config, newProc func(partition string) (runne
 		return nil, nil, fmt.Errorf("kafka: %s: %w", EnvStateURL, err)
 	}
 	closers = append(closers, store.Close)
-	r, err := runner.New(runner.Config{Function: cfg.Function, Store: store, New: newProc, Sink: out,
+	r, err := runner.New(runner.Config{Function: cfg.Function, Store: store, New: fn.NewProcessor, Sink: out,
 		DeadLetter: fitDeadLetters{dl}, IdleTTL: cfg.IdleTTL})
 	if err != nil {
 		closeAll()
@@ -230,17 +261,16 @@ func orDefault(s, def string) string {
 
 // Start runs the function as a Kafka consumer-group member: it reads the configuration from the
 // environment (see ConfigFromEnv), opens the store and outputs, and consumes until SIGINT or
-// SIGTERM, when it finishes the batches in flight, commits them and leaves the group. newProc
-// makes the function's processing for one partition (a *pipeline.Pipeline). It does not return;
-// a configuration or connection error ends the process with the error.
-func Start(newProc func(partition string) (runner.Processor, error)) {
+// SIGTERM, when it finishes the batches in flight, commits them and leaves the group. It does not
+// return; a configuration or connection error ends the process with the error.
+func Start(fn Function) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		fatal(err)
 	}
-	w, closeAll, err := Open(ctx, cfg, newProc, nil)
+	w, closeAll, err := Open(ctx, cfg, fn, nil)
 	if err != nil {
 		fatal(err)
 	}

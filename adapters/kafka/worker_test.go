@@ -284,7 +284,7 @@ func TestWorkerOversizeDeadLetter(t *testing.T) {
 	w, closeAll, err := kafka.Open(context.Background(), kafka.Config{Function: "kafka-test",
 		SourceURL: "kafka://" + addrs[0] + "/in?group=g", StateURL: "mem://", OutputURL: "mem://oversize-out",
 		DeadLetterURL: "kafka://" + addrs[0] + "/dlq?max_record_bytes=4096", TickEvery: time.Hour},
-		newProc(comp), &kafka.WorkerConfig{Logger: quiet(), OnBatch: prog.onBatch})
+		kafka.Func(comp.Name(), newProc(comp)), &kafka.WorkerConfig{Logger: quiet(), OnBatch: prog.onBatch})
 	if err != nil {
 		t.Fatal(err)
 	}

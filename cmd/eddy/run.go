@@ -104,7 +104,7 @@ func runWorker(cmd *cobra.Command, e *env, o runOpts) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	w, closeAll, err := kafka.Open(ctx, kafka.Config{Function: c.Name(), SourceURL: o.from, StateURL: stateURL,
 		OutputURL: o.output, DeadLetterURL: o.deadLetter, TickEvery: o.tick},
-		func(string) (runner.Processor, error) { return c.NewPipeline() },
+		kafka.Func(c.Name(), func(string) (runner.Processor, error) { return c.NewPipeline() }),
 		&kafka.WorkerConfig{Logger: logger, ConnectAttempts: o.connectAttempts})
 	if err != nil {
 		return err
