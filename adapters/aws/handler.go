@@ -83,6 +83,11 @@ type TickResponse struct {
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var inv invocation
 	if err := json.Unmarshal(payload, &inv); err != nil {
+		// A Kafka event's "records" is an object, which the Kinesis shape cannot take: tried
+		// only then, so Kinesis invocations pay nothing for it.
+		if IsKafkaEvent(payload) {
+			return h.invokeKafka(ctx, payload)
+		}
 		return nil, fmt.Errorf("aws: decode the invocation payload: %w", err)
 	}
 	switch {

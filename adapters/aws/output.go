@@ -51,6 +51,11 @@ func outputKey(o core.Output) string {
 // Deprecated: dead letters are sink.DeadLetter's envelope.
 func AppendFailureJSON(b []byte, f *core.Failure) []byte {
 	b = f.AppendJSON(b)
+	if f.Partition != "" {
+		// Where the record was: the shard, or a Kafka topic-partition.
+		b = append(b[:len(b)-1], `,"partition":`...)
+		b = append(core.AppendString(b, f.Partition), '}')
+	}
 	if len(f.Record.Attrs) == 0 {
 		return b
 	}

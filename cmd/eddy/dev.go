@@ -34,6 +34,7 @@ const defaultIngest = "127.0.0.1:8787"
 type devOpts struct {
 	spec       string
 	inputs     []string
+	from       []string
 	listen     string
 	generate   bool
 	rate       float64
@@ -70,7 +71,8 @@ delivered again (the function skips what it already applied). Records that canno
 to the dead-letter output (stderr, or --dead-letter FILE). Window results, decisions and late
 events print live as JSON lines on stdout (or --output FILE).
 
-Events come from files (--input, - for stdin), the HTTP ingest endpoint (--listen; POST
+Events come from files (--input, - for stdin), Kafka topics (--from kafka://BROKERS/TOPIC, read
+from the start until interrupted), the HTTP ingest endpoint (--listen; POST
 newline-delimited events to /events, or use eddy send), or the built-in generator (--generate:
 {"key","ts","value"} events now and then hot or cold). With only finite inputs, dev ends when they
 are processed and, unless --no-flush, closes every window first, like the end of a replay. With
@@ -95,6 +97,7 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl := cmd.Flags()
 	fl.StringVarP(&o.spec, "spec", "s", "", "function spec (default ./eddy.yaml)")
 	fl.StringArrayVarP(&o.inputs, "input", "i", nil, "newline-delimited events to publish (gzip or plain); - for stdin; repeatable")
+	fl.StringArrayVar(&o.from, "from", nil, "a Kafka topic to read from its start, kafka://BROKERS/TOPIC; repeatable")
 	fl.StringVarP(&o.listen, "listen", "l", "", "serve the HTTP ingest endpoint on this address (e.g. "+defaultIngest+")")
 	fl.BoolVarP(&o.generate, "generate", "g", false, "publish generated events")
 	fl.BoolVar(&o.demo, "demo", false, "run the embedded demo: a machine-health function over five minutes of generated telemetry")
@@ -193,7 +196,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return usagef("--rate and --keys must be positive")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	if len(o.inputs) == 0 && o.listen == "" && !o.generate && !o.demo {
+	if len(o.inputs) == 0 && len(o.from) == 0 && o.listen == "" && !o.generate && !o.demo {
 		if e.stdinTTY {
 			o.listen = defaultIngest
 		} else {
@@ -315,13 +318,20 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 			}
 		}()
 	}
-	finite := srv == nil && (!o.generate || o.count > 0)
+	finite := srv == nil && (!o.generate || o.count > 0) && len(o.from) == 0
 	var sources sync.WaitGroup
 	for _, in := range o.inputs {
 		sources.Add(1)
 		go func() {
 			defer sources.Done()
 			fail(publishFile(runCtx, e, broker, in))
+		}()
+	}
+	for _, from := range o.from {
+		sources.Add(1)
+		go func() {
+			defer sources.Done()
+			fail(publishKafka(runCtx, broker, from))
 		}()
 	}
 	if o.generate {

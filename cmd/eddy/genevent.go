@@ -132,6 +132,7 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 	fl.StringVar(&o.method, "function", "", "azure: function name (default: the hub name)")
 	fl.Int64Var(&o.seq, "sequence-number", 0, "azure: sequence number of the first event")
 	fl.Int64Var(&o.offset, "offset", 0, "azure: offset of the first event")
+	withAWSKafka(cmd, e, &o)
 	return cmd
 }
 

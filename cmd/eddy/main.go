@@ -5,6 +5,7 @@
 //	eddy replay --spec eddy.yaml --input history.ndjson.gz --output results.ndjson
 //	eddy validate eddy.yaml
 //	eddy send --input events.ndjson          publish to a running `eddy dev`
+//	eddy run --from kafka://BROKERS/TOPIC    a Kafka consumer-group worker
 //	eddy generate-event aws --input events.ndjson > kinesis-event.json
 //	eddy new press-monitor --cloud all             scaffold a project
 //	eddy deploy --cloud aws --dry-run             build and show what a deployment does
@@ -109,6 +110,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.AddCommand(newRunCmd(e))
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)

@@ -45,6 +45,8 @@ the events given as arguments, one JSON object each, to --to:
                                          ordering key to the event key (the subscription must
                                          have message ordering on). PUBSUB_EMULATOR_HOST is
                                          honoured; otherwise application default credentials
+  kafka://BROKER1,BROKER2/TOPIC          a Kafka topic (idempotent producer), keyed by the event
+                                         key, so that each key's events share a partition, in order
   eventhubs://NAMESPACE/HUB              an event hub, in batches by partition key (the event
                                          key), so that each key's events share a partition, in
                                          order. Credentials from EVENTHUB_CONNECTION_STRING, else

@@ -6,6 +6,7 @@
 //	kinesis://STREAM[?region=R&endpoint=URL]            PutRecords, partition key = event key
 //	gcppubsub://projects/P/topics/T[?ordering=true]      ordering key = event key when asked
 //	eventhubs://NAMESPACE/HUB                           batches by partition key = event key
+//	kafka://BROKER1,BROKER2/TOPIC                       record key = event key, idempotent producer
 //
 // Each event is a Message carrying the ID that names it in errors (the input's "FILE:LINE") and
 // its key. Publishers retry what the service reports as failed, count it in Stats, and report
@@ -82,7 +83,7 @@ func (o Options) logger() *slog.Logger {
 }
 
 // Schemes are the URL schemes Open accepts.
-var Schemes = []string{"kinesis", "gcppubsub", "eventhubs"}
+var Schemes = []string{"kinesis", "gcppubsub", "eventhubs", "kafka"}
 
 // IsCloudURL tells whether rawURL has one of Schemes, or another scheme of the output registry
 // (core/sink) other than plain http, which is eddy dev's ingest.
@@ -121,6 +122,12 @@ func Open(ctx context.Context, rawURL string, o Options) (Publisher, error) {
 		}
 	case "eventhubs":
 		if p, err := openEventHubs(ctx, u, o); err == nil {
+			return p, nil
+		} else {
+			return nil, err
+		}
+	case "kafka":
+		if p, err := openKafka(ctx, u, o); err == nil {
 			return p, nil
 		} else {
 			return nil, err
