@@ -95,28 +95,31 @@ func DecisionID(function, rule, key string, window Span, transition string, seq 
 // DecisionIDRef is DecisionID for a decision made with reference tables: their versions are part
 // of the id. Without tables it equals DecisionID.
 func DecisionIDRef(function, rule, key string, window Span, transition string, seq int, ref []TableVersion) string {
-	h := sha256.New()
-	var buf [20]byte
-	for _, s := range []string{function, rule, key} {
-		h.Write(strconv.AppendInt(buf[:0], int64(len(s)), 10))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
+	// One buffer hashed at once: the same bytes as writing each part to a hash.Hash, fewer calls.
+	var stack [192]byte
+	b := stack[:0]
+	for _, s := range [3]string{function, rule, key} {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
-	h.Write(strconv.AppendInt(buf[:0], window.Start.UnixNano(), 10))
-	h.Write([]byte{'/'})
-	h.Write(strconv.AppendInt(buf[:0], window.End.UnixNano(), 10))
-	h.Write([]byte{'/'})
-	h.Write([]byte(transition))
-	h.Write([]byte{'/'})
-	h.Write(strconv.AppendInt(buf[:0], int64(seq), 10))
+	b = strconv.AppendInt(b, window.Start.UnixNano(), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, window.End.UnixNano(), 10)
+	b = append(b, '/')
+	b = append(b, transition...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(seq), 10)
 	for _, r := range ref {
-		h.Write([]byte{'|'})
-		for _, s := range []string{r.Table, r.Version} {
-			h.Write(strconv.AppendInt(buf[:0], int64(len(s)), 10))
-			h.Write([]byte{':'})
-			h.Write([]byte(s))
+		b = append(b, '|')
+		for _, s := range [2]string{r.Table, r.Version} {
+			b = strconv.AppendInt(b, int64(len(s)), 10)
+			b = append(b, ':')
+			b = append(b, s...)
 		}
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }

@@ -78,9 +78,12 @@ func (r *WindowResult) Clone() *WindowResult {
 }
 
 // AppendJSON implements Output:
-// {"type":"window","function":"w1","key":"k","start":"...","end":"...","revision":0,"values":{...}}.
+// {"type":"window","id":"...","function":"w1","key":"k","start":"...","end":"...","revision":0,"values":{...}},
+// where id is OutputID(r).
 func (r *WindowResult) AppendJSON(b []byte) []byte {
-	b = append(b, `{"type":"window","function":`...)
+	b = append(b, `{"type":"window","id":`...)
+	b = AppendString(b, OutputID(r))
+	b = append(b, `,"function":`...)
 	b = AppendString(b, r.Function)
 	b = append(b, `,"key":`...)
 	b = AppendString(b, r.Key)
@@ -145,9 +148,13 @@ type Late struct {
 // Type implements Output.
 func (*Late) Type() string { return "late" }
 
-// AppendJSON implements Output.
+// AppendJSON implements Output:
+// {"type":"late","id":"...","function":..,"key":..,"time":..,"watermark":..,"record":..,"partition":..,
+// "offset":..,"reason":..,"event":..}, where id is OutputID(l) and record is the event's own id.
 func (l *Late) AppendJSON(b []byte) []byte {
-	b = append(b, `{"type":"late","function":`...)
+	b = append(b, `{"type":"late","id":`...)
+	b = AppendString(b, OutputID(l))
+	b = append(b, `,"function":`...)
 	b = AppendString(b, l.Function)
 	b = append(b, `,"key":`...)
 	b = AppendString(b, l.Key)
@@ -155,7 +162,7 @@ func (l *Late) AppendJSON(b []byte) []byte {
 	b = AppendTime(b, l.Time)
 	b = append(b, `,"watermark":`...)
 	b = AppendTime(b, l.Watermark)
-	b = append(b, `,"id":`...)
+	b = append(b, `,"record":`...)
 	b = AppendString(b, l.ID)
 	b = append(b, `,"partition":`...)
 	b = AppendString(b, l.Pos.Partition)
@@ -166,6 +173,23 @@ func (l *Late) AppendJSON(b []byte) []byte {
 	b = append(b, `,"event":`...)
 	b = AppendPayload(b, l.Data)
 	return append(b, '}')
+}
+
+// OutputID is an output's deterministic id, the "id" member of its JSON: equal outputs get equal
+// ids on every run and every cloud, so a re-emitted output carries the id of its first copy and
+// consumers drop duplicates by it. A decision's is its ID; a window result's comes from its
+// function, key, start, end and revision; a late event's from its function, key, time, partition,
+// offset and record id.
+func OutputID(o Output) string {
+	switch v := o.(type) {
+	case *Decision:
+		return v.ID
+	case *WindowResult:
+		return DecisionID(v.Function, "window", v.Key, Span{Start: v.Start, End: v.End}, "window", v.Revision)
+	case *Late:
+		return DecisionID(v.Function, "late", v.Key, Span{Start: v.Time, End: v.Time}, v.Pos.Partition+"/"+v.Pos.Offset+"/"+v.ID, 0)
+	}
+	return DecisionID("", o.Type(), "", Span{}, string(o.AppendJSON(nil)), 0)
 }
 
 // Failure is a record that could not be processed: undecodable, missing its key or time. The batch

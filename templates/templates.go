@@ -12,7 +12,9 @@ package templates
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"go/format"
@@ -97,14 +99,38 @@ func (d Data) Short(n int) string {
 	return s
 }
 
-// nameRE is what every cloud accepts: Lambda function names, Cloud Run function names (lowercase,
-// at most 63), Azure function apps (at most 60, globally unique: a suffix is added).
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,38}[a-z0-9]$`)
+// GCPAccount is the id of one of the project's GCP service accounts: NAME-ROLE when that fits
+// IAM's rule (6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending
+// with a hyphen); longer names are cut and keep a short hash of the whole name so that two
+// projects do not share an account, shorter ones are padded with "-sa".
+func (d Data) GCPAccount(role string) string {
+	return GCPAccountID(d.Name, role)
+}
 
-// CheckName says what is wrong with a project name, or nil.
+// GCPAccountID is Data.GCPAccount for a name.
+func GCPAccountID(name, role string) string {
+	id := name + "-" + role
+	if len(id) > 30 {
+		sum := sha256.Sum256([]byte(name))
+		tail := "-" + hex.EncodeToString(sum[:])[:4] + "-" + role
+		id = strings.TrimRight(name[:30-len(tail)], "-") + tail
+	}
+	for len(id) < 6 {
+		id += "-sa"
+	}
+	return id
+}
+
+// nameRE is the form every cloud accepts (lowercase letters, digits, hyphens, starting with a
+// letter); the lengths each cloud allows are nameRules'.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+
+// CheckName says what is wrong with a project name's form, or nil; CheckCloudNames checks what
+// it becomes in each cloud.
 func CheckName(name string) error {
 	if !nameRE.MatchString(name) || strings.Contains(name, "--") {
-		return fmt.Errorf("name %q: use 2 to 40 lowercase letters, digits and single hyphens, starting with a letter (it names the function and its cloud resources)", name)
+		return fmt.Errorf("name %q: use 2 to 63 lowercase letters, digits and single hyphens, starting with a letter (it names the function and its cloud resources), for example %q",
+			name, SuggestName(name, 43))
 	}
 	return nil
 }

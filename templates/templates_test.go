@@ -81,12 +81,12 @@ func TestProjectVersion(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	for _, name := range []string{"", "a", "Press", "press_monitor", "-press", "press-", "press--monitor", "9lives", strings.Repeat("a", 41)} {
+	for _, name := range []string{"", "a", "Press", "press_monitor", "-press", "press-", "press--monitor", "9lives", strings.Repeat("a", 64)} {
 		if templates.CheckName(name) == nil {
 			t.Errorf("name %q accepted", name)
 		}
 	}
-	for _, name := range []string{"ab", "press-monitor", "w1", strings.Repeat("a", 40)} {
+	for _, name := range []string{"ab", "press-monitor", "w1", strings.Repeat("a", 63)} {
 		if err := templates.CheckName(name); err != nil {
 			t.Errorf("name %q: %v", name, err)
 		}
@@ -110,7 +110,7 @@ func TestInfra(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
-	if !slices.Equal(paths, []string{"deploy/aws/main.tf", "deploy/aws/template.yaml"}) {
+	if !slices.Equal(paths, []string{"deploy/aws/alarms.tf", "deploy/aws/main.tf", "deploy/aws/template.yaml"}) {
 		t.Fatalf("%q", paths)
 	}
 }
@@ -137,6 +137,7 @@ func ExampleProject() {
 	// README.md
 	// cmd/aws/main.go
 	// cmd/aws/main_test.go
+	// deploy/aws/alarms.tf
 	// deploy/aws/main.tf
 	// deploy/aws/template.yaml
 	// eddy.yaml
@@ -199,18 +200,17 @@ func TestGCPTick(t *testing.T) {
 	}
 	for path, wants := range map[string][]string{
 		"gcpfunction/function.go": {
-			`const TickEntryPoint = "Tick"`, "open := gcp.OpenOnce(Open)",
-			"gcp.Register(EntryPoint, open)", "gcp.RegisterTick(TickEntryPoint, open)",
+			"const TickEntryPoint = gcp.TickEntryPoint", "gcp.RegisterFunction(func() (env.Function, error) { return pressmonitor.Load() })",
 		},
 		"gcpfunction/function_test.go": {"func TestTick(", "gcp.TickHandler(", "http.StatusMethodNotAllowed"},
-		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "funcframework.StartHostPort"},
+		"cmd/gcp/main.go":              {"/OnMessage", "curl -X POST localhost:8080/Tick", "gcp.Serve()"},
 		"function.go":                  {"registers OnMessage and Tick", `_ "example.com/press-monitor/gcpfunction"`},
 		"deploy/gcp/main.tf": {
-			`resource "google_cloudfunctions2_function" "tick"`, `entry_point = "Tick"`, `name     = "${var.name}-tick"`,
+			`resource "google_cloudfunctions2_function" "tick"`, `entry_point     = "Tick"`, `name     = "${var.name}-tick"`,
 			`resource "google_service_account" "scheduler"`, `resource "google_cloud_scheduler_job" "tick"`,
 			`schedule         = "* * * * *"`, `http_method = "POST"`,
 			"service_account_email = google_service_account.scheduler.email",
-			"audience              = google_cloudfunctions2_function.tick.service_config[0].uri",
+			"audience              = google_cloudfunctions2_function.tick[0].service_config[0].uri",
 			`"cloudscheduler.googleapis.com"`,
 		},
 		"deploy/gcp/gcloud.sh": {
@@ -237,7 +237,7 @@ func TestGCPTick(t *testing.T) {
 		t.Fatal("main.tf: no invoker grant for the scheduler")
 	}
 	grant := tf[i : i+strings.Index(tf[i:], "\n}")]
-	for _, w := range []string{"google_cloudfunctions2_function.tick.service_config[0].service", `"roles/run.invoker"`} {
+	for _, w := range []string{"google_cloudfunctions2_function.tick[0].service_config[0].service", `"roles/run.invoker"`} {
 		if !strings.Contains(grant, w) {
 			t.Errorf("the scheduler's grant lacks %s:\n%s", w, grant)
 		}

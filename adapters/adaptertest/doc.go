@@ -32,6 +32,12 @@
 // names): the same window results, the same decisions with the same ids, on every platform. Each
 // subtest logs a digest of them, which is the same for every adapter.
 //
+// Harnesses that implement Wire (embed a WireTap in front of the adapter's sinks, or read the
+// adapter's mem:// sinks) are also compared message by message under the wire contract of
+// package core/sink: every output's id, key, metadata and body, and every dead-letter envelope
+// (record id, partition, offset, field, reason, original bytes), must be what the contract makes
+// of the reference's. Metadata or envelope drift between adapters fails the suite.
+//
 // # Joining the suite
 //
 // A new adapter joins with one test in its own package that calls Run with a NewHarness:

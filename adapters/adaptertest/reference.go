@@ -8,6 +8,8 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/pipeline"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/sink/driver"
 )
 
 // reference runs a function over a scenario's logical streams with core pipelines alone (no
@@ -18,13 +20,17 @@ type reference struct {
 	fn *Function
 	// locate gives records their id and position, as the adapter under test does (or, for the
 	// portable reference, the scenario's ids and partitions).
-	locate  func(partition string, r Record) (string, core.Pos)
+	locate func(partition string, r Record) (string, core.Pos)
+	// keyOf gives records their transport key as the adapter does (nil: Record.Key).
+	keyOf   func(partition string, r Record) string
 	pipes   map[string]*pipeline.Pipeline
 	order   []string         // partitions in the order they got state
 	applied map[string]int64 // the last Seq applied per partition
 	outs    [][]byte
 	dead    []DeadLetter
-	stats   refStats
+	// wire and wireDead are the messages the wire contract makes of outs and dead.
+	wire, wireDead []*driver.Message
+	stats          refStats
 }
 
 // refStats counts what the reference produced, for the scenarios' self-checks.
@@ -61,7 +67,11 @@ func (r *reference) deliver(ctx context.Context, partition string, recs []Record
 		r.applied[partition] = rec.Seq
 		var id string
 		id, pos = r.locate(partition, rec)
-		fresh = append(fresh, core.Record{ID: id, Offset: pos.Offset, Key: rec.Key, Time: rec.Time, Data: rec.Data})
+		key := rec.Key
+		if r.keyOf != nil {
+			key = r.keyOf(partition, rec)
+		}
+		fresh = append(fresh, core.Record{ID: id, Offset: pos.Offset, Key: key, Time: rec.Time, Data: rec.Data})
 	}
 	if len(fresh) == 0 {
 		return nil
@@ -82,6 +92,9 @@ func (r *reference) deliver(ctx context.Context, partition string, recs []Record
 	r.add(res)
 	for _, f := range res.Failures {
 		r.dead = append(r.dead, DeadLetter{ID: f.Record.ID, Field: f.Field, Reason: f.Reason, Data: f.Record.Data})
+		wf := *f
+		wf.Function, wf.Partition = r.fn.Name, pos.Partition
+		r.wireDead = append(r.wireDead, sink.DeadLetter(&wf))
 		r.stats.deadLetters++
 	}
 	return nil
@@ -107,6 +120,7 @@ func (r *reference) tick(ctx context.Context, now time.Time) error {
 func (r *reference) add(res core.Result) {
 	for _, o := range res.Outputs {
 		r.outs = append(r.outs, o.AppendJSON(nil))
+		r.wire = append(r.wire, sink.Message(o, nil))
 		switch o := o.(type) {
 		case *core.Decision:
 			r.stats.decisions++

@@ -128,6 +128,9 @@ func runScenario(t tester, fn *Function, name string, newHarness func(Setup) Har
 	// ref sees the records as the adapter does (its ids and positions); port as the scenario
 	// does, for the cross-platform comparison at the end.
 	ref, port := newReference(fn, h.Locate), newReference(fn, nil)
+	if k, ok := h.(TransportKeyer); ok {
+		ref.keyOf = k.TransportKey
+	}
 	// The poison records by partition and id: ids like sequence numbers are unique only within
 	// their partition.
 	poison := map[[2]string]bool{}
@@ -249,6 +252,9 @@ func compare(t tester, ctx context.Context, h Harness, ref *reference, crashed b
 		t.Fatalf("%s: read the dead letters: %v", when, err)
 	}
 	sameLines(t, when+": dead letters", deadLines(dls), deadLines(ref.dead))
+	if w, ok := h.(Wire); ok {
+		compareWire(t, ctx, w, ref, crashed, when)
+	}
 }
 
 func lines(outs [][]byte) []string {
@@ -260,7 +266,7 @@ func lines(outs [][]byte) []string {
 }
 
 // portableLines renders outputs without what names the transport: the record id, partition and
-// offset of late events. Everything else, decision ids included (pattern decisions fold in the
+// offset of late events, and their output id, which is derived from them. Everything else, decision ids included (pattern decisions fold in the
 // matched events' content, not their record ids), must be the same on every platform.
 func portableLines(t tester, outs [][]byte) []string {
 	t.Helper()
@@ -275,6 +281,7 @@ func portableLines(t tester, outs [][]byte) []string {
 			continue
 		}
 		delete(m, "id")
+		delete(m, "record")
 		delete(m, "partition")
 		delete(m, "offset")
 		b, _ := json.Marshal(m)

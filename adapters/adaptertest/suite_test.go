@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/sink/driver"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/memstate"
 )
@@ -77,6 +80,27 @@ type flawed struct {
 	tickNever       bool // the scheduled entry point does nothing
 	underReports    bool // failed records are not reported to the trigger
 	overReports     bool // a good record is reported to the trigger as failed
+	wireDrift       bool // its messages name the key "key", not "eddy_key" (AWS's old metadata)
+
+	tap *WireTap
+}
+
+// WireMessages implements Wire: what the tap captured, with the drift applied.
+func (f *flawed) WireMessages(ctx context.Context) (outs, dead []*driver.Message, err error) {
+	outs, dead, err = f.tap.WireMessages(ctx)
+	if !f.wireDrift {
+		return outs, dead, err
+	}
+	for i, m := range outs {
+		c := *m
+		c.Metadata = maps.Clone(m.Metadata)
+		if k, ok := c.Metadata[sink.MetaKey]; ok {
+			delete(c.Metadata, sink.MetaKey)
+			c.Metadata["key"] = k
+		}
+		outs[i] = &c
+	}
+	return outs, dead, err
 }
 
 func (f *flawed) Emit(_ context.Context, outs []core.Output) error {
@@ -101,9 +125,12 @@ func (f *flawed) Restart(context.Context) error {
 	if f.store == nil || f.forgetsState {
 		f.store = memstate.New(nil)
 	}
-	cfg := runner.Config{Function: f.s.Function.Name, Store: f.store, New: f.s.Function.NewProcessor, Sink: f.s.Faults.Wrap(f)}
+	if f.tap == nil {
+		f.tap = NewWireTap()
+	}
+	cfg := runner.Config{Function: f.s.Function.Name, Store: f.store, New: f.s.Function.NewProcessor, Sink: f.s.Faults.Wrap(f.tap.Sink(f))}
 	if !f.dropsDeadLetter {
-		cfg.DeadLetter = f
+		cfg.DeadLetter = f.tap.DeadLetter(f)
 	}
 	if f.noOffsets {
 		cfg.DedupeIDs = -1
@@ -194,6 +221,7 @@ func TestSuiteCatchesFlawedAdapters(t *testing.T) {
 		{"no scheduled ticks", "idle-tick", func(f *flawed) { f.tickNever = true }, "outputs differ from the reference"},
 		{"poison records not reported", "poison", func(f *flawed) { f.underReports = true }, "was not reported to the trigger"},
 		{"good records reported as failed", "in-order", func(f *flawed) { f.overReports = true }, "but it is not a poison record"},
+		{"metadata drift on the wire", "in-order", func(f *flawed) { f.wireDrift = true }, "output messages differ from the reference"},
 	} {
 		for _, fn := range fns {
 			t.Run(c.flaw+"/"+fn.Name, func(t *testing.T) {

@@ -41,7 +41,7 @@ func TestConformance(t *testing.T) {
 	adaptertest.Run(t, func(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 		table := fmt.Sprintf("conformance-%d", tables.Add(1))
 		createTable(t, ep, table)
-		h := &lambdaHarness{s: s, stateURL: "dynamodb://" + table + "?partition_key=id&region=us-east-1&endpoint=" + url.QueryEscape(ep)}
+		h := &lambdaHarness{s: s, WireTap: adaptertest.NewWireTap(), stateURL: "dynamodb://" + table + "?partition_key=id&region=us-east-1&endpoint=" + url.QueryEscape(ep)}
 		if err := h.start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,8 @@ func (l *lockedBuffer) Bytes() []byte {
 }
 
 type lambdaHarness struct {
-	s        adaptertest.Setup
+	s adaptertest.Setup
+	*adaptertest.WireTap
 	stateURL string
 	logs     lockedBuffer
 	now      atomic.Int64
@@ -85,7 +86,7 @@ func (h *lambdaHarness) start(ctx context.Context) error {
 	}
 	out := aws.NewLogOutput(&h.logs)
 	r, err := runner.New(runner.Config{Function: h.s.Function.Name, Store: store, New: h.s.Function.NewProcessor,
-		Sink: h.s.Faults.Wrap(out), DeadLetter: out})
+		Sink: h.s.Faults.Wrap(h.Sink(out)), DeadLetter: h.DeadLetter(out)})
 	if err != nil {
 		store.Close()
 		return err

@@ -83,6 +83,11 @@ type TickResponse struct {
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var inv invocation
 	if err := json.Unmarshal(payload, &inv); err != nil {
+		// A Kafka event's "records" is an object, which the Kinesis shape cannot take: tried
+		// only then, so Kinesis invocations pay nothing for it.
+		if IsKafkaEvent(payload) {
+			return h.invokeKafka(ctx, payload)
+		}
 		return nil, fmt.Errorf("aws: decode the invocation payload: %w", err)
 	}
 	switch {
@@ -138,6 +143,13 @@ func (h *Handler) HandleKinesis(ctx context.Context, ev events.KinesisEvent) (ev
 func (h *Handler) run(ctx context.Context, b core.Batch) (core.Result, error) {
 	if len(b.Records) == 0 {
 		return core.Result{}, nil
+	}
+	for i := range b.Records {
+		// The record goes on whole (a JSON function dead-letters it; a raw one sees its bytes):
+		// say so, since a raw function would otherwise count it as one event without a word.
+		if why := b.Records[i].Attrs[AttrKPLError]; why != "" {
+			h.opts.Logger.WarnContext(ctx, "KPL aggregate not split: processed as one record", "shard", b.Partition, "record", b.Records[i].ID, "reason", why)
+		}
 	}
 	res, err := h.r.Run(ctx, b)
 	if err != nil {

@@ -2,10 +2,12 @@ package aws_test
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -164,10 +166,10 @@ func TestSampleTimeWindowEventLambdaState(t *testing.T) {
 	if want := `{"state":{},"batchItemFailures":null}`; string(out) != want {
 		t.Fatalf("final response %s, want %s", out, want)
 	}
-	want := []string{
-		`{"type":"window","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":81.5,"max":81.5}}`,
-		`{"type":"window","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:01.000Z","end":"2025-11-25T16:00:02.000Z","revision":0,"values":{"count":1,"avg":84.25,"max":84.25}}`,
-		`{"type":"window","function":"hot-sensors","key":"sensor-0002","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":12,"max":12}}`,
+	want := []string{ // sorted
+		`{"type":"window","id":"0c454fc520c3bb0a8403acc68f249730","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:01.000Z","end":"2025-11-25T16:00:02.000Z","revision":0,"values":{"count":1,"avg":84.25,"max":84.25}}`,
+		`{"type":"window","id":"155b51c0efc46b460ad107b60d5d1695","function":"hot-sensors","key":"sensor-0002","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":12,"max":12}}`,
+		`{"type":"window","id":"413fb3f5c81edc2672053807e5658000","function":"hot-sensors","key":"sensor-0001","start":"2025-11-25T16:00:00.000Z","end":"2025-11-25T16:00:01.000Z","revision":0,"values":{"count":1,"avg":81.5,"max":81.5}}`,
 	}
 	got := slices.Sorted(slices.Values(c.outs))
 	if !slices.Equal(got, want) {
@@ -231,5 +233,37 @@ func TestWindowStateNeedsWindowEvent(t *testing.T) {
 	_, err := h.Invoke(context.Background(), readFile(t, "testdata/aws-kinesis-event.json"))
 	if err == nil || !strings.Contains(err.Error(), "TumblingWindowInSeconds") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A KPL aggregate that cannot be split goes on as one record, with a warning naming it and the
+// reason: a raw-format function used to count it as one event without a word.
+func TestUnsplittableAggregateWarns(t *testing.T) {
+	newProc, err := fn.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Config{Function: fn.Name, New: newProc, Store: memstate.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h, err := aws.NewHandler(r, &aws.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte{0x00} // a protobuf tag 0: malformed
+	sum := md5.Sum(body)
+	var ev events.KinesisEvent
+	rec := events.KinesisEventRecord{EventID: "shardId-000000000000:1"}
+	rec.Kinesis.SequenceNumber = "1"
+	rec.Kinesis.PartitionKey = "k"
+	rec.Kinesis.Data = append(append(append([]byte{}, aws.KPLMagic...), body...), sum[:]...)
+	ev.Records = append(ev.Records, rec)
+	if _, err := h.HandleKinesis(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "KPL aggregate not split") || !strings.Contains(logs.String(), "record=1") {
+		t.Fatalf("logs %q: want a warning naming the record", logs.String())
 	}
 }

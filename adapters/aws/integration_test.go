@@ -525,7 +525,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	var got []string
 	for _, recs := range readAll(t, kc, "out") {
 		for _, r := range recs {
-			got = append(got, string(r.Data))
+			got = append(got, wireOutput(t, r.Data))
 		}
 	}
 	dups := len(got)
@@ -547,11 +547,11 @@ func TestLambdaEndToEnd(t *testing.T) {
 	dead := map[string]string{}
 	for _, recs := range readAll(t, kc, "dead") {
 		for _, r := range recs {
-			var f struct{ ID, Reason string }
-			if err := json.Unmarshal(r.Data, &f); err != nil {
-				t.Fatalf("dead letter %s: %v", r.Data, err)
+			var f struct{ Type, Record, Reason string }
+			if err := json.Unmarshal(r.Data, &f); err != nil || f.Type != "deadletter" {
+				t.Fatalf("dead letter %s: not the dead-letter envelope (%v)", r.Data, err)
 			}
-			dead[f.ID] = f.Reason
+			dead[f.Record] = f.Reason
 		}
 	}
 	if len(dead) != len(poison) {
@@ -562,6 +562,22 @@ func TestLambdaEndToEnd(t *testing.T) {
 			t.Fatalf("poison record %s: no dead letter with a reason (%v)", s, dead)
 		}
 	}
+}
+
+// wireOutput checks an output record's body against the wire contract (its first member is
+// "eddy_id", which equals the output's own "id") and returns the output's JSON without it.
+func wireOutput(t testing.TB, body []byte) string {
+	t.Helper()
+	var m struct {
+		EddyID string `json:"eddy_id"`
+		ID     string `json:"id"`
+	}
+	const head = `{"eddy_id":`
+	if err := json.Unmarshal(body, &m); err != nil || !bytes.HasPrefix(body, []byte(head)) || m.EddyID == "" || m.EddyID != m.ID {
+		t.Fatalf("output %s: want eddy_id first, equal to the output's id (%v)", body, err)
+	}
+	rest := body[len(head)+len(strconv.Quote(m.EddyID))+1:]
+	return "{" + string(rest)
 }
 
 func diff(want, got []string) (missing, extra []string) {

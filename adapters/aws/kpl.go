@@ -112,10 +112,10 @@ func parseAggregate(b []byte) ([]SubRecord, error) {
 			return nil, fmt.Errorf("records[%d]: partition_key_index %d is outside the table of %d keys", i, r.pk, len(pkTable))
 		}
 		subs[i] = SubRecord{PartitionKey: pkTable[r.pk], Data: r.data, Tags: r.tags}
-		if r.has {
-			if r.ehk >= uint64(len(ehkTable)) {
-				return nil, fmt.Errorf("records[%d]: explicit_hash_key_index %d is outside the table of %d keys", i, r.ehk, len(ehkTable))
-			}
+		// An explicit hash key index without a table entry only loses the hash key, which
+		// routed the record to its shard and is not needed to read it: awslabs' deaggregators
+		// accept such records, and so does eddy.
+		if r.has && r.ehk < uint64(len(ehkTable)) {
 			subs[i].ExplicitHashKey = ehkTable[r.ehk]
 		}
 	}

@@ -114,18 +114,35 @@ func TestDeaggregateErrors(t *testing.T) {
 		body []byte
 		want string
 	}{
-		"no records":       {nil, "no records"},
-		"pk out of range":  {rec(varint(1, 5), data), "partition_key_index 5 is outside the table of 1 keys"},
-		"no pk":            {rec(data), "partition_key_index is missing"},
-		"no data":          {rec(varint(1, 0)), "data is missing"},
-		"ehk out of range": {rec(varint(1, 0), varint(2, 0), data), "explicit_hash_key_index 0 is outside"},
-		"truncated":        {[]byte{0x1a, 0x05, 0x08}, "records"},
-		"bad tag":          {[]byte{0x00}, "tag"},
+		"no records":      {nil, "no records"},
+		"pk out of range": {rec(varint(1, 5), data), "partition_key_index 5 is outside the table of 1 keys"},
+		"no pk":           {rec(data), "partition_key_index is missing"},
+		"no data":         {rec(varint(1, 0)), "data is missing"},
+		"truncated":       {[]byte{0x1a, 0x05, 0x08}, "records"},
+		"bad tag":         {[]byte{0x00}, "tag"},
 	} {
 		_, agg, err := Deaggregate(withDigest(tc.body))
 		if err == nil || !agg || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: agg=%v err=%v, want an error containing %q", name, agg, err, tc.want)
 		}
+	}
+}
+
+// A user record whose explicit_hash_key_index has no table entry is read without its hash key, as
+// awslabs' deaggregators read it; it used to reject the whole aggregate.
+func TestDeaggregateHashKeyIndexWithoutEntry(t *testing.T) {
+	var b []byte
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendString(b, "pk")
+	var r []byte
+	r = protowire.AppendVarint(protowire.AppendTag(r, 1, protowire.VarintType), 0)
+	r = protowire.AppendVarint(protowire.AppendTag(r, 2, protowire.VarintType), 3)
+	r = protowire.AppendString(protowire.AppendTag(r, 3, protowire.BytesType), `{"key":"a"}`)
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendBytes(b, r)
+	subs, agg, err := Deaggregate(withDigest(b))
+	if err != nil || !agg || len(subs) != 1 || subs[0].PartitionKey != "pk" || string(subs[0].Data) != `{"key":"a"}` || subs[0].ExplicitHashKey != "" {
+		t.Fatalf("agg=%v err=%v subs=%+v; want the one user record without a hash key", agg, err, subs)
 	}
 }
 

@@ -21,6 +21,10 @@ import (
 // Output receives a function's outputs and its dead-letter records: it is a runner.Sink and a
 // runner.FailureSink. The runner emits before it commits, so after a crash an output may come
 // again; consumers drop duplicates by the decision id (the "id" member of the JSON).
+//
+// Deprecated: Start and Open send outputs and dead letters with sink.Open (EDDY_OUTPUT_URL,
+// EDDY_DEADLETTER_URL) under the wire contract of package core/sink; a *sink.Sink is a
+// runner.Sink and a runner.FailureSink.
 type Output interface {
 	Emit(ctx context.Context, outs []core.Output) error
 	EmitFailures(ctx context.Context, fs []*core.Failure) error
@@ -43,8 +47,15 @@ func outputKey(o core.Output) string {
 
 // AppendFailureJSON appends a dead-letter record as JSON: the core failure's members plus the
 // record's attributes (which hold, for a KPL aggregate that could not be split, the reason).
+//
+// Deprecated: dead letters are sink.DeadLetter's envelope.
 func AppendFailureJSON(b []byte, f *core.Failure) []byte {
 	b = f.AppendJSON(b)
+	if f.Partition != "" {
+		// Where the record was: the shard, or a Kafka topic-partition.
+		b = append(b[:len(b)-1], `,"partition":`...)
+		b = append(core.AppendString(b, f.Partition), '}')
+	}
 	if len(f.Record.Attrs) == 0 {
 		return b
 	}
@@ -68,6 +79,8 @@ func AppendFailureJSON(b []byte, f *core.Failure) []byte {
 
 // LogOutput writes outputs and dead-letter records as slog JSON lines, which Lambda sends to
 // CloudWatch Logs.
+//
+// Deprecated: use the log: sink (core/sink/logsink), which Start opens by default.
 type LogOutput struct {
 	log *slog.Logger
 }
@@ -109,6 +122,8 @@ type KinesisAPI = kinesisput.API
 // again with backoff; only what still fails after MaxAttempts is an error (the runner then fails the
 // batch and Lambda retries it). Order across keys is not kept, and retried records may land after
 // later ones.
+//
+// Deprecated: use the kinesis:// sink (adapters/aws/kinesissink), which writes the wire contract.
 type KinesisOutput struct {
 	api    KinesisAPI
 	stream string
@@ -175,6 +190,9 @@ func (k *KinesisOutput) put(ctx context.Context, recs []types.PutRecordsRequestE
 // TopicOutput sends each output (or dead-letter record) as one message to a gocloud.dev topic:
 // SNS or SQS through gocloud.dev/pubsub/awssnssqs ("awssns:///arn:aws:sns:…",
 // "awssqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE"). Metadata carries the output type, key and id.
+//
+// Deprecated: use the awssns:// and awssqs:// sinks (adapters/aws/snssqssink), which write the
+// wire contract.
 type TopicOutput struct {
 	topic *pubsub.Topic
 	// Concurrency bounds the messages in flight (default 64); the driver batches them.

@@ -2,13 +2,11 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -18,9 +16,14 @@ import (
 	"gocloud.dev/pubsub"
 	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// outputs
 
+	_ "github.com/eddyhq/eddy/adapters/aws/kinesissink" // kinesis:// outputs
+	_ "github.com/eddyhq/eddy/adapters/aws/snssqssink"  // awssns:// and awssqs:// outputs
+	"github.com/eddyhq/eddy/adapters/env"
 	_ "github.com/eddyhq/eddy/adapters/refblob" // s3:// reference tables
 	"github.com/eddyhq/eddy/core/runner"
-	"github.com/eddyhq/eddy/core/state"
+	_ "github.com/eddyhq/eddy/core/sink/logsink"            // log: outputs
+	_ "github.com/eddyhq/eddy/core/sink/memsink"            // mem:// outputs (tests)
+	_ "github.com/eddyhq/eddy/core/sink/webhook"            // https:// outputs
 	_ "github.com/eddyhq/eddy/core/state/blobstate/s3state" // s3:// state
 	_ "github.com/eddyhq/eddy/core/state/docstate"          // dynamodb:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"         // file:// state (tests, /tmp)
@@ -28,137 +31,79 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 )
 
-// Environment variables read by ConfigFromEnv.
+// Environment variables read by ConfigFromEnv: the EDDY_* variables of every adapter (package
+// adapters/env).
 const (
-	// EnvFunction names the function (default: AWS_LAMBDA_FUNCTION_NAME).
-	EnvFunction = "EDDY_FUNCTION"
+	// EnvFunction names the function (default: the function's own name, else
+	// AWS_LAMBDA_FUNCTION_NAME).
+	EnvFunction = env.VarFunction
 	// EnvStateURL is the state store, e.g. "dynamodb://eddy-state?partition_key=id".
-	EnvStateURL = "EDDY_STATE_URL"
-	// EnvOutputURL is where outputs go: "log:" (default), "kinesis://STREAM", "awssns:///ARN",
-	// "awssqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE".
-	EnvOutputURL = "EDDY_OUTPUT_URL"
+	EnvStateURL = env.VarStateURL
+	// EnvOutputURL is where outputs go: "log:" (default), "kinesis://STREAM", or any sink URL.
+	EnvOutputURL = env.VarOutputURL
 	// EnvDeadLetterURL is where records that fail to decode go (same forms; default "log:").
-	EnvDeadLetterURL = "EDDY_DEADLETTER_URL"
+	EnvDeadLetterURL = env.VarDeadLetter
 	// EnvWindowState set to "lambda" keeps the state in Lambda's tumbling window (no state store).
-	EnvWindowState = "EDDY_WINDOW_STATE"
+	EnvWindowState = env.VarWindowState
 	// EnvIdleTTL expires the state of a shard idle this long (a Go duration, e.g. "168h").
-	EnvIdleTTL = "EDDY_IDLE_TTL"
+	EnvIdleTTL = env.VarIdleTTL
 )
 
-// Config is the deployed function's configuration.
-type Config struct {
-	Function      string
-	StateURL      string
-	OutputURL     string
-	DeadLetterURL string
-	// LambdaWindowState keeps the state in Lambda's tumbling window instead of StateURL.
-	LambdaWindowState bool
-	IdleTTL           time.Duration
+// Config is the deployed function's configuration, as every adapter reads it.
+type Config = env.Config
+
+// ConfigFromEnv reads the configuration from the EDDY_* variables (env.Read).
+func ConfigFromEnv() (Config, error) { return env.Read(nil) }
+
+// Open builds a handler for fn from cfg: it opens the state store and the outputs (env.Open), and
+// makes a runner whose processors come from fn. Close the returned closer when done (Lambda never
+// is).
+func Open(ctx context.Context, cfg Config, fn env.Function) (*Handler, func() error, error) {
+	return OpenWith(ctx, cfg, fn, nil)
 }
 
-// ConfigFromEnv reads the configuration from the environment variables above.
-func ConfigFromEnv() (Config, error) {
-	c := Config{
-		Function:      os.Getenv(EnvFunction),
-		StateURL:      os.Getenv(EnvStateURL),
-		OutputURL:     os.Getenv(EnvOutputURL),
-		DeadLetterURL: os.Getenv(EnvDeadLetterURL),
+// OpenWith is Open with a hook that wraps the output sink before the runner gets it (to count,
+// filter or enrich outputs); nil uses the sink as it is.
+func OpenWith(ctx context.Context, cfg Config, fn env.Function, wrap func(runner.Sink) runner.Sink) (*Handler, func() error, error) {
+	if fn != nil && cfg.Function == "" && fn.Name() == "" {
+		cfg.Function = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
 	}
-	if c.Function == "" {
-		c.Function = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	lambdaState := cfg.WindowState == "lambda"
+	if lambdaState && cfg.StateURL != "" {
+		return nil, nil, fmt.Errorf("aws: %s=lambda keeps the state in Lambda's window: unset %s", EnvWindowState, EnvStateURL)
 	}
-	switch v := os.Getenv(EnvWindowState); v {
-	case "", "store":
-	case "lambda":
-		c.LambdaWindowState = true
-	default:
-		return c, fmt.Errorf("%s=%q: want \"lambda\" or \"store\"", EnvWindowState, v)
+	if !lambdaState && cfg.StateURL == "" {
+		return nil, nil, fmt.Errorf("aws: no state store: set %s (e.g. dynamodb://eddy-state?partition_key=id), or %s=lambda for a tumbling window of at most 900 s", EnvStateURL, EnvWindowState)
 	}
-	if v := os.Getenv(EnvIdleTTL); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return c, fmt.Errorf("%s=%q: not a duration like 168h", EnvIdleTTL, v)
-		}
-		c.IdleTTL = d
-	}
-	return c, nil
-}
-
-// Open builds a handler from cfg: it opens the state store and the outputs, and makes a runner whose
-// processors come from newProc. Close the returned closer when done (Lambda never is).
-func Open(ctx context.Context, cfg Config, newProc func(partition string) (runner.Processor, error)) (*Handler, func() error, error) {
-	return OpenWith(ctx, cfg, newProc, nil)
-}
-
-// OpenWith is Open with a hook that wraps the output before the runner gets it (to count, filter
-// or enrich outputs); nil uses the output as it is.
-func OpenWith(ctx context.Context, cfg Config, newProc func(partition string) (runner.Processor, error), wrap func(Output) runner.Sink) (*Handler, func() error, error) {
-	if cfg.Function == "" {
-		return nil, nil, fmt.Errorf("aws: the function has no name: set %s", EnvFunction)
-	}
-	var closers []func() error
-	closeAll := func() error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i]())
-		}
-		return errors.Join(errs...)
-	}
-	out, err := OpenOutput(ctx, orDefault(cfg.OutputURL, "log:"))
+	o, err := env.Open(ctx, cfg, fn)
 	if err != nil {
-		return nil, nil, fmt.Errorf("aws: %s: %w", EnvOutputURL, err)
+		return nil, nil, fmt.Errorf("aws: %w", err)
 	}
-	closers = append(closers, out.Close)
-	dl := out
-	if cfg.DeadLetterURL != cfg.OutputURL {
-		dl, err = OpenOutput(ctx, orDefault(cfg.DeadLetterURL, "log:"))
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("aws: %s: %w", EnvDeadLetterURL, err)
-		}
-		closers = append(closers, dl.Close)
+	closeAll := func() error { return o.Close(context.Background()) }
+	rc := o.Runner
+	if rc.Observer, err = MetricsFromEnv(os.Stdout); err != nil { // metrics.go
+		closeAll()
+		return nil, nil, fmt.Errorf("aws: %w", err)
 	}
-	rc := runner.Config{Function: cfg.Function, New: newProc, Sink: out, DeadLetter: dl, IdleTTL: cfg.IdleTTL}
 	if wrap != nil {
-		rc.Sink = wrap(out)
+		rc.Sink = wrap(rc.Sink)
 	}
 	var r *runner.Runner
-	if cfg.LambdaWindowState {
-		if cfg.StateURL != "" {
-			closeAll()
-			return nil, nil, fmt.Errorf("aws: %s=lambda keeps the state in Lambda's window: unset %s", EnvWindowState, EnvStateURL)
-		}
+	if lambdaState {
 		r, err = NewWindowRunner(rc)
 	} else {
-		if cfg.StateURL == "" {
-			closeAll()
-			return nil, nil, fmt.Errorf("aws: no state store: set %s (e.g. dynamodb://eddy-state?partition_key=id), or %s=lambda for a tumbling window of at most 900 s", EnvStateURL, EnvWindowState)
-		}
-		rc.Store, err = state.Open(ctx, cfg.StateURL)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("aws: %s: %w", EnvStateURL, err)
-		}
-		closers = append(closers, rc.Store.Close)
 		r, err = runner.New(rc)
 	}
 	if err != nil {
 		closeAll()
 		return nil, nil, fmt.Errorf("aws: %w", err)
 	}
-	h, err := NewHandler(r, &Options{LambdaWindowState: cfg.LambdaWindowState})
+	h, err := NewHandler(r, &Options{LambdaWindowState: lambdaState})
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
 	return h, closeAll, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // OpenOutput opens an output from a URL:
@@ -169,6 +114,9 @@ func orDefault(s, def string) string {
 //	awssqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE  an SQS queue (same)
 //
 // Credentials and region come from the environment, as everywhere in Lambda.
+//
+// Deprecated: Start and Open open outputs with sink.Open (EDDY_OUTPUT_URL), under the one wire
+// contract of package core/sink; OpenOutput writes the older per-adapter format.
 func OpenOutput(ctx context.Context, rawURL string) (Output, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -215,18 +163,18 @@ func OpenOutput(ctx context.Context, rawURL string) (Output, error) {
 	return nil, fmt.Errorf("output %q: unknown scheme %q (want log:, kinesis://, awssns:// or awssqs://)", rawURL, strings.TrimSuffix(u.Scheme, ":"))
 }
 
-// Start runs the function in Lambda: it reads the configuration from the environment (see
-// ConfigFromEnv), opens the store and outputs, and serves invocations until Lambda stops the
-// process. newProc makes the function's processing for one shard (a *pipeline.Pipeline). It does
+// Start runs fn in Lambda: it reads the EDDY_* variables (see package adapters/env), opens the
+// store and the outputs, and serves invocations until Lambda stops the process. fn is the same
+// value every adapter's Start takes (a function compiled from eddy.yaml, or env.Func). Start does
 // not return; a configuration error ends the process with the error, so the init phase fails
 // visibly in the logs.
-func Start(newProc func(partition string) (runner.Processor, error)) {
+func Start(fn env.Function) {
 	ctx := context.Background()
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		fatal(err)
 	}
-	h, _, err := Open(ctx, cfg, newProc)
+	h, _, err := Open(ctx, cfg, fn)
 	if err != nil {
 		fatal(err)
 	}

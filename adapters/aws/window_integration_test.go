@@ -338,7 +338,7 @@ func TestLambdaWindowStateEndToEnd(t *testing.T) {
 	var got []string
 	for _, recs := range readAll(t, kc, "out") {
 		for _, r := range recs {
-			got = append(got, string(r.Data))
+			got = append(got, wireOutput(t, r.Data))
 		}
 	}
 	oneIDOneContent(t, got)
@@ -365,11 +365,11 @@ func TestLambdaWindowStateEndToEnd(t *testing.T) {
 	dead := map[string]bool{}
 	for _, recs := range readAll(t, kc, "dead") {
 		for _, r := range recs {
-			var f struct{ ID string }
-			if err := json.Unmarshal(r.Data, &f); err != nil {
-				t.Fatal(err)
+			var f struct{ Type, Record string }
+			if err := json.Unmarshal(r.Data, &f); err != nil || f.Type != "deadletter" {
+				t.Fatalf("dead letter %s: not the dead-letter envelope (%v)", r.Data, err)
 			}
-			dead[f.ID] = true
+			dead[f.Record] = true
 		}
 	}
 	if len(dead) != len(poison) || len(wantDead) != len(poison) {

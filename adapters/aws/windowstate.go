@@ -46,7 +46,10 @@ type windowCtxKey struct{}
 // windowState is the state Lambda carried into one invocation, as the runner's store sees it, and
 // what the invocation's processors need to know about Lambda's window.
 type windowState struct {
-	vals  map[string][]byte
+	vals map[string][]byte
+	// other holds the keys of the map that are not eddy's (another tool's): returned as they
+	// came, since Lambda keeps only what the response carries.
+	other map[string]string
 	rev   int
 	final bool
 	// start is the start of Lambda's window: a function window that began before it was opened
@@ -75,6 +78,10 @@ func decodeWindowState(m map[string]string) (*windowState, error) {
 	for k, v := range m {
 		key, ok := strings.CutPrefix(k, stateKeyPrefix)
 		if !ok {
+			if ws.other == nil {
+				ws.other = map[string]string{}
+			}
+			ws.other[k] = v
 			continue
 		}
 		b, err := base64.StdEncoding.DecodeString(v)
@@ -88,7 +95,10 @@ func decodeWindowState(m map[string]string) (*windowState, error) {
 
 // encode writes the state back as Lambda's map (never nil: Lambda needs a state member).
 func (ws *windowState) encode() map[string]string {
-	m := make(map[string]string, len(ws.vals))
+	m := make(map[string]string, len(ws.vals)+len(ws.other))
+	for k, v := range ws.other {
+		m[k] = v
+	}
 	for k, v := range ws.vals {
 		m[stateKeyPrefix+k] = base64.StdEncoding.EncodeToString(v)
 	}

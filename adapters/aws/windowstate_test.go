@@ -231,8 +231,8 @@ func ExampleSegmentDecisionID() {
 }
 
 // FuzzWindowState feeds Lambda window state the function did not write (or that was damaged) to
-// a window-state handler: it must answer with an error or a response, never panic, and keep other
-// tools' keys out of its answer.
+// a window-state handler: it must answer with an error or a response, never panic, and return
+// other tools' keys as they came (nothing else but its own).
 func FuzzWindowState(f *testing.F) {
 	f.Add("eddy:hot-sensors/shardId-000000000006", "AQAAAA==", false, false)
 	f.Add("eddy:hot-sensors/shardId-000000000006", "not base64", true, false)
@@ -248,10 +248,41 @@ func FuzzWindowState(f *testing.F) {
 		if resp.State == nil {
 			t.Fatal("a response without state (Lambda counts it as failed)")
 		}
-		for k := range resp.State {
-			if !strings.HasPrefix(k, "eddy:") {
-				t.Fatalf("state key %q in the answer", k)
+		for k, v := range resp.State {
+			if !strings.HasPrefix(k, "eddy:") && (k != key || v != value) {
+				t.Fatalf("state key %q = %q in the answer, not one it was given", k, v)
 			}
 		}
+		if !strings.HasPrefix(key, "eddy:") && !final && !early && resp.State[key] != value {
+			t.Fatalf("state key %q dropped from the answer %v", key, resp.State)
+		}
 	})
+}
+
+// Keys of Lambda's window state that eddy did not write (another tool's) come back in every
+// response as they came: Lambda keeps only what the response returns, and they used to be dropped.
+func TestWindowStateKeepsOtherKeys(t *testing.T) {
+	h, _ := newHandler(t, true)
+	start := time.Date(2025, 11, 25, 16, 0, 0, 0, time.UTC)
+	state := map[string]string{"tracer:span": "abc", "count": "7"}
+	for seq, final := range []bool{false, false} {
+		ev := windowEvent(t, state, seq*10, final, false, reading("sensor-0001", start.Add(time.Duration(seq)*time.Second), 50))
+		resp, err := h.HandleTimeWindow(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.State["tracer:span"] != "abc" || resp.State["count"] != "7" {
+			t.Fatalf("invocation %d: state %v lost the keys eddy did not write", seq, resp.State)
+		}
+		eddyKeys := 0
+		for k := range resp.State {
+			if strings.HasPrefix(k, "eddy:") {
+				eddyKeys++
+			}
+		}
+		if eddyKeys == 0 {
+			t.Fatalf("invocation %d: state %v has none of eddy's keys", seq, resp.State)
+		}
+		state = resp.State
+	}
 }

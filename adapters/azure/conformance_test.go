@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 	var n atomic.Int64
 	adaptertest.Run(t, func(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 		i := n.Add(1)
-		h := &hostHarness{t: t, s: s, conn: conn, state: fmt.Sprintf("state-%d", i), dlq: fmt.Sprintf("dlq-%d", i)}
+		h := &hostHarness{t: t, s: s, WireTap: adaptertest.NewWireTap(), conn: conn, state: fmt.Sprintf("state-%d", i), dlq: fmt.Sprintf("dlq-%d", i)}
 		for _, name := range []string{h.state, h.dlq} {
 			cc, err := container.NewClientFromConnectionString(conn, name, nil)
 			if err != nil {
@@ -60,8 +60,9 @@ func TestConformance(t *testing.T) {
 const maxRetryCount = 5
 
 type hostHarness struct {
-	t          *testing.T
-	s          adaptertest.Setup
+	t *testing.T
+	s adaptertest.Setup
+	*adaptertest.WireTap
 	conn       string
 	state, dlq string
 	dlqBucket  *blob.Bucket
@@ -78,10 +79,10 @@ func (h *hostHarness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	dlq := &azure.BlobDeadLetter{Bucket: openContainer(h.t, h.conn, h.dlq), Prefix: h.s.Function.Name + "/"}
+	dlq := h.DeadLetter(&azure.BlobDeadLetter{Bucket: openContainer(h.t, h.conn, h.dlq), Prefix: h.s.Function.Name + "/"})
 	r, err := runner.New(runner.Config{Function: h.s.Function.Name, Store: state.NewStore(d, nil), New: h.s.Function.NewProcessor,
 		// The outputs travel in the reply; the sink only fails when the suite says so.
-		Sink: h.s.Faults.Wrap(nil), DeadLetter: dlq})
+		Sink: h.s.Faults.Wrap(h.Sink(nil)), DeadLetter: dlq})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -19,9 +19,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"gocloud.dev/blob/azureblob"
 
+	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/azure"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 	_ "github.com/eddyhq/eddy/core/state/blobstate/azurestate"
@@ -330,13 +332,17 @@ func TestConsumerCompetingProcessors(t *testing.T) {
 		}
 		for _, e := range out {
 			id := *e.MessageID
+			body, err := adaptertest.OutputJSON(e.Body)
+			if err != nil || e.Properties[sink.MetaID] != id {
+				t.Fatalf("output %s (properties %v): not the wire contract: %v", e.Body, e.Properties, err)
+			}
 			if prev, ok := got[id]; ok {
 				dups++
-				if prev != string(e.Body) {
-					t.Fatalf("output %s emitted twice with different content:\n%s\n%s", id, prev, e.Body)
+				if prev != string(body) {
+					t.Fatalf("output %s emitted twice with different content:\n%s\n%s", id, prev, body)
 				}
 			}
-			got[id] = string(e.Body)
+			got[id] = string(body)
 		}
 		if len(out) == 0 {
 			break

@@ -16,6 +16,8 @@
 //
 // The partition is the Event Hubs partition id and the offset is the sequence number. The state
 // lives wherever the runner's store says (Azure Blob with ETag preconditions through
-// core/state/blobstate/azurestate: azblob://container). Outputs go to an Event Hub (EventHubSink, batched
-// with ProducerClient) or to any gocloud.dev topic such as Service Bus (TopicSink, azuresb://).
+// core/state/blobstate/azurestate: azblob://container). Start and Open configure all of it from
+// the EDDY_* variables of package adapters/env, as on every cloud: outputs and dead letters go to
+// the sinks EDDY_OUTPUT_URL and EDDY_DEADLETTER_URL name (sink.Open: eventhubs://, log:, ...),
+// under one wire contract.
 package azure

@@ -2,6 +2,8 @@ package azure
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,9 @@ import (
 type HandlerConfig struct {
 	// Runner runs the function.
 	Runner *runner.Runner
+	// Function is the eddy function's name, for the dead letters the handler writes itself
+	// (undecodable bodies, batches failed on the last attempt); Open sets it.
+	Function string
 	// Decode says how to read the trigger's payload (binding name, dataType).
 	Decode DecodeOptions
 	// OutputBinding, if set, names an output binding (for example an eventHub or serviceBus
@@ -110,13 +115,19 @@ func (h *Handler) Invoke(ctx context.Context, function, invocationID string, bod
 	rep := &Reply{Outputs: map[string]any{}}
 	inv, err := DecodeInvocation(body, h.cfg.Decode)
 	if err != nil {
-		// A body that cannot be decoded will not decode on a retry either: keep it whole.
-		id := invocationID
-		if id == "" {
-			id = "invocation"
+		// A body that cannot be decoded will not decode on a retry either: keep it whole in the
+		// dead-letter output, once, and acknowledge it. Failing the invocation would make the
+		// host retry it (up to its retry policy's count) and dead-letter a copy each time. Its
+		// record id is a hash of the body, which the host sends unchanged on every retry, so a
+		// copy written before a crash has the same dead-letter id.
+		sum := sha256.Sum256(body)
+		f := &core.Failure{Record: core.Record{ID: "invocation-" + hex.EncodeToString(sum[:16]), Data: body,
+			Attrs: map[string]string{"function": function, "invocation_id": invocationID}},
+			Function: h.cfg.Function, Reason: err.Error(), Err: err}
+		if h.writeDeadLetters(ctx, function, rep, []*core.Failure{f}, err) != nil {
+			return http.StatusInternalServerError, rep
 		}
-		f := &core.Failure{Record: core.Record{ID: id, Data: body}, Reason: err.Error(), Err: err}
-		return h.deadLetter(ctx, function, rep, []*core.Failure{f}, err)
+		return http.StatusOK, rep
 	}
 	res, err := h.cfg.Runner.Run(ctx, inv.Batch(h.cfg.Now()))
 	if err != nil {
@@ -128,7 +139,7 @@ func (h *Handler) Invoke(ctx context.Context, function, invocationID string, bod
 		}
 		fs := make([]*core.Failure, len(inv.Records))
 		for i := range inv.Records {
-			fs[i] = &core.Failure{Record: inv.Records[i], Reason: "batch failed on the last attempt: " + err.Error(), Err: err}
+			fs[i] = &core.Failure{Record: inv.Records[i], Partition: inv.Partition.PartitionID, Reason: "batch failed on the last attempt: " + err.Error(), Err: err}
 		}
 		return h.deadLetter(ctx, function, rep, fs, err)
 	}
@@ -155,17 +166,28 @@ func (h *Handler) Invoke(ctx context.Context, function, invocationID string, bod
 // deadLetter writes fs to the dead-letter output and answers 500: the invocation failed, but its
 // records are kept.
 func (h *Handler) deadLetter(ctx context.Context, function string, rep *Reply, fs []*core.Failure, cause error) (int, *Reply) {
+	h.writeDeadLetters(ctx, function, rep, fs, cause)
+	return http.StatusInternalServerError, rep
+}
+
+// writeDeadLetters writes fs to the dead-letter output (and binding), logging either way.
+func (h *Handler) writeDeadLetters(ctx context.Context, function string, rep *Reply, fs []*core.Failure, cause error) error {
+	for _, f := range fs {
+		if f.Function == "" {
+			f.Function = h.cfg.Function
+		}
+	}
 	if err := h.cfg.DeadLetter.EmitFailures(ctx, fs); err != nil {
 		h.cfg.Logger.ErrorContext(ctx, "could not dead-letter a failed batch; its records are lost once the host advances", "function", function, "records", len(fs), "cause", cause, "err", err)
 		rep.Logs = append(rep.Logs, fmt.Sprintf("function %s: %v; dead-lettering %d records failed too: %v", function, cause, len(fs), err))
-		return http.StatusInternalServerError, rep
+		return err
 	}
 	h.cfg.Logger.ErrorContext(ctx, "batch failed; records dead-lettered", "function", function, "records", len(fs), "err", cause)
 	rep.Logs = append(rep.Logs, fmt.Sprintf("function %s: %v; %d records dead-lettered", function, cause, len(fs)))
 	if h.cfg.DeadLetterBinding != "" {
 		rep.Outputs[h.cfg.DeadLetterBinding] = failureTexts(fs)
 	}
-	return http.StatusInternalServerError, rep
+	return nil
 }
 
 func (h *Handler) tick(ctx context.Context) (int, *Reply) {

@@ -14,28 +14,23 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/sink/driver"
 	"github.com/eddyhq/eddy/internal/ehbatch"
 )
 
-// OutputID is an output's deterministic id: the decision id, or one derived the same way for
-// window results and late events, so a re-emitted output after a crash carries the same id and
-// consumers can drop it.
-func OutputID(o core.Output) string {
-	switch v := o.(type) {
-	case *core.Decision:
-		return v.ID
-	case *core.WindowResult:
-		return core.DecisionID(v.Function, "window", v.Key, core.Span{Start: v.Start, End: v.End}, "window", v.Revision)
-	case *core.Late:
-		return core.DecisionID(v.Function, "late", v.Key, core.Span{Start: v.Time, End: v.Time}, v.Pos.Partition+"/"+v.Pos.Offset+"/"+v.ID, 0)
-	}
-	sum := sha256.Sum256(o.AppendJSON(nil))
-	return hex.EncodeToString(sum[:16])
-}
+// OutputID is an output's deterministic id.
+//
+// Deprecated: use core.OutputID (or sink.OutputID), which this calls.
+func OutputID(o core.Output) string { return core.OutputID(o) }
 
-// EventHubSink sends outputs (and, as a runner.FailureSink, failed records) to an Event Hub as
-// JSON events, packed into as few batches as the hub's size limit allows. Each event carries the
-// output's id as its message id and its type in the "type" property.
+// EventHubSink sends outputs (and, as a runner.FailureSink, failed records) to an Event Hub,
+// packed into as few batches as the hub's size limit allows, as the wire contract of package
+// core/sink writes them: the message id is the output's id, the properties are its metadata, a
+// dead letter's body is the dead-letter envelope.
+//
+// Deprecated: Open and Start send outputs with sink.Open(EDDY_OUTPUT_URL), e.g.
+// eventhubs://NAMESPACE/HUB, which also retries what the hub rejected.
 type EventHubSink struct {
 	// Producer sends to the output hub.
 	Producer *azeventhubs.ProducerClient
@@ -50,9 +45,7 @@ var jsonContentType = "application/json"
 func (s *EventHubSink) Emit(ctx context.Context, outs []core.Output) error {
 	evs := make([]*azeventhubs.EventData, len(outs))
 	for i, o := range outs {
-		id := OutputID(o)
-		evs[i] = &azeventhubs.EventData{Body: o.AppendJSON(nil), ContentType: &jsonContentType, MessageID: &id,
-			Properties: map[string]any{"type": o.Type()}}
+		evs[i] = wireEventData(sink.Message(o, nil))
 	}
 	return s.send(ctx, evs)
 }
@@ -61,11 +54,17 @@ func (s *EventHubSink) Emit(ctx context.Context, outs []core.Output) error {
 func (s *EventHubSink) EmitFailures(ctx context.Context, fs []*core.Failure) error {
 	evs := make([]*azeventhubs.EventData, len(fs))
 	for i, f := range fs {
-		id := "failure-" + f.Record.ID
-		evs[i] = &azeventhubs.EventData{Body: f.AppendJSON(nil), ContentType: &jsonContentType, MessageID: &id,
-			Properties: map[string]any{"type": "failure", "offset": f.Record.Offset}}
+		evs[i] = wireEventData(sink.DeadLetter(f))
 	}
 	return s.send(ctx, evs)
+}
+
+func wireEventData(m *driver.Message) *azeventhubs.EventData {
+	props := make(map[string]any, len(m.Metadata))
+	for k, v := range m.Metadata {
+		props[k] = v
+	}
+	return &azeventhubs.EventData{Body: m.Body, ContentType: &jsonContentType, MessageID: &m.ID, Properties: props}
 }
 
 func (s *EventHubSink) send(ctx context.Context, evs []*azeventhubs.EventData) error {
@@ -80,8 +79,12 @@ func (s *EventHubSink) send(ctx context.Context, evs []*azeventhubs.EventData) e
 }
 
 // TopicSink sends outputs (and failed records) to a gocloud.dev topic: Azure Service Bus with
-// "azuresb://topic" (import gocloud.dev/pubsub/azuresb), or any other driver. Each message has
-// the output's JSON as its body and "id" and "type" metadata.
+// "azuresb://topic" (import gocloud.dev/pubsub/azuresb), or any other driver, one message each as
+// the wire contract of package core/sink writes them: the body (output JSON or dead-letter
+// envelope) and the contract's metadata (eddy_id, eddy_type, ...).
+//
+// Deprecated: Open and Start send outputs with sink.Open(EDDY_OUTPUT_URL), one registry for
+// every transport.
 type TopicSink struct {
 	Topic *pubsub.Topic
 }
@@ -89,10 +92,10 @@ type TopicSink struct {
 // Emit implements runner.Sink.
 func (s *TopicSink) Emit(ctx context.Context, outs []core.Output) error {
 	for i, o := range outs {
-		id := OutputID(o)
-		m := &pubsub.Message{Body: o.AppendJSON(nil), LoggableID: id, Metadata: map[string]string{"id": id, "type": o.Type()}}
-		if err := s.Topic.Send(ctx, m); err != nil {
-			return fmt.Errorf("topic sink: send output %d of %d (%s): %w", i+1, len(outs), id, err)
+		m := sink.Message(o, nil)
+		// No LoggableID: gocloud's Topic.Send rejects messages that set it (it is the driver's).
+		if err := s.Topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: m.Metadata}); err != nil {
+			return fmt.Errorf("topic sink: send output %d of %d (%s): %w", i+1, len(outs), m.ID, err)
 		}
 	}
 	return nil
@@ -101,9 +104,8 @@ func (s *TopicSink) Emit(ctx context.Context, outs []core.Output) error {
 // EmitFailures implements runner.FailureSink.
 func (s *TopicSink) EmitFailures(ctx context.Context, fs []*core.Failure) error {
 	for _, f := range fs {
-		m := &pubsub.Message{Body: f.AppendJSON(nil), LoggableID: f.Record.ID,
-			Metadata: map[string]string{"id": "failure-" + f.Record.ID, "type": "failure", "offset": f.Record.Offset}}
-		if err := s.Topic.Send(ctx, m); err != nil {
+		m := sink.DeadLetter(f)
+		if err := s.Topic.Send(ctx, &pubsub.Message{Body: m.Body, Metadata: m.Metadata}); err != nil {
 			return fmt.Errorf("topic sink: dead-letter record %s: %w", f.Record.ID, err)
 		}
 	}

@@ -41,8 +41,9 @@ func TestConformance(t *testing.T) {
 var conformanceSeq atomic.Int64
 
 type pushHarness struct {
-	t      *testing.T
-	s      adaptertest.Setup
+	t *testing.T
+	s adaptertest.Setup
+	*adaptertest.WireTap
 	ps     *psEnv
 	gcs    *fakestorage.Server
 	bucket string
@@ -60,7 +61,7 @@ func newPushHarness(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 		t.Fatalf("start fake-gcs-server: %v", err)
 	}
 	t.Cleanup(srv.Stop)
-	h := &pushHarness{t: t, s: s, ps: newPubSub(t), gcs: srv, bucket: "eddy-state"}
+	h := &pushHarness{t: t, s: s, WireTap: adaptertest.NewWireTap(), ps: newPubSub(t), gcs: srv, bucket: "eddy-state"}
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: h.bucket})
 	h.out = gcp.NewTopicSink(h.ps.topic(t, "outputs"), &gcp.TopicOptions{OrderingKeys: true})
 	h.dead = gcp.NewTopicSink(h.ps.topic(t, "dead"), nil)
@@ -87,11 +88,11 @@ func (h *pushHarness) start() {
 			return nil, err
 		}
 		r, err := runner.New(runner.Config{Function: h.s.Function.Name, Store: state.NewStore(d, nil), New: h.s.Function.NewProcessor,
-			Sink: h.s.Faults.Wrap(h.out), DeadLetter: h.dead})
+			Sink: h.s.Faults.Wrap(h.Sink(h.out)), DeadLetter: h.DeadLetter(h.dead)})
 		if err != nil {
 			return nil, err
 		}
-		f, err := gcp.New(gcp.Config{Runner: r, DeadLetter: h.dead, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		f, err := gcp.New(gcp.Config{Runner: r, DeadLetter: h.DeadLetter(h.dead), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			return nil, err
 		}
@@ -210,14 +211,18 @@ func (h *pushHarness) published(topic string) []*pstest.Message {
 func (h *pushHarness) Outputs(context.Context) ([][]byte, error) {
 	var outs [][]byte
 	for _, m := range h.published("outputs") {
+		data, err := adaptertest.OutputJSON(m.Data)
+		if err != nil {
+			return nil, err
+		}
 		var o struct{ Type, Key, ID string }
-		if err := json.Unmarshal(m.Data, &o); err != nil {
+		if err := json.Unmarshal(data, &o); err != nil {
 			return nil, fmt.Errorf("output %s: %w", m.Data, err)
 		}
-		if m.Attributes[gcp.AttrType] != o.Type || m.Attributes[gcp.AttrKey] != o.Key || (o.Type == "decision" && m.Attributes[gcp.AttrID] != o.ID) {
+		if m.Attributes[gcp.AttrType] != o.Type || m.Attributes[gcp.AttrKey] != o.Key || m.Attributes[gcp.AttrID] != o.ID {
 			return nil, fmt.Errorf("output %s has attributes %v", m.Data, m.Attributes)
 		}
-		outs = append(outs, m.Data)
+		outs = append(outs, data)
 	}
 	return outs, nil
 }
@@ -225,10 +230,18 @@ func (h *pushHarness) Outputs(context.Context) ([][]byte, error) {
 func (h *pushHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, error) {
 	var dls []adaptertest.DeadLetter
 	for _, m := range h.published("dead") {
-		if m.Attributes[gcp.AttrType] != "failure" {
-			return nil, fmt.Errorf("dead letter without type failure: %v", m.Attributes)
+		d, err := adaptertest.DeadLetterOf(m.Data)
+		if err != nil {
+			return nil, err
 		}
-		dls = append(dls, adaptertest.DeadLetter{ID: m.Attributes[gcp.AttrMessageID], Field: m.Attributes[gcp.AttrField], Reason: m.Attributes[gcp.AttrReason], Data: m.Data})
+		if m.Attributes[gcp.AttrType] != "deadletter" || m.Attributes[gcp.AttrMessageID] != d.ID {
+			return nil, fmt.Errorf("dead letter %s has attributes %v", m.Data, m.Attributes)
+		}
+		dls = append(dls, d)
 	}
 	return dls, nil
 }
+
+// TransportKey implements adaptertest.TransportKeyer: messages are published with the partition
+// as their ordering key, which is the record's key.
+func (h *pushHarness) TransportKey(partition string, _ adaptertest.Record) string { return partition }

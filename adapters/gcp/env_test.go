@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
@@ -285,7 +286,11 @@ func outputLines(t testing.TB, msgs []*raw.Message) (windows, decisions []string
 			Window                     struct{ Start, End time.Time }
 			Values                     map[string]float64
 		}
-		if err := json.Unmarshal(m.Data, &o); err != nil {
+		data, err := adaptertest.OutputJSON(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &o); err != nil {
 			t.Fatalf("output %s: %v: %s", m.ID, err, m.Data)
 		}
 		if m.Attributes[gcp.AttrType] != o.Type || m.Attributes[gcp.AttrKey] != o.Key || m.OrderingKey != o.Key {

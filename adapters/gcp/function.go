@@ -18,6 +18,9 @@ type Config struct {
 	// Runner runs the function's batches with its state store, sink and dead-letter sink.
 	// Required.
 	Runner *runner.Runner
+	// Function is the function's name, for the dead letters of messages the Function rejects
+	// itself (not Pub/Sub messages, no partition); Open sets it.
+	Function string
 	// DeadLetter receives poison messages: payloads that are not Pub/Sub messages, and messages
 	// the Partitioner cannot place. Required; give the Runner the same sink (runner.Config
 	// .DeadLetter) so that records the function cannot decode go there too.
@@ -36,6 +39,7 @@ type Config struct {
 // outcome back to acknowledgements. It is safe for concurrent use.
 type Function struct {
 	run       *runner.Runner
+	function  string
 	dead      runner.FailureSink
 	partition Partitioner
 	log       *slog.Logger
@@ -50,7 +54,7 @@ func New(cfg Config) (*Function, error) {
 	case cfg.DeadLetter == nil:
 		return nil, errors.New("gcp: Config.DeadLetter is nil: poison messages would be lost")
 	}
-	f := &Function{run: cfg.Runner, dead: cfg.DeadLetter, partition: cfg.Partition, log: cfg.Logger, now: cfg.Now}
+	f := &Function{run: cfg.Runner, function: cfg.Function, dead: cfg.DeadLetter, partition: cfg.Partition, log: cfg.Logger, now: cfg.Now}
 	if f.partition == nil {
 		f.partition = FirstOf(ByOrderingKey)
 	}
@@ -111,7 +115,7 @@ func (f *Function) poisonErr(ctx context.Context, rec *core.Record, err error) e
 // poison acknowledges a message that can never succeed: it is logged with its reason and
 // published to the dead-letter topic. Only a failed publish keeps it for redelivery.
 func (f *Function) poison(ctx context.Context, rec *core.Record, field, reason string) error {
-	fl := &core.Failure{Record: *rec, Field: field, Reason: reason}
+	fl := &core.Failure{Record: *rec, Function: f.function, Field: field, Reason: reason}
 	f.log.WarnContext(ctx, "poison pubsub message dead-lettered", "message_id", rec.ID, "field", field, "reason", reason)
 	if err := f.dead.EmitFailures(ctx, []*core.Failure{fl}); err != nil {
 		f.log.ErrorContext(ctx, "dead-letter publish failed; the message will be redelivered", "message_id", rec.ID, "error", err)

@@ -151,8 +151,17 @@ func TestPartitioners(t *testing.T) {
 	if got, err := FirstOf(ByOrderingKey)(&core.Record{}); got != SinglePartition || err != nil {
 		t.Errorf("no key: %q %v", got, err)
 	}
-	if _, err := ByEventKey(codec.Config{Time: "ts"}); err == nil {
-		t.Error("ByEventKey without a key accepted")
+	// A function without a key (or with $key) has no event key to partition by: ByEventKey has
+	// no opinion, so keyless messages share SinglePartition. It used to fail, and the function
+	// with it: every push answered 500.
+	for _, key := range []string{"", "$key"} {
+		p, err := ByEventKey(codec.Config{Key: key, Time: "ts"})
+		if err != nil {
+			t.Fatalf("key %q: %v", key, err)
+		}
+		if got, err := FirstOf(ByOrderingKey, p)(&core.Record{ID: "m2", Data: []byte(`{"ts":1}`)}); got != SinglePartition || err != nil {
+			t.Errorf("key %q, no ordering key: partition %q %v, want SinglePartition", key, got, err)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -30,10 +29,12 @@ func ByAttribute(name string) Partitioner {
 
 // ByEventKey partitions by the event key the function's input decoder computes (cfg's Format,
 // Key or KeyFunc; its time settings are ignored). A record whose key cannot be decoded is an
-// error naming the record and the field.
+// error naming the record and the field. A config without a key of the record's own (no Key, or
+// "$key", the transport key itself) has none to give: the Partitioner has no opinion, so that
+// FirstOf puts keyless messages in SinglePartition (see spec.Partitioning).
 func ByEventKey(cfg codec.Config) (Partitioner, error) {
-	if cfg.Key == "" && cfg.KeyFunc == nil {
-		return nil, errors.New("gcp: partition by event key: the input config has no Key or KeyFunc")
+	if cfg.KeyFunc == nil && (cfg.Key == "" || cfg.Key == "$key") {
+		return func(*core.Record) (string, error) { return "", nil }, nil
 	}
 	cfg.Paths = nil
 	cfg.Time, cfg.TimeFunc, cfg.TimeFormat, cfg.ProcessingTime = "", nil, "", true

@@ -10,6 +10,7 @@ import (
 	"gocloud.dev/pubsub"
 	"gocloud.dev/pubsub/gcppubsubv2"
 
+	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/examples/bench"
@@ -103,7 +104,7 @@ func TestPull(t *testing.T) {
 	gotW, gotD := outputLines(t, msgs)
 	sameLines(t, "window results", gotW, wantW)
 	sameLines(t, "decisions", gotD, wantD)
-	if deadMsgs[0].Attributes[gcp.AttrField] != "key" || string(deadMsgs[0].Data) != `{"ts":5}` {
+	if d, err := adaptertest.DeadLetterOf(deadMsgs[0].Data); err != nil || deadMsgs[0].Attributes[gcp.AttrField] != "key" || string(d.Data) != `{"ts":5}` {
 		t.Errorf("dead letter: %v %s", deadMsgs[0].Attributes, deadMsgs[0].Data)
 	}
 	if st.Nacked < 1 || st.Acked != len(all)+1 || st.Messages != st.Acked+st.Nacked {

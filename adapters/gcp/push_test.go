@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
@@ -210,10 +211,11 @@ func TestPushPoison(t *testing.T) {
 	msgs := e.ps.drain(t, "dead", 3, 30*time.Second)
 	got := map[string]string{}
 	for _, m := range msgs {
-		if m.Attributes[gcp.AttrType] != "failure" || m.Attributes[gcp.AttrReason] == "" {
-			t.Errorf("dead letter without type or reason: %v", m.Attributes)
+		d, err := adaptertest.DeadLetterOf(m.Data)
+		if err != nil || m.Attributes[gcp.AttrType] != "deadletter" || m.Attributes[gcp.AttrReason] == "" {
+			t.Errorf("dead letter without type or reason: %v (%v)", m.Attributes, err)
 		}
-		got[m.Attributes[gcp.AttrMessageID]] = m.Attributes[gcp.AttrField] + ": " + m.Attributes[gcp.AttrReason] + " | " + string(m.Data)
+		got[d.ID] = d.Field + ": " + d.Reason + " | " + string(d.Data)
 	}
 	for id, want := range map[string]string{
 		"p1": "type: ", "p2": "key: partition: missing | {\"ts\":1}", "p3": "not json",

@@ -2,8 +2,6 @@ package gcp
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	raw "cloud.google.com/go/pubsub/v2"
@@ -11,25 +9,23 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/codec"
+	"github.com/eddyhq/eddy/core/sink"
 )
 
-// Attributes TopicSink sets on the messages it publishes.
+// Attributes TopicSink sets on the messages it publishes: the wire contract's (package core/sink).
 const (
-	// AttrType is the output's type: "window", "decision", "late" (or "failure" on dead letters).
-	AttrType = "eddy_type"
-	// AttrID is the output's deterministic id (the decision id, else a hash of the output's JSON):
-	// a re-emitted output carries the same one, so consumers drop duplicates by it.
-	AttrID = "eddy_id"
+	// AttrType is the output's type: "window", "decision", "late" or "deadletter".
+	AttrType = sink.MetaType
+	// AttrID is the output's deterministic id (sink.OutputID): a re-emitted output carries the
+	// same one, so consumers drop duplicates by it.
+	AttrID = sink.MetaID
 	// AttrKey is the output's key.
-	AttrKey = "eddy_key"
-	// AttrReason, AttrField and AttrMessageID describe a dead letter: why it failed, the field at
-	// fault and the original message id. AttrOrderingKey and AttrPublishTime keep the original's.
-	AttrReason      = "eddy_reason"
-	AttrField       = "eddy_field"
-	AttrMessageID   = "eddy_message_id"
-	AttrOrderingKey = "eddy_ordering_key"
-	AttrPublishTime = "eddy_publish_time"
+	AttrKey = sink.MetaKey
+	// AttrReason and AttrField describe a dead letter: why it failed and the field at fault.
+	AttrReason = sink.MetaReason
+	AttrField  = sink.MetaField
+	// AttrMessageID is a dead letter's original message id.
+	AttrMessageID = sink.MetaRecord
 )
 
 // maxAttrValue is Pub/Sub's limit on an attribute value, in bytes.
@@ -51,8 +47,11 @@ type TopicOptions struct {
 }
 
 // TopicSink publishes outputs (runner.Sink) and dead letters (runner.FailureSink) to a Pub/Sub
-// topic through gocloud.dev. Emit returns once every message is accepted by Pub/Sub, so the
-// Runner commits only what was published.
+// topic through gocloud.dev, under the wire contract of package core/sink. Emit returns once every
+// message is accepted by Pub/Sub, so the Runner commits only what was published.
+//
+// Deprecated: Start and Open send outputs with sink.Open(EDDY_OUTPUT_URL)
+// (gcppubsub://PROJECT/TOPIC), one registry for every transport.
 type TopicSink struct {
 	topic *pubsub.Topic
 	opts  TopicOptions
@@ -82,61 +81,41 @@ func NewTopicSink(t *pubsub.Topic, opts *TopicOptions) *TopicSink {
 	return s
 }
 
-// Emit implements runner.Sink.
+// Emit implements runner.Sink: each output as the wire contract of package core/sink writes it
+// (sink.Message: body and eddy_* attributes).
 func (s *TopicSink) Emit(ctx context.Context, outs []core.Output) error {
+	opts := &sink.Options{Source: s.opts.Source}
+	if s.opts.CloudEvents {
+		opts.Format = sink.CloudEvents
+	}
 	msgs := make([]*pubsub.Message, len(outs))
 	keys := make([]string, len(outs))
 	for i, o := range outs {
-		data := o.AppendJSON(nil)
-		id, key := outputID(o, data), outputKey(o)
-		body := data
-		if s.opts.CloudEvents {
-			body = codec.AppendCloudEvent(nil, o, s.opts.Source)
-		}
-		md := map[string]string{AttrType: o.Type(), AttrID: id}
-		if key != "" {
-			md[AttrKey] = clip(key)
-		}
-		msgs[i] = &pubsub.Message{Body: body, Metadata: md}
+		m := sink.Message(o, opts)
+		msgs[i] = &pubsub.Message{Body: m.Body, Metadata: clipAll(m.Metadata)}
 		if s.opts.OrderingKeys {
-			keys[i] = key
+			keys[i] = m.Key
 		}
 	}
 	return s.send(ctx, msgs, keys)
 }
 
-// EmitFailures implements runner.FailureSink: each failed record is published as it arrived (its
-// data and attributes), with attributes saying why, so that it can be inspected and replayed.
+// EmitFailures implements runner.FailureSink: each failed record as the wire contract's
+// dead-letter envelope (sink.DeadLetter), whose data_base64 holds the original bytes.
 func (s *TopicSink) EmitFailures(ctx context.Context, fs []*core.Failure) error {
 	msgs := make([]*pubsub.Message, len(fs))
 	for i, f := range fs {
-		md := make(map[string]string, len(f.Record.Attrs)+6)
-		for k, v := range f.Record.Attrs {
-			md[k] = v
-		}
-		md[AttrType] = "failure"
-		md[AttrReason] = clip(f.Reason)
-		if f.Field != "" {
-			md[AttrField] = clip(f.Field)
-		}
-		if f.Record.ID != "" {
-			md[AttrMessageID] = clip(f.Record.ID)
-		}
-		if f.Record.Key != "" {
-			md[AttrOrderingKey] = clip(f.Record.Key)
-		}
-		if !f.Record.Time.IsZero() {
-			md[AttrPublishTime] = f.Record.Time.UTC().Format(core.TimeLayout)
-		}
-		body := f.Record.Data
-		if len(body) == 0 {
-			// Pub/Sub refuses a message with neither data nor attributes; this one has attributes,
-			// but keep a body anyway so that every consumer sees a payload.
-			body = []byte{}
-		}
-		msgs[i] = &pubsub.Message{Body: body, Metadata: md}
+		m := sink.DeadLetter(f)
+		msgs[i] = &pubsub.Message{Body: m.Body, Metadata: clipAll(m.Metadata)}
 	}
 	return s.send(ctx, msgs, make([]string, len(fs)))
+}
+
+func clipAll(md map[string]string) map[string]string {
+	for k, v := range md {
+		md[k] = clip(v)
+	}
+	return md
 }
 
 // send publishes msgs: those with an ordering key one after the other per key, the rest in
@@ -184,34 +163,9 @@ func (s *TopicSink) sendOne(ctx context.Context, m *pubsub.Message, orderingKey 
 			// publish again.
 			s.pub.ResumePublish(orderingKey)
 		}
-		id := m.Metadata[AttrID]
-		if id == "" {
-			id = m.Metadata[AttrMessageID]
-		}
-		return fmt.Errorf("publish %s %s: %w", m.Metadata[AttrType], id, err)
+		return fmt.Errorf("publish %s %s: %w", m.Metadata[AttrType], m.Metadata[AttrID], err)
 	}
 	return nil
-}
-
-// outputID is the output's deterministic id.
-func outputID(o core.Output, data []byte) string {
-	if d, ok := o.(*core.Decision); ok && d.ID != "" {
-		return d.ID
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:16])
-}
-
-func outputKey(o core.Output) string {
-	switch v := o.(type) {
-	case *core.Decision:
-		return v.Key
-	case *core.WindowResult:
-		return v.Key
-	case *core.Late:
-		return v.Key
-	}
-	return ""
 }
 
 // clip cuts s to Pub/Sub's attribute value limit on a UTF-8 boundary.

@@ -15,6 +15,7 @@ import (
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state/memstate"
 )
 
@@ -54,11 +55,11 @@ func TestTopicSinkOutputs(t *testing.T) {
 		m := receive(t, sub)
 		got[m.Metadata[gcp.AttrType]] = m
 	}
-	if m := got["decision"]; m == nil || m.Metadata[gcp.AttrID] != "d1" || m.Metadata[gcp.AttrKey] != "k1" || string(m.Body) != string(d.AppendJSON(nil)) {
+	if m := got["decision"]; m == nil || m.Metadata[gcp.AttrID] != "d1" || m.Metadata[gcp.AttrKey] != "k1" || string(m.Body) != string(sink.Message(d, nil).Body) {
 		t.Errorf("decision message: %+v", m)
 	}
 	wm := got["window"]
-	if wm == nil || wm.Metadata[gcp.AttrKey] != "k2" || string(wm.Body) != string(w.AppendJSON(nil)) || len(wm.Metadata[gcp.AttrID]) != 32 {
+	if wm == nil || wm.Metadata[gcp.AttrKey] != "k2" || string(wm.Body) != string(sink.Message(w, nil).Body) || wm.Metadata[gcp.AttrID] != core.OutputID(w) {
 		t.Fatalf("window message: %+v", wm)
 	}
 	// The same output again carries the same id, so consumers can drop the duplicate.
@@ -92,11 +93,16 @@ func TestTopicSinkFailures(t *testing.T) {
 	}
 	m := receive(t, sub)
 	md := m.Metadata
-	if string(m.Body) != string(f.Record.Data) {
-		t.Errorf("dead letter body %q, want the original bytes", m.Body)
+	var env struct {
+		Type, Record, Field string
+		Attributes          map[string]string
+		Data                []byte `json:"data_base64"`
 	}
-	if md["origin"] != "gw" || md[gcp.AttrType] != "failure" || md[gcp.AttrField] != "value" || md[gcp.AttrMessageID] != "m1" ||
-		md[gcp.AttrOrderingKey] != "ok" || md[gcp.AttrPublishTime] != "2024-01-01T00:00:00.000Z" {
+	if err := json.Unmarshal(m.Body, &env); err != nil || env.Type != "deadletter" || env.Record != "m1" || env.Field != "value" ||
+		env.Attributes["origin"] != "gw" || string(env.Data) != string(f.Record.Data) {
+		t.Errorf("dead letter body %s (%v), want the envelope with the original bytes", m.Body, err)
+	}
+	if md[gcp.AttrType] != "deadletter" || md[gcp.AttrField] != "value" || md[gcp.AttrMessageID] != "m1" || md[gcp.AttrKey] != "ok" {
 		t.Errorf("dead letter attributes %v", md)
 	}
 	if r := md[gcp.AttrReason]; len(r) > 1024 || !strings.HasSuffix(r, "…") || !strings.HasPrefix(r, "éé") {

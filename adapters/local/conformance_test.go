@@ -37,7 +37,8 @@ type localHarness struct {
 	dir    string
 	nparts int
 	sink   *collector
-	now    atomic.Int64 // the broker's clock, unix nanoseconds
+	*adaptertest.WireTap
+	now atomic.Int64 // the broker's clock, unix nanoseconds
 
 	b     *local.Broker
 	store *state.Store
@@ -51,7 +52,7 @@ type localHarness struct {
 }
 
 func newLocalHarness(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
-	h := &localHarness{t: t, s: s, dir: t.TempDir(), sink: &collector{}, published: map[string][]core.Record{}}
+	h := &localHarness{t: t, s: s, dir: t.TempDir(), sink: &collector{}, WireTap: adaptertest.NewWireTap(), published: map[string][]core.Record{}}
 	// Enough broker partitions that the scenario's partitions hash to distinct ones.
 	for h.nparts = len(s.Partitions); ; h.nparts++ {
 		seen := map[uint64]bool{}
@@ -88,7 +89,7 @@ func (h *localHarness) start(ctx context.Context) error {
 	}
 	b, err := local.New(local.Config{
 		Runner: runner.Config{Function: h.s.Function.Name, Store: store, New: h.s.Function.NewProcessor,
-			Sink: h.s.Faults.Wrap(h.sink), DeadLetter: h.sink},
+			Sink: h.s.Faults.Wrap(h.Sink(h.sink)), DeadLetter: h.DeadLetter(h.sink)},
 		Partitions: h.nparts,
 		// Batches smaller than the scenario's deliveries: the broker cuts them its own way, and
 		// the results must not depend on where.
@@ -244,3 +245,7 @@ func (h *localHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, e
 	}
 	return out, nil
 }
+
+// TransportKey implements adaptertest.TransportKeyer: the broker's records carry the key they were
+// partitioned by, the scenario's partition.
+func (h *localHarness) TransportKey(partition string, _ adaptertest.Record) string { return partition }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/mod/modfile"
 
 	"github.com/eddyhq/eddy/adapters/azure"
@@ -27,52 +28,74 @@ type deployOpts struct {
 	region, project  string
 	dryRun           bool
 	resourceGroup    string
+	mode             string // gcp: push or pull
+	plan             string // azure: consumption or flex
+	rebuild          bool
+	progressEvery    time.Duration
+	buildHash        string // the content hash of the build's inputs, once known
 }
-
-// defaultTools is what deploy runs per cloud unless --tool says otherwise.
-var defaultTools = map[string]string{"aws": "sam", "gcp": "terraform", "azure": "terraform"}
-
-// validTools are the --tool values per cloud.
-var validTools = map[string][]string{"aws": {"sam", "terraform"}, "gcp": {"terraform", "gcloud"}, "azure": {"terraform"}}
 
 func newDeployCmd(e *env) *cobra.Command {
 	var o deployOpts
 	cmd := &cobra.Command{
-		Use:   "deploy --cloud aws|gcp|azure [--dry-run]",
+		Use:   "deploy [--cloud aws|gcp|azure] [--dry-run]",
 		Short: "Build a project's function for a cloud, write its infrastructure files and deploy it",
-		Long: `deploy, run in a project made by eddy new (or --dir), does four things:
+		Long: `deploy, run in a project made by eddy new (or --dir), does five things:
 
- 1. builds what the cloud runs, under .eddy/build/CLOUD:
+ 1. checks what the deployment needs before building (the project's name against the cloud's
+    naming limits, --project for gcp, the tool on PATH)
+ 2. builds what the cloud runs, under .eddy/build/CLOUD, printing each step and how long it has
+    taken; a build whose inputs (the project's sources, eddy's, the Go toolchain) have not changed
+    since the last one is reused (--rebuild builds anyway):
       aws    function.zip: a linux/arm64 bootstrap built with -tags lambda.norpc, CGO off
       gcp    source/ and source.zip: a module whose root package registers the function and its
-             tick with functions-framework-go, dependencies vendored (eddy included)
+             tick with functions-framework-go, and whose pull/ is the pull-mode service,
+             dependencies vendored (eddy included)
       azure  app/ and app.zip: host.json, OnEvents/function.json and the linux/amd64 handler
- 2. writes the infrastructure files of deploy/CLOUD that are missing (existing ones are yours
+ 3. writes the infrastructure files of deploy/CLOUD that are missing (existing ones are yours
     and stay as they are)
- 3. prints the plan: artifacts with their sizes, files, and the exact commands
- 4. runs them: sam deploy (aws; --tool terraform for Terraform), terraform init and apply (gcp,
-    azure; --tool gcloud for gcloud functions deploy on gcp)
+ 4. prints the plan: artifacts with their sizes, files, and the exact commands
+ 5. runs them: sam deploy (aws; --tool terraform for Terraform), terraform init and apply (gcp,
+    azure; --tool gcloud runs deploy/gcp/gcloud.sh on gcp)
 
---dry-run does all but step 4. When the tool is not installed, deploy fails (exit 1) and lists
-the commands to run once it is.`,
+GCP runs in push mode (a function per message; about 1 event/s per ordering key, since each
+message commits its key's state object) or, with --mode pull, as a Cloud Run service pulling
+batches (one commit per batch per key). Azure runs on Linux Consumption or, with --plan flex, on
+Flex Consumption.
+
+The settings given (cloud, tool, region, project, mode, resource group, plan) are saved in
+` + deployConfigPath + `; later deploy, logs and destroy commands use them when the flag is left
+out. --dry-run does all but step 5. When the tool is not installed, deploy fails (exit 1) before
+building and lists the commands to run once it is.`,
 		Example: `  eddy deploy --cloud aws --dry-run
   eddy deploy --cloud aws --region eu-west-1
-  eddy deploy --cloud gcp --project my-project --region europe-west1
-  eddy deploy --cloud azure --region westeurope`,
+  eddy deploy --cloud gcp --project my-project --region europe-west1 --mode pull
+  eddy deploy --cloud azure --region westeurope --plan flex
+  eddy deploy            # again, with the saved settings`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy(cmd.Context(), e, o)
+			return deploy(cmd.Context(), e, o, cmd.Flags())
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&o.cloud, "cloud", "c", "", "aws, gcp or azure (required)")
+	addDeployFlags(fl, &o)
+	fl.BoolVar(&o.dryRun, "dry-run", false, "build, write and print the plan, but do not call the cloud")
+	fl.StringVar(&o.mode, "mode", "", "gcp: push (default: a function per message) or pull (a service pulling batches, for keys faster than ~1 event/s)")
+	fl.StringVar(&o.plan, "plan", "", "azure: consumption (default, Linux Consumption Y1) or flex (Flex Consumption FC1)")
+	fl.BoolVar(&o.rebuild, "rebuild", false, "build even when the inputs have not changed since the last build")
+	fl.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "how often a long build step reports how long it has taken")
+	fl.MarkHidden("progress-interval")
+	return cmd
+}
+
+// addDeployFlags adds the flags deploy, logs and destroy share.
+func addDeployFlags(fl *pflag.FlagSet, o *deployOpts) {
+	fl.StringVarP(&o.cloud, "cloud", "c", "", "aws, gcp or azure (default: the one last deployed, from "+deployConfigPath+")")
 	fl.StringVar(&o.tool, "tool", "", "what deploys: aws: sam (default) or terraform; gcp: terraform (default) or gcloud; azure: terraform")
 	fl.StringVarP(&o.dir, "dir", "d", ".", "the project directory")
 	fl.StringVar(&o.region, "region", "", "region (default: aws us-east-1, gcp us-central1, azure westeurope)")
 	fl.StringVar(&o.project, "project", "", "gcp: project id (default $GOOGLE_CLOUD_PROJECT)")
 	fl.StringVar(&o.resourceGroup, "resource-group", "", "azure: resource group to create (default NAME-rg)")
-	fl.BoolVar(&o.dryRun, "dry-run", false, "build, write and print the plan, but do not call the cloud")
-	return cmd
 }
 
 // project is what deploy knows about the project it deploys.
@@ -85,16 +108,28 @@ type project struct {
 
 // step is one command of a plan.
 type step struct {
-	dir  string // working directory (the project root when "")
-	args []string
+	dir   string   // working directory (the project root when "")
+	args  []string // the command
+	needs string   // the tool it needs on PATH, when not args[0]
+	env   []string // extra environment
 }
 
 func (s step) String() string {
-	q := make([]string, len(s.args))
-	for i, a := range s.args {
-		q[i] = shellQuote(a)
+	q := make([]string, 0, len(s.env)+len(s.args))
+	for _, v := range s.env {
+		q = append(q, shellQuote(v))
+	}
+	for _, a := range s.args {
+		q = append(q, shellQuote(a))
 	}
 	return strings.Join(q, " ")
+}
+
+func (s step) tool() string {
+	if s.needs != "" {
+		return s.needs
+	}
+	return s.args[0]
 }
 
 func shellQuote(s string) string {
@@ -113,115 +148,147 @@ type artifact struct {
 	what string
 }
 
-func deploy(ctx context.Context, e *env, o deployOpts) error {
-	switch o.cloud {
-	case "aws", "gcp", "azure":
-	case "":
-		return usagef("deploy needs --cloud aws, gcp or azure")
-	default:
-		return usagef("--cloud %q: want aws, gcp or azure", o.cloud)
+// resolve fills o from the flags, the saved configuration and the defaults, and checks it. It
+// returns the cloud, the project and the configuration to save.
+func resolve(e *env, o *deployOpts, fl *pflag.FlagSet, verb string) (cloud, *project, *deployConfig, error) {
+	root, err := filepath.Abs(o.dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := loadDeployConfig(root)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o.merge(fl, cfg)
+	if o.cloud == "" {
+		return nil, nil, nil, usagef("%s needs --cloud aws, gcp or azure (none saved in %s yet)", verb, deployConfigPath)
+	}
+	c, err := cloudNamed(o.cloud)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if o.tool == "" {
-		o.tool = defaultTools[o.cloud]
+		o.tool = c.tools()[0]
 	}
-	if !slices.Contains(validTools[o.cloud], o.tool) {
-		return usagef("--tool %q for %s: want %s", o.tool, o.cloud, strings.Join(validTools[o.cloud], " or "))
+	if !slices.Contains(c.tools(), o.tool) {
+		return nil, nil, nil, usagef("--tool %q for %s: want %s", o.tool, o.cloud, toolNames(c))
 	}
 	if o.region == "" {
-		o.region = map[string]string{"aws": "us-east-1", "gcp": "us-central1", "azure": "westeurope"}[o.cloud]
+		o.region = c.defaultRegion()
 	}
-	p, err := loadProject(o.dir)
+	p, err := loadProject(root)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := c.settle(p, o, fl); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := templates.CheckCloudNames(p.name, []string{o.cloud}, o.project); err != nil {
+		return nil, nil, nil, usageError{fmt.Errorf("eddy.yaml: function %w", err)}
+	}
+	return c, p, cfg, nil
+}
+
+// missingTools lists the tools of steps that are not on PATH.
+func missingTools(steps []step) []string {
+	var missing []string
+	for _, s := range steps {
+		if _, err := exec.LookPath(s.tool()); err != nil && !slices.Contains(missing, s.tool()) {
+			missing = append(missing, s.tool())
+		}
+	}
+	return missing
+}
+
+// missingError says which tools to install and the commands to run once they are.
+func missingError(root, verb string, missing []string, steps []step) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s not installed (not on PATH): install %s, log in, then run from %s:\n", strings.Join(missing, " and "), installHint(missing), root)
+	for _, s := range steps {
+		if s.dir != "" {
+			fmt.Fprintf(&b, "  (cd %s && %s)\n", shellQuote(rel(root, s.dir)), s)
+		} else {
+			fmt.Fprintf(&b, "  %s\n", s)
+		}
+	}
+	fmt.Fprintf(&b, "or run eddy %s again once it is installed", verb)
+	return errors.New(b.String())
+}
+
+// runSteps runs steps from root with the terminal's stdio, printing each first.
+func runSteps(ctx context.Context, e *env, root, verb string, steps []step) error {
+	for _, s := range steps {
+		fmt.Fprintf(e.stderr, "eddy %s: running %s\n", verb, s)
+		cmd := exec.CommandContext(ctx, s.args[0], s.args[1:]...)
+		cmd.Dir = root
+		if s.dir != "" {
+			cmd.Dir = s.dir
+		}
+		cmd.Env = append(os.Environ(), s.env...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s failed: %w (see its output above; fix the cause and run eddy %s again)", s.args[0], err, verb)
+		}
+	}
+	return nil
+}
+
+func deploy(ctx context.Context, e *env, o deployOpts, fl *pflag.FlagSet) error {
+	c, p, cfg, err := resolve(e, &o, fl, "deploy")
 	if err != nil {
 		return err
 	}
-	if o.cloud == "gcp" && o.project == "" {
-		o.project = os.Getenv("GOOGLE_CLOUD_PROJECT")
-	}
-	if o.resourceGroup == "" {
-		o.resourceGroup = p.name + "-rg"
-	}
 	build := filepath.Join(p.root, ".eddy", "build", o.cloud)
-	if err := os.RemoveAll(build); err != nil {
+	// Checked before building, which can take minutes: the tools the plan runs, and what the
+	// cloud needs to know.
+	if !o.dryRun {
+		steps := c.plan(p, o, build)
+		if missing := missingTools(steps); len(missing) > 0 {
+			printPlan(e, c, p, o, nil, nil, nil, steps)
+			return missingError(p.root, "deploy", missing, steps)
+		}
+	}
+	if err := c.check(p, o); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(build, 0o755); err != nil {
-		return err
+	cfg.record(o)
+	if err := cfg.save(p.root); err != nil {
+		return fmt.Errorf("save %s: %w", deployConfigPath, err)
 	}
-	fmt.Fprintf(e.stderr, "eddy deploy: building %s for %s in %s\n", p.name, o.cloud, rel(p.root, build))
 	// The infrastructure files first: the Azure bundle takes host.json and function.json from them.
 	infra, err := templates.Infra(o.cloud, p.data)
 	if err != nil {
 		return err
 	}
-	if o.cloud == "azure" {
-		af, err := azureAppFiles(p.data)
-		if err != nil {
-			return err
-		}
-		infra = append(infra, af...)
-	}
-	written, kept, err := templates.Write(p.root, infra, false)
-	if err != nil {
-		return fmt.Errorf("write infrastructure files: %w", err)
-	}
-	var arts []artifact
-	switch o.cloud {
-	case "aws":
-		arts, err = buildAWS(ctx, p, build)
-	case "gcp":
-		arts, err = buildGCP(ctx, p, build)
-	case "azure":
-		arts, err = buildAzure(ctx, p, build)
-	}
+	af, err := c.appFiles(p.data)
 	if err != nil {
 		return err
 	}
-	steps := plan(p, o, build)
-	printPlan(e, p, o, arts, written, kept, steps)
+	written, kept, err := templates.Write(p.root, append(infra, af...), false)
+	if err != nil {
+		return fmt.Errorf("write infrastructure files: %w", err)
+	}
+	b := &builder{e: e, every: o.progressEvery, verb: "deploy"}
+	arts, hash, err := cachedBuild(ctx, c, p, b, build, o.rebuild)
+	if err != nil {
+		return err
+	}
+	o.buildHash = hash
+	steps := c.plan(p, o, build)
+	printPlan(e, c, p, o, arts, written, kept, steps)
 	if o.dryRun {
-		fmt.Fprintf(e.stdout, "\nDry run: nothing was deployed. Run the commands above, or: eddy deploy --cloud %s%s\n", o.cloud, toolFlag(o))
+		fmt.Fprintf(e.stdout, "\nDry run: nothing was deployed. Run the commands above, or: eddy deploy --cloud %s%s\n", o.cloud, toolFlag(c, o))
 		return nil
 	}
-	var missing []string
-	for _, s := range steps {
-		if _, err := exec.LookPath(s.args[0]); err != nil && !slices.Contains(missing, s.args[0]) {
-			missing = append(missing, s.args[0])
-		}
+	if err := runSteps(ctx, e, p.root, "deploy", steps); err != nil {
+		return err
 	}
-	if len(missing) > 0 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s not installed (not on PATH): install %s, log in, then run from %s:\n", strings.Join(missing, " and "), installHint(missing), p.root)
-		for _, s := range steps {
-			if s.dir != "" {
-				fmt.Fprintf(&b, "  (cd %s && %s)\n", shellQuote(rel(p.root, s.dir)), s)
-			} else {
-				fmt.Fprintf(&b, "  %s\n", s)
-			}
-		}
-		b.WriteString("or run eddy deploy again once it is installed")
-		return errors.New(b.String())
-	}
-	if o.cloud == "gcp" && o.project == "" {
-		return usagef("deploy --cloud gcp needs the project: pass --project PROJECT_ID or set GOOGLE_CLOUD_PROJECT")
-	}
-	for _, s := range steps {
-		fmt.Fprintf(e.stderr, "eddy deploy: running %s\n", s)
-		cmd := exec.CommandContext(ctx, s.args[0], s.args[1:]...)
-		cmd.Dir = p.root
-		if s.dir != "" {
-			cmd.Dir = s.dir
-		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s failed: %w (see its output above; fix the cause and run eddy deploy again)", s.args[0], err)
-		}
-	}
-	fmt.Fprintf(e.stderr, "eddy deploy: %s deployed to %s\n", p.name, o.cloud)
+	fmt.Fprintf(e.stderr, "eddy deploy: %s deployed to %s; its logs: eddy logs\n", p.name, o.cloud)
 	return nil
 }
 
-func toolFlag(o deployOpts) string {
-	if o.tool == defaultTools[o.cloud] {
+func toolFlag(c cloud, o deployOpts) string {
+	if o.tool == c.tools()[0] {
 		return ""
 	}
 	return " --tool " + o.tool
@@ -229,7 +296,7 @@ func toolFlag(o deployOpts) string {
 
 func installHint(tools []string) string {
 	hints := map[string]string{"sam": "the AWS SAM CLI", "terraform": "Terraform (1.5 or later)", "gcloud": "the Google Cloud CLI",
-		"aws": "the AWS CLI", "az": "the Azure CLI"}
+		"aws": "the AWS CLI", "az": "the Azure CLI", "sh": "a POSIX shell"}
 	var out []string
 	for _, t := range tools {
 		out = append(out, hints[t])
@@ -330,31 +397,41 @@ func checkLinks(bin string, forbidden ...string) error {
 	return nil
 }
 
-func buildAWS(ctx context.Context, p *project, build string) ([]artifact, error) {
+// awsArtifact is where deploy builds the Lambda package; deploy/aws/template.yaml's CodeUri names
+// it by a literal relative path, since sam package uploads only literal paths.
+func awsArtifact(root string) string {
+	return filepath.Join(root, ".eddy", "build", "aws", "function.zip")
+}
+
+func buildAWS(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
 	if err := needDir(p, "cmd/aws", "aws"); err != nil {
 		return nil, err
 	}
 	boot := filepath.Join(build, "bootstrap")
-	if err := goBuild(ctx, p, "./cmd/aws", "arm64", boot, "lambda.norpc"); err != nil {
+	if err := b.run("go build ./cmd/aws (linux/arm64, -tags lambda.norpc)", func() error {
+		return goBuild(ctx, p, "./cmd/aws", "arm64", boot, "lambda.norpc")
+	}); err != nil {
 		return nil, err
 	}
 	if err := checkLinks(boot, "cloud.google.com/", "github.com/GoogleCloudPlatform/", "github.com/Azure/", "github.com/AzureAD/"); err != nil {
 		return nil, err
 	}
-	zipPath := filepath.Join(build, "function.zip")
+	zipPath := awsArtifact(p.root)
 	if err := zipFiles(zipPath, build, []string{"bootstrap"}); err != nil {
 		return nil, err
 	}
 	return []artifact{stat(boot, "linux/arm64 Lambda bootstrap (-tags lambda.norpc, CGO off)"), stat(zipPath, "the Lambda deployment package")}, nil
 }
 
-func buildAzure(ctx context.Context, p *project, build string) ([]artifact, error) {
+func buildAzure(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
 	if err := needDir(p, "cmd/azure", "azure"); err != nil {
 		return nil, err
 	}
 	app := filepath.Join(build, "app")
 	handler := filepath.Join(app, "handler")
-	if err := goBuild(ctx, p, "./cmd/azure", "amd64", handler); err != nil {
+	if err := b.run("go build ./cmd/azure (linux/amd64)", func() error {
+		return goBuild(ctx, p, "./cmd/azure", "amd64", handler)
+	}); err != nil {
 		return nil, err
 	}
 	files := []string{"host.json", azureFunction + "/function.json", "Tick/function.json"}
@@ -403,7 +480,7 @@ func azureAppFiles(d templates.Data) ([]templates.File, error) {
 	}, nil
 }
 
-func buildGCP(ctx context.Context, p *project, build string) ([]artifact, error) {
+func buildGCP(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
 	if err := needDir(p, "gcpfunction", "gcp"); err != nil {
 		return nil, err
 	}
@@ -426,7 +503,7 @@ func buildGCP(ctx context.Context, p *project, build string) ([]artifact, error)
 		}
 	}
 	for _, args := range [][]string{{"mod", "tidy"}, {"mod", "vendor"}} {
-		if err := gocmd(ctx, src, args...); err != nil {
+		if err := b.run("go "+strings.Join(args, " ")+" in the Cloud Run bundle", func() error { return gocmd(ctx, src, args...) }); err != nil {
 			return nil, err
 		}
 	}
@@ -435,7 +512,9 @@ func buildGCP(ctx context.Context, p *project, build string) ([]artifact, error)
 	}
 	// Check that every package resolves from the vendor directory, as Cloud Build will build it,
 	// to fail here rather than there (the project's own tests compiled the code).
-	if err := gocmd(ctx, src, "list", "-mod=vendor", "-deps", "-test=false", "./..."); err != nil {
+	if err := b.run("go list -mod=vendor -deps ./... (the bundle resolves as Cloud Build will build it)", func() error {
+		return gocmd(ctx, src, "list", "-mod=vendor", "-deps", "-test=false", "./...")
+	}); err != nil {
 		return nil, err
 	}
 	zipPath := filepath.Join(build, "source.zip")
@@ -570,77 +649,30 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// plan is the commands that deploy the built artifacts.
-func plan(p *project, o deployOpts, build string) []step {
-	infra := filepath.Join(p.root, "deploy", o.cloud)
-	tf := func(vars ...string) []step {
-		apply := []string{"terraform", "-chdir=" + rel(p.root, infra), "apply", "-input=false"}
-		for _, v := range vars {
-			apply = append(apply, "-var", v)
-		}
-		return []step{{args: []string{"terraform", "-chdir=" + rel(p.root, infra), "init", "-input=false"}}, {args: apply}}
-	}
-	project := o.project
-	if project == "" {
-		project = "PROJECT_ID"
-	}
-	switch o.cloud + "/" + o.tool {
-	case "aws/sam":
-		return []step{{args: []string{"sam", "deploy", "--template-file", rel(p.root, filepath.Join(infra, "template.yaml")),
-			"--stack-name", p.name, "--region", o.region, "--capabilities", "CAPABILITY_IAM", "--resolve-s3",
-			"--no-confirm-changeset", "--no-fail-on-empty-changeset",
-			"--parameter-overrides", "CodeUri=" + filepath.Join(build, "function.zip")}}}
-	case "aws/terraform":
-		return tf("region="+o.region, "artifact="+filepath.Join(build, "function.zip"))
-	case "gcp/terraform":
-		return tf("project="+project, "region="+o.region, "source_zip="+filepath.Join(build, "source.zip"))
-	case "gcp/gcloud":
-		envVars := fmt.Sprintf("EDDY_STATE_URL=gs://%s-%s-state,EDDY_OUTPUT_URL=gcppubsubv2://%s/%s-outputs,EDDY_DEADLETTER_URL=gcppubsubv2://%s/%s-deadletter",
-			project, p.name, project, p.name, project, p.name)
-		return []step{{args: []string{"gcloud", "functions", "deploy", p.name, "--gen2", "--project", project, "--region", o.region,
-			"--runtime", "go126", "--source", filepath.Join(build, "source"), "--entry-point", gcpEntry,
-			"--trigger-topic", p.name + "-events", "--retry", "--concurrency", "1",
-			"--service-account", p.name + "-fn@" + project + ".iam.gserviceaccount.com",
-			"--trigger-service-account", p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--ingress-settings", "internal-only",
-			"--set-env-vars", envVars}},
-			{args: []string{"gcloud", "run", "services", "add-iam-policy-binding", p.name, "--project", project, "--region", o.region,
-				"--member", "serviceAccount:" + p.name + "-trigger@" + project + ".iam.gserviceaccount.com", "--role", "roles/run.invoker"}},
-			// The tick function that deploy/gcp/gcloud.sh's Scheduler job calls every minute: the same
-			// source with the tick entry point, invocable only by the scheduler's account.
-			{args: []string{"gcloud", "functions", "deploy", p.name + "-tick", "--gen2", "--project", project, "--region", o.region,
-				"--runtime", "go126", "--source", filepath.Join(build, "source"), "--entry-point", templates.GCPTickEntry,
-				"--trigger-http", "--no-allow-unauthenticated",
-				"--service-account", p.name + "-fn@" + project + ".iam.gserviceaccount.com", "--ingress-settings", "internal-only",
-				"--max-instances", "1", "--timeout", "300s", "--set-env-vars", envVars}},
-			{args: []string{"gcloud", "run", "services", "add-iam-policy-binding", p.name + "-tick", "--project", project, "--region", o.region,
-				"--member", "serviceAccount:" + p.name + "-tick@" + project + ".iam.gserviceaccount.com", "--role", "roles/run.invoker"}}}
-	case "azure/terraform":
-		return tf("location="+o.region, "resource_group="+o.resourceGroup, "app_zip="+filepath.Join(build, "app.zip"))
-	}
-	return nil
-}
-
-func printPlan(e *env, p *project, o deployOpts, arts []artifact, written, kept []string, steps []step) {
+func printPlan(e *env, c cloud, p *project, o deployOpts, arts []artifact, written, kept []string, steps []step) {
 	w := e.stdout
-	fmt.Fprintf(w, "Plan: deploy %s (module %s) to %s with %s, region %s\n\nArtifacts:\n", p.name, p.module, o.cloud, o.tool, o.region)
+	fmt.Fprintf(w, "Plan: deploy %s (module %s) to %s with %s, region %s%s\n", p.name, p.module, o.cloud, o.tool, o.region, c.describe(o))
+	if len(arts) > 0 {
+		fmt.Fprintln(w, "\nArtifacts:")
+	}
 	for _, a := range arts {
 		fmt.Fprintf(w, "  %-40s %10s  %s\n", rel(p.root, a.path), humanSize(a.size), a.what)
 	}
-	fmt.Fprintln(w, "\nInfrastructure files:")
+	if len(written)+len(kept) > 0 {
+		fmt.Fprintln(w, "\nInfrastructure files:")
+	}
 	for _, f := range written {
 		fmt.Fprintf(w, "  %-40s written\n", f)
 	}
 	for _, f := range kept {
 		fmt.Fprintf(w, "  %-40s kept (yours)\n", f)
 	}
-	if o.cloud == "gcp" && o.tool == "gcloud" {
-		fmt.Fprintln(w, "\nOnce per project, create the topics, bucket, service accounts and the tick's Cloud Scheduler job: deploy/gcp/gcloud.sh PROJECT_ID REGION")
-	}
-	if o.cloud == "gcp" && o.project == "" {
-		fmt.Fprintln(w, "\nNo --project (or $GOOGLE_CLOUD_PROJECT): the commands say PROJECT_ID.")
+	if note := c.note(o); note != "" {
+		fmt.Fprintf(w, "\n%s\n", note)
 	}
 	fmt.Fprintf(w, "\nCommands (from %s):\n", p.root)
 	for _, s := range steps {
 		fmt.Fprintf(w, "  %s\n", s)
 	}
+	fmt.Fprintf(w, "\nThen: eddy send --to '%s' --spec eddy.yaml --input testdata/events.ndjson; eddy logs\n", c.eventsURL(p, o))
 }

@@ -34,6 +34,7 @@ const defaultIngest = "127.0.0.1:8787"
 type devOpts struct {
 	spec       string
 	inputs     []string
+	from       []string
 	listen     string
 	generate   bool
 	rate       float64
@@ -54,6 +55,7 @@ type devOpts struct {
 	ui         bool
 	uiAddr     string
 	viewStore  string
+	metrics    string // --metrics, see metrics.go
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -69,7 +71,8 @@ delivered again (the function skips what it already applied). Records that canno
 to the dead-letter output (stderr, or --dead-letter FILE). Window results, decisions and late
 events print live as JSON lines on stdout (or --output FILE).
 
-Events come from files (--input, - for stdin), the HTTP ingest endpoint (--listen; POST
+Events come from files (--input, - for stdin), Kafka topics (--from kafka://BROKERS/TOPIC, read
+from the start until interrupted), the HTTP ingest endpoint (--listen; POST
 newline-delimited events to /events, or use eddy send), or the built-in generator (--generate:
 {"key","ts","value"} events now and then hot or cold). With only finite inputs, dev ends when they
 are processed and, unless --no-flush, closes every window first, like the end of a replay. With
@@ -94,6 +97,7 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl := cmd.Flags()
 	fl.StringVarP(&o.spec, "spec", "s", "", "function spec (default ./eddy.yaml)")
 	fl.StringArrayVarP(&o.inputs, "input", "i", nil, "newline-delimited events to publish (gzip or plain); - for stdin; repeatable")
+	fl.StringArrayVar(&o.from, "from", nil, "a Kafka topic to read from its start, kafka://BROKERS/TOPIC; repeatable")
 	fl.StringVarP(&o.listen, "listen", "l", "", "serve the HTTP ingest endpoint on this address (e.g. "+defaultIngest+")")
 	fl.BoolVarP(&o.generate, "generate", "g", false, "publish generated events")
 	fl.BoolVar(&o.demo, "demo", false, "run the embedded demo: a machine-health function over five minutes of generated telemetry")
@@ -107,13 +111,14 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.IntVar(&o.attempts, "max-attempts", 0, "deliveries of a failing batch before it is dead-lettered (0: retry until it succeeds)")
 	fl.Float64Var(&o.failRate, "fail-rate", 0, "fraction of batch deliveries to fail on purpose, to watch redelivery")
 	fl.StringVar(&o.stateURL, "state", "mem://", "state store URL: mem:// or file:///DIR")
-	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout)")
-	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines (default: stderr, in words)")
+	fl.StringVarP(&o.output, "output", "o", "", "where results go: a file, or an output URL (log:, kinesis://, rabbit://, https://, …; default stdout)")
+	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines, or to an output URL as dead-letter envelopes (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	fl.BoolVar(&o.ui, "ui", false, "serve the dashboard (views, live outputs, partition status) on --ui-addr")
 	fl.StringVar(&o.uiAddr, "ui-addr", defaultUI, "loopback address of the dashboard")
 	fl.StringVar(&o.viewStore, "view-store", "", "keep the views in this store (mem:// or file:///DIR; default: the spec's outputs.view_store, else memory)")
+	addMetricsFlag(fl, &o.metrics)
 	return cmd
 }
 
@@ -191,7 +196,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return usagef("--rate and --keys must be positive")
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	if len(o.inputs) == 0 && o.listen == "" && !o.generate && !o.demo {
+	if len(o.inputs) == 0 && len(o.from) == 0 && o.listen == "" && !o.generate && !o.demo {
 		if e.stdinTTY {
 			o.listen = defaultIngest
 		} else {
@@ -223,7 +228,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer store.Close()
-	out, closeOut, err := openOutput(e, o.output)
+	out, closeOut, urlOut, err := openDevOutput(ctx, e, o.output)
 	if err != nil {
 		return err
 	}
@@ -235,27 +240,44 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 	defer ui.close()
 	sink := ui.sink(newLineSink(c, out))
 	var outSink runner.Sink = sink
-	flaky := &flakySink{Sink: sink, rate: o.failRate}
+	if urlOut != nil {
+		outSink = teeSink{sink, urlOut}
+	}
+	flaky := &flakySink{Sink: outSink, rate: o.failRate}
 	if o.failRate > 0 {
 		outSink = flaky
 	}
 	dl := &failureSink{w: e.stderr}
-	if o.deadLetter != "" {
+	var dlSink runner.FailureSink = dl
+	if isSinkURL(o.deadLetter) {
+		var cl func() error
+		if dlSink, dl, cl, err = openDevDeadLetter(ctx, o.deadLetter); err != nil {
+			return err
+		}
+		defer cl()
+	} else if o.deadLetter != "" {
 		w, cl, err := openOutput(e, o.deadLetter)
 		if err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
 		defer cl()
 		dl = &failureSink{w: w, json: true}
+		dlSink = dl
 	}
 	stats := &devStats{}
+	met, err := startDevMetrics(o.metrics, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer met.Close()
 	broker, err := local.New(local.Config{
 		Runner: runner.Config{
-			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dl, Logger: logger,
-			New: func(string) (runner.Processor, error) { return c.NewPipeline() },
+			Function: c.Name(), Store: store, Sink: outSink, DeadLetter: dlSink, Logger: logger,
+			New:      func(string) (runner.Processor, error) { return c.NewPipeline() },
+			Observer: met.Observer(),
 		},
 		Partitions: o.partitions, BatchSize: o.batchSize, MaxWait: o.maxWait, TickInterval: o.tick,
-		MaxAttempts: o.attempts, DeadLetter: dl, PartitionKey: kf.key, OnBatch: ui.onBatch(c.Name(), stats.onBatch), Logger: logger,
+		MaxAttempts: o.attempts, DeadLetter: dlSink, PartitionKey: kf.key, OnBatch: ui.onBatch(c.Name(), stats.onBatch), Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -295,7 +317,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		if err != nil {
 			return fmt.Errorf("--listen: %w (is another eddy dev running? pick another address with --listen)", err)
 		}
-		srv = &http.Server{Handler: ingestHandler(broker, logger), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: met.Wrap(ingestHandler(broker, logger)), ReadHeaderTimeout: 10 * time.Second}
 		fmt.Fprintf(e.stderr, "eddy dev: ingest on http://%s/events (POST newline-delimited events, or: eddy send --to http://%s --input FILE)\n", ln.Addr(), ln.Addr())
 		wg.Add(1)
 		go func() {
@@ -305,13 +327,20 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 			}
 		}()
 	}
-	finite := srv == nil && (!o.generate || o.count > 0)
+	finite := srv == nil && (!o.generate || o.count > 0) && len(o.from) == 0
 	var sources sync.WaitGroup
 	for _, in := range o.inputs {
 		sources.Add(1)
 		go func() {
 			defer sources.Done()
 			fail(publishFile(runCtx, e, broker, in))
+		}()
+	}
+	for _, from := range o.from {
+		sources.Add(1)
+		go func() {
+			defer sources.Done()
+			fail(publishKafka(runCtx, broker, from))
 		}()
 	}
 	if o.generate {

@@ -283,7 +283,8 @@ func TestValidateBrokenSpec(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	if r := eddy(t, "", "validate", "../../examples/bench/w1.yaml", "testdata/alarms.yaml"); r.code != 0 || !strings.Contains(r.stdout, "ok: function alarms") {
+	if r := eddy(t, "", "validate", "../../examples/bench/w1.yaml", "testdata/alarms.yaml"); r.code != 0 || !strings.Contains(r.stdout, "ok: function alarms") ||
+		!strings.Contains(r.stdout, "partitioning: messages without a transport key are partitioned by their event key") {
 		t.Fatalf("valid specs: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }

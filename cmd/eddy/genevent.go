@@ -64,9 +64,7 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 			if len(args) == 0 {
 				return usagef("generate-event needs the cloud: aws, gcp or azure")
 			}
-			switch args[0] {
-			case "aws", "gcp", "azure":
-			default:
+			if _, err := cloudNamed(args[0]); err != nil {
 				return usagef("generate-event %q: want aws, gcp or azure", args[0])
 			}
 			if (o.input == "") == (len(args) == 1) {
@@ -98,15 +96,11 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 					keys[i] = strconv.Itoa(i)
 				}
 			}
-			var out []byte
-			switch args[0] {
-			case "aws":
-				out, err = kinesisEvent(o, evs, keys, at)
-			case "gcp":
-				out, err = pubsubEvents(o, evs, keys, at)
-			case "azure":
-				out, err = eventHubsBody(o, evs, keys, at)
+			c, err := cloudNamed(args[0])
+			if err != nil {
+				return err
 			}
+			out, err := c.triggerEvent(o, evs, keys, at)
 			if err != nil {
 				return err
 			}
@@ -138,6 +132,7 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 	fl.StringVar(&o.method, "function", "", "azure: function name (default: the hub name)")
 	fl.Int64Var(&o.seq, "sequence-number", 0, "azure: sequence number of the first event")
 	fl.Int64Var(&o.offset, "offset", 0, "azure: offset of the first event")
+	withAWSKafka(cmd, e, &o)
 	return cmd
 }
 

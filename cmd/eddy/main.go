@@ -5,9 +5,11 @@
 //	eddy replay --spec eddy.yaml --input history.ndjson.gz --output results.ndjson
 //	eddy validate eddy.yaml
 //	eddy send --input events.ndjson          publish to a running `eddy dev`
+//	eddy run --from kafka://BROKERS/TOPIC    a Kafka consumer-group worker
 //	eddy generate-event aws --input events.ndjson > kinesis-event.json
 //	eddy new press-monitor --cloud all             scaffold a project
 //	eddy deploy --cloud aws --dry-run             build and show what a deployment does
+//	eddy logs / eddy destroy                       the deployment's logs; delete it
 //
 // Every command takes --help, with a working example. Exit codes: 0 success, 1 failure (a broken
 // spec, unreadable input, a failed run), 2 usage error (unknown command or flag, wrong arguments).
@@ -108,12 +110,14 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.AddCommand(newRunCmd(e))
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newTestCmd(e), newSendCmd(e), newGenerateEventCmd(e),
-		newNewCmd(e), newDeployCmd(e), newDashboardCmd(e))
+		newNewCmd(e), newDeployCmd(e), newLogsCmd(e), newDestroyCmd(e), newDashboardCmd(e))
+	root.Version = eddyVersion()
 	return root
 }
 

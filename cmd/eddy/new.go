@@ -49,6 +49,8 @@ type newOpts struct {
 	noTidy   bool
 	force    bool
 	from     string
+	gcpMode  string
+	plan     string
 }
 
 func newNewCmd(e *env) *cobra.Command {
@@ -110,6 +112,8 @@ On a terminal, new asks for what the command line leaves out; elsewhere the flag
 	fl.BoolVar(&o.noTidy, "no-tidy", false, "do not run 'go mod tidy' in the new project")
 	fl.BoolVar(&o.force, "force", false, "write into an existing non-empty directory, overwriting files")
 	fl.StringVar(&o.from, "from", "", "build the project around this function: a directory with eddy.yaml (and events.ndjson, expected.ndjson), or a spec file")
+	fl.StringVar(&o.gcpMode, "mode", "", "gcp: push (default: a function per message, ~1 event/s per key) or pull (a service pulling batches); saved for eddy deploy")
+	fl.StringVar(&o.plan, "plan", "", "azure: consumption (default, Linux Consumption) or flex (Flex Consumption); saved for eddy deploy")
 	return cmd
 }
 
@@ -170,6 +174,22 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 	clouds, err := parseClouds(o.clouds)
 	if err != nil {
 		return err
+	}
+	if err := templates.CheckCloudNames(name, clouds, ""); err != nil {
+		return usageError{err}
+	}
+	saved := &deployConfig{}
+	if o.gcpMode != "" {
+		if o.gcpMode != "push" && o.gcpMode != "pull" || !slices.Contains(clouds, "gcp") {
+			return usagef("--mode %q: want push or pull, with --cloud gcp", o.gcpMode)
+		}
+		saved.get("gcp").Mode = o.gcpMode
+	}
+	if o.plan != "" {
+		if azurePlans[o.plan] == "" || !slices.Contains(clouds, "azure") {
+			return usagef("--plan %q: want consumption or flex, with --cloud azure", o.plan)
+		}
+		saved.get("azure").Plan = o.plan
 	}
 	if o.module == "" {
 		o.module = name
@@ -240,8 +260,12 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 		return err
 	}
 	files = append(files, samples...)
-	if d.Has("azure") {
-		af, err := azureAppFiles(d)
+	for _, name := range d.Clouds {
+		c, err := cloudNamed(name)
+		if err != nil {
+			return err
+		}
+		af, err := c.appFiles(d)
 		if err != nil {
 			return err
 		}
@@ -252,6 +276,11 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 	}
 	if _, _, err := templates.Write(o.dir, files, true); err != nil {
 		return fmt.Errorf("write project: %w", err)
+	}
+	if saved.GCP != nil || saved.Azure != nil {
+		if err := saved.save(o.dir); err != nil {
+			return fmt.Errorf("write %s: %w", deployConfigPath, err)
+		}
 	}
 	fmt.Fprintf(e.stderr, "eddy new: wrote %d files to %s (function %s, %s)\n", len(files), o.dir, name, strings.Join(clouds, ", "))
 	if src != nil {
@@ -429,31 +458,20 @@ func sampleTriggers(d templates.Data, evs [][]byte, keys []string) ([]templates.
 	at := time.Date(2026, 1, 15, 9, 1, 35, 0, time.UTC)
 	o := genOpts{interval: 10 * time.Millisecond, stream: d.Name + "-events", region: "us-east-1", account: "123456789012",
 		shard: "shardId-000000000000", seqStart: "49590338271490256608559692538361571095921575989136588898",
-		project: "my-project", topic: d.Name + "-events", subscription: "eventarc-us-central1-" + d.Name, mode: "binary",
+		project: "my-project", topic: d.Name + "-events", subscription: d.Name + "-events", mode: "binary",
 		namespace: d.Name + ".servicebus.windows.net", hub: d.Name + "-events", consumerGroup: "$Default", partition: "0",
 		method: azureFunction, seq: 100, offset: 4096}
 	var files []templates.File
-	for _, c := range d.Clouds {
-		var (
-			data []byte
-			name string
-			err  error
-		)
-		switch c {
-		case "aws":
-			data, err = kinesisEvent(o, evs, keys, at)
-			name = "testdata/aws-kinesis-event.json"
-		case "gcp":
-			data, err = pubsubEvents(o, evs, keys, at)
-			name = "testdata/gcp-pubsub-cloudevents.http"
-		case "azure":
-			data, err = eventHubsBody(o, evs, keys, at)
-			name = "testdata/azure-eventhubs-invocation.json"
-		}
+	for _, name := range d.Clouds {
+		c, err := cloudNamed(name)
 		if err != nil {
-			return nil, fmt.Errorf("sample %s event: %w", c, err)
+			return nil, err
 		}
-		files = append(files, templates.File{Path: name, Data: data, Mode: 0o644})
+		data, err := c.triggerEvent(o, evs, keys, at)
+		if err != nil {
+			return nil, fmt.Errorf("sample %s event: %w", name, err)
+		}
+		files = append(files, templates.File{Path: c.samplePath(), Data: data, Mode: 0o644})
 	}
 	return files, nil
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -88,6 +89,27 @@ func TestNewAndDeploy(t *testing.T) {
 			}
 			checkGoMod(t, filepath.Join(dir, "go.mod"), repo)
 			runIn(t, dir, []string{"GOFLAGS=-mod=mod"}, "go", "test", "./...")
+			// The cloud's entry point runs the same project with a keyless spec and a $key spec
+			// too (issue 14): every record processed, the malformed one dead-lettered once.
+			entry := map[string]string{"aws": "./cmd/aws", "gcp": "./gcpfunction", "azure": "./cmd/azure"}[cloud]
+			specPath := filepath.Join(dir, "eddy.yaml")
+			keyed, err := os.ReadFile(specPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyLine := regexp.MustCompile(`(?m)^  key: machine .*\n`)
+			if !keyLine.Match(keyed) {
+				t.Fatalf("eddy.yaml has no key: machine line:\n%s", keyed)
+			}
+			for _, variant := range []string{"", "  key: $key\n"} {
+				if err := os.WriteFile(specPath, keyLine.ReplaceAllLiteral(keyed, []byte(variant)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				runIn(t, dir, []string{"GOFLAGS=-mod=mod"}, "go", "test", "-count=1", entry)
+			}
+			if err := os.WriteFile(specPath, keyed, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if cloud == "aws" {
 				dev := eddyIn(t, dir, nil, "dev", "--input", "testdata/events.ndjson")
 				got, _ := decisions(t, dev.stdout)
@@ -124,7 +146,8 @@ func TestNewAndDeploy(t *testing.T) {
 				t.Fatal(err)
 			}
 			r = eddyIn(t, dir, []string{"PATH=" + filepath.Dir(goBin)}, "deploy", "--cloud", cloud)
-			tool := defaultTools[cloud]
+			c, _ := cloudNamed(cloud)
+			tool := c.tools()[0]
 			if r.code != 1 || !strings.Contains(r.stderr, tool+" not installed") {
 				t.Fatalf("deploy without %s: exit %d: %s", tool, r.code, r.stderr)
 			}
@@ -273,7 +296,7 @@ func checkTerraform(t *testing.T, path string, wantTypes ...string) {
 		}
 		if len(b.Labels) > 0 && strings.HasSuffix(b.Labels[0], "_iam_member") || len(b.Labels) > 0 && b.Labels[0] == "azurerm_role_assignment" {
 			for _, name := range []string{"role", "role_definition_name"} {
-				if a, ok := b.Body.Attributes[name]; ok && (strings.Contains(text(a.Expr), "Owner") || strings.Contains(text(a.Expr), "admin") ||
+				if a, ok := b.Body.Attributes[name]; ok && (strings.Contains(text(a.Expr), "Owner") && !strings.Contains(text(a.Expr), "Storage Blob Data Owner") || strings.Contains(text(a.Expr), "admin") ||
 					strings.Contains(text(a.Expr), "editor") || strings.Contains(text(a.Expr), "Contributor\"") && !strings.Contains(text(a.Expr), "Data Contributor")) {
 					t.Errorf("%s: %v grants a broad role %s", path, b.Labels, text(a.Expr))
 				}

@@ -83,7 +83,7 @@ func TestNewFrom(t *testing.T) {
 	exp := strings.Split(strings.TrimSpace(read("testdata/expected.ndjson")), "\n")
 	windows, firing := 0, 0
 	for _, l := range exp {
-		windows += strings.Count(l, `"type":"window","function":"press-alarm","key":"s-1"`)
+		windows += strings.Count(l, `"function":"press-alarm","key":"s-1","start"`)
 		firing += strings.Count(l, `"rule":"hot","key":"s-1","state":"firing"`)
 	}
 	if windows != 3 || firing != 1 {

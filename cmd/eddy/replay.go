@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -18,12 +17,15 @@ import (
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/archive"
 )
 
 type replayOpts struct {
 	spec, input, output, deadLetter string
-	batch                           int
+	batch, workers                  int
 	progress                        string
+	from, to, onCorrupt             string
+	compare                         string
 }
 
 func newReplayCmd(e *env) *cobra.Command {
@@ -37,16 +39,37 @@ It writes the window results, decisions and late events as JSON lines (eddy's ou
 the spec's outputs section selects and formats them) to stdout or --output, and ends the stream
 at the end of the input: every window fires and closes, pending patterns resolve.
 
-The records are one partition in file order, as one shard would deliver them; the event time,
-the watermark and the lateness rules are the same as in a deployment, so a replay reproduces what
-the cloud computed. Records that cannot be decoded are counted and listed (--dead-letter FILE
-keeps them all as JSON lines). A summary (events, late, failed, decisions, events/s) goes to
-stderr, after a progress bar when stderr is a terminal.`,
+The input can also be a cloud's own archive of the stream: --input s3://BUCKET/PREFIX/ (Amazon
+Data Firehose objects: JSON lines or JSON back to back, plain or gzip), azblob://CONTAINER/PREFIX/
+(Event Hubs Capture Avro files), gs://BUCKET/PREFIX/ (Pub/Sub Cloud Storage subscription objects,
+text or Avro), or file:///DIR/ (a copy of any of them). Credentials and endpoints come as for
+gocloud.dev/blob (the SDKs' environment, URL parameters such as ?region= or ?endpoint=). --from and
+--to pick the objects whose date prefixes or names fall in a time range (with an hour's margin for
+the archives' buffering); --on-corrupt says whether an object that cannot be read to the end fails
+the replay or is skipped (and reported).
+
+The records are one partition in file order, as one shard would deliver them (a Capture archive's
+partitions run one after the other, each with its own watermark); the event time, the watermark and
+the lateness rules are the same as in a deployment, so a replay reproduces what the cloud computed.
+The keys are split over --workers pipelines (one per core by default), each with the watermark of
+the whole stream, and their outputs merged into one order: the output is the same for any number
+of workers. Records that cannot be decoded are counted and listed (--dead-letter FILE keeps them
+all as JSON lines). A summary (events, late, failed, decisions, events/s) goes to stderr, after a
+progress bar when stderr is a terminal.
+
+--compare OLD.yaml replays the input with both versions of the function and reports, as JSON lines,
+the decisions that differ by rule, key and window: added, removed or changed.`,
 		Example: `  # Replay a day of history, results to a file
   eddy replay --spec eddy.yaml --input events-2025-11-25.ndjson.gz --output results.ndjson
 
   # The standard workload W1 over generated events, decisions only
-  eddy replay --spec examples/bench/w1.yaml --input w1.ndjson | grep '"type":"decision"'`,
+  eddy replay --spec examples/bench/w1.yaml --input w1.ndjson | grep '"type":"decision"'
+
+  # Backtest a rule change: the decisions the new version adds, drops or changes
+  eddy replay --spec eddy.yaml --compare eddy-old.yaml --input history.ndjson.gz
+
+  # A day of Firehose objects in S3, on every core
+  eddy replay --spec eddy.yaml --input s3://my-archive/readings/ --from 2025-11-25 --to 2025-11-26`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.input == "" {
@@ -61,7 +84,12 @@ stderr, after a progress bar when stderr is a terminal.`,
 	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout)")
 	fl.StringVar(&o.deadLetter, "dead-letter", "", "write records that fail to decode to this file as JSON lines")
 	fl.IntVar(&o.batch, "batch", 0, "records per pipeline batch; 0 picks one (the results do not depend on it)")
+	fl.IntVarP(&o.workers, "workers", "w", 0, "pipelines the keys are split over; 0 means one per core (the results do not depend on it)")
 	fl.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fl.StringVar(&o.from, "from", "", "archive inputs: read the objects from this time on (RFC 3339 or YYYY-MM-DD[THH:MM])")
+	fl.StringVar(&o.to, "to", "", "archive inputs: read the objects up to this time")
+	fl.StringVar(&o.compare, "compare", "", "replay this older spec too and report the decisions that differ from --spec's (added, removed, changed)")
+	fl.StringVar(&o.onCorrupt, "on-corrupt", "fail", "archive inputs: an object that cannot be read to the end (broken gzip or Avro): fail or skip (reported)")
 	return cmd
 }
 
@@ -98,13 +126,83 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if err != nil {
 		return err
 	}
-	in, size, err := openInput(e, o.input)
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return usagef("--progress %q: want auto, always or never", o.progress)
+	}
+	from, to, onCorrupt, err := archiveFlags(o)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	if o.workers < 0 {
+		return usagef("--workers %d: want at least 1, or 0 for one per core", o.workers)
+	}
+	if o.compare != "" {
+		return replayCompare(ctx, e, o)
+	}
+	showBar := o.progress == "always" || o.progress == "auto" && e.stderrTTY
+	var bar *progressbar.ProgressBar
+	newBar := func(size int64, what string) {
+		bar = progressbar.NewOptions64(size,
+			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription(what), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
+	}
+
+	var src recordSource
+	var arch *archive.Reader
+	if isArchive(o.input) {
+		opts := archive.Options{From: from, To: to, OnCorrupt: onCorrupt,
+			Warn: func(err error) {
+				fmt.Fprintf(e.stderr, "eddy: skipped a corrupt object (--on-corrupt skip): %v\n", err)
+			}}
+		var objects int
+		if showBar {
+			opts.Progress = func(i int, key string, n int64) {
+				if n == 0 {
+					bar.Describe(fmt.Sprintf("replay: object %d of %d", i+1, objects))
+				}
+				_ = bar.Add64(n)
+			}
+		}
+		if arch, err = archive.Open(ctx, o.input, opts); err != nil {
+			return err
+		}
+		var size int64
+		for _, obj := range arch.Objects() {
+			size += obj.Size
+		}
+		objects = len(arch.Objects())
+		if showBar {
+			newBar(size, "replay")
+		}
+		src = arch
+	} else {
+		in, size, err := openInput(e, o.input)
+		if err != nil {
+			return err
+		}
+		var r io.Reader = in
+		if showBar {
+			newBar(size, "replay")
+			pr := progressbar.NewReader(in, bar)
+			r = &pr
+		}
+		name := filepath.Base(o.input)
+		if o.input == "-" {
+			name = "stdin"
+		}
+		lines, err := codec.NewLines(r, name)
+		if err != nil {
+			in.Close()
+			return fmt.Errorf("input: %w", err)
+		}
+		src = closeBoth{lines, in}
+	}
 	out, closeOut, err := openOutput(e, o.output)
 	if err != nil {
+		src.Close()
 		return err
 	}
 	var dl *failureSink
@@ -112,38 +210,22 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if o.deadLetter != "" {
 		w, cl, err := openOutput(e, o.deadLetter)
 		if err != nil {
+			src.Close()
 			return fmt.Errorf("dead letter: %w", err)
 		}
 		dl, closeDL = &failureSink{w: w, json: true}, cl
 	}
-
-	var r io.Reader = in
-	var bar *progressbar.ProgressBar
-	switch o.progress {
-	case "auto", "always", "never":
-	default:
-		return usagef("--progress %q: want auto, always or never", o.progress)
+	heap := newHeapBudget()
+	defer heap.restore()
+	workers := o.workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	if o.progress == "always" || o.progress == "auto" && e.stderrTTY {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("replay"), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
-		pr := progressbar.NewReader(in, bar)
-		r = &pr
-	}
-	ballast := heapBallast()
-	defer runtime.KeepAlive(ballast)
-	name := filepath.Base(o.input)
-	if o.input == "-" {
-		name = "stdin"
-	}
-	parallel := runtime.GOMAXPROCS(0) > 1
 	batch := o.batch
 	if batch == 0 {
-		batch = defaultBatch(parallel)
+		batch = defaultBatch(workers)
 	}
-	st, err := runReplay(ctx, c, r, name, out, dl, batch, parallel)
+	st, err := runReplayFrom(ctx, c, src, out, dl, batch, workers, heap.check)
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -157,123 +239,105 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 		return err
 	}
 	printSummary(e.stderr, st)
+	if arch != nil {
+		if sk := arch.Skipped(); len(sk) > 0 {
+			fmt.Fprintf(e.stderr, "%d corrupt objects skipped (--on-corrupt skip); the records read from them before the damage were replayed\n", len(sk))
+		}
+	}
 	if st.Failed > 0 && dl == nil {
 		fmt.Fprintf(e.stderr, "%d records failed to decode; rerun with --dead-letter FILE to keep them all\n", st.Failed)
 	}
 	return nil
 }
 
-// ballastSize is how far the heap may grow past what a replay keeps live before the collector runs.
-const ballastSize = 32 << 20
-
-// heapBallast returns a block that raises the collector's heap goal by ballastSize, unless GOGC or
-// GOMEMLIMIT is set (then the user tunes the collector). A replay keeps little live (window state,
-// two input buffers) but allocates steadily (record ids, window results), so by default the
-// collector would run every few megabytes: a W1 replay of 2 M events collected 13 times instead of
-// 2, and ran 15% slower. The block itself is never written, so it takes address space, not memory,
-// and holds no pointers, so the collector does not scan it; the price is up to ballastSize more
-// garbage between collections (55 MB resident instead of 33 MB on W1).
-func heapBallast() []byte {
-	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
-		if _, set := os.LookupEnv(v); set {
-			return nil
-		}
-	}
-	return make([]byte, ballastSize)
-}
-
-// defaultBatch is the batch size replay picks. On one core, batches of about 1,000 lines keep the
-// records and input buffers in the CPU cache beside the window state (much larger ones measured
-// slower). With a reader goroutine that decodes ahead, large batches pay: the two goroutines hand
-// batches over through channels, and each handover that finds the other side parked costs a thread
-// wake-up (2 M W1 events on 2 cores: 4.6 M events/s with 1,024, 6.5–6.8 M with 8,192 to 32,768).
-func defaultBatch(parallel bool) int {
-	if parallel {
-		return 16384
-	}
-	return 1024
+// defaultBatch is the batch size replay picks: large enough that the workers' two meetings per
+// batch (decoded; run) cost little beside the work between them, small enough that the batches in
+// flight (records, decoded events, outputs) stay a few megabytes.
+func defaultBatch(workers int) int {
+	return 4096
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no
-// allocation per line), each output appended straight into the writer's buffer, one flush at the
-// end. With parallel (more than one CPU), a reader goroutine reads, inflates, splits and decodes the
-// next batch while the pipeline's goroutine windows, aggregates and decides this one: with a core
-// free, a replay then outruns the single-core pipeline (the decoding is about half of its work).
-func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch int, parallel bool) (replayStats, error) {
-	var st replayStats
-	start := time.Now()
-	p, err := c.NewPipeline()
-	if err != nil {
-		return st, err
-	}
+// allocation per line) by a reader goroutine, each batch decoded and run on workers pipelines that
+// split the keys between them (see splitRun), their outputs merged into one order that does not
+// depend on workers, one flush at the end.
+func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
 	lines, err := codec.NewLines(r, name)
 	if err != nil {
-		return st, fmt.Errorf("input: %w", err)
+		return replayStats{}, fmt.Errorf("input: %w", err)
 	}
-	var dec pipeline.Decoder
-	if parallel {
-		if dec, err = p.NewDecoder(); err != nil {
-			return st, err
-		}
+	return runReplayFrom(ctx, c, lines, out, dl, batch, workers, between)
+}
+
+// recordSource is where a replay's records come from: a codec.Lines or an archive.Reader.
+// NextBatch's records stay valid until the second call after.
+type recordSource interface {
+	NextBatch(recs []core.Record) int
+	Err() error
+	Close() error
+}
+
+// runReplayFrom is runReplay over any record source, which it closes.
+func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
+	var st replayStats
+	start := time.Now()
+	if workers < 1 {
+		workers = 1
 	}
-	src := newBatchSource(lines, batch, dec)
-	defer src.close()
-	w := bufio.NewWriterSize(out, 1<<20)
-	var werr error
-	emit := func(o core.Output) {
-		b, ok := c.AppendOutput(w.AvailableBuffer(), o)
-		if !ok || werr != nil {
-			return
-		}
-		if _, werr = w.Write(append(b, '\n')); werr != nil {
-			werr = fmt.Errorf("write output: %w", werr)
-		}
-	}
-	for {
-		b, err := src.next(ctx)
-		if err != nil {
-			return st, err
-		}
-		if len(b.recs) == 0 {
-			break
-		}
-		in := core.Batch{Partition: replayPartition, Records: b.recs, Now: b.now}
-		var res core.Result
-		if b.dec != nil {
-			res, err = p.RunDecoded(ctx, in, b.dec, emit)
+	var src *batchSource
+	defer func() {
+		if src != nil {
+			src.close()
 		} else {
-			res, err = p.Run(ctx, in, emit)
+			_ = lines.Close()
 		}
+	}()
+	w := bufio.NewWriterSize(out, 256<<10)
+	// An archive of several partitions (Event Hubs Capture) replays one after the other, each with
+	// its own watermark, as the live function ran them.
+	pp, parted := lines.(partitioned)
+	for {
+		part := replayPartition
+		if parted && pp.Partition() != "" {
+			part = pp.Partition()
+		}
+		sr, err := newSplitRun(c, workers, part)
 		if err != nil {
 			return st, err
 		}
-		if werr != nil {
-			return st, werr
-		}
-		st.Add(res.Stats)
-		for _, f := range res.Failures {
-			if len(st.failures) < 5 {
-				// The record's data is the input buffer's, which the next batches reuse.
-				f.Record.Data = bytes.Clone(f.Record.Data)
-				st.failures = append(st.failures, f)
-			}
-		}
-		if dl != nil && len(res.Failures) > 0 {
-			if err := dl.EmitFailures(ctx, res.Failures); err != nil {
+		src = newBatchSource(lines, batch, nil, true)
+		for {
+			b, err := src.next(ctx)
+			if err != nil {
 				return st, err
 			}
+			if len(b.recs) == 0 {
+				break
+			}
+			bst, fails, err := sr.batch(ctx, b.recs, b.now, w)
+			if err != nil {
+				return st, err
+			}
+			if err := st.addBatch(ctx, bst, fails, dl); err != nil {
+				return st, err
+			}
+			if between != nil {
+				between()
+			}
 		}
-	}
-	if err := lines.Err(); err != nil {
-		return st, fmt.Errorf("input: %w", err)
-	}
-	res, err := p.Flush(ctx, emit)
-	if err != nil {
-		return st, err
-	}
-	st.Add(res.Stats)
-	if werr != nil {
-		return st, werr
+		if err := lines.Err(); err != nil {
+			return st, fmt.Errorf("input: %w", err)
+		}
+		fst, err := sr.flush(ctx, w)
+		if err != nil {
+			return st, err
+		}
+		st.Add(fst)
+		if !parted || !pp.NextPartition() {
+			break
+		}
+		src.stop()
+		src = nil
 	}
 	if err := w.Flush(); err != nil {
 		return st, fmt.Errorf("write output: %w", err)
@@ -282,12 +346,41 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 	return st, nil
 }
 
+// partitioned is a record source of several partitions, read one after the other.
+type partitioned interface {
+	Partition() string
+	NextPartition() bool
+}
+
+// addBatch counts a batch and hands its failures to the dead-letter sink, keeping the first few.
+func (st *replayStats) addBatch(ctx context.Context, bst core.Stats, fails []posFailure, dl *failureSink) error {
+	st.Add(bst)
+	if len(fails) == 0 {
+		return nil
+	}
+	fs := make([]*core.Failure, len(fails))
+	for i, pf := range fails {
+		f := pf.f
+		fs[i] = f
+		if len(st.failures) < 5 {
+			// The record's data is the input buffer's, which the next batches reuse.
+			kept := *f
+			kept.Record.Data = bytes.Clone(f.Record.Data)
+			st.failures = append(st.failures, &kept)
+		}
+	}
+	if dl != nil {
+		return dl.EmitFailures(ctx, fs)
+	}
+	return nil
+}
+
 // batchSource hands out batches of records from a Lines, read ahead by a goroutine when asked, which
 // then also decodes them (pipeline.RunDecoded), so that the pipeline's goroutine only windows,
 // aggregates and decides. Lines.NextBatch keeps a batch's data until the second call after, so two
 // batches can be in flight: the one being processed and the one being read.
 type batchSource struct {
-	lines *codec.Lines
+	lines recordSource
 	bufs  [2]*readBatch
 	cur   *readBatch
 
@@ -310,8 +403,9 @@ type readBatch struct {
 // replayPartition is the partition name of a replay's records.
 const replayPartition = "replay"
 
-// newBatchSource reads batches of size n from lines; with dec, a goroutine reads and decodes ahead.
-func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder) *batchSource {
+// newBatchSource reads batches of size n from lines; with ahead, a goroutine reads ahead, and
+// with dec it decodes them too.
+func newBatchSource(lines recordSource, n int, dec pipeline.Decoder, ahead bool) *batchSource {
 	s := &batchSource{lines: lines}
 	for i := range s.bufs {
 		s.bufs[i] = &readBatch{recs: make([]core.Record, n)}
@@ -319,7 +413,7 @@ func newBatchSource(lines *codec.Lines, n int, dec pipeline.Decoder) *batchSourc
 			s.bufs[i].dec = make([]pipeline.Decoded, n)
 		}
 	}
-	if dec == nil {
+	if !ahead {
 		return s
 	}
 	s.dec = dec
@@ -342,10 +436,12 @@ func (s *batchSource) read() {
 		}
 		b.recs = b.recs[:s.lines.NextBatch(b.recs[:cap(b.recs)])]
 		b.now = time.Now()
-		b.dec = b.dec[:len(b.recs)]
-		for i := range b.recs {
-			d := &b.dec[i]
-			d.Err = s.dec.Decode(replayPartition, &b.recs[i], b.now, &d.Event)
+		if s.dec != nil {
+			b.dec = b.dec[:len(b.recs)]
+			for i := range b.recs {
+				d := &b.dec[i]
+				d.Err = s.dec.Decode(replayPartition, &b.recs[i], b.now, &d.Event)
+			}
 		}
 		select {
 		case s.full <- b:
@@ -387,8 +483,16 @@ func (s *batchSource) next(ctx context.Context) (*readBatch, error) {
 // for a reader blocked on its input (stdin, after an error or an interrupt): that one is left to
 // finish on its own, and Lines unclosed (which only leaves its memory to the collector).
 func (s *batchSource) close() {
+	if s.stop() {
+		_ = s.lines.Close()
+	}
+}
+
+// stop stops the reader goroutine, if any, and reports whether it has returned (false: it is
+// blocked on its input).
+func (s *batchSource) stop() bool {
 	if s.closed {
-		return
+		return false
 	}
 	s.closed = true
 	if s.full != nil {
@@ -399,8 +503,8 @@ func (s *batchSource) close() {
 		select {
 		case <-s.done:
 		default:
-			return
+			return false
 		}
 	}
-	_ = s.lines.Close()
+	return true
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/examples/bench"
 )
@@ -28,20 +31,24 @@ func w1Input(b *testing.B) []byte {
 // benchReplay runs runReplay b.N times over what open returns, with the default batch size and
 // the heap ballast of `eddy replay`, and reports events/s.
 func benchReplay(b *testing.B, size int64, open func() io.Reader) {
+	benchReplayWorkers(b, size, runtime.GOMAXPROCS(0), open)
+}
+
+func benchReplayWorkers(b *testing.B, size int64, workers int, open func() io.Reader) {
 	const n = 1_000_000
 	_, c, err := loadSpec("../../examples/bench/w1.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	parallel := runtime.GOMAXPROCS(0) > 1
-	bs := defaultBatch(parallel)
-	ballast := heapBallast()
-	defer runtime.KeepAlive(ballast)
+	bs := defaultBatch(workers)
+	heap := newHeapBudget()
+	defer heap.restore()
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
-		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, parallel)
+		st, err := runReplay(context.Background(), c, open(), "w1", io.Discard, nil, bs, workers, heap.check)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -50,6 +57,18 @@ func benchReplay(b *testing.B, size int64, open func() io.Reader) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	// On a machine other work shares, the CPU time the replay used tells more than the time it
+	// waited for it.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(n*b.N), "cpu-ns/event")
+}
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReplayW1 measures `eddy replay` over W1 input held in memory (no disk), to compare
@@ -58,6 +77,16 @@ func benchReplay(b *testing.B, size int64, open func() io.Reader) {
 func BenchmarkReplayW1(b *testing.B) {
 	in := w1Input(b)
 	benchReplay(b, int64(len(in)), func() io.Reader { return bytes.NewReader(in) })
+}
+
+// BenchmarkReplayW1Workers is BenchmarkReplayW1 split over 1, 2 and 4 pipelines.
+func BenchmarkReplayW1Workers(b *testing.B) {
+	in := w1Input(b)
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			benchReplayWorkers(b, int64(len(in)), n, func() io.Reader { return bytes.NewReader(in) })
+		})
+	}
 }
 
 // BenchmarkReplayW1File is BenchmarkReplayW1 reading a file, plain and gzip-compressed, as

@@ -65,14 +65,15 @@ func TestRunReplayBatches(t *testing.T) {
 	var first string
 	for _, batch := range []int{100_000, 1, 3, 1000, 8192} {
 		for _, mode := range []struct {
-			gz, parallel bool // parallel: with the reader goroutine
-		}{{false, false}, {false, true}, {true, false}, {true, true}} {
+			gz      bool
+			workers int
+		}{{false, 1}, {false, 2}, {true, 1}, {true, 3}, {false, 8}} {
 			src := in
 			if mode.gz {
 				src = z.Bytes()
 			}
 			var out, dead bytes.Buffer
-			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.parallel)
+			st, err := runReplay(context.Background(), c, bytes.NewReader(src), "w1.ndjson", &out, &failureSink{w: &dead, json: true}, batch, mode.workers, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,16 +148,16 @@ func checkReplayOutput(t *testing.T, out string, good []bench.Event, late map[in
 			continue
 		}
 		var le struct {
-			Type, ID string
-			Event    json.RawMessage
+			Type, Record string // Record: the event's own id (ID is the late output's)
+			Event        json.RawMessage
 		}
 		if err := json.Unmarshal([]byte(l), &le); err != nil || le.Type != "late" {
 			t.Fatalf("output line %q: %v", l, err)
 		}
 		var n int
-		fmt.Sscanf(strings.TrimPrefix(le.ID, "w1.ndjson:"), "%d", &n)
+		fmt.Sscanf(strings.TrimPrefix(le.Record, "w1.ndjson:"), "%d", &n)
 		if string(le.Event) != late[n] {
-			t.Fatalf("late event %s: %s, want line %d %s", le.ID, le.Event, n, late[n])
+			t.Fatalf("late event %s: %s, want line %d %s", le.Record, le.Event, n, late[n])
 		}
 		lateSeen++
 	}
@@ -185,7 +186,7 @@ func TestRunReplayInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, true)
+		_, err := runReplay(ctx, c, pr, "stdin", io.Discard, nil, 1000, 2, nil)
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -205,4 +206,58 @@ func headOf(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// slowWriter cancels a context at its first write and counts the writes after it.
+type slowWriter struct {
+	cancel func()
+	writes int
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	s.writes++
+	s.cancel()
+	time.Sleep(5 * time.Millisecond)
+	return len(p), nil
+}
+
+// An interrupt during the flush at the end of a replay stops it within a buffer or two, rather
+// than after writing every result. W1's 60 s windows over 20 s of events from 50,000 keys all
+// fire at the end: the first write is the flush's.
+func TestReplayInterruptFlush(t *testing.T) {
+	_, c, err := loadSpec("../../examples/bench/w1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	for _, e := range bench.Generate(3, 20_000, 50_000) {
+		in.Write(e.AppendJSON(nil))
+		in.WriteByte('\n')
+	}
+	// Uninterrupted, the flush writes a result per key: many buffers.
+	var all countWriter
+	st, err := runReplay(context.Background(), c, bytes.NewReader(in.Bytes()), "w1", &all, nil, 4096, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.writes < 10 || st.Windows < 15_000 {
+		t.Fatalf("the whole replay took %d writes: not a long flush", all.writes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &slowWriter{cancel: cancel}
+	_, err = runReplay(ctx, c, bytes.NewReader(in.Bytes()), "w1", w, nil, 4096, 2, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if w.writes > 2 {
+		t.Fatalf("%d writes after the interrupt (of %d in all)", w.writes, all.writes)
+	}
+}
+
+type countWriter struct{ writes int }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return len(p), nil
 }

@@ -45,10 +45,14 @@ the events given as arguments, one JSON object each, to --to:
                                          ordering key to the event key (the subscription must
                                          have message ordering on). PUBSUB_EMULATOR_HOST is
                                          honoured; otherwise application default credentials
+  kafka://BROKER1,BROKER2/TOPIC          a Kafka topic (idempotent producer), keyed by the event
+                                         key, so that each key's events share a partition, in order
   eventhubs://NAMESPACE/HUB              an event hub, in batches by partition key (the event
                                          key), so that each key's events share a partition, in
                                          order. Credentials from EVENTHUB_CONNECTION_STRING, else
                                          Microsoft Entra (az login, managed identity)
+  rabbit://, awssns://, awssqs://,       any other output URL (see the README's output URLs):
+  https://, log:, mem://                 each event as one message with its key, as it is
 
 The event key, which partitions the stream as the function's input.key expects, is --key (one key
 for all), or read from each event with --spec's input.key (a record without a readable key stops
@@ -88,7 +92,7 @@ exits 1 if any event was not sent.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.to, "to", "http://"+defaultIngest, "where to: eddy dev's http://HOST:PORT, kinesis://STREAM, gcppubsub://projects/P/topics/T or eventhubs://NAMESPACE/HUB")
+	fl.StringVar(&o.to, "to", "http://"+defaultIngest, "where to: eddy dev's http://HOST:PORT, kinesis://STREAM, gcppubsub://projects/P/topics/T, eventhubs://NAMESPACE/HUB or another output URL")
 	fl.StringVarP(&o.input, "input", "i", "", "newline-delimited events (gzip or plain); - for stdin")
 	fl.StringVar(&o.key, "key", "", "the key of every event: transport key for eddy dev ($key in a spec), partition or ordering key for a cloud")
 	fl.StringVar(&o.spec, "spec", "", "spec whose input (format, key, time) reads each event's key (cloud targets)")

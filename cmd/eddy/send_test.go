@@ -73,7 +73,7 @@ func TestSendKinesis(t *testing.T) {
 	for _, args := range [][]string{
 		{"send", "--to", to, "--wait", "{}"},
 		{"send", "--to", "http://127.0.0.1:1", "--spec", "testdata/alarms.yaml", "{}"},
-		{"send", "--to", "kafka://x", "{}"},
+		{"send", "--to", "nats://x", "{}"},
 	} {
 		if code, _, stderr := runEnv(t, "", false, args...); code != 2 {
 			t.Errorf("%q: exit %d: %s", args, code, stderr)

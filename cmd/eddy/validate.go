@@ -44,6 +44,8 @@ and the exit code is 1 if any spec has a problem, 0 if all are valid.`,
 					path = defaultSpec
 				}
 				fmt.Fprintf(e.stdout, "%s: ok: function %s (%s)\n", path, c.Name(), describe(f))
+				// Decided here, not per message: shown so a keyless stream holds no surprise.
+				fmt.Fprintf(e.stdout, "  partitioning: %s\n", f.Partitioning())
 			}
 			if bad > 0 {
 				return fmt.Errorf("%d of %d specs invalid", bad, len(args))

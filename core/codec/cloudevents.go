@@ -1,9 +1,7 @@
 package codec
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"strings"
 	"time"
 
@@ -298,23 +296,20 @@ func (d *Decoder) decodeStructuredCE(rec *core.Record) *core.Failure {
 
 // AppendCloudEvent appends out as a structured-mode CloudEvent (JSON format, specversion 1.0):
 // type "dev.eddy.<out.Type()>", the given source, subject = the output's key, time = the decision
-// time, the window end or the late event's time, data = out's JSON. The id is the decision id when
-// there is one, else a hash of the data, so a replay writes the same ids.
+// time, the window end or the late event's time, data = out's JSON. The id is core.OutputID(out), the
+// output's deterministic id, so a replay writes the same ids.
 func AppendCloudEvent(b []byte, out core.Output, source string) []byte {
 	data := out.AppendJSON(nil)
-	var id, subject string
+	id := core.OutputID(out)
+	var subject string
 	var t time.Time
 	switch o := out.(type) {
 	case *core.Decision:
-		id, subject, t = o.ID, o.Key, o.Time
+		subject, t = o.Key, o.Time
 	case *core.WindowResult:
 		subject, t = o.Key, o.End
 	case *core.Late:
 		subject, t = o.Key, o.Time
-	}
-	if id == "" {
-		sum := sha256.Sum256(data)
-		id = hex.EncodeToString(sum[:16])
 	}
 	b = append(b, `{"specversion":"1.0","id":`...)
 	b = core.AppendString(b, id)

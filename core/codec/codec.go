@@ -84,6 +84,7 @@ type Config struct {
 	// See Path for the syntax.
 	Paths []string
 	// Key is the path the event key comes from ("" with no KeyFunc: every event has the key "").
+	// With "$key", a record without a transport key has the key "" too.
 	// A number is formatted as core.AppendNumber does ("42", not "42.000000"); a bool as "true" or
 	// "false"; an absent, null, object or array value fails the record.
 	Key string
@@ -455,6 +456,11 @@ func (d *Decoder) key(rec *core.Record) (string, *core.Failure) {
 		}
 		return "false", nil
 	case core.Missing:
+		if d.c.paths[d.c.keySlot].Source == RecordKey {
+			// key: $key on a message without a transport key (Pub/Sub without an ordering key,
+			// Event Hubs with a null partition key): the key of keyless events, not a dead letter.
+			return "", nil
+		}
 		return "", d.fieldFailure(rec, d.c.keySlot, "missing", ErrMissing)
 	case core.Null:
 		return "", d.fieldFailure(rec, d.c.keySlot, "null", ErrMissing)

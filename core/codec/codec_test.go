@@ -149,6 +149,21 @@ func TestDecodeSpecialPaths(t *testing.T) {
 	}
 }
 
+// key: $key on a message without a transport key (Pub/Sub without an ordering key, Event Hubs
+// with a null partition key) gives the key of keyless events, "", rather than failing the record;
+// a payload field that is missing still fails it.
+func TestDecodeTransportKeyAbsent(t *testing.T) {
+	for _, format := range []string{FormatJSON, FormatRaw} {
+		ev, err := decode(t, Config{Format: format, Key: "$key", ProcessingTime: true}, core.Record{ID: "m-1", Data: []byte(`{"v":1}`)})
+		if err != nil || ev.Key != "" {
+			t.Errorf("%s, $key, no transport key: key %q, %v; want \"\" and no failure", format, ev.Key, err)
+		}
+	}
+	if _, err := decode(t, Config{Key: "device", ProcessingTime: true}, core.Record{ID: "m-2", Key: "pk", Data: []byte(`{"v":1}`)}); err == nil {
+		t.Error("a missing key field decoded")
+	}
+}
+
 func TestDecodeKeyForms(t *testing.T) {
 	tests := []struct {
 		payload, want string

@@ -57,12 +57,13 @@ func TestAppendCloudEvent(t *testing.T) {
 			t.Errorf("round trip: %+v, %v", ev, err)
 		}
 	}
+	// The id is the output's (core.OutputID): a window's revision is another output, another id.
 	res2 := res.Clone()
-	res2.Values[0].Num = 4
+	res2.Revision++
 	a, _ := eventID(AppendCloudEvent(nil, res, "s"))
 	b, _ := eventID(AppendCloudEvent(nil, res2, "s"))
-	if a == b {
-		t.Error("different results got the same id")
+	if a == b || a != core.OutputID(res) {
+		t.Errorf("ids %q and %q (revision %d and %d); want core.OutputID %q, and a new revision another", a, b, res.Revision, res2.Revision, core.OutputID(res))
 	}
 }
 

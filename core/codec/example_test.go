@@ -110,7 +110,7 @@ func ExampleAppendCloudEvent() {
 		Values: []core.NamedValue{{Name: "count", Num: 3}}}
 	os.Stdout.Write(codec.AppendCloudEvent(nil, res, "//eddy/w1"))
 	fmt.Println()
-	// Output: {"specversion":"1.0","id":"b9d37cbf570958c061cc4b2ec5088e8b","source":"//eddy/w1","type":"dev.eddy.window","subject":"sensor-0042","time":"2023-11-14T22:15:00.000Z","datacontenttype":"application/json","data":{"type":"window","function":"w1","key":"sensor-0042","start":"2023-11-14T22:14:00.000Z","end":"2023-11-14T22:15:00.000Z","revision":0,"values":{"count":3}}}
+	// Output: {"specversion":"1.0","id":"10970226054c611ae5a238b0971f7e93","source":"//eddy/w1","type":"dev.eddy.window","subject":"sensor-0042","time":"2023-11-14T22:15:00.000Z","datacontenttype":"application/json","data":{"type":"window","id":"10970226054c611ae5a238b0971f7e93","function":"w1","key":"sensor-0042","start":"2023-11-14T22:14:00.000Z","end":"2023-11-14T22:15:00.000Z","revision":0,"values":{"count":3}}}
 }
 
 func ExampleParsePath() {

@@ -1,6 +1,7 @@
 package eddytest_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -16,7 +17,11 @@ func TestPress(t *testing.T) {
 	got := eddytest.Run(t, fn, "testdata/events.ndjson", eddytest.Partitions(3), eddytest.Batch(7))
 	kinds := map[string]int{}
 	for _, l := range got {
-		kinds[l[9:strings.Index(l[9:], `"`)+9]]++
+		var o struct{ Type string }
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("output %s: %v", l, err)
+		}
+		kinds[o.Type]++
 	}
 	// The events were made to give each kind of output: windows, the alarm and the pattern, a late
 	// event and a dead letter.

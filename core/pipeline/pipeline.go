@@ -69,6 +69,10 @@ type Pipeline struct {
 	maxTs       int64
 	seen        bool
 	lastArrival time.Time
+	// shared: the watermark moves only through AdvanceTo (a replay split by key, see AddShared).
+	shared bool
+	// stage is what is emitting now (see Stage).
+	stage int
 
 	ev  core.Event
 	err error
@@ -142,6 +146,9 @@ func (b *Builder) Build(newDecoder func(paths []string) (Decoder, error)) (*Pipe
 
 // Function returns the function's name.
 func (p *Pipeline) Function() string { return p.fn }
+
+// OutOfOrder is how far behind the greatest event time the watermark stays.
+func (p *Pipeline) OutOfOrder() time.Duration { return time.Duration(p.ooo) }
 
 // Fields returns the field table, for tools that decode events themselves.
 func (p *Pipeline) Fields() *core.FieldTable { return &p.fields }
@@ -263,7 +270,7 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 		res.Stats.Late++
 		p.emit(late)
 	}
-	if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
+	if t := ev.Time.UnixNano(); !p.shared && (!p.seen || t > p.maxTs) {
 		p.maxTs, p.seen = t, true
 		return p.advance(p.Watermark())
 	}
@@ -286,13 +293,60 @@ func (p *Pipeline) onDecision(d *core.Decision) {
 }
 
 func (p *Pipeline) advance(wm time.Time) error {
+	p.stage = StageWindows
 	if p.op != nil {
 		p.op.Advance(wm, p.onWin)
 	}
-	for _, m := range p.matchers {
+	for i, m := range p.matchers {
+		p.stage = StagePatterns + i
 		m.Advance(wm, p.onMatch)
 	}
+	p.stage = StageAdd
 	return p.takeErr()
+}
+
+// Stages of a pipeline's work, as Stage reports them.
+const (
+	// StageAdd: adding a record (late events, windows re-emitted because of a late event, count
+	// windows).
+	StageAdd = 0
+	// StageWindows: the watermark moved and windows fire, in order of end time, then key; each
+	// window result is followed by the decisions drawn from it.
+	StageWindows = 1
+	// StagePatterns is the first pattern matcher releasing the events the watermark passed;
+	// StagePatterns+i is matcher i. Its decisions come in order of decision time.
+	StagePatterns = 2
+)
+
+// Stage tells, from inside an emit callback, which part of the pipeline's work is emitting (StageAdd,
+// StageWindows, StagePatterns+i). A caller that interleaves the outputs of several pipelines, each
+// owning some of a partition's keys, uses it to put them in the order one pipeline would have.
+func (p *Pipeline) Stage() int { return p.stage }
+
+// AddShared processes one record decoded ahead (dec from a decoder of NewDecoder) in a partition
+// whose keys are split over several pipelines (a replay on many cores): unlike RunDecoded it
+// leaves the watermark where it is, since the greatest event time is the whole partition's, which
+// the caller passes to AdvanceTo before each record. The record's failure, if any, and counts go
+// to res.
+func (p *Pipeline) AddShared(ctx context.Context, res *core.Result, rec *core.Record, dec *Decoded, emit func(core.Output)) error {
+	p.shared = true
+	p.begin(ctx, res, emit)
+	defer p.end()
+	res.Stats.Records++
+	return p.addDecoded(rec, &dec.Event, dec.Err)
+}
+
+// AdvanceTo raises the greatest event time seen to maxTs (Unix nanoseconds) when that is later and
+// fires what the watermark then passes. With AddShared, it makes each of the pipelines that share a
+// partition's keys see the watermark the partition's single pipeline would see.
+func (p *Pipeline) AdvanceTo(ctx context.Context, res *core.Result, maxTs int64, emit func(core.Output)) error {
+	if p.seen && maxTs <= p.maxTs {
+		return nil
+	}
+	p.maxTs, p.seen = maxTs, true
+	p.begin(ctx, res, emit)
+	defer p.end()
+	return p.advance(p.Watermark())
 }
 
 // begin points outputs of the coming work at res and emit.
@@ -351,13 +405,16 @@ func (p *Pipeline) Flush(ctx context.Context, emit func(core.Output)) (core.Resu
 	var res core.Result
 	p.begin(ctx, &res, emit)
 	defer p.end()
+	p.stage = StageWindows
 	if p.op != nil {
 		p.op.Flush(p.onWin)
 	}
 	end := time.Unix(0, 1<<63-1).UTC()
-	for _, m := range p.matchers {
+	for i, m := range p.matchers {
+		p.stage = StagePatterns + i
 		m.Advance(end, p.onMatch)
 	}
+	p.stage = StageAdd
 	res.Watermark = p.Watermark()
 	return res, p.takeErr()
 }

@@ -239,8 +239,8 @@ func ExamplePipeline() {
 	p.Run(context.Background(), core.Batch{Partition: "0", Records: recs}, print)
 	p.Flush(context.Background(), print)
 	// Output:
-	// {"type":"window","function":"temps","key":"lab","start":"2026-11-25T08:00:00.000Z","end":"2026-11-25T08:01:00.000Z","revision":0,"values":{"count":2,"avg_temp":22}}
-	// {"type":"window","function":"temps","key":"lab","start":"2026-11-25T08:01:00.000Z","end":"2026-11-25T08:02:00.000Z","revision":0,"values":{"count":1,"avg_temp":25}}
+	// {"type":"window","id":"eb56a2c95de558177bda9f2d27619cbb","function":"temps","key":"lab","start":"2026-11-25T08:00:00.000Z","end":"2026-11-25T08:01:00.000Z","revision":0,"values":{"count":2,"avg_temp":22}}
+	// {"type":"window","id":"7353761f4f511993af6f0af05f573338","function":"temps","key":"lab","start":"2026-11-25T08:01:00.000Z","end":"2026-11-25T08:02:00.000Z","revision":0,"values":{"count":1,"avg_temp":25}}
 }
 
 // TestTickExpiresIdleRuleState: a key whose alarm fired and then went quiet is resolved and dropped

@@ -84,6 +84,8 @@ type Config struct {
 	MaxAttempts int
 	// Logger gets debug lines on lost races (default: slog.Default()).
 	Logger *slog.Logger
+	// Observer, if set, gets an Observation of every Run and Tick (metrics); nil costs nothing.
+	Observer Observer
 }
 
 // Runner runs batches. It is safe for concurrent use, including on the same partition.
@@ -153,7 +155,10 @@ type loaded struct {
 
 func (r *Runner) load(ctx context.Context, partition string) (*loaded, error) {
 	key := r.Key(partition)
+	o := probeFrom(ctx)
+	t0 := o.start()
 	e, err := r.cfg.Store.Get(ctx, key)
+	o.loaded(t0, len(e.Value))
 	if err != nil {
 		return nil, fmt.Errorf("runner: function %q partition %q: load state: %w", r.cfg.Function, partition, err)
 	}
@@ -233,6 +238,13 @@ func (r *Runner) Run(ctx context.Context, b core.Batch) (core.Result, error) {
 	if b.Now.IsZero() {
 		b.Now = time.Now()
 	}
+	if r.cfg.Observer != nil {
+		return r.observeRun(ctx, b)
+	}
+	return r.runBatch(ctx, b)
+}
+
+func (r *Runner) runBatch(ctx context.Context, b core.Batch) (core.Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := r.runOnce(ctx, b)
 		if err == nil || !errors.Is(err, state.ErrConflict) {
@@ -293,7 +305,10 @@ func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded,
 	if err := r.emit(ctx, partition, res); err != nil {
 		return err
 	}
+	o := probeFrom(ctx)
+	t0 := o.start()
 	_, err = r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
+	o.committed(t0, len(val), err)
 	var be *state.BudgetError
 	if errors.As(err, &be) {
 		return r.budgetError(partition, l.proc, be.Size, be.Budget)
@@ -313,6 +328,10 @@ func (r *Runner) budgetError(partition string, p Processor, size, budget int) er
 }
 
 func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) error {
+	// The dead-letter envelope names where a record failed; the processor knows neither.
+	for _, f := range res.Failures {
+		f.Function, f.Partition = r.cfg.Function, partition
+	}
 	if r.cfg.Sink != nil && len(res.Outputs) > 0 {
 		if err := r.cfg.Sink.Emit(ctx, res.Outputs); err != nil {
 			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)
@@ -330,6 +349,13 @@ func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) e
 // invocation can close the windows of a stream that has gone quiet. A partition with no stored state
 // has nothing to close. The state is committed only if the tick changed it.
 func (r *Runner) Tick(ctx context.Context, partition string, now time.Time) (core.Result, error) {
+	if r.cfg.Observer != nil {
+		return r.observeTick(ctx, partition, now)
+	}
+	return r.tickPartition(ctx, partition, now)
+}
+
+func (r *Runner) tickPartition(ctx context.Context, partition string, now time.Time) (core.Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := r.tickOnce(ctx, partition, now)
 		if err == nil || !errors.Is(err, state.ErrConflict) {

@@ -253,6 +253,10 @@ func TestFailuresGoToDeadLetterAndCountAsApplied(t *testing.T) {
 	if len(res.Failures) != 1 || len(e.sink.failures) != 1 || e.sink.failures[0].Record.ID != "id-2" {
 		t.Fatalf("failures %v, dead-lettered %v; want record id-2", res.Failures, e.sink.failures)
 	}
+	// The dead-letter envelope names the function and the partition (the wire contract).
+	if f := e.sink.failures[0]; f.Function != "count" || f.Partition != "p" {
+		t.Fatalf("dead letter function %q partition %q; want the runner's function and partition p", f.Function, f.Partition)
+	}
 	res, err = e.r.Run(ctx, core.Batch{Partition: "p", Records: rs, Now: t0})
 	if err != nil || res.Stats.Skipped != 4 || len(e.sink.failures) != 1 {
 		t.Fatalf("replay: %v stats %+v dead-lettered %d; the bad record is applied (dead-lettered once)", err, res.Stats, len(e.sink.failures))

@@ -109,7 +109,10 @@ func (s *Sink) Send(ctx context.Context, msgs []*driver.Message) error {
 // only the earlier was rejected; drivers that keep per-key order reject a key's later messages
 // along with the first that failed.
 func (s *Sink) sendBatch(ctx context.Context, msgs []*driver.Message) error {
-	backoff := 100 * time.Millisecond
+	backoff := s.opts.Backoff
+	if backoff <= 0 {
+		backoff = 100 * time.Millisecond
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.d.Send(ctx, msgs)
 		if err == nil {
@@ -127,6 +130,10 @@ func (s *Sink) sendBatch(ctx context.Context, msgs []*driver.Message) error {
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("sink: send %d messages (first %s): %w", len(msgs), msgs[0].ID, ctx.Err())
+		}
+		var perm *driver.PermanentError
+		if errors.As(err, &perm) {
+			return fmt.Errorf("sink: send %d messages (first %s): %w", len(msgs), msgs[0].ID, err)
 		}
 		if attempt >= s.opts.MaxAttempts {
 			return fmt.Errorf("sink: send %d messages (first %s) after %d attempts: %w", len(msgs), msgs[0].ID, attempt, err)

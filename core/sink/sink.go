@@ -17,13 +17,16 @@
 //	eddy_time      the output's event time (window end, decision time, late event time), RFC 3339 ms
 //
 // and for a dead letter also eddy_reason, eddy_field, eddy_record, eddy_partition, eddy_offset.
-// Transports with attributes, properties or headers carry these as such; all carry the same facts
-// in the body, whose JSON has "id" and "type" members. In CloudEvents mode (format=cloudevents) the
-// body is a structured CloudEvent whose id is eddy_id and whose type is "dev.eddy.<eddy_type>".
+// Transports with attributes, properties or headers carry these as such. Every body carries the id
+// and the type too, for transports without metadata (Kinesis, files) and for consumers that keep
+// only the payload: a JSON body's first member is "eddy_id", followed by the output's own JSON
+// (whose "type" member is eddy_type); a decision's "id" is the same id. In CloudEvents mode
+// (format=cloudevents) the body is a structured CloudEvent whose id is eddy_id and whose type is
+// "dev.eddy.<eddy_type>".
 //
 // A dead letter's body is the envelope
 //
-//	{"type":"deadletter","id":..,"function":..,"record":..,"partition":..,"offset":..,"field":..,
+//	{"eddy_id":..,"type":"deadletter","function":..,"record":..,"partition":..,"offset":..,"field":..,
 //	 "reason":..,"attributes":{..},"data_base64":"<the original bytes>","data":"<them as text, if UTF-8>"}
 //
 // so a record can be inspected and reprocessed byte for byte.
@@ -37,6 +40,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/eddyhq/eddy/core"
@@ -57,22 +61,18 @@ const (
 	MetaOffset    = "eddy_offset"
 )
 
+// Content types of message bodies.
+const (
+	ContentTypeJSON        = "application/json"
+	ContentTypeCloudEvents = "application/cloudevents+json"
+)
+
 // TypeDeadLetter is the eddy_type of a dead letter.
 const TypeDeadLetter = "deadletter"
 
 // OutputID is an output's deterministic id: equal outputs get equal ids on every run and every
 // cloud, so a re-emitted output carries the id of its first copy.
-func OutputID(o core.Output) string {
-	switch v := o.(type) {
-	case *core.Decision:
-		return v.ID
-	case *core.WindowResult:
-		return core.DecisionID(v.Function, "window", v.Key, core.Span{Start: v.Start, End: v.End}, "window", v.Revision)
-	case *core.Late:
-		return core.DecisionID(v.Function, "late", v.Key, core.Span{Start: v.Time, End: v.Time}, v.Pos.Partition+"/"+v.Pos.Offset+"/"+v.ID, 0)
-	}
-	return core.DecisionID("", o.Type(), "", core.Span{}, string(o.AppendJSON(nil)), 0)
-}
+func OutputID(o core.Output) string { return core.OutputID(o) }
 
 // DeadLetterID is a dead letter's deterministic id, from where the record was and what it was.
 func DeadLetterID(f *core.Failure) string {
@@ -124,6 +124,9 @@ type Options struct {
 	Source string
 	// MaxAttempts bounds the sends of one message the transport keeps rejecting (default 8).
 	MaxAttempts int
+	// Backoff is the first delay before a resend (default 100 ms), doubled each attempt up to 5 s,
+	// with jitter.
+	Backoff time.Duration
 }
 
 // Message builds the wire message of an output. Body is the output's JSON, or a CloudEvent in
@@ -139,16 +142,34 @@ func Message(o core.Output, opts *Options) *driver.Message {
 		md[MetaTime] = t[1 : len(t)-1]
 	}
 	var body []byte
+	ct := ContentTypeJSON
 	if opts != nil && opts.Format == CloudEvents {
+		ct = ContentTypeCloudEvents
 		src := opts.Source
 		if src == "" {
 			src = "eddy"
 		}
 		body = appendCloudEvent(nil, o, id, key, md[MetaTime], src)
 	} else {
-		body = o.AppendJSON(nil)
+		// Most outputs fit: one allocation instead of the appends' three or four.
+		body = appendWithID(make([]byte, 0, 256), o, id)
 	}
-	return &driver.Message{ID: id, Key: key, Body: body, Metadata: md}
+	return &driver.Message{ID: id, Key: key, Body: body, ContentType: ct, Metadata: md}
+}
+
+// appendWithID appends the output's JSON with "eddy_id" as its first member.
+func appendWithID(b []byte, o core.Output, id string) []byte {
+	b = append(b, `{"eddy_id":`...)
+	b = core.AppendString(b, id)
+	b = append(b, ',')
+	at := len(b)
+	b = o.AppendJSON(b)
+	if len(b) > at+2 && b[at] == '{' && b[at+1] != '}' {
+		// Drop the output's own opening brace: its members follow ours.
+		return append(b[:at], b[at+1:]...)
+	}
+	// An empty object (no output writes one): keep the id alone.
+	return append(b[:at-1], '}')
 }
 
 // DeadLetter builds the wire message of a failed record: the envelope described in the package
@@ -163,13 +184,14 @@ func DeadLetter(f *core.Failure) *driver.Message {
 	if f.Record.Key != "" {
 		md[MetaKey] = f.Record.Key
 	}
-	return &driver.Message{ID: id, Key: f.Record.Key, Body: AppendDeadLetter(nil, f), Metadata: md}
+	return &driver.Message{ID: id, Key: f.Record.Key, Body: AppendDeadLetter(nil, f), ContentType: ContentTypeJSON, Metadata: md}
 }
 
 // AppendDeadLetter appends the dead-letter envelope of f.
 func AppendDeadLetter(b []byte, f *core.Failure) []byte {
-	b = append(b, `{"type":"deadletter","id":`...)
+	b = append(b, `{"eddy_id":`...)
 	b = core.AppendString(b, DeadLetterID(f))
+	b = append(b, `,"type":"deadletter"`...)
 	for _, kv := range [...][2]string{{"function", f.Function}, {"record", f.Record.ID}, {"partition", f.Partition},
 		{"offset", f.Record.Offset}, {"field", f.Field}, {"reason", f.Reason}} {
 		b = append(b, ',', '"')

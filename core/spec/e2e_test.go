@@ -86,13 +86,13 @@ func TestEndToEnd(t *testing.T) {
 		[2]float64{30, 20}, // [30s,40s): avg 20, hot resolves
 	))
 	want := []string{
-		`{"type":"window","function":"e2e","key":"a","start":"1970-01-01T00:00:00.000Z","end":"1970-01-01T00:00:10.000Z","revision":0,"values":{"avg":15,"n":2}}`,
-		`{"type":"window","function":"e2e","key":"a","start":"1970-01-01T00:00:10.000Z","end":"1970-01-01T00:00:20.000Z","revision":0,"values":{"avg":13,"n":2}}`,
-		`{"type":"window","function":"e2e","key":"a","start":"1970-01-01T00:00:20.000Z","end":"1970-01-01T00:00:30.000Z","revision":0,"values":{"avg":65.33333333333333,"n":3}}`,
+		`{"type":"window","id":"e8859bac62a28a0baa21457574f45de4","function":"e2e","key":"a","start":"1970-01-01T00:00:00.000Z","end":"1970-01-01T00:00:10.000Z","revision":0,"values":{"avg":15,"n":2}}`,
+		`{"type":"window","id":"5c4601ef2a00283e66aea3023fe3e287","function":"e2e","key":"a","start":"1970-01-01T00:00:10.000Z","end":"1970-01-01T00:00:20.000Z","revision":0,"values":{"avg":13,"n":2}}`,
+		`{"type":"window","id":"d5100067ca4ff7ab716dc64fd3c77b4a","function":"e2e","key":"a","start":"1970-01-01T00:00:20.000Z","end":"1970-01-01T00:00:30.000Z","revision":0,"values":{"avg":65.33333333333333,"n":3}}`,
 		`{"type":"decision","id":"89552fc918f148f099badefaa9344bb0","function":"e2e","rule":"hot","key":"a","state":"firing","severity":"critical","time":"1970-01-01T00:00:30.000Z","window":{"start":"1970-01-01T00:00:20.000Z","end":"1970-01-01T00:00:30.000Z"},"values":{"avg":65.33333333333333,"n":3}}`,
 		`{"type":"decision","id":"0f1d06727829a523671916a88337949f","function":"e2e","rule":"jump","key":"a","state":"anomaly","time":"1970-01-01T00:00:30.000Z","window":{"start":"1970-01-01T00:00:20.000Z","end":"1970-01-01T00:00:30.000Z"},"values":{"avg":65.33333333333333,"n":3,"anomaly.score":51.33333333333333,"anomaly.mean":14,"anomaly.stddev":1}}`,
 		`{"type":"decision","id":"55d259ce9fb90aeddb6f6da2d264b49f","function":"e2e","rule":"spike","key":"a","state":"matched","time":"1970-01-01T00:00:22.000Z","window":{"start":"1970-01-01T00:00:20.000Z","end":"1970-01-01T00:00:22.000Z"},"values":{"count":3,"high.count":2,"high.first.value":95,"high.last.value":96,"low.count":1,"low.value":5}}`,
-		`{"type":"window","function":"e2e","key":"a","start":"1970-01-01T00:00:30.000Z","end":"1970-01-01T00:00:40.000Z","revision":0,"values":{"avg":20,"n":1}}`,
+		`{"type":"window","id":"0fa2cb02edb178bf3c4ce0b83d98b418","function":"e2e","key":"a","start":"1970-01-01T00:00:30.000Z","end":"1970-01-01T00:00:40.000Z","revision":0,"values":{"avg":20,"n":1}}`,
 		`{"type":"decision","id":"a49fa9a5effea484cb55d0872e88f85d","function":"e2e","rule":"hot","key":"a","state":"resolved","severity":"critical","time":"1970-01-01T00:00:40.000Z","window":{"start":"1970-01-01T00:00:30.000Z","end":"1970-01-01T00:00:40.000Z"},"values":{"avg":20,"n":1}}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -152,10 +152,6 @@ func values(vs []core.NamedValue, names []string) json.RawMessage {
 	return core.AppendValues(nil, kept)
 }
 
-func windowOf(r *core.WindowResult, names []string) Window {
-	return Window{Start: r.Start.UTC(), End: r.End.UTC(), Revision: r.Revision, Values: values(r.Values, names)}
-}
-
 func decisionOf(d *core.Decision) DecisionRow {
 	return DecisionRow{ID: d.ID, Rule: d.Rule, Key: d.Key, State: d.State, Severity: d.Severity,
 		Time: d.Time.UTC(), Since: d.Time.UTC(), Start: d.Window.Start.UTC(), End: d.Window.End.UTC(), Values: core.AppendValues(nil, d.Values)}

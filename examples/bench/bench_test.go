@@ -7,6 +7,8 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +45,8 @@ func run(t testing.TB, cfg pipeline.Config, recs []core.Record) (outs []string, 
 
 func windowLine(key string, start, end int64, vals ...core.NamedValue) string {
 	r := core.WindowResult{Function: "", Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end), Values: vals}
-	return string(r.AppendJSON(nil))
+	s, _ := stripWindow(string(r.AppendJSON(nil)), "")
+	return s
 }
 
 func byKey(evs []Event) map[string][]Event {
@@ -142,17 +145,31 @@ func refW4(evs []Event) []string {
 	return out
 }
 
-// stripFunction drops the "function" member so engine and reference lines compare.
+// windowsOnly keeps fn's window results, without their "id" and "function" members (the id folds
+// in the function's name), so engine and reference lines compare.
 func windowsOnly(t *testing.T, outs []string, fn string) []string {
 	t.Helper()
 	var ws []string
-	prefix := `{"type":"window","function":"` + fn + `",`
 	for _, o := range outs {
-		if len(o) > len(prefix) && o[:len(prefix)] == prefix {
-			ws = append(ws, `{"type":"window","function":"",`+o[len(prefix):])
+		if s, ok := stripWindow(o, fn); ok {
+			ws = append(ws, s)
 		}
 	}
 	return ws
+}
+
+// stripWindow drops a window result line's "id" (32 hex digits) and its "function" member, which
+// must be fn.
+func stripWindow(line, fn string) (string, bool) {
+	const head = `{"type":"window","id":"`
+	if !strings.HasPrefix(line, head) || len(line) < len(head)+32 {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(line[len(head)+32:], `","function":`+strconv.Quote(fn)+`,`)
+	if !ok {
+		return "", false
+	}
+	return `{"type":"window",` + rest, true
 }
 
 func sameSet(t *testing.T, name string, got, want []string) {

@@ -1,10 +1,12 @@
 // Package send publishes events to the streams a deployed eddy function reads: Kinesis Data
-// Streams, Google Cloud Pub/Sub and Azure Event Hubs. It is what `eddy send --to URL` uses for
-// cloud targets:
+// Streams, Google Cloud Pub/Sub and Azure Event Hubs, and to any other transport the output
+// registry (core/sink) opens, such as rabbit:// or awssqs://. It is what `eddy send --to URL` uses
+// for cloud targets:
 //
 //	kinesis://STREAM[?region=R&endpoint=URL]            PutRecords, partition key = event key
 //	gcppubsub://projects/P/topics/T[?ordering=true]      ordering key = event key when asked
 //	eventhubs://NAMESPACE/HUB                           batches by partition key = event key
+//	kafka://BROKER1,BROKER2/TOPIC                       record key = event key, idempotent producer
 //
 // Each event is a Message carrying the ID that names it in errors (the input's "FILE:LINE") and
 // its key. Publishers retry what the service reports as failed, count it in Stats, and report
@@ -81,20 +83,21 @@ func (o Options) logger() *slog.Logger {
 }
 
 // Schemes are the URL schemes Open accepts.
-var Schemes = []string{"kinesis", "gcppubsub", "eventhubs"}
+var Schemes = []string{"kinesis", "gcppubsub", "eventhubs", "kafka"}
 
-// IsCloudURL tells whether rawURL has one of Schemes.
+// IsCloudURL tells whether rawURL has one of Schemes, or another scheme of the output registry
+// (core/sink) other than plain http, which is eddy dev's ingest.
 func IsCloudURL(rawURL string) bool {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return false
+		return registered(schemeOf(rawURL))
 	}
 	for _, s := range Schemes {
 		if strings.EqualFold(scheme, s) {
 			return true
 		}
 	}
-	return false
+	return registered(strings.ToLower(scheme))
 }
 
 // Open returns the Publisher for rawURL (see the package documentation for the forms).
@@ -123,8 +126,17 @@ func Open(ctx context.Context, rawURL string, o Options) (Publisher, error) {
 		} else {
 			return nil, err
 		}
+	case "kafka":
+		if p, err := openKafka(ctx, u, o); err == nil {
+			return p, nil
+		} else {
+			return nil, err
+		}
 	}
-	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T or eventhubs://NAMESPACE/HUB)", rawURL, u.Scheme)
+	if registered(strings.ToLower(u.Scheme)) {
+		return openRegistry(ctx, rawURL, o)
+	}
+	return nil, fmt.Errorf("send to %q: unknown scheme %q (want kinesis://STREAM, gcppubsub://projects/P/topics/T, eventhubs://NAMESPACE/HUB or another output URL)", rawURL, u.Scheme)
 }
 
 // HashKey is the partition key of a message without a key: a hash of its data, so that equal

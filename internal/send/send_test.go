@@ -11,7 +11,9 @@ func TestOpenErrors(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv(EnvEventHubsConnection, "")
 	for _, c := range []struct{ url, want string }{
-		{"kafka://x", "unknown scheme"},
+		{"nats://x", "unknown scheme"},
+		{"kafka://x", "kafka://BROKER1,BROKER2/TOPIC"},
+		{"kafka://b:9092/t?timeout=soon", "timeout"},
 		{"kinesis://", "kinesis://STREAM"},
 		{"kinesis://s/extra", "kinesis://STREAM"},
 		{"kinesis://s?endpoint=nope", "endpoint"},
@@ -32,7 +34,7 @@ func TestOpenErrors(t *testing.T) {
 			p.Close(context.Background())
 		}
 	}
-	for u, want := range map[string]bool{"kinesis://s": true, "GCPPUBSUB://projects/p/topics/t": true, "eventhubs://n/h": true,
+	for u, want := range map[string]bool{"kinesis://s": true, "GCPPUBSUB://projects/p/topics/t": true, "eventhubs://n/h": true, "kafka://b:9092/t": true,
 		"http://127.0.0.1:8787": false, "kinesis:s": false} {
 		if IsCloudURL(u) != want {
 			t.Errorf("IsCloudURL(%q) = %v", u, !want)

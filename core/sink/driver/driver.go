@@ -7,7 +7,9 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 )
 
 // Message is one output on the wire: what every transport carries, whatever its format.
@@ -21,6 +23,10 @@ type Message struct {
 	Key string
 	// Body is the payload: the output's JSON, or a structured CloudEvent.
 	Body []byte
+	// ContentType is the body's media type, for transports that carry one (HTTP, Event Hubs,
+	// RabbitMQ): "application/json", or "application/cloudevents+json" for a structured
+	// CloudEvent. "" means application/json.
+	ContentType string
 	// Metadata holds the contract's metadata (sink.Meta*). Drivers whose transport has attributes,
 	// properties or headers carry every entry as one; those without (Kinesis, files) rely on the
 	// body, which holds the same facts.
@@ -75,3 +81,80 @@ func (e *PartialError) Error() string {
 
 // Unwrap returns the cause.
 func (e *PartialError) Unwrap() error { return e.Err }
+
+// PermanentError marks a failure that resending cannot fix (a request the transport refuses as
+// malformed or unauthorized, a destination that does not exist): the portable sink returns it at
+// once instead of retrying.
+type PermanentError struct{ Err error }
+
+// Error implements error.
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// SendPerKey sends msgs one at a time with send: each key's messages one after the other, in
+// order, different keys (and messages without a key) in parallel, at most concurrency at once. It
+// is Send for transports whose client takes one message at a time and batches concurrent ones
+// (gocloud.dev topics). When a message fails, the later messages of its key are not sent, and all
+// of them come back in a *PartialError; when ctx ends, the error is ctx's.
+func SendPerKey(ctx context.Context, msgs []*Message, concurrency int, send func(ctx context.Context, m *Message) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var groups [][]int
+	at := map[string]int{}
+	for i, m := range msgs {
+		if m.Key == "" {
+			groups = append(groups, []int{i})
+			continue
+		}
+		g, ok := at[m.Key]
+		if !ok {
+			g = len(groups)
+			at[m.Key] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	var (
+		mu     sync.Mutex
+		failed = make([]bool, len(msgs))
+		first  error
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, max(concurrency, 1))
+	)
+	for _, g := range groups {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for j, i := range g {
+				if err := send(ctx, msgs[i]); err != nil {
+					mu.Lock()
+					for _, k := range g[j:] {
+						failed[k] = true
+					}
+					if first == nil {
+						first = fmt.Errorf("message %s: %w", msgs[i].ID, err)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil && !errors.Is(first, err) {
+		return fmt.Errorf("%w (first failure: %v)", err, first)
+	}
+	pe := &PartialError{Err: first}
+	for i, f := range failed {
+		if f {
+			pe.Failed = append(pe.Failed, i)
+		}
+	}
+	return pe
+}

@@ -4,6 +4,7 @@ package memsink
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sync"
 
@@ -26,13 +27,37 @@ type Topic struct {
 	msgs []*driver.Message
 	// Lim is reported by Limits; zero means none.
 	Lim driver.Limits
+	// Reject, if set, is asked about each message Send gets, for tests of retries: a non-nil error
+	// rejects it, and with it the later messages of its key, as a transport that keeps per-key
+	// order does; Send then keeps the others and returns a *driver.PartialError.
+	Reject func(m *driver.Message) error
 }
 
 // Send implements driver.Sink; it copies the messages.
-func (t *Topic) Send(_ context.Context, msgs []*driver.Message) error {
+func (t *Topic) Send(ctx context.Context, msgs []*driver.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, m := range msgs {
+	var pe *driver.PartialError
+	var stopped map[string]bool
+	for i, m := range msgs {
+		if t.Reject != nil {
+			err := t.Reject(m)
+			if err == nil && stopped[m.Key] {
+				err = errors.New("an earlier message of its key was rejected")
+			}
+			if err != nil {
+				if pe == nil {
+					pe = &driver.PartialError{Err: err}
+					stopped = map[string]bool{}
+				}
+				pe.Failed = append(pe.Failed, i)
+				stopped[m.Key] = true
+				continue
+			}
+		}
 		c := *m
 		c.Body = append([]byte(nil), m.Body...)
 		c.Metadata = make(map[string]string, len(m.Metadata))
@@ -40,6 +65,9 @@ func (t *Topic) Send(_ context.Context, msgs []*driver.Message) error {
 			c.Metadata[k] = v
 		}
 		t.msgs = append(t.msgs, &c)
+	}
+	if pe != nil {
+		return pe
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/aws"
 	"github.com/eddyhq/eddy/adapters/aws/internal/testfn/fn"
+	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
 
@@ -46,7 +47,7 @@ func main() {
 			}
 		}
 	}
-	h, _, err := aws.OpenWith(ctx, cfg, newProc, wrapSink)
+	h, _, err := aws.OpenWith(ctx, cfg, env.Func("", newProc), wrapSink)
 	if err != nil {
 		fail(err)
 	}
@@ -56,10 +57,10 @@ func main() {
 var crashAfter, emits atomic.Int64
 
 // crashSink exits the process after the configured number of emits, between emit and commit.
-type crashSink struct{ aws.Output }
+type crashSink struct{ runner.Sink }
 
 func (c crashSink) Emit(ctx context.Context, outs []core.Output) error {
-	if err := c.Output.Emit(ctx, outs); err != nil {
+	if err := c.Sink.Emit(ctx, outs); err != nil {
 		return err
 	}
 	if n := crashAfter.Load(); n > 0 && emits.Add(1) == n {
@@ -72,7 +73,7 @@ func (c crashSink) Emit(ctx context.Context, outs []core.Output) error {
 	return nil
 }
 
-func wrapSink(o aws.Output) runner.Sink { return crashSink{o} }
+func wrapSink(s runner.Sink) runner.Sink { return crashSink{s} }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "testfn:", err)

@@ -1,0 +1,22 @@
+package snssqssink_test
+
+import (
+	"context"
+	"log"
+
+	"github.com/eddyhq/eddy/core/sink"
+
+	_ "github.com/eddyhq/eddy/adapters/aws/snssqssink"
+)
+
+// Importing the package registers its scheme; the portable sink it opens is the runner's Sink and
+// DeadLetter.
+func Example() {
+	ctx := context.Background()
+	s, err := sink.Open(ctx, "awssns:///arn:aws:sns:eu-west-1:123456789012:press-outputs")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close(ctx)
+	_ = s // runner.Config{Sink: s, DeadLetter: s, ...}
+}

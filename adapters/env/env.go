@@ -1,0 +1,203 @@
+// Package env is the one configuration every eddy entry point reads, and the one way it opens a
+// function's state and outputs: aws.Start, gcp.Start, azure.Start and local.Start all call Read and
+// Open, so that the same EDDY_* variables mean the same on every cloud.
+//
+//	EDDY_FUNCTION        the function's name: the state's namespace and part of every output id
+//	                     (default: the function's own name, from its spec)
+//	EDDY_STATE_URL       the state store: dynamodb://, s3://, gs://, azblob://, file://, mem://
+//	EDDY_OUTPUT_URL      where window results, decisions and late events go: log: (default),
+//	                     file://, mem://, kinesis://, awssns://, awssqs://, gcppubsub://,
+//	                     eventhubs://, rabbit://, https://
+//	EDDY_DEADLETTER_URL  where records that cannot be processed go, as dead-letter envelopes
+//	                     (same forms; default log:)
+//	EDDY_IDLE_TTL        expire the state of a partition idle this long (a duration, e.g. 168h)
+//	EDDY_WINDOW_STATE    AWS only: "lambda" keeps the state in Lambda's tumbling window
+//	                     instead of EDDY_STATE_URL
+//
+// Outputs and dead letters leave under one wire contract (see package core/sink): the same ids,
+// metadata and dead-letter envelope whatever the cloud and the transport.
+package env
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/eddyhq/eddy/core/codec"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/state"
+)
+
+// The variables Read reads.
+const (
+	VarFunction    = "EDDY_FUNCTION"
+	VarStateURL    = "EDDY_STATE_URL"
+	VarOutputURL   = "EDDY_OUTPUT_URL"
+	VarDeadLetter  = "EDDY_DEADLETTER_URL"
+	VarIdleTTL     = "EDDY_IDLE_TTL"
+	VarWindowState = "EDDY_WINDOW_STATE"
+)
+
+// DefaultOutputURL is where outputs and dead letters go when no URL is set: log lines on stdout,
+// which every cloud keeps (CloudWatch Logs, Cloud Logging, Application Insights).
+const DefaultOutputURL = "log:"
+
+// Function is the one value every adapter's Start runs: a function's name and its processing of
+// one partition. A function compiled from eddy.yaml (what `eddy new` scaffolds) is one; Func makes
+// one from a pipeline-building func.
+type Function interface {
+	// Name is the function's name, the default of EDDY_FUNCTION.
+	Name() string
+	// NewProcessor makes the processing of one partition (a shard, an ordering key, an Event Hubs
+	// partition), as runner.Config.New wants it.
+	NewProcessor(partition string) (runner.Processor, error)
+}
+
+// Keyer is implemented by functions that can find an event's key in a record without the
+// transport: adapters of transports whose messages may carry no key (Pub/Sub without an ordering
+// key) partition those messages by it (see Partitioning).
+type Keyer interface {
+	// KeyConfig is the input decoder's configuration (format and key; time settings are ignored).
+	KeyConfig() codec.Config
+}
+
+// Func makes a Function from a name and a processor factory.
+func Func(name string, newProc func(partition string) (runner.Processor, error)) Function {
+	return funcFunction{name, newProc}
+}
+
+type funcFunction struct {
+	name    string
+	newProc func(string) (runner.Processor, error)
+}
+
+func (f funcFunction) Name() string { return f.name }
+func (f funcFunction) NewProcessor(p string) (runner.Processor, error) {
+	return f.newProc(p)
+}
+
+// Config is what the EDDY_* variables say.
+type Config struct {
+	// Function overrides the function's name (EDDY_FUNCTION).
+	Function string
+	// StateURL opens the state store (EDDY_STATE_URL).
+	StateURL string
+	// OutputURL opens the outputs' sink (EDDY_OUTPUT_URL; DefaultOutputURL when empty).
+	OutputURL string
+	// DeadLetterURL opens the dead-letter sink (EDDY_DEADLETTER_URL; DefaultOutputURL when
+	// empty).
+	DeadLetterURL string
+	// IdleTTL expires idle partitions' state (EDDY_IDLE_TTL; 0: never).
+	IdleTTL time.Duration
+	// WindowState is EDDY_WINDOW_STATE: "" or "store" (the state store), or "lambda" (AWS only).
+	WindowState string
+}
+
+// Read reads the configuration from the environment (os.Getenv when getenv is nil). A value that
+// does not parse is an error naming the variable.
+func Read(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Config{
+		Function:      getenv(VarFunction),
+		StateURL:      getenv(VarStateURL),
+		OutputURL:     getenv(VarOutputURL),
+		DeadLetterURL: getenv(VarDeadLetter),
+		WindowState:   getenv(VarWindowState),
+	}
+	switch c.WindowState {
+	case "", "store", "lambda":
+	default:
+		return c, fmt.Errorf("%s=%q: want \"store\" (the default) or \"lambda\"", VarWindowState, c.WindowState)
+	}
+	if v := getenv(VarIdleTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("%s=%q: not a duration like 168h", VarIdleTTL, v)
+		}
+		c.IdleTTL = d
+	}
+	return c, nil
+}
+
+// Opened is a function's runner configuration with its state store and sinks open. Close it when
+// done (serverless instances never are).
+type Opened struct {
+	// Config is the configuration it was opened with, Function filled in.
+	Config Config
+	// Runner is the runner.Config to build the runner from (runner.New, or the AWS window
+	// runner): function, store (nil without StateURL), processors, sinks and idle TTL.
+	Runner runner.Config
+	// Output and DeadLetter are the sinks (the same one when both URLs are equal).
+	Output, DeadLetter *sink.Sink
+	closers            []func(context.Context) error
+}
+
+// Open opens what cfg names for fn: the state store (when StateURL is set), the output and the
+// dead-letter sinks through sink.Open (whose drivers the caller imports), and returns them with the
+// runner configuration that uses them. The function's name is cfg.Function, else fn.Name().
+func Open(ctx context.Context, cfg Config, fn Function) (*Opened, error) {
+	if fn == nil {
+		return nil, errors.New("eddy: no function to run")
+	}
+	if cfg.Function == "" {
+		cfg.Function = fn.Name()
+	}
+	if cfg.Function == "" {
+		return nil, fmt.Errorf("eddy: the function has no name: give it one in its spec or set %s", VarFunction)
+	}
+	if cfg.OutputURL == "" {
+		cfg.OutputURL = DefaultOutputURL
+	}
+	if cfg.DeadLetterURL == "" {
+		cfg.DeadLetterURL = DefaultOutputURL
+	}
+	o := &Opened{Config: cfg}
+	var err error
+	if o.Output, err = sink.Open(ctx, cfg.OutputURL); err != nil {
+		return nil, fmt.Errorf("%s: %w", VarOutputURL, err)
+	}
+	o.closers = append(o.closers, o.Output.Close)
+	o.DeadLetter = o.Output
+	if cfg.DeadLetterURL != cfg.OutputURL {
+		if o.DeadLetter, err = sink.Open(ctx, cfg.DeadLetterURL); err != nil {
+			o.Close(ctx)
+			return nil, fmt.Errorf("%s: %w", VarDeadLetter, err)
+		}
+		o.closers = append(o.closers, o.DeadLetter.Close)
+	}
+	o.Runner = runner.Config{Function: cfg.Function, New: fn.NewProcessor, Sink: o.Output, DeadLetter: o.DeadLetter, IdleTTL: cfg.IdleTTL}
+	if cfg.StateURL != "" {
+		st, err := state.Open(ctx, cfg.StateURL)
+		if err != nil {
+			o.Close(ctx)
+			return nil, fmt.Errorf("%s: %w", VarStateURL, err)
+		}
+		o.Runner.Store = st
+		o.closers = append(o.closers, func(context.Context) error { return st.Close() })
+	}
+	return o, nil
+}
+
+// NewRunner builds a runner.Runner on the opened store; without EDDY_STATE_URL it is an error
+// that says what to set.
+func (o *Opened) NewRunner() (*runner.Runner, error) {
+	if o.Runner.Store == nil {
+		return nil, fmt.Errorf("eddy: no state store: set %s (dynamodb://, s3://, gs://, azblob://, file://; mem:// to try it)", VarStateURL)
+	}
+	return runner.New(o.Runner)
+}
+
+// Close closes the sinks and the store, in reverse order of opening.
+func (o *Opened) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		errs = append(errs, o.closers[i](ctx))
+	}
+	o.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,22 @@
+package rabbit_test
+
+import (
+	"context"
+	"log"
+
+	"github.com/eddyhq/eddy/core/sink"
+
+	_ "github.com/eddyhq/eddy/adapters/rabbit"
+)
+
+// Importing the package registers its scheme; the portable sink it opens is the runner's Sink and
+// DeadLetter.
+func Example() {
+	ctx := context.Background()
+	s, err := sink.Open(ctx, "rabbit://press-outputs")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close(ctx)
+	_ = s // runner.Config{Sink: s, DeadLetter: s, ...}
+}
