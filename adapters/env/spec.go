@@ -1,6 +1,7 @@
 package env
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/eddyhq/eddy/core/codec"
@@ -14,6 +15,11 @@ func Spec(f *spec.Function) (Function, error) {
 	c, err := f.Compile(spec.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", f.Name, err)
+	}
+	if c.Reference() != nil {
+		// Reference tables reload in the background for the life of the instance; a failed
+		// reload keeps the last good table.
+		go func() { _ = c.RunReference(context.Background()) }()
 	}
 	return &specFunction{f: f, c: c}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,7 +110,16 @@ func runWorker(cmd *cobra.Command, e *env, o runOpts) error {
 	if err != nil {
 		return err
 	}
+	// Reference tables reload in the background while the worker runs.
+	refCtx, refCancel := context.WithCancel(ctx)
+	refDone := make(chan struct{})
+	go func() {
+		defer close(refDone)
+		_ = c.RunReference(refCtx)
+	}()
 	err = w.Run(ctx)
+	refCancel()
+	<-refDone
 	if cerr := closeAll(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close: %w", cerr))
 	}
