@@ -3,11 +3,15 @@
 // resumes exactly where the last one left off.
 //
 // For each batch the Runner loads the partition's envelope (state plus last applied offset) in one
-// read, skips records already applied, processes the rest, emits the outputs, and then commits the
-// new envelope with a write conditional on the revision it loaded. Emit first, commit second: a crash
-// between the two re-emits the same outputs on the retry (sinks drop them by their deterministic
-// ids) and never loses one. When two invocations race on one partition, the loser's commit fails,
-// and it reloads and processes again on top of the winner's state, so no record is applied twice.
+// read, skips records already applied, processes the rest, commits the new envelope with a write
+// conditional on the revision it loaded, and then emits the outputs. Commit first, emit second: only
+// the attempt that won the partition ever emits, so an output id stands for one content whatever the
+// interleaving of batches and processing-time ticks (a tick and a batch racing on one partition may
+// close the same window with different contents; only the winner's close is ever seen). The commit
+// carries its outputs in an outbox: a crash between commit and emit leaves them there, and the next
+// invocation of the partition emits them first, so none is lost (sinks drop the repeats by their
+// deterministic ids). When two invocations race on one partition, the loser's commit fails, and it
+// reloads and processes again on top of the winner's state, so no record is applied twice.
 package runner
 
 import (
@@ -19,6 +23,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -89,6 +94,52 @@ type Config struct {
 // Runner runs batches. It is safe for concurrent use, including on the same partition.
 type Runner struct {
 	cfg Config
+
+	// emitted maps a state key to the revision whose outbox this Runner has emitted, so a warm
+	// process does not emit each commit's outputs twice (once after its commit, once on the next
+	// load). Losing it costs only duplicates.
+	mu      sync.Mutex
+	emitted map[string]string
+}
+
+// maxEmitted bounds the emitted map; past it the map starts over (a partition then sees its last
+// outputs once more).
+const maxEmitted = 4096
+
+func (r *Runner) markEmitted(key, rev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.emitted == nil || len(r.emitted) >= maxEmitted {
+		r.emitted = make(map[string]string)
+	}
+	r.emitted[key] = rev
+}
+
+func (r *Runner) wasEmitted(key, rev string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.emitted[key] == rev
+}
+
+// flushOutbox emits the outputs of the loaded commit unless this Runner emitted them already: the
+// writer may have crashed between its commit and its emit.
+func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) error {
+	if !l.entry.Found || len(l.env.Outbox) == 0 {
+		return nil
+	}
+	key := r.Key(partition)
+	if r.wasEmitted(key, l.entry.Rev) {
+		return nil
+	}
+	outs, fs, err := readOutbox(l.env.Outbox)
+	if err != nil {
+		return fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
+	}
+	if err := r.emit(ctx, partition, &core.Result{Outputs: outs, Failures: fs}); err != nil {
+		return fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
+	}
+	r.markEmitted(key, l.entry.Rev)
+	return nil
 }
 
 // New checks cfg and returns a Runner.
@@ -253,6 +304,9 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if err != nil {
 		return core.Result{}, err
 	}
+	if err := r.flushOutbox(ctx, b.Partition, l); err != nil {
+		return core.Result{}, err
+	}
 	fresh := r.filter(&l.env, b.Records)
 	stats := core.Stats{Records: len(b.Records), Skipped: len(b.Records) - len(fresh)}
 	if len(fresh) == 0 {
@@ -270,7 +324,7 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if r.cfg.IdleTTL > 0 {
 		exp = b.Now.Add(r.cfg.IdleTTL)
 	}
-	if err := r.emitAndCommit(ctx, b.Partition, l, &res, exp); err != nil {
+	if err := r.commitAndEmit(ctx, b.Partition, l, &res, exp); err != nil {
 		return core.Result{}, err
 	}
 	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
@@ -278,22 +332,23 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	return res, nil
 }
 
-// emitAndCommit snapshots, checks the budget (before emitting, so a batch that cannot be committed
-// emits nothing), emits, and commits conditionally.
-func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time) error {
+// commitAndEmit snapshots, checks the budget, commits conditionally with the outputs in the outbox,
+// and emits them only once the commit has won.
+func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time) error {
 	snap, err := l.proc.Snapshot()
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
 	}
 	l.env.Snapshot = snap
+	l.env.Outbox = nil
+	if len(res.Outputs) > 0 || len(res.Failures) > 0 {
+		l.env.Outbox = appendOutbox(nil, res.Outputs, res.Failures)
+	}
 	val := l.env.Marshal()
 	if bud := r.cfg.Store.Budget(); bud > 0 && len(val) > bud {
 		return r.budgetError(partition, l.proc, len(val), bud)
 	}
-	if err := r.emit(ctx, partition, res); err != nil {
-		return err
-	}
-	_, err = r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
+	rev, err := r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
 	var be *state.BudgetError
 	if errors.As(err, &be) {
 		return r.budgetError(partition, l.proc, be.Size, be.Budget)
@@ -301,6 +356,10 @@ func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded,
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: commit: %w", r.cfg.Function, partition, err)
 	}
+	if err := r.emit(ctx, partition, res); err != nil {
+		return fmt.Errorf("%w (committed: the next invocation of the partition emits them again)", err)
+	}
+	r.markEmitted(r.Key(partition), rev)
 	return nil
 }
 
@@ -328,7 +387,9 @@ func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) e
 
 // Tick advances processing time for one partition from its stored state alone, so a scheduled
 // invocation can close the windows of a stream that has gone quiet. A partition with no stored state
-// has nothing to close. The state is committed only if the tick changed it.
+// has nothing to close. The state is committed only if the tick changed it, and the tick's outputs
+// are emitted only after that commit won: a tick that loses to a batch emits nothing and retries on
+// the batch's state.
 func (r *Runner) Tick(ctx context.Context, partition string, now time.Time) (core.Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := r.tickOnce(ctx, partition, now)
@@ -352,6 +413,9 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 	if !l.entry.Found {
 		return core.Result{Checkpoint: l.env.Offset}, nil
 	}
+	if err := r.flushOutbox(ctx, partition, l); err != nil {
+		return core.Result{}, err
+	}
 	old := l.env.Snapshot
 	res, err := l.proc.Tick(ctx, now)
 	if err != nil {
@@ -368,7 +432,7 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 		}
 	}
 	// The tick keeps the partition's expiry: only records count as activity.
-	if err := r.emitAndCommit(ctx, partition, l, &res, l.entry.Expires); err != nil {
+	if err := r.commitAndEmit(ctx, partition, l, &res, l.entry.Expires); err != nil {
 		return core.Result{}, err
 	}
 	return res, nil

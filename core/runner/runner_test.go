@@ -202,7 +202,9 @@ func (d tracer) Put(ctx context.Context, key string, v []byte, rev string, exp t
 	return d.Store.Put(ctx, key, v, rev, exp)
 }
 
-func TestEmitThenCommit(t *testing.T) {
+// TestCommitThenEmit: only a committed attempt emits, and a commit whose emit failed is emitted by
+// the next invocation from the outbox.
+func TestCommitThenEmit(t *testing.T) {
 	ctx := context.Background()
 	var trace []string
 	store := state.NewStore(tracer{memstate.NewDriver(0), &trace}, nil)
@@ -211,21 +213,22 @@ func TestEmitThenCommit(t *testing.T) {
 	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 1, 3), Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"emit", "commit"}; !reflect.DeepEqual(trace, want) {
+	if want := []string{"commit", "emit"}; !reflect.DeepEqual(trace, want) {
 		t.Fatalf("trace %q, want %q", trace, want)
 	}
-	// A failing sink fails the batch before anything is committed; the retry emits the same ids.
+	// A failing sink fails the batch after its commit; the redelivered batch is applied already,
+	// and its outputs come from the committed outbox.
 	e.sink.fail = errors.New("sink down")
 	_, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0})
 	if err == nil || !strings.Contains(err.Error(), "sink down") || !strings.Contains(err.Error(), `partition "p"`) {
 		t.Fatalf("Run with a failing sink: %v", err)
 	}
-	if env, counts := stored(t, store, "p"); env.Offset != "3" || counts["a"] != 3 {
-		t.Fatalf("after a failed emit: offset %q count %d, want 3 and 3 (nothing committed)", env.Offset, counts["a"])
+	if env, counts := stored(t, store, "p"); env.Offset != "5" || counts["a"] != 5 {
+		t.Fatalf("after a failed emit: offset %q count %d, want 5 and 5 (committed, outputs in the outbox)", env.Offset, counts["a"])
 	}
 	e.sink.fail = nil
-	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0}); err != nil {
-		t.Fatal(err)
+	if res, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0}); err != nil || res.Stats.Skipped != 2 {
+		t.Fatalf("redelivery: %v %+v, want both records skipped", err, res)
 	}
 	if want := []string{"p/1", "p/2", "p/3", "p/4", "p/5"}; !reflect.DeepEqual(e.sink.ids(), want) {
 		t.Fatalf("ids %q, want %q", e.sink.ids(), want)
@@ -280,7 +283,9 @@ func TestTickFromStoredStateOnly(t *testing.T) {
 	for _, o := range res.Outputs {
 		got = append(got, o.(*countOut).ID)
 	}
-	if want := []string{"closed/a/2", "closed/b/1"}; !reflect.DeepEqual(got, want) || !reflect.DeepEqual(sched.sink.ids(), want) {
+	// A new process cannot know whether the last commit's outputs reached the sink: it emits
+	// them again (same ids, same content) before the tick's own.
+	if want := []string{"closed/a/2", "closed/b/1"}; !reflect.DeepEqual(got, want) || !reflect.DeepEqual(sched.sink.ids(), append([]string{"p0/1", "p0/2", "p0/3"}, want...)) {
 		t.Fatalf("tick outputs %q, emitted %q; want %q", got, sched.sink.ids(), want)
 	}
 	// The close was committed: the next tick has nothing to do and writes nothing.
@@ -396,8 +401,14 @@ func TestEnvelopeGoldenV1(t *testing.T) {
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("golden v1 decoded to %+v, want %+v", env, want)
 	}
-	if got := hex.EncodeToString(want.Marshal()); got != golden {
-		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden)
+	// Version 2 adds the outbox: an empty one is one zero byte before the snapshot.
+	const golden2 = "02023432a09494caca3302026d31026d3200613d350a"
+	if got := hex.EncodeToString(want.Marshal()); got != golden2 {
+		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden2)
+	}
+	var v2 runner.Envelope
+	if err := v2.Unmarshal(want.Marshal()); err != nil || !reflect.DeepEqual(v2, want) {
+		t.Fatalf("v2 round trip: %v %+v", err, v2)
 	}
 }
 
