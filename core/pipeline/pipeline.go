@@ -5,7 +5,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -48,6 +50,8 @@ type Config struct {
 	Window     window.Spec
 	Time       window.Time
 	Aggregates []aggregate.Spec
+	// Logger gets a warning for each rule evaluation that fails (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Pipeline is one function's processing state for one partition. Not safe for concurrent use.
@@ -62,6 +66,7 @@ type Pipeline struct {
 	matchers []Matcher
 	ooo      int64
 	idle     time.Duration
+	log      *slog.Logger
 
 	maxTs       int64
 	seen        bool
@@ -89,7 +94,10 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Function == "" {
 		return nil, fmt.Errorf("pipeline: function name is missing")
 	}
-	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
 	if err := cfg.Time.Validate(); err != nil {
 		return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
 	}
@@ -271,9 +279,38 @@ func (p *Pipeline) onWindow(r *core.WindowResult) {
 	p.res.Stats.Windows++
 	p.emit(r)
 	for _, d := range p.deciders {
-		if err := d.Decide(p.ctx, r, p.onMatch); err != nil && p.err == nil {
-			p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+		if err := d.Decide(p.ctx, r, p.onMatch); err != nil {
+			p.decideFailed(r, err)
 		}
+	}
+}
+
+// decideFailed turns each rule evaluation error into a failure of that rule on that window: counted,
+// logged and dead-lettered, while the stream goes on. Other errors (a user handler's) fail the batch.
+func (p *Pipeline) decideFailed(r *core.WindowResult, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var ee *rule.EvalError
+		if !errors.As(err, &ee) {
+			if p.err == nil {
+				p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+			}
+			continue
+		}
+		start, end := r.Start.UTC().Format(core.TimeLayout), r.End.UTC().Format(core.TimeLayout)
+		p.res.Stats.RuleErrors++
+		p.log.WarnContext(p.ctx, "rule evaluation failed; the window's decision is skipped and dead-lettered",
+			"function", p.fn, "rule", ee.Rule, "key", r.Key, "window_start", start, "window_end", end, "revision", r.Revision, "error", ee.Err)
+		p.res.Failures = append(p.res.Failures, &core.Failure{
+			// A deterministic id, so a retried batch dead-letters the same failure.
+			Record: core.Record{ID: fmt.Sprintf("rule/%s/%s/%s/%s/%d", p.fn, ee.Rule, r.Key, end, r.Revision), Key: r.Key},
+			Field:  "rules." + ee.Rule,
+			Reason: fmt.Sprintf("rule %q failed on key %q window [%s, %s) revision %d: %v", ee.Rule, r.Key, start, end, r.Revision, ee.Err),
+			Err:    ee,
+		})
 	}
 }
 

@@ -552,8 +552,15 @@ func (v *validator) rules(celOK bool) {
 		cfg.Thresholds = cfg.Thresholds[i : i+1]
 		cfg.Anomalies = nil
 		cfg.Crossovers = nil
-		if _, err := rule.Compile(cfg); err != nil {
+		set, err := rule.Compile(cfg)
+		if err != nil {
 			v.add(ruleError(p, err.Error(), f.aggHint()))
+			continue
+		}
+		if err := set.CheckCost(); err != nil {
+			for _, e := range unjoin(err) {
+				v.add(ruleError(p, e.Error(), ""))
+			}
 		}
 	}
 }
@@ -778,7 +785,14 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 	cfg := rule.Config{CostLimit: f.Limits.CostLimit, IdleTTL: f.Limits.IdleTTL, Handlers: opts.Handlers}
 	for i := range f.Aggregates {
 		a := &f.Aggregates[i]
-		cfg.Aggregates = append(cfg.Aggregates, rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK})
+		ra := rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK}
+		if ra.List {
+			ra.MaxItems = a.K
+			if ra.MaxItems <= 0 {
+				ra.MaxItems = 10
+			}
+		}
+		cfg.Aggregates = append(cfg.Aggregates, ra)
 	}
 	for _, r := range f.Rules {
 		cfg.Thresholds = append(cfg.Thresholds, rule.Threshold{
@@ -820,4 +834,12 @@ func (f *Function) patternConfig(i int) pattern.Config {
 			MaxTimes: s.MaxTimes, OneOrMore: s.OneOrMore, Contiguity: s.Contiguity, Absent: s.Absent, Within: s.Within})
 	}
 	return cfg
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
