@@ -50,6 +50,10 @@ type Config struct {
 	Window     window.Spec
 	Time       window.Time
 	Aggregates []aggregate.Spec
+	// MaxFuture dead-letters an event whose time is more than this ahead of its batch's processing
+	// time (Batch.Now), so a wrong clock cannot push the watermark past every other event. Zero
+	// accepts any time.
+	MaxFuture time.Duration
 	// Logger gets a warning for each rule evaluation that fails (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -67,6 +71,8 @@ type Pipeline struct {
 	ooo      int64
 	idle     time.Duration
 	log      *slog.Logger
+	future   time.Duration
+	now      time.Time
 
 	maxTs       int64
 	seen        bool
@@ -94,7 +100,7 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Function == "" {
 		return nil, fmt.Errorf("pipeline: function name is missing")
 	}
-	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger, future: cfg.MaxFuture}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -196,6 +202,7 @@ func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit fu
 	var res core.Result
 	p.begin(ctx, &res, emit)
 	defer p.begin(nil, nil, nil)
+	p.now = b.Now
 	res.Stats.Records = len(b.Records)
 	for i := range b.Records {
 		if i&1023 == 0 {
@@ -244,6 +251,13 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 			res.Stats.Failed++
 			return nil
 		}
+	}
+	if p.future > 0 && !p.now.IsZero() && ev.Time.Sub(p.now) > p.future {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "time", Reason: fmt.Sprintf(
+			"event time %s is %s ahead of the processing time %s, more than max_future %s allows (a wrong clock or time unit? raise input.max_future if such times are right)",
+			ev.Time.UTC().Format(core.TimeLayout), ev.Time.Sub(p.now).Round(time.Millisecond), p.now.UTC().Format(core.TimeLayout), p.future)})
+		res.Stats.Failed++
+		return nil
 	}
 	res.Stats.Events++
 	var late *core.Late

@@ -99,3 +99,54 @@ rules:
 		}
 	}
 }
+
+// TestMaxFuture: an event dated 2100 among events of today is dead-lettered with the reason (by
+// default, input.max_future 1h), instead of moving the watermark so that every later event is late.
+func TestMaxFuture(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		failed      int
+	}{{"default", "", 1}, {"explicit", ", max_future: 30m", 1}, {"large", ", max_future: 36500d", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "name: fut\ninput: {key: key, time: ts, time_format: unix_ms" + tc.extra + "}\nwindow: {tumbling: 10s}\naggregates: [{name: n, count: true}]\n"
+			f, err := Parse("fut.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := f.Compile(Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := c.NewPipeline()
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+			ms := now.UnixMilli()
+			var recs []core.Record
+			for i, ts := range []int64{ms - 5000, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), ms - 4000, ms - 3000, ms + 20*60*1000} {
+				recs = append(recs, core.Record{ID: fmt.Sprint("r", i), Offset: fmt.Sprint(i + 1), Data: fmt.Appendf(nil, `{"key":"k","ts":%d}`, ts)})
+			}
+			res, err := p.Process(context.Background(), core.Batch{Partition: "p", Records: recs, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failures) != tc.failed || res.Stats.Failed != tc.failed {
+				t.Fatalf("failures %v, want %d", res.Failures, tc.failed)
+			}
+			if tc.failed == 0 {
+				if res.Stats.Late != 3 {
+					t.Fatalf("%d late with no bound, want 3 (the 2100 event moved the watermark)", res.Stats.Late)
+				}
+				return
+			}
+			f0 := res.Failures[0]
+			if f0.Record.ID != "r1" || f0.Field != "time" || !strings.Contains(f0.Reason, "2100-01-01T00:00:00.000Z") || !strings.Contains(f0.Reason, "max_future") {
+				t.Fatalf("failure %v, want record r1's time named with max_future", f0)
+			}
+			if res.Stats.Late != 0 || res.Stats.Events != 4 {
+				t.Fatalf("stats %+v: want the other 4 events on time", res.Stats)
+			}
+		})
+	}
+}

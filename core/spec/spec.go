@@ -104,7 +104,17 @@ type Input struct {
 	// the watermark is the newest event time seen minus OutOfOrder, and windows fire when it passes
 	// their end.
 	OutOfOrder time.Duration `yaml:"out_of_order"`
+	// MaxFuture bounds how far an event's time may be ahead of the processing time of the batch
+	// that carries it (default 1h): a later event (a wrong clock, a unit mistake) would move the
+	// watermark so far that every following event is late, so it is dead-lettered instead, with the
+	// reason. Replays pass the wall clock as the processing time, so recorded data is never in the
+	// future and a replay is as deterministic as the data. Set a large bound (3650d) to accept any
+	// time.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
+
+// DefaultMaxFuture is input.max_future when the spec leaves it out.
+const DefaultMaxFuture = time.Hour
 
 // Window declares the window kind (exactly one of tumbling, sliding, session, count and global)
 // and how late events are handled.
