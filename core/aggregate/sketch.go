@@ -133,11 +133,18 @@ func (s *quantile) appendBinary(b []byte) []byte {
 	return append(b, enc...)
 }
 
-func (s *quantile) decode(b []byte) error {
+func (s *quantile) decode(b []byte) (err error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || uint64(len(b)-k) != n {
 		return errCorrupt
 	}
+	// ddsketch's decoder trusts what it reads: corrupt bins can make it panic (a slice of
+	// absurd length, found by window.FuzzRestore). A corrupt snapshot is an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("quantile sketch: %w: %v", errCorrupt, r)
+		}
+	}()
 	sk, err := ddsketch.DecodeDDSketch(b[k:], store.BufferedPaginatedStoreConstructor, s.sketch.IndexMapping)
 	if err != nil {
 		return fmt.Errorf("quantile sketch: %w", err)
