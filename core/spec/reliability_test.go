@@ -150,3 +150,23 @@ func TestMaxFuture(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateRejectsTooManySlices: a sliding window of 100 years with a 1 ms slide is refused at
+// load, naming the window, the count and a slide that would do.
+func TestValidateRejectsTooManySlices(t *testing.T) {
+	const spec = "name: s\ninput: {key: key, time: ts}\nwindow: {sliding: {size: %s, slide: %s}}\naggregates: [{name: n, count: true}]\n"
+	_, err := Parse("s.yaml", fmt.Appendf(nil, spec, "36500d", "1ms"))
+	if err == nil {
+		t.Fatal("a 100-year window sliding every 1ms was accepted")
+	}
+	for _, want := range []string{"window.sliding", "3153600000000 slices of 1ms per key", "more than the 100000 allowed", "a slide of 1d or more"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	for _, ok := range [][2]string{{"5m", "1s"}, {"1d", "1s"}, {"36500d", "1d"}} {
+		if _, err := Parse("s.yaml", fmt.Appendf(nil, spec, ok[0], ok[1])); err != nil {
+			t.Errorf("%s sliding every %s: %v", ok[0], ok[1], err)
+		}
+	}
+}
