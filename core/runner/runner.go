@@ -17,6 +17,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,10 @@ type Config struct {
 	MaxAttempts int
 	// Logger gets debug lines on lost races (default: slog.Default()).
 	Logger *slog.Logger
+	// FailOnBudget makes a batch whose state would outgrow the store's budget fail with a
+	// *BudgetError (the trigger then redelivers it, which fails again until the budget is raised).
+	// By default the Runner dead-letters such a batch instead: see BudgetError.
+	FailOnBudget bool
 }
 
 // Runner runs batches. It is safe for concurrent use, including on the same partition.
@@ -176,8 +181,14 @@ func (r *Runner) Key(partition string) string {
 	return r.cfg.Function + "/" + url.PathEscape(partition)
 }
 
-// BudgetError is returned when a partition's state outgrows the store's budget. Nothing was emitted
-// or committed for the batch.
+// BudgetError says a partition's state would outgrow the store's budget, naming the heaviest key and
+// window when the Processor can (Heavier).
+//
+// The policy: by default the batch that would push the state past the budget is dead-lettered whole
+// (every record a failure whose reason is this error), and the partition's offsets move past it with
+// its state unchanged, so the stream goes on and no record is lost: the dead letters can be replayed
+// once the budget is raised or the windows shortened. With Config.FailOnBudget, Run returns this
+// error instead and commits nothing.
 type BudgetError struct {
 	Function  string
 	Partition string
@@ -314,6 +325,7 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	}
 	in := b
 	in.Records = fresh
+	old := l.env.Snapshot
 	res, err := l.proc.Process(ctx, in)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("runner: function %q partition %q: process: %w", r.cfg.Function, b.Partition, err)
@@ -324,7 +336,12 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if r.cfg.IdleTTL > 0 {
 		exp = b.Now.Add(r.cfg.IdleTTL)
 	}
-	if err := r.commitAndEmit(ctx, b.Partition, l, &res, exp); err != nil {
+	err = r.commitAndEmit(ctx, b.Partition, l, &res, exp)
+	var be *BudgetError
+	if errors.As(err, &be) && !r.cfg.FailOnBudget {
+		res, err = r.deadLetterBatch(ctx, b.Partition, l, old, fresh, be, exp)
+	}
+	if err != nil {
 		return core.Result{}, err
 	}
 	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
@@ -333,20 +350,34 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 }
 
 // commitAndEmit snapshots, checks the budget, commits conditionally with the outputs in the outbox,
-// and emits them only once the commit has won.
-func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time) error {
+// and emits them only once the commit has won. When the outputs do not fit in the budget beside the
+// state, or with early set, it emits them before committing, without an outbox: a crash or a lost
+// race then recomputes them on the retry (the protocol of eddy before the outbox; only a tick
+// racing the batch can then change what the retry computes).
+func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time, early ...bool) error {
 	snap, err := l.proc.Snapshot()
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
 	}
 	l.env.Snapshot = snap
 	l.env.Outbox = nil
-	if len(res.Outputs) > 0 || len(res.Failures) > 0 {
+	pre := len(early) > 0 && early[0]
+	if !pre && (len(res.Outputs) > 0 || len(res.Failures) > 0) {
 		l.env.Outbox = appendOutbox(nil, res.Outputs, res.Failures)
 	}
 	val := l.env.Marshal()
 	if bud := r.cfg.Store.Budget(); bud > 0 && len(val) > bud {
-		return r.budgetError(partition, l.proc, len(val), bud)
+		if n := len(l.env.Outbox); n > 0 && len(val)-n-varintLen(n)+1 <= bud {
+			l.env.Outbox, pre = nil, true
+			val = l.env.Marshal()
+		} else {
+			return r.budgetError(partition, l.proc, len(val)-n-varintLen(n)+1, bud)
+		}
+	}
+	if pre {
+		if err := r.emit(ctx, partition, res); err != nil {
+			return err
+		}
 	}
 	rev, err := r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
 	var be *state.BudgetError
@@ -356,12 +387,53 @@ func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded,
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: commit: %w", r.cfg.Function, partition, err)
 	}
-	if err := r.emit(ctx, partition, res); err != nil {
-		return fmt.Errorf("%w (committed: the next invocation of the partition emits them again)", err)
+	if !pre {
+		if err := r.emit(ctx, partition, res); err != nil {
+			return fmt.Errorf("%w (committed: the next invocation of the partition emits them again)", err)
+		}
 	}
 	r.markEmitted(r.Key(partition), rev)
 	return nil
 }
+
+func varintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// deadLetterBatch commits the loaded state unchanged (old snapshot) with the offsets past recs, and
+// dead-letters every record of recs with the budget error as the reason.
+func (r *Runner) deadLetterBatch(ctx context.Context, partition string, l *loaded, old []byte, recs []core.Record, be *BudgetError, exp time.Time) (core.Result, error) {
+	r.cfg.Logger.WarnContext(ctx, "state budget exceeded; the batch is dead-lettered and the partition goes on", "function", r.cfg.Function, "partition", partition,
+		"key", be.Key, "window", be.Window, "size", be.Size, "budget", be.Budget, "records", len(recs))
+	res := core.Result{Failures: make([]*core.Failure, len(recs))}
+	reason := "state budget: " + be.Error()
+	for i := range recs {
+		res.Failures[i] = &core.Failure{Record: recs[i], Reason: reason, Err: be}
+	}
+	res.Stats.Failed = len(recs)
+	l.proc = keep(old)
+	// The failures go out before the commit: a retry recomputes them, and they may not fit in the
+	// budget beside the state.
+	if err := r.commitAndEmit(ctx, partition, l, &res, exp, true); err != nil {
+		var again *BudgetError
+		if errors.As(err, &again) {
+			return core.Result{}, be // the state was over the budget before this batch
+		}
+		return core.Result{}, err
+	}
+	return res, nil
+}
+
+// keep is a Processor whose snapshot is a given one: the state a dead-lettered batch leaves.
+type keep []byte
+
+func (keep) Restore([]byte) error { return nil }
+func (keep) Process(context.Context, core.Batch) (core.Result, error) {
+	return core.Result{}, nil
+}
+func (keep) Tick(context.Context, time.Time) (core.Result, error) { return core.Result{}, nil }
+func (k keep) Snapshot() ([]byte, error)                          { return k, nil }
 
 func (r *Runner) budgetError(partition string, p Processor, size, budget int) error {
 	e := &BudgetError{Function: r.cfg.Function, Partition: partition, Size: size, Budget: budget}

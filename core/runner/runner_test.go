@@ -311,7 +311,7 @@ func TestTickFromStoredStateOnly(t *testing.T) {
 
 func TestBudgetErrorNamesEverything(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, memstate.New(&state.Options{Budget: 64}), nil)
+	e := newEnv(t, memstate.New(&state.Options{Budget: 64}), func(c *runner.Config) { c.FailOnBudget = true })
 	rs := append(recs("small", 1, 1), recs("sensor-0042", 2, 30)...)
 	_, err := e.r.Run(ctx, core.Batch{Partition: "shard-7", Records: append(rs, recs("zz-key-with-long-name-to-grow-the-state", 31, 31)...), Now: t0})
 	var be *runner.BudgetError
@@ -329,6 +329,41 @@ func TestBudgetErrorNamesEverything(t *testing.T) {
 	}
 	if env, _ := stored(t, e.store, "shard-7"); env.Offset != "" {
 		t.Fatal("state committed despite the budget")
+	}
+}
+
+// TestBudgetDeadLettersTheBatch: by default a batch that would outgrow the budget is dead-lettered
+// whole, each record with the reason naming the heaviest key and window; the offsets move past it
+// with the state unchanged, and the partition goes on (it used to fail the batch, redelivered
+// forever).
+func TestBudgetDeadLettersTheBatch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, memstate.New(&state.Options{Budget: 40}), nil)
+	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 1, 2), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	big := recs("sensor-0042-with-a-long-name-that-grows-the-state", 3, 12)
+	res, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: big, Now: t0})
+	if err != nil {
+		t.Fatalf("an over-budget batch failed: %v (redelivered forever)", err)
+	}
+	if len(res.Failures) != 10 || len(e.sink.failures) != 10 || res.Checkpoint != "12" {
+		t.Fatalf("failures %d, dead-lettered %d, checkpoint %q; want all 10 records dead-lettered, checkpoint 12", len(res.Failures), len(e.sink.failures), res.Checkpoint)
+	}
+	for _, want := range []string{"state budget", `key "sensor-0042`, `window "global"`, "budget of 40 bytes"} {
+		if !strings.Contains(e.sink.failures[0].Reason, want) {
+			t.Errorf("dead-letter reason %q lacks %s", e.sink.failures[0].Reason, want)
+		}
+	}
+	env, counts := stored(t, e.store, "p")
+	if env.Offset != "12" || counts["a"] != 2 || len(counts) != 1 {
+		t.Fatalf("after the dead-lettered batch: offset %q counts %v; want 12 and the state before it", env.Offset, counts)
+	}
+	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 13, 13), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, counts := stored(t, e.store, "p"); counts["a"] != 3 {
+		t.Fatalf("the partition did not go on: %v", counts)
 	}
 }
 

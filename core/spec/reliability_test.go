@@ -2,12 +2,16 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/state"
+	"github.com/eddyhq/eddy/core/state/memstate"
 )
 
 // TestRuleErrorIsPerWindow: a rule that divides by zero on one window fails that window's
@@ -168,5 +172,37 @@ func TestValidateRejectsTooManySlices(t *testing.T) {
 		if _, err := Parse("s.yaml", fmt.Appendf(nil, spec, ok[0], ok[1])); err != nil {
 			t.Errorf("%s sliding every %s: %v", ok[0], ok[1], err)
 		}
+	}
+}
+
+// TestBudgetErrorNamesKeyAndWindow: with a real pipeline, a state budget error names the key that
+// grew and the windows it keeps (the pipeline implements runner.Heavier).
+func TestBudgetErrorNamesKeyAndWindow(t *testing.T) {
+	f, err := Parse("b.yaml", []byte("name: b\ninput: {key: key, time: ts, time_format: unix_ms}\nwindow: {sliding: {size: 1h, slide: 1s}}\naggregates: [{name: n, count: true}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Compile(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Config{Function: "b", Store: memstate.New(&state.Options{Budget: 1024}), FailOnBudget: true,
+		New: func(string) (runner.Processor, error) { return c.NewPipeline() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var recs []core.Record
+	for i := range 400 {
+		key := "small"
+		if i%4 != 0 {
+			key = "grows"
+		}
+		recs = append(recs, core.Record{ID: fmt.Sprint(i), Offset: fmt.Sprint(i + 1), Data: fmt.Appendf(nil, `{"key":%q,"ts":%d}`, key, now.UnixMilli()+int64(i)*1000)})
+	}
+	_, err = r.Run(context.Background(), core.Batch{Partition: "p", Records: recs, Now: now})
+	var be *runner.BudgetError
+	if !errors.As(err, &be) || be.Key != "grows" || !strings.Contains(be.Window, "slices [2026-12-07T12:00:01.000Z") {
+		t.Fatalf("error %v, want a budget error naming key grows and its slices", err)
 	}
 }
