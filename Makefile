@@ -1,17 +1,28 @@
 # The targets the README and CI use. `make test` installs what the tests need first.
 GO ?= go
 
-.PHONY: test check stand-ins demo bench
+.PHONY: test check lint stand-ins demo bench
+
+# staticcheck's version is pinned so that CI and every developer see the same findings.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
 # Runs the whole test suite (with the race detector), as CI does.
 test: stand-ins check
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Formatting and vet: what every commit must keep green.
-check:
+# Formatting, vet and staticcheck: what every commit must keep green.
+check: lint
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt wants to rewrite: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# staticcheck, installed at the pinned version when missing.
+lint:
+	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -q "($(STATICCHECK_VERSION:v%=%))"; then \
+		echo "installing staticcheck $(STATICCHECK_VERSION)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); fi
+	"$(STATICCHECK)" ./...
 
 # Node stand-ins for cloud services (dynalite, Azurite, kinesalite) from the committed lock file.
 stand-ins:

@@ -48,8 +48,11 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 	b = AppendString(b, d.Key)
 	b = append(b, `,"state":`...)
 	b = AppendString(b, d.State)
-	b = append(b, `,"severity":`...)
-	b = AppendString(b, d.Severity)
+	if d.Severity != "" {
+		// No severity is no member, not an empty one that consumers would have to treat as none.
+		b = append(b, `,"severity":`...)
+		b = AppendString(b, d.Severity)
+	}
 	b = append(b, `,"time":`...)
 	b = AppendTime(b, d.Time)
 	b = append(b, `,"window":{"start":`...)

@@ -32,6 +32,9 @@ type NamedValue struct {
 	Items []Item
 	// IsList is set for aggregates whose value is Items.
 	IsList bool
+	// Raw, when not nil, is the value as JSON text, written as is: a captured event field that is
+	// not a number (a string, a boolean, an object).
+	Raw []byte
 }
 
 // WindowResult is one window's aggregate values for one key: the core's stable output.
@@ -101,6 +104,10 @@ func AppendValues(b []byte, vs []NamedValue) []byte {
 		}
 		b = AppendString(b, v.Name)
 		b = append(b, ':')
+		if v.Raw != nil {
+			b = append(b, v.Raw...)
+			continue
+		}
 		if v.IsList {
 			b = append(b, '[')
 			for j, it := range v.Items {
@@ -165,6 +172,10 @@ func (l *Late) AppendJSON(b []byte) []byte {
 // goes on without it; adapters route failures to a dead-letter output and report them to the trigger.
 type Failure struct {
 	Record Record
+	// Function and Partition name where the record failed; the Runner sets them before the failure
+	// reaches a dead-letter output.
+	Function  string
+	Partition string
 	// Field names the field at fault ("" when the whole payload is).
 	Field string
 	// Reason says what is wrong, in words.

@@ -249,7 +249,7 @@ func (p *poller) drainShard(ctx context.Context, shard string) {
 			// Kill the environment mid-invocation.
 			killed := make(chan struct{})
 			go func() { time.Sleep(5 * time.Millisecond); p.fn.kill(); close(killed) }()
-			body, ok = p.fn.invoke(payload)
+			body, _ = p.fn.invoke(payload)
 			<-killed
 			p.fn.start()
 			p.fn.restarts++

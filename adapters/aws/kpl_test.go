@@ -21,7 +21,7 @@ func TestDeaggregateRoundTrip(t *testing.T) {
 		t.Fatalf("Deaggregate: agg=%v err=%v", agg, err)
 	}
 	subs[2].Data = nil // an empty bytes field decodes as nil
-	if len(got) != 3 || got[2].Data != nil && len(got[2].Data) != 0 {
+	if len(got) != 3 || len(got[2].Data) != 0 {
 		t.Fatalf("got %+v", got)
 	}
 	got[2].Data = nil

@@ -64,7 +64,7 @@ func withWindowState(ctx context.Context, ws *windowState) context.Context {
 func windowStateFrom(ctx context.Context) (*windowState, error) {
 	ws, _ := ctx.Value(windowCtxKey{}).(*windowState)
 	if ws == nil {
-		return nil, errors.New("Lambda window state used outside a tumbling-window invocation (enable TumblingWindowInSeconds on the event source mapping, or use a state store)")
+		return nil, errors.New("the Lambda window state is used outside a tumbling-window invocation (enable TumblingWindowInSeconds on the event source mapping, or use a state store)")
 	}
 	return ws, nil
 }

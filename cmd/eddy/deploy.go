@@ -23,11 +23,10 @@ import (
 )
 
 type deployOpts struct {
-	cloud, tool, dir  string
-	region, project   string
-	dryRun            bool
-	resourceGroup     string
-	functionAppSuffix string
+	cloud, tool, dir string
+	region, project  string
+	dryRun           bool
+	resourceGroup    string
 }
 
 // defaultTools is what deploy runs per cloud unless --tool says otherwise.

@@ -437,3 +437,36 @@ func TestDevDemo(t *testing.T) {
 		t.Fatalf("dev --demo decisions:\n%s\nin-process:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// generate-event keys the events as the spec does: by its input.key, not by a field named "key"
+// (it once ignored the spec); --key still wins, and a $key spec asks for --key.
+func TestGenerateEventSpecKey(t *testing.T) {
+	dir := t.TempDir()
+	sp := filepath.Join(dir, "eddy.yaml")
+	must(t, os.WriteFile(sp, []byte("name: m\ninput: {key: machine, time: ts, time_format: unix_ms}\nwindow: {tumbling: 10s}\naggregates: [{name: n, count: true}]\n"), 0o644))
+	ev := `{"machine":"press-7","ts":1764086400000,"key":"not-this"}`
+	keyOf := func(r result) string {
+		var got events.KinesisEvent
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Records) != 1 {
+			t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+		}
+		return got.Records[0].Kinesis.PartitionKey
+	}
+	if k := keyOf(eddy(t, "", "generate-event", "aws", "--spec", sp, ev)); k != "press-7" {
+		t.Errorf("--spec: partition key %q, want press-7", k)
+	}
+	if k := keyOf(eddy(t, "", "generate-event", "aws", "--spec", sp, "--key", "key", ev)); k != "not-this" {
+		t.Errorf("--key wins: partition key %q, want not-this", k)
+	}
+	must(t, os.WriteFile(sp, []byte("name: m\ninput: {key: $key, time: ts, time_format: unix_ms}\nwindow: {tumbling: 10s}\naggregates: [{name: n, count: true}]\n"), 0o644))
+	if r := eddy(t, "", "generate-event", "aws", "--spec", sp, ev); r.code != 2 || !strings.Contains(r.stderr, "pass --key") {
+		t.Errorf("$key spec: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 type genOpts struct {
 	input, key, at string
+	spec           string
 	interval       time.Duration
 	msgID          int64
 	// aws
@@ -52,7 +54,8 @@ trigger hands to a function, to test a deployed or emulated function by hand:
          (cardinality many, dataType string): Data.events and the *Array metadata are JSON text
          inside JSON strings, as the host encodes them
 
-The partition (ordering) key of each event is the field --key names (the spec's input.key).
+The partition (ordering) key of each event is read as the function reads it: by the input.key of
+--spec (default ./eddy.yaml when there is one), or by the field --key names, which wins.
 Times start at --at (default now) and advance --interval (10ms) per event.`,
 		Example: `  eddy generate-event aws --input events.ndjson > kinesis-event.json
   eddy generate-event gcp '{"key":"sensor-0001","ts":1764086400000,"value":81.5}' | curl -s --data-binary @- ...
@@ -82,9 +85,18 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 					return usagef("--at %q: want an RFC 3339 time such as 2025-11-25T16:00:00Z", o.at)
 				}
 			}
-			keys, err := eventKeys(evs, o.key)
+			keyPath, format, err := genKeyField(o, cmd.Flags().Changed("key"))
 			if err != nil {
 				return err
+			}
+			keys, err := eventKeys(evs, keyPath, format)
+			if err != nil {
+				return err
+			}
+			for i := range keys {
+				if keys[i] == "" { // a keyless spec: every transport still wants a key
+					keys[i] = strconv.Itoa(i)
+				}
 			}
 			var out []byte
 			switch args[0] {
@@ -104,7 +116,8 @@ Times start at --at (default now) and advance --interval (10ms) per event.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&o.input, "input", "i", "", "newline-delimited events (gzip or plain); - for stdin")
-	fl.StringVar(&o.key, "key", "key", "field path of the partition key (the spec's input.key)")
+	fl.StringVar(&o.key, "key", "key", "field path of the partition key (default: --spec's input.key, else \"key\")")
+	fl.StringVarP(&o.spec, "spec", "s", "", "spec whose input (format, key) gives each event's partition key (default ./eddy.yaml if present)")
 	fl.StringVar(&o.at, "at", "", "arrival time of the first event, RFC 3339 (default now)")
 	fl.DurationVar(&o.interval, "interval", 10*time.Millisecond, "arrival time between events")
 	fl.Int64Var(&o.msgID, "message-id", 0, "gcp: message id of the first event (default: from the arrival time)")
@@ -160,14 +173,38 @@ func readEvents(e *env, input string, args []string) ([][]byte, error) {
 	return evs, nil
 }
 
+// genKeyField picks the field that keys the generated events: --key when given, else the input.key
+// (and format) of --spec or of ./eddy.yaml when present, else --key's default.
+func genKeyField(o genOpts, keyGiven bool) (path, format string, err error) {
+	if keyGiven {
+		return o.key, "", nil
+	}
+	specPath := o.spec
+	if specPath == "" {
+		if _, err := os.Stat(defaultSpec); err != nil {
+			return o.key, "", nil
+		}
+		specPath = defaultSpec
+	}
+	f, _, err := loadSpec(specPath)
+	if err != nil {
+		return "", "", err
+	}
+	in := f.Input
+	if strings.HasPrefix(in.Key, "$") {
+		return "", "", usagef("%s: input.key is %s, which the stream gives, not the event: pass --key FIELD to key the generated events", specPath, in.Key)
+	}
+	return in.Key, in.Format, nil
+}
+
 // eventKeys extracts each event's partition key; an event without one (not JSON, say) gets its
-// position, so that it still has a key as every transport requires.
-func eventKeys(evs [][]byte, path string) ([]string, error) {
+// position, so that it still has a key as every transport requires. No path gives no keys.
+func eventKeys(evs [][]byte, path, format string) ([]string, error) {
 	keys := make([]string, len(evs))
 	if path == "" {
 		return keys, nil
 	}
-	dec, err := codec.New(codec.Config{Key: path, ProcessingTime: true})
+	dec, err := codec.New(codec.Config{Format: format, Key: path, ProcessingTime: true})
 	if err != nil {
 		return nil, usagef("--key %q: %v", path, err)
 	}

@@ -33,6 +33,10 @@ func loadSpec(path string) (*spec.Function, *spec.Compiled, error) {
 		}
 	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("load spec: %s: no such file in %s: %s", path, workDir(),
+			"pass the path of a spec, e.g. --spec examples/iot/meters/eddy.yaml, or run eddy in a project made by `eddy new`")
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load spec: %w", err)
 	}
@@ -80,12 +84,25 @@ func (e specError) Error() string {
 
 func (e specError) Unwrap() error { return e.es }
 
+// workDir names the working directory in errors about relative paths.
+func workDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "the working directory"
+	}
+	return wd
+}
+
 // openInput opens a file, or stdin for "-".
 func openInput(e *env, path string) (io.ReadCloser, int64, error) {
 	if path == "-" {
 		return io.NopCloser(e.stdin), -1, nil
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("input: %s: no such file in %s: %s", path, workDir(),
+			"pass newline-delimited events, e.g. --input examples/iot/meters/events.ndjson, - for stdin, or --generate for generated ones")
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("input: %w", err)
 	}
@@ -150,12 +167,6 @@ func (s *lineSink) count(o core.Output) {
 	case "late":
 		s.n[2]++
 	}
-}
-
-func (s *lineSink) counts() (windows, decisions, late int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n[0], s.n[1], s.n[2]
 }
 
 // failureSink writes dead-lettered records: as JSON lines to a file, or in words to stderr. It is

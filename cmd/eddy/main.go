@@ -112,7 +112,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newSendCmd(e), newGenerateEventCmd(e),
+	root.AddCommand(newDevCmd(e), newReplayCmd(e), newValidateCmd(e), newTestCmd(e), newSendCmd(e), newGenerateEventCmd(e),
 		newNewCmd(e), newDeployCmd(e))
 	return root
 }

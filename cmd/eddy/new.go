@@ -413,7 +413,7 @@ func defaultSampleTriggers(d templates.Data) ([]templates.File, error) {
 			evs = append(evs, l)
 		}
 	}
-	keys, err := eventKeys(evs, "machine")
+	keys, err := eventKeys(evs, "machine", "")
 	if err != nil {
 		return nil, err
 	}

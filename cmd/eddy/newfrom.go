@@ -453,7 +453,7 @@ func (s *fromSource) sampleEvents() ([][]byte, []string, error) {
 	if strings.HasPrefix(keyPath, "$") {
 		keyPath = ""
 	}
-	keys, err := eventKeys(evs, keyPath)
+	keys, err := eventKeys(evs, keyPath, "")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -612,11 +612,11 @@ func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.D
 		vals = append(vals, core.NamedValue{Name: st.countName, Num: float64(c.n)})
 		for j, cf := range p.capture {
 			if st.max == 1 {
-				vals = append(vals, core.NamedValue{Name: st.valueNames[j], Num: num(c.last.vals, cf.slot)})
+				vals = append(vals, captured(st.valueNames[j], c.last.vals, cf.slot))
 			} else {
 				vals = append(vals,
-					core.NamedValue{Name: st.valueNames[2*j], Num: num(c.first.vals, cf.slot)},
-					core.NamedValue{Name: st.valueNames[2*j+1], Num: num(c.last.vals, cf.slot)})
+					captured(st.valueNames[2*j], c.first.vals, cf.slot),
+					captured(st.valueNames[2*j+1], c.last.vals, cf.slot))
 			}
 		}
 	}
@@ -634,13 +634,25 @@ func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.D
 	}
 }
 
-func num(vals []core.Value, slot int) float64 {
-	if slot < len(vals) {
-		if f, ok := vals[slot].Float(); ok {
-			return f
-		}
+// captured is a captured field's value: a number as such (a boolean as 1 or 0), a string or an
+// object as its JSON, and a missing or null field as null.
+func captured(name string, vals []core.Value, slot int) core.NamedValue {
+	v := core.NamedValue{Name: name, Num: math.NaN()}
+	if slot >= len(vals) {
+		return v
 	}
-	return math.NaN()
+	f := vals[slot]
+	if n, ok := f.Float(); ok { // numbers, and booleans as 1 or 0 as rules see them
+		v.Num = n
+		return v
+	}
+	switch f.Kind {
+	case core.String:
+		v.Raw = core.AppendString(nil, f.Str)
+	case core.Object:
+		v.Raw = f.Raw
+	}
+	return v
 }
 
 // Stats returns the matcher's counters and gauges.

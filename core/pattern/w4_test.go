@@ -263,7 +263,7 @@ func TestW4DecisionValues(t *testing.T) {
 		t.Fatalf("got %d decisions, want 1", len(got))
 	}
 	d := got[0]
-	want := `{"type":"decision","id":"` + d.ID + `","function":"w4","rule":"w4","key":"k","state":"matched","severity":"",` +
+	want := `{"type":"decision","id":"` + d.ID + `","function":"w4","rule":"w4","key":"k","state":"matched",` +
 		`"time":"2025-01-01T00:00:04.000Z","window":{"start":"2025-01-01T00:00:01.000Z","end":"2025-01-01T00:00:04.000Z"},` +
 		`"values":{"count":4,"high.count":3,"high.first.value":91,"high.last.value":97,"low.count":1,"low.value":3}}`
 	if s := string(d.AppendJSON(nil)); s != want {

@@ -201,7 +201,7 @@ func (p *Pipeline) RunDecoded(ctx context.Context, b core.Batch, dec []Decoded, 
 func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
 	p.begin(ctx, &res, emit)
-	defer p.begin(nil, nil, nil)
+	defer p.end()
 	p.now = b.Now
 	res.Stats.Records = len(b.Records)
 	for i := range b.Records {
@@ -348,13 +348,18 @@ func (p *Pipeline) begin(ctx context.Context, res *core.Result, emit func(core.O
 	p.ctx, p.res, p.emit = ctx, res, emit
 }
 
+// end drops what begin set, so that nothing of one call is kept alive until the next.
+func (p *Pipeline) end() {
+	p.ctx, p.res, p.emit = nil, nil, nil
+}
+
 // Tick is a processing-time invocation with no records: when the partition has been idle for the
 // idle timeout, the watermark moves to now minus the out-of-orderness, closing the windows of a quiet
 // stream; global windows emit their running values.
 func (p *Pipeline) TickFunc(ctx context.Context, now time.Time, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
 	p.begin(ctx, &res, emit)
-	defer p.begin(nil, nil, nil)
+	defer p.end()
 	if p.idle > 0 && p.seen && now.Sub(p.lastArrival) >= p.idle {
 		if t := now.UnixNano(); t > p.maxTs {
 			p.maxTs = t
@@ -393,7 +398,7 @@ func (p *Pipeline) takeErr() error {
 func (p *Pipeline) Flush(ctx context.Context, emit func(core.Output)) (core.Result, error) {
 	var res core.Result
 	p.begin(ctx, &res, emit)
-	defer p.begin(nil, nil, nil)
+	defer p.end()
 	if p.op != nil {
 		p.op.Flush(p.onWin)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,7 +104,7 @@ func TestCrashAnywhere(t *testing.T) {
 func buildCrashproc(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "crashproc")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./internal/crashproc")
+	build := exec.Command("go", "build", "-o", bin, "./internal/crashproc")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build crashproc: %v\n%s", err, out)
 	}

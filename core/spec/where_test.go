@@ -213,8 +213,25 @@ func TestPatternSeverity(t *testing.T) {
 	}
 	got := run(t, f, records([2]float64{1, 95}))
 	if len(got) != 2 || !strings.Contains(got[0], `"rule":"spike"`) || !strings.Contains(got[0], `"severity":"critical"`) ||
-		!strings.Contains(got[1], `"rule":"plain"`) || !strings.Contains(got[1], `"severity":""`) {
+		!strings.Contains(got[1], `"rule":"plain"`) || strings.Contains(got[1], `"severity"`) {
 		t.Errorf("decisions:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// A pattern reports the captured fields of the matched events with their JSON type: strings were
+// reported as null once.
+func TestPatternCapturesStrings(t *testing.T) {
+	src := "name: p\ninput: {key: key, time: ts, time_format: unix_ms}\npatterns:\n" +
+		"  - name: stop\n    capture: [status, value, meta]\n    steps: [{name: stop, where: \"status == 'stopped'\"}]\n"
+	f, err := Parse("eddy.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := core.Record{ID: "1", Offset: "1", Data: []byte(`{"key":"m","ts":1000,"status":"stopped","value":3,"meta":{"a":[1,"x"]}}`)}
+	got := run(t, f, []core.Record{rec})
+	want := `"values":{"count":1,"stop.count":1,"stop.status":"stopped","stop.value":3,"stop.meta":{"a":[1,"x"]}}`
+	if len(got) != 1 || !strings.Contains(got[0], want) {
+		t.Errorf("decisions:\n%s\nwant values %s", strings.Join(got, "\n"), want)
 	}
 }
 

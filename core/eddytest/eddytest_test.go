@@ -1,0 +1,85 @@
+package eddytest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eddyhq/eddy/core/eddytest"
+	"github.com/eddyhq/eddy/core/spec"
+)
+
+func TestPress(t *testing.T) {
+	fn, err := spec.Load("testdata/eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := eddytest.Run(t, fn, "testdata/events.ndjson", eddytest.Partitions(3), eddytest.Batch(7))
+	kinds := map[string]int{}
+	for _, l := range got {
+		kinds[l[9:strings.Index(l[9:], `"`)+9]]++
+	}
+	// The events were made to give each kind of output: windows, the alarm and the pattern, a late
+	// event and a dead letter.
+	for _, k := range []string{"window", "decision", "late", "deadletter"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s output: %v", k, kinds)
+		}
+	}
+}
+
+// recorder is a testing.TB that keeps what the kit reports instead of failing.
+type recorder struct {
+	testing.TB
+	msgs []string
+}
+
+func (r *recorder) Helper()                        {}
+func (r *recorder) Name() string                   { return "TestPress" }
+func (r *recorder) Errorf(format string, a ...any) { r.msgs = append(r.msgs, format) }
+func (r *recorder) Fatalf(format string, a ...any) { r.msgs = append(r.msgs, format) }
+func (r *recorder) Fatal(a ...any)                 { r.msgs = append(r.msgs, "fatal") }
+
+// A golden file that does not match is reported, with the way to rewrite it.
+func TestGoldenMismatch(t *testing.T) {
+	r := &recorder{TB: t}
+	eddytest.CompareGolden(r, "testdata/TestPress.golden", []string{`{"type":"window"}`})
+	if len(r.msgs) != 1 || !strings.Contains(r.msgs[0], "-update") {
+		t.Errorf("reports: %q", r.msgs)
+	}
+	r.msgs = nil
+	eddytest.CompareGolden(r, "testdata/none.golden", nil)
+	if len(r.msgs) != 1 || !strings.Contains(r.msgs[0], "no golden file") {
+		t.Errorf("missing golden: %q", r.msgs)
+	}
+}
+
+func TestSuite(t *testing.T) {
+	outs, err := eddytest.RunSuite("testdata/eddy_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 3 {
+		t.Fatalf("%d outcomes", len(outs))
+	}
+	for _, o := range outs {
+		if len(o.Problems) > 0 {
+			t.Errorf("%s: %s\noutputs:\n%s", o.Name, strings.Join(o.Problems, "\n"), strings.Join(o.Outputs, "\n"))
+		}
+	}
+}
+
+// A case that does not hold says which expectation failed and what came out instead.
+func TestCaseFailureSaysWhy(t *testing.T) {
+	fn, err := spec.Load("testdata/eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := eddytest.Case{Name: "wrong", Events: []any{map[string]any{"machine": "m", "ts": 1767225600000, "temp": 97}},
+		Expect:     []map[string]any{{"type": "window", "key": "m", "values": map[string]any{"n": 2}}},
+		ExpectNone: []map[string]any{{"type": "window", "key": "m"}}}
+	o := eddytest.RunCase(fn, "testdata", c)
+	if len(o.Problems) != 2 || !strings.Contains(o.Problems[0], `values is {"avg_temp":97,"n":1}`) ||
+		!strings.Contains(o.Problems[1], "expect_none[0]") {
+		t.Errorf("problems: %q", o.Problems)
+	}
+}
