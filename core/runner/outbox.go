@@ -78,7 +78,7 @@ func appendOutbox(b []byte, outs []core.Output, fs []*core.Failure) []byte {
 	b = binary.AppendUvarint(b, uint64(len(fs)))
 	for _, f := range fs {
 		r := &f.Record
-		for _, s := range []string{r.ID, r.Offset, r.Key, string(r.Data), f.Field, f.Reason} {
+		for _, s := range []string{r.ID, r.Offset, r.Key, string(r.Data), f.Field, f.Reason, f.Function, f.Partition} {
 			b = appendString(b, s)
 		}
 		b = appendTime(b, r.Time)
@@ -168,6 +168,8 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 		f.Record.Data = []byte(d.string("record data"))
 		f.Field = d.string("field")
 		f.Reason = d.string("reason")
+		f.Function = d.string("function")
+		f.Partition = d.string("partition")
 		f.Record.Time = d.time("record time")
 		if na := d.count("attribute count"); na > 0 {
 			f.Record.Attrs = make(map[string]string, na)

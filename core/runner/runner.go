@@ -449,6 +449,14 @@ func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) e
 			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)
 		}
 	}
+	for _, f := range res.Failures {
+		if f.Function == "" {
+			f.Function = r.cfg.Function
+		}
+		if f.Partition == "" {
+			f.Partition = partition
+		}
+	}
 	if r.cfg.DeadLetter != nil && len(res.Failures) > 0 {
 		if err := r.cfg.DeadLetter.EmitFailures(ctx, res.Failures); err != nil {
 			return fmt.Errorf("runner: function %q partition %q: dead-letter %d records: %w", r.cfg.Function, partition, len(res.Failures), err)
