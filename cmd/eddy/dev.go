@@ -64,7 +64,9 @@ of up to --batch-size records (or what arrived within --max-wait) to the functio
 time, state is kept between batches in --state (mem:// or file:///DIR), and a batch that fails is
 delivered again (the function skips what it already applied). Records that cannot be decoded go
 to the dead-letter output (stderr, or --dead-letter FILE). Window results, decisions and late
-events print live as JSON lines on stdout (or --output FILE).
+events print live as JSON lines on stdout (or --output FILE). Output and dead-letter files are
+appended to: restarted on the same --state, dev goes on where it stopped, keeps what it wrote
+before, and cuts a torn last line a kill left; outputs it re-emits carry the ids of the first copy.
 
 Events come from files (--input, - for stdin), the HTTP ingest endpoint (--listen; POST
 newline-delimited events to /events, or use eddy send), or the built-in generator (--generate:
@@ -104,8 +106,8 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.IntVar(&o.attempts, "max-attempts", 0, "deliveries of a failing batch before it is dead-lettered (0: retry until it succeeds)")
 	fl.Float64Var(&o.failRate, "fail-rate", 0, "fraction of batch deliveries to fail on purpose, to watch redelivery")
 	fl.StringVar(&o.stateURL, "state", "mem://", "state store URL: mem:// or file:///DIR")
-	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout)")
-	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines (default: stderr, in words)")
+	fl.StringVarP(&o.output, "output", "o", "", "where results go (default stdout); a file is appended to, so a restart keeps what earlier runs wrote")
+	fl.StringVar(&o.deadLetter, "dead-letter", "", "append dead-lettered records to this file as JSON lines (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	return cmd
@@ -217,7 +219,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	defer store.Close()
-	out, closeOut, err := openOutput(e, o.output)
+	out, closeOut, err := openAppend(e, o.output, "output")
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 	}
 	dl := &failureSink{w: e.stderr}
 	if o.deadLetter != "" {
-		w, cl, err := openOutput(e, o.deadLetter)
+		w, cl, err := openAppend(e, o.deadLetter, "dead letter")
 		if err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
