@@ -141,4 +141,12 @@ func TestRestoreRefusesOverflowingSlices(t *testing.T) {
 	if err := op.Restore([]byte(s)); err == nil || !errors.Is(err, errSnapshot) {
 		t.Fatalf("Restore of a snapshot with slice index 17090345096 (x 2 s overflows): %v, want errSnapshot", err)
 	}
+	// The state of a flushed operator (watermark at the end of time) is no corruption.
+	for _, spec := range []Spec{{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, {Kind: Session, Gap: 3 * time.Second}, {Kind: Count, Count: 6, CountSlide: 2}} {
+		op := newTestOperator(t, spec, Time{OutOfOrder: time.Second, AllowedLateness: time.Second})
+		op.Flush(func(*core.WindowResult) {})
+		if err := newTestOperator(t, spec, Time{OutOfOrder: time.Second, AllowedLateness: time.Second}).Restore(op.AppendBinary(nil)); err != nil {
+			t.Fatalf("%v: the snapshot of a flushed operator: %v", spec.Kind, err)
+		}
+	}
 }

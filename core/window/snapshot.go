@@ -192,10 +192,11 @@ func (d *decoder) row(o *Operator, r aggregate.Row) {
 // snapshot is refused instead of sending Flush through billions of windows.
 const saneLimit = int64(1) << 62
 
-// time reads a time that is either minTime (unset) or within ±saneLimit.
+// time reads a time that is either minTime (unset), maxTime (the end of the stream: a flushed
+// operator's watermark) or within ±saneLimit.
 func (d *decoder) time() int64 {
 	t := d.varint()
-	if t != minTime && (t < -saneLimit || t > saneLimit) {
+	if t != minTime && t != maxTime && (t < -saneLimit || t > saneLimit) {
 		d.fail()
 		return 0
 	}
