@@ -277,7 +277,8 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		if err != nil {
 			return fmt.Errorf("--listen: %w (is another eddy dev running? pick another address with --listen)", err)
 		}
-		srv = &http.Server{Handler: ingestHandler(broker, logger), ReadHeaderTimeout: 10 * time.Second}
+		tcp, _ := ln.Addr().(*net.TCPAddr)
+		srv = newIngestServer(ingestHandler(broker, logger, ingestOptions{loopback: tcp != nil && tcp.IP.IsLoopback()}))
 		fmt.Fprintf(e.stderr, "eddy dev: ingest on http://%s/events (POST newline-delimited events, or: eddy send --to http://%s --input FILE)\n", ln.Addr(), ln.Addr())
 		wg.Add(1)
 		go func() {

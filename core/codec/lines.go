@@ -62,6 +62,9 @@ type Lines struct {
 	// MaxLine is the longest line accepted (DefaultMaxLine unless changed before the first Next or
 	// NextBatch).
 	MaxLine int
+	// MaxInput, when positive, bounds the bytes read, counted after decompression: past it reading
+	// stops with an error wrapping ErrInputTooLarge (a small gzip body can expand a thousandfold).
+	MaxInput int64
 
 	name   string
 	prefix string // name + ":"
@@ -122,6 +125,18 @@ func NewLines(r io.Reader, name string) (*Lines, error) {
 		l.rerr = err
 	}
 	return l, nil
+}
+
+// ErrInputTooLarge is wrapped by the error of a Lines whose input exceeded MaxInput.
+var ErrInputTooLarge = errors.New("input too large")
+
+// overInput reports, and records as the error, input past MaxInput.
+func (l *Lines) overInput() bool {
+	if l.MaxInput > 0 && l.read > l.MaxInput {
+		l.err = fmt.Errorf("%w: more than %d bytes (decompressed)", ErrInputTooLarge, l.MaxInput)
+		return true
+	}
+	return false
 }
 
 // errReader fails with err: the reader under a gzip stream after it failed while NewLines looked
@@ -301,6 +316,9 @@ func (l *Lines) skipLong() (start, end int, ok bool) {
 		}
 		n, err := l.src.Read(l.buf[end:min(len(l.buf), end+readChunk)])
 		l.read += int64(n)
+		if l.overInput() {
+			return 0, 0, false
+		}
 		switch {
 		case err == io.EOF:
 			l.eof = true
@@ -347,6 +365,9 @@ func (l *Lines) fill(keep int) (moved int) {
 	n, err := l.src.Read(l.buf[l.end:min(len(l.buf), l.end+size)])
 	l.read += int64(n)
 	l.end += n
+	if l.overInput() {
+		return moved
+	}
 	switch {
 	case err == io.EOF:
 		l.eof = true
