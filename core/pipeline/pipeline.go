@@ -54,6 +54,10 @@ type Config struct {
 	// time (Batch.Now), so a wrong clock cannot push the watermark past every other event. Zero
 	// accepts any time.
 	MaxFuture time.Duration
+	// MaxKeys bounds the keys whose window state a partition holds (0: no bound). At the bound, an
+	// event of a key with no state is dead-lettered with the reason, and counted as failed; keys
+	// already held go on, and room comes back as their windows close.
+	MaxKeys int
 	// Logger gets a warning for each rule evaluation that fails (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -72,6 +76,7 @@ type Pipeline struct {
 	idle     time.Duration
 	log      *slog.Logger
 	future   time.Duration
+	maxKeys  int
 	now      time.Time
 
 	maxTs       int64
@@ -100,7 +105,7 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Function == "" {
 		return nil, fmt.Errorf("pipeline: function name is missing")
 	}
-	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger, future: cfg.MaxFuture}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger, future: cfg.MaxFuture, maxKeys: cfg.MaxKeys}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -256,6 +261,23 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "time", Reason: fmt.Sprintf(
 			"event time %s is %s ahead of the processing time %s, more than max_future %s allows (a wrong clock or time unit? raise input.max_future if such times are right)",
 			ev.Time.UTC().Format(core.TimeLayout), ev.Time.Sub(p.now).Round(time.Millisecond), p.now.UTC().Format(core.TimeLayout), p.future)})
+		res.Stats.Failed++
+		return nil
+	}
+	// Checked only at the bound, so it costs nothing per event below it.
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		// The event moves the watermark first (as it would after its windows took it): windows it
+		// closes may free room.
+		if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
+			p.maxTs, p.seen = t, true
+			if err := p.advance(p.Watermark()); err != nil {
+				return err
+			}
+		}
+	}
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "key", Reason: fmt.Sprintf(
+			"key %q is new and the partition already holds the %d keys limits.max_keys allows (its events are dead-lettered until windows close and free room)", ev.Key, p.maxKeys)})
 		res.Stats.Failed++
 		return nil
 	}

@@ -65,6 +65,7 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 			Time: window.Time{OutOfOrder: f.Input.OutOfOrder, AllowedLateness: f.Window.AllowedLateness,
 				IdleTimeout: f.Window.IdleTimeout},
 			MaxFuture: f.Input.MaxFuture,
+			MaxKeys:   f.Limits.MaxKeys,
 		},
 	}
 	if c.cfg.MaxFuture == 0 {

@@ -206,3 +206,48 @@ func TestBudgetErrorNamesKeyAndWindow(t *testing.T) {
 		t.Fatalf("error %v, want a budget error naming key grows and its slices", err)
 	}
 }
+
+// TestMaxKeys: at limits.max_keys, the events of new keys are dead-lettered with the reason while
+// the keys held go on; once their windows close, room comes back. StateSize reports the bytes.
+func TestMaxKeys(t *testing.T) {
+	f, err := Parse("k.yaml", []byte("name: k\ninput: {key: key, time: ts, time_format: unix_ms}\nwindow: {tumbling: 10s}\naggregates: [{name: n, count: true}]\nlimits: {max_keys: 2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Compile(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.NewPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ms := now.UnixMilli() - 60_000
+	var recs []core.Record
+	for i, ev := range []struct {
+		key string
+		ts  int64
+	}{{"a", 1000}, {"b", 2000}, {"c", 3000}, {"a", 4000}, {"d", 15000}, {"c", 16000}, {"e", 17000}} {
+		recs = append(recs, core.Record{ID: fmt.Sprint("r", i), Offset: fmt.Sprint(i + 1), Data: fmt.Appendf(nil, `{"key":%q,"ts":%d}`, ev.key, ms+ev.ts)})
+	}
+	res, err := p.Process(context.Background(), core.Batch{Partition: "p", Records: recs, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c (3 s) finds a and b held; at 15 s the first window closed, so d and c get room, e not.
+	var failed []string
+	for _, f := range res.Failures {
+		failed = append(failed, f.Record.ID)
+		if f.Field != "key" || !strings.Contains(f.Reason, "limits.max_keys") {
+			t.Errorf("failure %v", f)
+		}
+	}
+	if fmt.Sprint(failed) != "[r2 r6]" || res.Stats.Events != 5 {
+		t.Fatalf("dead-lettered %v, %d events; want [r2 r6] and 5", failed, res.Stats.Events)
+	}
+	keys, bytes, maxKey := p.StateSize()
+	if keys != 2 || bytes <= 0 || maxKey <= 0 || maxKey > bytes {
+		t.Fatalf("StateSize = %d keys, %d bytes, %d max per key", keys, bytes, maxKey)
+	}
+}

@@ -378,6 +378,11 @@ type Limits struct {
 	// IdleTTL drops the rule state of a key that has had no window result for this long in event
 	// time, resolving its open alarms. Zero keeps it.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// MaxKeys bounds the keys a partition holds window state for (0: no bound), so that a stream of
+	// ever new keys cannot take all the memory (or the state budget). At the bound, the events of a
+	// key with no state are dead-lettered with the reason and counted as failed; keys already held
+	// go on, and room comes back as their windows close.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // Outputs selects what a function writes.

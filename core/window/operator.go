@@ -257,6 +257,12 @@ func (o *Operator) Watermark() time.Time {
 	return time.Unix(0, o.wm).UTC()
 }
 
+// HasKey reports whether key holds state.
+func (o *Operator) HasKey(key string) bool {
+	_, ok := o.keys[key]
+	return ok
+}
+
 // Keys is the number of keys holding state.
 func (o *Operator) Keys() int { return len(o.keys) }
 
