@@ -179,3 +179,19 @@ func (p *Pipeline) StateSize() (keys, bytes, maxKeyBytes int) {
 	_, _, maxKeyBytes, _ = p.op.Heaviest()
 	return p.op.Keys(), p.op.StateBytes(), maxKeyBytes
 }
+
+// TickFree reports whether Tick can never change the pipeline's state nor emit: no idle timeout,
+// no global windows, no rule state that expires, no patterns (whose timers run on ticks). The
+// runner then needs no outbox (it implements runner.TickFree).
+func (p *Pipeline) TickFree() bool {
+	if p.idle > 0 || len(p.matchers) > 0 || (p.op != nil && p.op.Global()) {
+		return false
+	}
+	for _, d := range p.deciders {
+		e, ok := d.(interface{ Expires() bool })
+		if !ok || e.Expires() {
+			return false
+		}
+	}
+	return true
+}

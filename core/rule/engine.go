@@ -331,6 +331,10 @@ func numValue(r *core.WindowResult, name string) (float64, bool) {
 	return v.Num, true
 }
 
+// Expires reports whether Expire can drop anything (Config.IdleTTL is set) or a handler may keep
+// state of its own: a tick then may change the engine's state.
+func (e *Engine) Expires() bool { return e.set.idleTTL > 0 || len(e.set.handlers) > 0 }
+
 // Len is the number of keys the engine holds state for.
 func (e *Engine) Len() int { return len(e.keys) }
 

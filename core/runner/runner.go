@@ -49,6 +49,14 @@ type Processor interface {
 	Snapshot() ([]byte, error)
 }
 
+// TickFree is implemented by Processors that can tell their Tick never changes their state nor
+// emits anything (no idle timeout, no processing-time timer, no expiry): no tick can then race a
+// batch into another result, and the Runner emits the batch's outputs before committing, without
+// storing them in the outbox (smaller state writes). Processors without it get the outbox.
+type TickFree interface {
+	TickFree() bool
+}
+
 // Heavier is implemented by Processors that can name what makes their state large; the Runner puts
 // it in budget errors.
 type Heavier interface {
@@ -336,7 +344,8 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if r.cfg.IdleTTL > 0 {
 		exp = b.Now.Add(r.cfg.IdleTTL)
 	}
-	err = r.commitAndEmit(ctx, b.Partition, l, &res, exp)
+	tf, ok := l.proc.(TickFree)
+	err = r.commitAndEmit(ctx, b.Partition, l, &res, exp, ok && tf.TickFree())
 	var be *BudgetError
 	if errors.As(err, &be) && !r.cfg.FailOnBudget {
 		res, err = r.deadLetterBatch(ctx, b.Partition, l, old, fresh, be, exp)

@@ -251,3 +251,31 @@ func TestMaxKeys(t *testing.T) {
 		t.Fatalf("StateSize = %d keys, %d bytes, %d max per key", keys, bytes, maxKey)
 	}
 }
+
+// TestTickFree: only pipelines whose ticks can change nothing skip the runner's outbox.
+func TestTickFree(t *testing.T) {
+	const head = "name: t\ninput: {key: key, time: ts}\n"
+	for src, want := range map[string]bool{
+		head + "window: {tumbling: 1m}\naggregates: [{name: n, count: true}]\n":                                                            true,
+		head + "window: {tumbling: 1m}\naggregates: [{name: n, count: true}]\nrules: [{name: r, when: n > 1.0}]\n":                         true,
+		head + "window: {tumbling: 1m, idle_timeout: 1m}\naggregates: [{name: n, count: true}]\n":                                          false,
+		head + "window: {global: {}}\naggregates: [{name: n, count: true}]\n":                                                              false,
+		head + "window: {tumbling: 1m}\naggregates: [{name: n, count: true}]\nrules: [{name: r, when: n > 1.0}]\nlimits: {idle_ttl: 1h}\n": false,
+	} {
+		f, err := Parse("t.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.Compile(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.NewPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.TickFree(); got != want {
+			t.Errorf("TickFree = %v, want %v for\n%s", got, want, src)
+		}
+	}
+}

@@ -257,6 +257,9 @@ func (o *Operator) Watermark() time.Time {
 	return time.Unix(0, o.wm).UTC()
 }
 
+// Global reports whether the operator's windows are global (ticks emit their running values).
+func (o *Operator) Global() bool { return o.spec.Kind == Global }
+
 // HasKey reports whether key holds state.
 func (o *Operator) HasKey(key string) bool {
 	_, ok := o.keys[key]
