@@ -146,25 +146,11 @@ func (s *quantile) decode(b []byte) (err error) {
 		}
 	}()
 	// Its paginated store allocates for the whole index range the bins span, which garbage can make
-	// astronomical (out of memory, no panic to recover): decode into a sparse store first, whose
-	// memory follows the bytes, and refuse indexes no value maps to.
-	probe, err := ddsketch.DecodeDDSketch(b[k:], func() store.Store { return store.NewSparseStore() }, s.sketch.IndexMapping)
-	if err != nil {
-		return fmt.Errorf("quantile sketch: %w", err)
+	// astronomical (out of memory, no panic to recover): refuse indexes no value maps to first.
+	m := s.sketch.IndexMapping
+	if err := checkSketchBins(b[k:], int64(m.Index(m.MinIndexableValue()))-1, int64(m.Index(m.MaxIndexableValue()))+1); err != nil {
+		return fmt.Errorf("quantile sketch: %w: %v", errCorrupt, err)
 	}
-	for _, st := range []store.Store{probe.GetPositiveValueStore(), probe.GetNegativeValueStore()} {
-		if st.IsEmpty() {
-			continue
-		}
-		lo, err1 := st.MinIndex()
-		hi, err2 := st.MaxIndex()
-		m := s.sketch.IndexMapping
-		if err1 != nil || err2 != nil || hi < lo || lo < m.Index(m.MinIndexableValue())-1 || hi > m.Index(m.MaxIndexableValue())+1 {
-			return fmt.Errorf("quantile sketch: %w: bins span indexes %d to %d", errCorrupt, lo, hi)
-		}
-	}
-	// (Known gap: a zero count at an absurd index still gets its page allocated below, as the
-	// sparse store does not keep zero counts to be checked; see the notes.)
 	sk, err := ddsketch.DecodeDDSketch(b[k:], store.BufferedPaginatedStoreConstructor, s.sketch.IndexMapping)
 	if err != nil {
 		return fmt.Errorf("quantile sketch: %w", err)
