@@ -111,6 +111,10 @@ func appendValues(b []byte, vs []core.NamedValue) []byte {
 		b = appendString(b, v.Name)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
 		b = appendBool(b, v.IsList)
+		b = appendBool(b, v.Raw != nil)
+		if v.Raw != nil {
+			b = appendString(b, string(v.Raw))
+		}
 		b = binary.AppendUvarint(b, uint64(len(v.Items)))
 		for _, it := range v.Items {
 			b = appendString(b, it.Value)
@@ -245,6 +249,9 @@ func (d *decoder) values() []core.NamedValue {
 		v.Num = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
 		d.b = d.b[8:]
 		v.IsList = d.byte("value list") == 1
+		if d.byte("value raw") == 1 {
+			v.Raw = []byte(d.string("value raw"))
+		}
 		if ni := d.count("item count"); ni > 0 {
 			v.Items = make([]core.Item, 0, ni)
 			for j := 0; j < ni && d.err == nil; j++ {

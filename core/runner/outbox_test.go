@@ -13,10 +13,10 @@ import (
 // field, so sinks give it the same ids and bytes.
 func TestOutboxRoundTrip(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	vals := []core.NamedValue{{Name: "n", Num: 3}, {Name: "min", Num: math.NaN()}, {Name: "top", IsList: true, Items: []core.Item{{Value: "a", Count: 2}}}}
+	vals := []core.NamedValue{{Name: "n", Num: 3}, {Name: "min", Num: math.NaN()}, {Name: "top", IsList: true, Items: []core.Item{{Value: "a", Count: 2}}}, {Name: "status", Raw: []byte(`"failed"`)}}
 	outs := []core.Output{
 		&core.WindowResult{Function: "f", Key: "k", Start: t0, End: t0.Add(time.Minute), Revision: 2, Final: true, Values: vals},
-		&core.Decision{ID: "d1", Function: "f", Rule: "r", Key: "k", State: "firing", Severity: "page", Time: t0, Window: core.Span{Start: t0, End: t0.Add(time.Minute)}, Values: vals[:1]},
+		&core.Decision{ID: "d1", Function: "f", Rule: "r", Key: "k", State: "firing", Severity: "page", Time: t0, Window: core.Span{Start: t0, End: t0.Add(time.Minute)}, Values: vals},
 		&core.Late{Function: "f", Key: "k", Time: t0, Watermark: t0.Add(time.Hour), ID: "e1", Pos: core.Pos{Partition: "p", Offset: "7"}, Data: []byte(`{"a":1}`), Reason: "late"},
 		&RawOutput{Kind: "custom", JSON: []byte(`{"x":1}`)},
 	}

@@ -136,23 +136,43 @@ func (r *Runner) wasEmitted(key, rev string) bool {
 
 // flushOutbox emits the outputs of the loaded commit unless this Runner emitted them already: the
 // writer may have crashed between its commit and its emit.
-func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) error {
+// It returns the failures it dead-lettered, for the caller to report those of its batch's records.
+func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) ([]*core.Failure, error) {
 	if !l.entry.Found || len(l.env.Outbox) == 0 {
-		return nil
+		return nil, nil
 	}
 	key := r.Key(partition)
 	if r.wasEmitted(key, l.entry.Rev) {
-		return nil
+		return nil, nil
 	}
 	outs, fs, err := readOutbox(l.env.Outbox)
 	if err != nil {
-		return fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
+		return nil, fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
 	}
 	if err := r.emit(ctx, partition, &core.Result{Outputs: outs, Failures: fs}); err != nil {
-		return fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
+		return nil, fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
 	}
 	r.markEmitted(key, l.entry.Rev)
-	return nil
+	return fs, nil
+}
+
+// ownFailures keeps the failures of records of recs: a redelivered batch whose commit's emit
+// failed reports its failed records again, as the trigger expects of every delivery.
+func ownFailures(fs []*core.Failure, recs []core.Record) []*core.Failure {
+	if len(fs) == 0 {
+		return nil
+	}
+	ids := make(map[string]bool, len(recs))
+	for i := range recs {
+		ids[recs[i].ID] = true
+	}
+	var own []*core.Failure
+	for _, f := range fs {
+		if ids[f.Record.ID] {
+			own = append(own, f)
+		}
+	}
+	return own
 }
 
 // New checks cfg and returns a Runner.
@@ -323,13 +343,15 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if err != nil {
 		return core.Result{}, err
 	}
-	if err := r.flushOutbox(ctx, b.Partition, l); err != nil {
+	again, err := r.flushOutbox(ctx, b.Partition, l)
+	if err != nil {
 		return core.Result{}, err
 	}
+	again = ownFailures(again, b.Records)
 	fresh := r.filter(&l.env, b.Records)
 	stats := core.Stats{Records: len(b.Records), Skipped: len(b.Records) - len(fresh)}
 	if len(fresh) == 0 {
-		return core.Result{Stats: stats, Checkpoint: l.env.Offset}, nil
+		return core.Result{Stats: stats, Checkpoint: l.env.Offset, Failures: again}, nil
 	}
 	in := b
 	in.Records = fresh
@@ -355,6 +377,7 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	}
 	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
 	res.Checkpoint = l.env.Offset
+	res.Failures = append(again, res.Failures...)
 	return res, nil
 }
 
@@ -502,7 +525,7 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 	if !l.entry.Found {
 		return core.Result{Checkpoint: l.env.Offset}, nil
 	}
-	if err := r.flushOutbox(ctx, partition, l); err != nil {
+	if _, err := r.flushOutbox(ctx, partition, l); err != nil {
 		return core.Result{}, err
 	}
 	old := l.env.Snapshot
