@@ -136,24 +136,26 @@ func (r *Runner) wasEmitted(key, rev string) bool {
 
 // flushOutbox emits the outputs of the loaded commit unless this Runner emitted them already: the
 // writer may have crashed between its commit and its emit.
-// It returns the failures it dead-lettered, for the caller to report those of its batch's records.
-func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) ([]*core.Failure, error) {
+// It returns what it emitted: the Result of the invocation carries them too, for adapters that
+// deliver outputs from the Result (an Azure output binding) rather than through a Sink, and to
+// report the failures of the batch's own records.
+func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) ([]core.Output, []*core.Failure, error) {
 	if !l.entry.Found || len(l.env.Outbox) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	key := r.Key(partition)
 	if r.wasEmitted(key, l.entry.Rev) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	outs, fs, err := readOutbox(l.env.Outbox)
 	if err != nil {
-		return nil, fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
+		return nil, nil, fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
 	}
 	if err := r.emit(ctx, partition, &core.Result{Outputs: outs, Failures: fs}); err != nil {
-		return nil, fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
+		return nil, nil, fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
 	}
 	r.markEmitted(key, l.entry.Rev)
-	return fs, nil
+	return outs, fs, nil
 }
 
 // ownFailures keeps the failures of records of recs: a redelivered batch whose commit's emit
@@ -343,7 +345,7 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if err != nil {
 		return core.Result{}, err
 	}
-	again, err := r.flushOutbox(ctx, b.Partition, l)
+	againOuts, again, err := r.flushOutbox(ctx, b.Partition, l)
 	if err != nil {
 		return core.Result{}, err
 	}
@@ -351,7 +353,7 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	fresh := r.filter(&l.env, b.Records)
 	stats := core.Stats{Records: len(b.Records), Skipped: len(b.Records) - len(fresh)}
 	if len(fresh) == 0 {
-		return core.Result{Stats: stats, Checkpoint: l.env.Offset, Failures: again}, nil
+		return core.Result{Stats: stats, Checkpoint: l.env.Offset, Outputs: againOuts, Failures: again}, nil
 	}
 	in := b
 	in.Records = fresh
@@ -378,6 +380,9 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
 	res.Checkpoint = l.env.Offset
 	res.Failures = append(again, res.Failures...)
+	if len(againOuts) > 0 {
+		res.Outputs = append(againOuts, res.Outputs...)
+	}
 	return res, nil
 }
 
@@ -525,7 +530,8 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 	if !l.entry.Found {
 		return core.Result{Checkpoint: l.env.Offset}, nil
 	}
-	if _, err := r.flushOutbox(ctx, partition, l); err != nil {
+	againOuts, _, err := r.flushOutbox(ctx, partition, l)
+	if err != nil {
 		return core.Result{}, err
 	}
 	old := l.env.Snapshot
@@ -540,12 +546,16 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 			return core.Result{}, fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
 		}
 		if bytes.Equal(snap, old) {
+			res.Outputs = againOuts
 			return res, nil
 		}
 	}
 	// The tick keeps the partition's expiry: only records count as activity.
 	if err := r.commitAndEmit(ctx, partition, l, &res, l.entry.Expires); err != nil {
 		return core.Result{}, err
+	}
+	if len(againOuts) > 0 {
+		res.Outputs = append(againOuts, res.Outputs...)
 	}
 	return res, nil
 }
