@@ -5,7 +5,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -48,6 +50,16 @@ type Config struct {
 	Window     window.Spec
 	Time       window.Time
 	Aggregates []aggregate.Spec
+	// MaxFuture dead-letters an event whose time is more than this ahead of its batch's processing
+	// time (Batch.Now), so a wrong clock cannot push the watermark past every other event. Zero
+	// accepts any time.
+	MaxFuture time.Duration
+	// MaxKeys bounds the keys whose window state a partition holds (0: no bound). At the bound, an
+	// event of a key with no state is dead-lettered with the reason, and counted as failed; keys
+	// already held go on, and room comes back as their windows close.
+	MaxKeys int
+	// Logger gets a warning for each rule evaluation that fails (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Pipeline is one function's processing state for one partition. Not safe for concurrent use.
@@ -62,6 +74,10 @@ type Pipeline struct {
 	matchers []Matcher
 	ooo      int64
 	idle     time.Duration
+	log      *slog.Logger
+	future   time.Duration
+	maxKeys  int
+	now      time.Time
 
 	maxTs       int64
 	seen        bool
@@ -93,7 +109,10 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Function == "" {
 		return nil, fmt.Errorf("pipeline: function name is missing")
 	}
-	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger, future: cfg.MaxFuture, maxKeys: cfg.MaxKeys}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
 	if err := cfg.Time.Validate(); err != nil {
 		return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
 	}
@@ -195,6 +214,7 @@ func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit fu
 	var res core.Result
 	p.begin(ctx, &res, emit)
 	defer p.end()
+	p.now = b.Now
 	res.Stats.Records = len(b.Records)
 	for i := range b.Records {
 		if i&1023 == 0 {
@@ -244,6 +264,30 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 			return nil
 		}
 	}
+	if p.future > 0 && !p.now.IsZero() && ev.Time.Sub(p.now) > p.future {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "time", Reason: fmt.Sprintf(
+			"event time %s is %s ahead of the processing time %s, more than max_future %s allows (a wrong clock or time unit? raise input.max_future if such times are right)",
+			ev.Time.UTC().Format(core.TimeLayout), ev.Time.Sub(p.now).Round(time.Millisecond), p.now.UTC().Format(core.TimeLayout), p.future)})
+		res.Stats.Failed++
+		return nil
+	}
+	// Checked only at the bound, so it costs nothing per event below it.
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		// The event moves the watermark first (as it would after its windows took it): windows it
+		// closes may free room.
+		if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
+			p.maxTs, p.seen = t, true
+			if err := p.advance(p.Watermark()); err != nil {
+				return err
+			}
+		}
+	}
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "key", Reason: fmt.Sprintf(
+			"key %q is new and the partition already holds the %d keys limits.max_keys allows (its events are dead-lettered until windows close and free room)", ev.Key, p.maxKeys)})
+		res.Stats.Failed++
+		return nil
+	}
 	res.Stats.Events++
 	var late *core.Late
 	if p.op != nil && p.op.Add(ev, p.onWin) {
@@ -278,9 +322,38 @@ func (p *Pipeline) onWindow(r *core.WindowResult) {
 	p.res.Stats.Windows++
 	p.emit(r)
 	for _, d := range p.deciders {
-		if err := d.Decide(p.ctx, r, p.onMatch); err != nil && p.err == nil {
-			p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+		if err := d.Decide(p.ctx, r, p.onMatch); err != nil {
+			p.decideFailed(r, err)
 		}
+	}
+}
+
+// decideFailed turns each rule evaluation error into a failure of that rule on that window: counted,
+// logged and dead-lettered, while the stream goes on. Other errors (a user handler's) fail the batch.
+func (p *Pipeline) decideFailed(r *core.WindowResult, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var ee *rule.EvalError
+		if !errors.As(err, &ee) {
+			if p.err == nil {
+				p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+			}
+			continue
+		}
+		start, end := r.Start.UTC().Format(core.TimeLayout), r.End.UTC().Format(core.TimeLayout)
+		p.res.Stats.RuleErrors++
+		p.log.WarnContext(p.ctx, "rule evaluation failed; the window's decision is skipped and dead-lettered",
+			"function", p.fn, "rule", ee.Rule, "key", r.Key, "window_start", start, "window_end", end, "revision", r.Revision, "error", ee.Err)
+		p.res.Failures = append(p.res.Failures, &core.Failure{
+			// A deterministic id, so a retried batch dead-letters the same failure.
+			Record: core.Record{ID: fmt.Sprintf("rule/%s/%s/%s/%s/%d", p.fn, ee.Rule, r.Key, end, r.Revision), Key: r.Key},
+			Field:  "rules." + ee.Rule,
+			Reason: fmt.Sprintf("rule %q failed on key %q window [%s, %s) revision %d: %v", ee.Rule, r.Key, start, end, r.Revision, ee.Err),
+			Err:    ee,
+		})
 	}
 }
 

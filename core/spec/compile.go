@@ -64,7 +64,15 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 			Function: f.Name,
 			Time: window.Time{OutOfOrder: f.Input.OutOfOrder, AllowedLateness: f.Window.AllowedLateness,
 				IdleTimeout: f.Window.IdleTimeout},
+			MaxFuture: f.Input.MaxFuture,
+			MaxKeys:   f.Limits.MaxKeys,
 		},
+	}
+	if c.cfg.MaxFuture == 0 {
+		c.cfg.MaxFuture = DefaultMaxFuture
+	}
+	if f.Input.ProcessingTime {
+		c.cfg.MaxFuture = 0
 	}
 	for i := range f.Aggregates {
 		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())

@@ -129,7 +129,17 @@ type Input struct {
 	// the watermark is the newest event time seen minus OutOfOrder, and windows fire when it passes
 	// their end.
 	OutOfOrder time.Duration `yaml:"out_of_order"`
+	// MaxFuture bounds how far an event's time may be ahead of the processing time of the batch
+	// that carries it (default 1h): a later event (a wrong clock, a unit mistake) would move the
+	// watermark so far that every following event is late, so it is dead-lettered instead, with the
+	// reason. Replays pass the wall clock as the processing time, so recorded data is never in the
+	// future and a replay is as deterministic as the data. Set a large bound (3650d) to accept any
+	// time.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
+
+// DefaultMaxFuture is input.max_future when the spec leaves it out.
+const DefaultMaxFuture = time.Hour
 
 // Window declares the window kind (exactly one of tumbling, sliding, session, count and global)
 // and how late events are handled.
@@ -393,6 +403,11 @@ type Limits struct {
 	// IdleTTL drops the rule state of a key that has had no window result for this long in event
 	// time, resolving its open alarms. Zero keeps it.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// MaxKeys bounds the keys a partition holds window state for (0: no bound), so that a stream of
+	// ever new keys cannot take all the memory (or the state budget). At the bound, the events of a
+	// key with no state are dead-lettered with the reason and counted as failed; keys already held
+	// go on, and room comes back as their windows close.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // Outputs selects what a function writes.

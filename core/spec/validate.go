@@ -296,6 +296,15 @@ func (v *validator) window() {
 				"a window starts every slide and lasts size: slide must not exceed size"))
 		case s.Slide == s.Size:
 			// Legal, but it is a tumbling window; no error.
+		default:
+			// Each key keeps one partial per slice (the greatest common divisor of size and slide)
+			// and each window result combines them: bound the count so that one spec cannot ask
+			// for billions of partials and results.
+			if n := sliceCount(s.Size, s.Slide); n > MaxWindowSlices {
+				slice := time.Duration(int64(s.Size) / n)
+				hint := fmt.Sprintf("keep size/slide at most %d: a slide of %s or more", MaxWindowSlices, FormatDuration(minSlide(s.Size)))
+				v.add(verr("window.sliding", fmt.Sprintf("a %s window sliding every %s is %d slices of %s per key, more than the %d allowed", FormatDuration(s.Size), FormatDuration(s.Slide), n, FormatDuration(slice), MaxWindowSlices), hint))
+			}
 		}
 	case "session":
 		s := w.Session
@@ -553,8 +562,15 @@ func (v *validator) rules(celOK bool) {
 		cfg.Thresholds = cfg.Thresholds[i : i+1]
 		cfg.Anomalies = nil
 		cfg.Crossovers = nil
-		if _, err := rule.Compile(cfg); err != nil {
+		set, err := rule.Compile(cfg)
+		if err != nil {
 			v.add(ruleError(p, err.Error(), f.aggHint()))
+			continue
+		}
+		if err := set.CheckCost(); err != nil {
+			for _, e := range unjoin(err) {
+				v.add(ruleError(p, e.Error(), ""))
+			}
 		}
 	}
 }
@@ -779,7 +795,14 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 	cfg := rule.Config{CostLimit: f.Limits.CostLimit, IdleTTL: f.Limits.IdleTTL, Handlers: opts.Handlers}
 	for i := range f.Aggregates {
 		a := &f.Aggregates[i]
-		cfg.Aggregates = append(cfg.Aggregates, rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK})
+		ra := rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK}
+		if ra.List {
+			ra.MaxItems = a.K
+			if ra.MaxItems <= 0 {
+				ra.MaxItems = 10
+			}
+		}
+		cfg.Aggregates = append(cfg.Aggregates, ra)
 	}
 	for _, r := range f.Rules {
 		cfg.Thresholds = append(cfg.Thresholds, rule.Threshold{
@@ -821,4 +844,41 @@ func (f *Function) patternConfig(i int) pattern.Config {
 			MaxTimes: s.MaxTimes, OneOrMore: s.OneOrMore, Contiguity: s.Contiguity, Absent: s.Absent, Within: s.Within})
 	}
 	return cfg
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// MaxWindowSlices bounds the slices of a sliding window (size over the greatest common divisor of
+// size and slide): each key keeps one partial aggregate per slice, and every event updates one
+// slice but every slide emits size/slide windows. W2 (5m sliding every 1s) is 300.
+const MaxWindowSlices = 100_000
+
+// sliceCount is how many slices of gcd(size, slide) a sliding window spans.
+func sliceCount(size, slide time.Duration) int64 {
+	a, b := int64(size), int64(slide)
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a <= 0 {
+		return 0
+	}
+	return int64(size) / a
+}
+
+// minSlide is the shortest slide dividing size into at most MaxWindowSlices slices, rounded up to
+// a readable unit.
+func minSlide(size time.Duration) time.Duration {
+	d := (size + MaxWindowSlices - 1) / MaxWindowSlices
+	for _, u := range []time.Duration{time.Millisecond, time.Second, time.Minute, time.Hour, 24 * time.Hour} {
+		if d <= u {
+			return u
+		}
+	}
+	return d.Round(24 * time.Hour)
 }

@@ -257,8 +257,72 @@ func (o *Operator) Watermark() time.Time {
 	return time.Unix(0, o.wm).UTC()
 }
 
+// Global reports whether the operator's windows are global (ticks emit their running values).
+func (o *Operator) Global() bool { return o.spec.Kind == Global }
+
+// HasKey reports whether key holds state.
+func (o *Operator) HasKey(key string) bool {
+	_, ok := o.keys[key]
+	return ok
+}
+
 // Keys is the number of keys holding state.
 func (o *Operator) Keys() int { return len(o.keys) }
+
+// keyBytes estimates the memory and snapshot bytes key state ks holds: its partials at the row's
+// width, the key, and the key's fixed state.
+func (o *Operator) keyBytes(ks *keyState) int {
+	n := ks.q.len() + ks.raw.len() + len(ks.sessions) + len(ks.ring) + len(ks.revs)
+	if ks.b < ks.p || o.spec.Kind == Count || o.spec.Kind == Global {
+		n++
+	}
+	return n*8*max(o.width, 1) + len(ks.key) + 384
+}
+
+// Heaviest names the key holding the most state, the span of its state (the windows it keeps open)
+// and its estimated bytes; ok is false when no key holds state. Budget errors and memory reports
+// use it; it walks every key.
+func (o *Operator) Heaviest() (key, span string, bytes int, ok bool) {
+	var best *keyState
+	for _, ks := range o.keys {
+		b := o.keyBytes(ks)
+		if best == nil || b > bytes || (b == bytes && ks.key < best.key) {
+			best, bytes = ks, b
+		}
+	}
+	if best == nil {
+		return "", "", 0, false
+	}
+	ts := func(t int64) string { return time.Unix(0, t).UTC().Format(core.TimeLayout) }
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		if best.q.len() > 0 {
+			lo, hi := best.q.idx(o.st, 0), best.q.idx(o.st, best.q.len()-1)
+			span = fmt.Sprintf("%d slices [%s, %s)", best.q.len(), ts(lo*o.sl), ts((hi+1)*o.sl))
+		} else {
+			span = "closed windows kept for late events"
+		}
+	case Session:
+		span = fmt.Sprintf("%d sessions", len(best.sessions))
+		if n := len(best.sessions); n > 0 {
+			span += fmt.Sprintf(" [%s, %s)", ts(best.sessions[0].start), ts(best.sessions[n-1].end))
+		}
+	case Count:
+		span = "count window"
+	case Global:
+		span = "global window"
+	}
+	return best.key, span, bytes, true
+}
+
+// StateBytes estimates the bytes all keys' window state holds.
+func (o *Operator) StateBytes() int {
+	n := 0
+	for _, ks := range o.keys {
+		n += o.keyBytes(ks)
+	}
+	return n
+}
 
 // Partials counts the aggregate partials the operator holds, for memory accounting: slices, running
 // aggregates, sessions and count slices.
