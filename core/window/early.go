@@ -182,3 +182,8 @@ func (o *Operator) readEarly(d *decoder, keys []*keyState) {
 		}
 	}
 }
+
+// EarlyEvery is the operator's Early.Every: when not zero, ticks change its state and emit (a
+// runner that skips ticks, or emits before it commits on the grounds that ticks cannot race a
+// batch, must not treat it as tick-free).
+func (o *Operator) EarlyEvery() time.Duration { return time.Duration(o.eEvery) }
