@@ -763,8 +763,9 @@ func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
 		ks.raw.fit(o.st)
 	}
 	n := 0
-	// (A window counted by early firings that has not fired yet keeps its count.)
-	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm && ks.revs[n].end <= ks.lastEnd {
+	// A window counted by early firings that has not fired yet keeps its count, unless it never
+	// will (it ends before the next window to fire).
+	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm && (ks.revs[n].end <= ks.lastEnd || ks.revs[n].end < o.nextEnd(ks)) {
 		n++
 	}
 	ks.revs = slices.Delete(ks.revs, 0, n)
