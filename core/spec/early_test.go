@@ -82,7 +82,7 @@ func TestEarlyEndToEnd(t *testing.T) {
 		now  time.Time
 	}
 	steps := []step{
-		{[]core.Record{rec(0, 1)}, t0},                                        // the first batch fires by time
+		{[]core.Record{rec(0, 1)}, t0},                                        // the first batch starts the clock
 		{[]core.Record{rec(1, 2)}, t0.Add(time.Second)},                       // the key's 2nd event fires by count
 		{[]core.Record{rec(2, 3), rec(3, 4)}, t0.Add(2 * time.Second)},        // and its 4th
 		{nil, t0.Add(10 * time.Second)},                                       // the tick fires by time
@@ -143,11 +143,10 @@ func TestEarlyEndToEnd(t *testing.T) {
 		}
 	}
 	wantWindows := []string{
-		`"revision":0,"final":false,"values":{"n":1}`,
-		`"revision":1,"final":false,"values":{"n":2}`,
+		`"revision":0,"final":false,"values":{"n":2}`,
+		`"revision":1,"final":false,"values":{"n":4}`,
 		`"revision":2,"final":false,"values":{"n":4}`,
-		`"revision":3,"final":false,"values":{"n":4}`,
-		`"revision":4,"values":{"n":4}`,
+		`"revision":3,"values":{"n":4}`,
 		`"revision":0,"final":false,"values":{"n":2}`,
 	}
 	if len(windows) != len(wantWindows) {

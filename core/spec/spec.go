@@ -142,7 +142,8 @@ type Window struct {
 // after (count windows number all of a key's results in one sequence).
 type Early struct {
 	// Every fires, once per this much processing time, the keys that received events since the last
-	// firing. Driven by batch times and ticks; a global window needs idle_timeout (ticks) with it.
+	// firing. Driven by batch times and ticks (the first batch starts the clock); a global window
+	// needs idle_timeout (ticks) with it.
 	Every time.Duration `yaml:"every"`
 	// Count fires a key's window every this many events of the key.
 	Count int `yaml:"count"`

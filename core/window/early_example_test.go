@@ -26,12 +26,13 @@ func ExampleOperator_FireEarly() {
 		op.Add(&core.Event{Key: "shop", Time: t0.Add(time.Duration(min) * time.Minute)}, emit)
 	}
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) // processing time
+	op.FireEarly(now, emit)                              // the first call starts the clock
 	add(1)
 	add(5) // the key's 2nd event: early by count
 	add(7)
-	op.FireEarly(now, emit)                     // the first call fires the keys that changed
 	op.FireEarly(now.Add(5*time.Second), emit)  // before the next multiple of 10 s: nothing
-	op.FireEarly(now.Add(10*time.Second), emit) // no event since the last firing: nothing
+	op.FireEarly(now.Add(10*time.Second), emit) // the key changed since: early by time
+	op.FireEarly(now.Add(20*time.Second), emit) // no event since the last firing: nothing
 	add(20)                                     // the key's 4th event: early by count
 	op.Advance(t0.Add(time.Hour), emit)         // the watermark closes the window
 	// Output:

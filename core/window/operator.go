@@ -60,7 +60,7 @@ type Operator struct {
 	// early is set when spec.Early is: the only early test an event pays without it.
 	early          bool
 	eEvery, eCount int64
-	// eNext is the processing time of the next early firing by Every (0: the first batch's);
+	// eNext is the processing time of the next early firing by Every (0: not started);
 	// eDirty the keys that received events since the last (each with edirty set).
 	eNext  int64
 	eDirty []*keyState
