@@ -71,6 +71,8 @@ type Pipeline struct {
 	dec      Decoder
 	newDec   func(paths []string) (Decoder, error)
 	deciders []Decider
+	// early[i] is set when deciders[i] sees early window results too.
+	early    []bool
 	matchers []Matcher
 	ooo      int64
 	idle     time.Duration
@@ -133,8 +135,22 @@ func New(cfg Config) (*Builder, error) {
 // Fields is the field table deciders and matchers register their fields in.
 func (b *Builder) Fields() *core.FieldTable { return &b.p.fields }
 
-// Decide adds deciders, run in order on every window result.
+// Decide adds deciders, run in order on every window result except early ones (see window.Early):
+// decisions then do not flap with speculative values.
 func (b *Builder) Decide(d ...Decider) *Builder {
+	for range d {
+		b.p.early = append(b.p.early, false)
+	}
+	b.p.deciders = append(b.p.deciders, d...)
+	return b
+}
+
+// DecideEarly adds deciders, run in order with those of Decide, that see early window results
+// too (marked Early, before the final one of their window).
+func (b *Builder) DecideEarly(d ...Decider) *Builder {
+	for range d {
+		b.p.early = append(b.p.early, true)
+	}
 	b.p.deciders = append(b.p.deciders, d...)
 	return b
 }
@@ -237,6 +253,13 @@ func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit fu
 	if len(b.Records) > 0 {
 		p.lastArrival = b.Now
 	}
+	if p.op != nil {
+		// Early firings by processing time go by the batch's time, once per batch.
+		p.op.FireEarly(b.Now, p.onWin)
+		if err := p.takeErr(); err != nil {
+			return res, err
+		}
+	}
 	res.Watermark = p.Watermark()
 	return res, nil
 }
@@ -321,7 +344,10 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 func (p *Pipeline) onWindow(r *core.WindowResult) {
 	p.res.Stats.Windows++
 	p.emit(r)
-	for _, d := range p.deciders {
+	for i, d := range p.deciders {
+		if r.Early && !p.early[i] {
+			continue
+		}
 		if err := d.Decide(p.ctx, r, p.onMatch); err != nil {
 			p.decideFailed(r, err)
 		}
@@ -445,6 +471,9 @@ func (p *Pipeline) TickFunc(ctx context.Context, now time.Time, emit func(core.O
 		}
 	}
 	if p.op != nil {
+		// A tick is a batch without records: early firings by processing time go by its time,
+		// so a quiet key's open window still speaks.
+		p.op.FireEarly(now, p.onWin)
 		p.op.EmitGlobal(p.onWin)
 	}
 	for _, d := range p.deciders {

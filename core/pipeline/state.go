@@ -184,7 +184,9 @@ func (p *Pipeline) StateSize() (keys, bytes, maxKeyBytes int) {
 // no global windows, no rule state that expires, no patterns (whose timers run on ticks). The
 // runner then needs no outbox (it implements runner.TickFree).
 func (p *Pipeline) TickFree() bool {
-	if p.idle > 0 || len(p.matchers) > 0 || (p.op != nil && p.op.Global()) {
+	// Early firings by processing time close nothing but speak on ticks: their outputs must come
+	// from the commit that won.
+	if p.idle > 0 || len(p.matchers) > 0 || (p.op != nil && (p.op.Global() || p.op.EarlyEvery() > 0)) {
 		return false
 	}
 	for _, d := range p.deciders {

@@ -50,7 +50,16 @@ func appendOutbox(b []byte, outs []core.Output, fs []*core.Failure) []byte {
 			b = appendTime(b, v.Start)
 			b = appendTime(b, v.End)
 			b = binary.AppendVarint(b, int64(v.Revision))
-			b = appendBool(b, v.Final)
+			// One byte of flags: bit 0 final, bit 1 early (an early result's JSON says "final":false,
+			// which a re-emitted copy must say too).
+			flags := byte(0)
+			if v.Final {
+				flags |= 1
+			}
+			if v.Early {
+				flags |= 2
+			}
+			b = append(b, flags)
 			b = appendValues(b, v.Values)
 		case *core.Decision:
 			b = append(b, kindDecision)
@@ -135,7 +144,8 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 		case kindWindow:
 			r := &core.WindowResult{Function: d.string("function"), Key: d.string("key"), Start: d.time("start"), End: d.time("end")}
 			r.Revision = int(d.varint("revision"))
-			r.Final = d.byte("final") == 1
+			flags := d.byte("flags")
+			r.Final, r.Early = flags&1 != 0, flags&2 != 0
 			r.Values = d.values()
 			outs = append(outs, r)
 		case kindDecision:

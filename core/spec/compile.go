@@ -28,9 +28,11 @@ type Options struct {
 // Compiled is a validated, compiled function: rules, patterns and the decoder are compiled once
 // and shared, so NewPipeline is cheap. It is immutable and safe for concurrent use.
 type Compiled struct {
-	name     string
-	cfg      pipeline.Config
-	rules    *rule.Set // nil without rules, anomalies, crossovers and handlers
+	name  string
+	cfg   pipeline.Config
+	rules *rule.Set // nil without rules, anomalies, crossovers and handlers
+	// early holds the rules with early: true (nil without): they see early window results too.
+	early    *rule.Set
 	patterns []*pattern.Pattern
 	// paths is the field table every pipeline ends up with; the patterns and the decoder index it.
 	paths []string
@@ -94,8 +96,16 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 	}
 	c.paths = slices.Clone(b.Fields().Paths())
 	if len(f.Rules) > 0 || len(f.Anomalies) > 0 || len(f.Crossovers) > 0 || len(opts.Handlers) > 0 {
-		if c.rules, err = rule.Compile(f.ruleConfig(opts)); err != nil {
-			return nil, Errors{verr("rules", err.Error(), "")}
+		fin, early := f.splitEarly(f.ruleConfig(opts))
+		if fin != nil {
+			if c.rules, err = rule.Compile(*fin); err != nil {
+				return nil, Errors{verr("rules", err.Error(), "")}
+			}
+		}
+		if early != nil {
+			if c.early, err = rule.Compile(*early); err != nil {
+				return nil, Errors{verr("rules", err.Error(), "")}
+			}
 		}
 	}
 	c.dec, err = codec.New(codec.Config{
@@ -147,6 +157,9 @@ func (c *Compiled) NewPipeline() (*pipeline.Pipeline, error) {
 	}
 	if c.rules != nil {
 		b.Decide(c.rules.NewEngine())
+	}
+	if c.early != nil {
+		b.DecideEarly(c.early.NewEngine())
 	}
 	for _, p := range c.patterns {
 		b.Match(p.NewMatcher())

@@ -163,6 +163,25 @@ type Window struct {
 	// its windows on a tick, so the last window of a quiet stream is not held back forever. Zero
 	// disables it.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// Early makes windows speak before they close: early (speculative) results marked
+	// "final": false, with increasing revisions, then the final result as without it. early:
+	// {every: 10s} fires each key that received events in the last 10 s of processing time (on
+	// batches and ticks), early: {count: 1000} every 1000 events of a key; both may be set. Rules see
+	// early results only with early: true.
+	Early *Early `yaml:"early"`
+}
+
+// Early declares a window's early firings. A firing emits a key's next window to close (sessions:
+// its open sessions; count windows: the one in progress; global: the running value). A window's
+// early results take revisions 0, 1, ...; its on-time result the next one, late updates the ones
+// after (count windows number all of a key's results in one sequence).
+type Early struct {
+	// Every fires, once per this much processing time, the keys that received events since the last
+	// firing. Driven by batch times and ticks (the first batch starts the clock); a global window
+	// needs idle_timeout (ticks) with it.
+	Every time.Duration `yaml:"every"`
+	// Count fires a key's window every this many events of the key.
+	Count int `yaml:"count"`
 }
 
 // Sliding declares sliding (hopping) windows.
@@ -273,6 +292,10 @@ type Rule struct {
 	// holds, no state across windows (for session windows, each one a visit). Exclusive with clear,
 	// for, keep_firing_for, emit_pending and reset_on_gap.
 	EachWindow bool `yaml:"each_window"`
+	// Early lets the rule see early window results (window.early) too, so it can fire before its
+	// window closes; it then re-evaluates each revision of the window. Off by default: rules see
+	// final results only, so decisions do not flap with speculative values.
+	Early bool `yaml:"early"`
 }
 
 // Anomaly is a per-key anomaly detector over one numeric aggregate; it emits a decision with state

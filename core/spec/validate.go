@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -320,8 +321,25 @@ func (v *validator) window() {
 	if len(v.errs) != n {
 		return
 	}
+	v.early(kinds[0])
 	if ws := v.f.windowSpec(); ws.Validate() != nil && !v.hasErrUnder("window") {
 		v.add(verr("window."+kinds[0], ws.Validate().Error(), ""))
+	}
+}
+
+// early checks window.early for a window of kind.
+func (v *validator) early(kind string) {
+	w := &v.f.Window
+	e := w.Early
+	if e == nil {
+		return
+	}
+	switch {
+	case e.Every == 0 && e.Count == 0:
+		v.add(verr("window.early", "no trigger", "early: {every: 10s} (processing time), {count: 1000} (events of a key) or both"))
+	case kind == "global" && e.Every > 0 && w.IdleTimeout == 0:
+		v.add(verr("window.early.every", "a global window's early firings by processing time need ticks, and window.idle_timeout is not set",
+			"set window.idle_timeout (and schedule ticks), or fire by count: early: {count: 1000}"))
 	}
 }
 
@@ -549,6 +567,10 @@ func (v *validator) rules(celOK bool) {
 	for i, r := range f.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		v.claim(r.Name, p+".name")
+		if r.Early && f.Window.Early == nil && len(f.Aggregates) > 0 {
+			v.add(verr(p+".early", "the window has no early firings, so there are no early results to see",
+				"add window.early: {every: 10s} or {count: 1000}, or remove early: true"))
+		}
 		if len(f.Aggregates) == 0 {
 			if i == 0 {
 				v.add(verr("rules", "rules need aggregates", "rules test window results: add aggregates: and a window:"))
@@ -770,6 +792,15 @@ func (v *validator) outputs() {
 
 // windowSpec converts the window to the window package's form.
 func (f *Function) windowSpec() window.Spec {
+	s := f.windowKind()
+	if e := f.Window.Early; e != nil {
+		s.Early = window.Early{Every: e.Every, Count: e.Count}
+	}
+	return s
+}
+
+// windowKind converts the window kind to the window package's form.
+func (f *Function) windowKind() window.Spec {
 	w := &f.Window
 	switch {
 	case w.Tumbling != 0:
@@ -819,6 +850,30 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 		cfg.Crossovers = append(cfg.Crossovers, f.crossoverConfig(i))
 	}
 	return cfg
+}
+
+// splitEarly splits cfg into the rules that see final window results only and those that see early
+// results too (rules with early: true), for two engines: their per-key state must not mix early
+// and final results. The second is nil without early rules; the first nil when it has nothing.
+func (f *Function) splitEarly(cfg rule.Config) (final, early *rule.Config) {
+	if !slices.ContainsFunc(f.Rules, func(r Rule) bool { return r.Early }) {
+		return &cfg, nil
+	}
+	e := cfg
+	e.Thresholds, e.Anomalies, e.Crossovers, e.Handlers = nil, nil, nil, nil
+	fin := cfg
+	fin.Thresholds = nil
+	for i, r := range f.Rules {
+		if r.Early {
+			e.Thresholds = append(e.Thresholds, cfg.Thresholds[i])
+		} else {
+			fin.Thresholds = append(fin.Thresholds, cfg.Thresholds[i])
+		}
+	}
+	if len(fin.Thresholds) == 0 && len(fin.Anomalies) == 0 && len(fin.Crossovers) == 0 && len(fin.Handlers) == 0 {
+		return nil, &e
+	}
+	return &fin, &e
 }
 
 func (f *Function) crossoverConfig(i int) rule.Crossover {

@@ -70,7 +70,7 @@ func TestSnapshotsMatchGolden(t *testing.T) {
 }
 
 // newTestOperator returns an operator computing testSpecs, laid out as runEngine lays them out.
-func newTestOperator(t *testing.T, spec Spec, tm Time) *Operator {
+func newTestOperator(t testing.TB, spec Spec, tm Time) *Operator {
 	t.Helper()
 	var table core.FieldTable
 	plan, err := aggregate.Compile(testSpecs, &table)

@@ -11,14 +11,24 @@ import (
 
 // snapshotVersion is the operator state's encoding version. Bump it when the layout changes, and
 // keep Restore reading every older version.
-const snapshotVersion = 1
+//
+// Version 2 is version 1 followed by the early firings' state (appendEarly); operators without
+// early firings keep writing version 1, byte for byte what they wrote before.
+const (
+	snapshotVersion      = 1
+	snapshotVersionEarly = 2
+)
 
 var errSnapshot = errors.New("corrupt window snapshot")
 
 // AppendBinary appends the operator's whole state (watermark and every key's windows) in a compact,
 // versioned encoding. Keys are written in order, so equal states encode to equal bytes.
 func (o *Operator) AppendBinary(b []byte) []byte {
-	b = append(b, snapshotVersion)
+	if o.early {
+		b = append(b, snapshotVersionEarly)
+	} else {
+		b = append(b, snapshotVersion)
+	}
 	b = binary.AppendVarint(b, o.wm)
 	keys := make([]string, 0, len(o.keys))
 	for k := range o.keys {
@@ -68,6 +78,9 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 			b = appendBool(b, ks.dirty)
 			b = o.appendRow(b, ks.glob)
 		}
+	}
+	if o.early {
+		b = o.appendEarly(b, keys)
 	}
 	return b
 }
@@ -210,12 +223,17 @@ func (o *Operator) Restore(b []byte) error {
 	o.due.reset()
 	o.wm, o.closed = minTime, minTime
 	o.sk = aggregate.Sketches{}
+	o.eNext, o.eDirty = 0, nil
 	if len(b) == 0 {
 		return nil
 	}
-	if b[0] != snapshotVersion {
-		return fmt.Errorf("window snapshot version %d: this release reads version %d", b[0], snapshotVersion)
+	if b[0] != snapshotVersion && b[0] != snapshotVersionEarly {
+		return fmt.Errorf("window snapshot version %d: this release reads versions %d and %d", b[0], snapshotVersion, snapshotVersionEarly)
 	}
+	// A snapshot without early state restores into an operator with early firings (which start
+	// from nothing) and the other way round (the early state is dropped): the spec may change.
+	withEarly := b[0] == snapshotVersionEarly
+	var order []*keyState
 	d := &decoder{b: b[1:]}
 	o.wm = d.time()
 	n := d.count()
@@ -279,6 +297,18 @@ func (o *Operator) Restore(b []byte) error {
 		}
 		o.keys[ks.key] = ks
 		o.schedule(ks, 0)
+		if withEarly {
+			order = append(order, ks)
+		}
+	}
+	if withEarly && d.err == nil {
+		o.readEarly(d, order)
+		if !o.early {
+			for _, ks := range order {
+				ks.edirty, ks.ecnt = false, 0
+			}
+			o.eDirty, o.eNext = nil, 0
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
@@ -287,6 +317,7 @@ func (o *Operator) Restore(b []byte) error {
 		o.keys = make(map[string]*keyState)
 		o.due.reset()
 		o.wm = minTime
+		o.eNext, o.eDirty = 0, nil
 		return fmt.Errorf("restore window state: %w", d.err)
 	}
 	return nil
