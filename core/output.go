@@ -43,11 +43,17 @@ type WindowResult struct {
 	Key      string
 	Start    time.Time
 	End      time.Time
-	// Revision is 0 for the first firing and counts up with each update by a late event.
+	// Revision is 0 for the first firing and counts up with each update by a late event. A window
+	// with early firings counts them first: early results take revisions 0, 1, ..., the on-time
+	// result the next one, late updates the ones after it, so (function, key, start, end, revision)
+	// names one result.
 	Revision int
 	// Final is set when the window will not change again (its allowed lateness has passed). It is
 	// not part of the JSON contract.
-	Final  bool
+	Final bool
+	// Early marks an early (speculative) result of a window that has not closed yet: the JSON
+	// carries "final":false. Rules see early results only when they ask for them.
+	Early  bool
 	Values []NamedValue
 }
 
@@ -79,7 +85,7 @@ func (r *WindowResult) Clone() *WindowResult {
 
 // AppendJSON implements Output:
 // {"type":"window","id":"...","function":"w1","key":"k","start":"...","end":"...","revision":0,"values":{...}},
-// where id is OutputID(r).
+// where id is OutputID(r), with "final":false after the revision for an early result.
 func (r *WindowResult) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"window","id":`...)
 	b = AppendString(b, OutputID(r))
@@ -93,6 +99,9 @@ func (r *WindowResult) AppendJSON(b []byte) []byte {
 	b = AppendTime(b, r.End)
 	b = append(b, `,"revision":`...)
 	b = strconv.AppendInt(b, int64(r.Revision), 10)
+	if r.Early {
+		b = append(b, `,"final":false`...)
+	}
 	b = append(b, `,"values":`...)
 	b = AppendValues(b, r.Values)
 	return append(b, '}')

@@ -26,6 +26,9 @@ type Stats struct {
 	Failed    int // records that failed to decode
 	Windows   int // window results emitted
 	Decisions int // decisions emitted
+	// RuleErrors counts rule evaluations that failed for one window (a CEL error such as a division
+	// by zero or the cost limit): each is dead-lettered as a failure and the stream goes on.
+	RuleErrors int
 }
 
 // Add adds o to s.
@@ -37,4 +40,5 @@ func (s *Stats) Add(o Stats) {
 	s.Failed += o.Failed
 	s.Windows += o.Windows
 	s.Decisions += o.Decisions
+	s.RuleErrors += o.RuleErrors
 }

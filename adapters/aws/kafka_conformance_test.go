@@ -34,7 +34,7 @@ func TestKafkaConformance(t *testing.T) {
 	adaptertest.Run(t, func(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 		table := fmt.Sprintf("kafka-conformance-%d", tables.Add(1))
 		createTable(t, ep, table)
-		h := &kafkaLambdaHarness{lambdaHarness{s: s, stateURL: "dynamodb://" + table + "?partition_key=id&region=us-east-1&endpoint=" + url.QueryEscape(ep)}}
+		h := &kafkaLambdaHarness{lambdaHarness{s: s, WireTap: adaptertest.NewWireTap(), stateURL: "dynamodb://" + table + "?partition_key=id&region=us-east-1&endpoint=" + url.QueryEscape(ep)}}
 		if err := h.start(t.Context()); err != nil {
 			t.Fatal(err)
 		}

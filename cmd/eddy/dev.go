@@ -69,7 +69,9 @@ of up to --batch-size records (or what arrived within --max-wait) to the functio
 time, state is kept between batches in --state (mem:// or file:///DIR), and a batch that fails is
 delivered again (the function skips what it already applied). Records that cannot be decoded go
 to the dead-letter output (stderr, or --dead-letter FILE). Window results, decisions and late
-events print live as JSON lines on stdout (or --output FILE).
+events print live as JSON lines on stdout (or --output FILE). Output and dead-letter files are
+appended to: restarted on the same --state, dev goes on where it stopped, keeps what it wrote
+before, and cuts a torn last line a kill left; outputs it re-emits carry the ids of the first copy.
 
 Events come from files (--input, - for stdin), Kafka topics (--from kafka://BROKERS/TOPIC, read
 from the start until interrupted), the HTTP ingest endpoint (--listen; POST
@@ -111,8 +113,8 @@ With no input flag, dev reads stdin when it is a pipe and otherwise listens on `
 	fl.IntVar(&o.attempts, "max-attempts", 0, "deliveries of a failing batch before it is dead-lettered (0: retry until it succeeds)")
 	fl.Float64Var(&o.failRate, "fail-rate", 0, "fraction of batch deliveries to fail on purpose, to watch redelivery")
 	fl.StringVar(&o.stateURL, "state", "mem://", "state store URL: mem:// or file:///DIR")
-	fl.StringVarP(&o.output, "output", "o", "", "where results go: a file, or an output URL (log:, kinesis://, rabbit://, https://, …; default stdout)")
-	fl.StringVar(&o.deadLetter, "dead-letter", "", "write dead-lettered records to this file as JSON lines, or to an output URL as dead-letter envelopes (default: stderr, in words)")
+	fl.StringVarP(&o.output, "output", "o", "", "where results go: a file (appended to, so a restart keeps what earlier runs wrote), or an output URL (log:, file://, kinesis://, rabbit://, https://, …; default stdout)")
+	fl.StringVar(&o.deadLetter, "dead-letter", "", "append dead-lettered records to this file as JSON lines, or send them to an output URL as dead-letter envelopes (default: stderr, in words)")
 	fl.BoolVar(&o.noFlush, "no-flush", false, "at the end, leave open windows open instead of closing them")
 	fl.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	fl.BoolVar(&o.ui, "ui", false, "serve the dashboard (views, live outputs, partition status) on --ui-addr")
@@ -256,7 +258,7 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		}
 		defer cl()
 	} else if o.deadLetter != "" {
-		w, cl, err := openOutput(e, o.deadLetter)
+		w, cl, err := openAppend(e, o.deadLetter, "dead letter")
 		if err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
@@ -317,7 +319,8 @@ func dev(ctx context.Context, e *env, o devOpts) error {
 		if err != nil {
 			return fmt.Errorf("--listen: %w (is another eddy dev running? pick another address with --listen)", err)
 		}
-		srv = &http.Server{Handler: met.Wrap(ingestHandler(broker, logger)), ReadHeaderTimeout: 10 * time.Second}
+		tcp, _ := ln.Addr().(*net.TCPAddr)
+		srv = newIngestServer(met.Wrap(ingestHandler(broker, logger, ingestOptions{loopback: tcp != nil && tcp.IP.IsLoopback()})))
 		fmt.Fprintf(e.stderr, "eddy dev: ingest on http://%s/events (POST newline-delimited events, or: eddy send --to http://%s --input FILE)\n", ln.Addr(), ln.Addr())
 		wg.Add(1)
 		go func() {

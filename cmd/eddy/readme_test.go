@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -78,5 +79,27 @@ func TestEddyTestCommand(t *testing.T) {
 	r = eddy(t, "", "test", dir+"/eddy_test.yaml")
 	if r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "expect[0]") || !strings.Contains(r.stdout, "0 passed, 1 failed") {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// replay's summary reports the peak window state: keys, bytes, per key and the largest key, so a
+// user sees what a key costs before a long backtest runs out of memory.
+func TestReplayReportsPeakState(t *testing.T) {
+	r := eddy(t, "", "replay", "--spec", "../../examples/iot/meters/eddy.yaml", "--input", "../../examples/iot/meters/events.ndjson", "--output", os.DevNull)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var keys, perKey, largest int
+	var size string
+	i := strings.Index(r.stderr, "window state at its peak: ")
+	if i < 0 {
+		t.Fatalf("no peak state in the summary:\n%s", r.stderr)
+	}
+	if _, err := fmt.Sscanf(r.stderr[i:], "window state at its peak: %d keys, %s KB, %d bytes per key on average, %d for the largest key", &keys, &size, &perKey, &largest); err != nil {
+		t.Fatalf("%v: %s", err, r.stderr[i:])
+	}
+	// 10 meters; a key keeps a few quarter-hours of sum/max/count partials.
+	if keys != 10 || perKey < 100 || perKey > 10000 || largest < perKey {
+		t.Errorf("keys %d, %d bytes per key, largest %d", keys, perKey, largest)
 	}
 }

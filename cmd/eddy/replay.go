@@ -99,6 +99,34 @@ type replayStats struct {
 	elapsed time.Duration
 	// failures are the first few records that failed, for the summary.
 	failures []*core.Failure
+	// peak is the largest window state seen (sampled every stateSampleEvery batches and at the
+	// end): keys, estimated bytes, and the largest key's bytes at that moment.
+	peakKeys, peakBytes, peakKeyBytes int
+}
+
+// byteSize writes n bytes in the unit that reads best.
+func byteSize(n int) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// stateSampleEvery is how often (in batches) replay measures its window state for the summary's
+// peak: measuring walks every key, so it is done rarely enough to cost nothing measurable.
+const stateSampleEvery = 32
+
+// sampleState records the run's state size if it is the largest so far.
+func (st *replayStats) sampleState(sr *splitRun) {
+	keys, bytes, maxKey := sr.stateSize()
+	if bytes > st.peakBytes {
+		st.peakKeys, st.peakBytes, st.peakKeyBytes = keys, bytes, maxKey
+	}
 }
 
 // printSummary writes the closing lines of a replay or a dev run.
@@ -110,6 +138,10 @@ func printSummary(w io.Writer, st replayStats) {
 	}
 	fmt.Fprintf(w, "%d events in %s (%.0f events/s): %d window results, %d decisions, %d late, %d failed\n",
 		st.Events, st.elapsed.Round(time.Millisecond), rate, st.Windows, st.Decisions, st.Late, st.Failed)
+	if st.peakKeys > 0 {
+		fmt.Fprintf(w, "window state at its peak: %d keys, %s, %d bytes per key on average, %d for the largest key (estimated; limits.max_keys bounds the keys)\n",
+			st.peakKeys, byteSize(st.peakBytes), st.peakBytes/st.peakKeys, st.peakKeyBytes)
+	}
 	for _, f := range st.failures {
 		fmt.Fprintf(w, "  failed: %v\n", f)
 	}
@@ -306,7 +338,7 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 			return st, err
 		}
 		src = newBatchSource(lines, batch, nil, true)
-		for {
+		for nb := 1; ; nb++ {
 			b, err := src.next(ctx)
 			if err != nil {
 				return st, err
@@ -321,6 +353,9 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 			if err := st.addBatch(ctx, bst, fails, dl); err != nil {
 				return st, err
 			}
+			if nb%stateSampleEvery == 0 {
+				st.sampleState(sr)
+			}
 			if between != nil {
 				between()
 			}
@@ -328,6 +363,7 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 		if err := lines.Err(); err != nil {
 			return st, fmt.Errorf("input: %w", err)
 		}
+		st.sampleState(sr)
 		fst, err := sr.flush(ctx, w)
 		if err != nil {
 			return st, err

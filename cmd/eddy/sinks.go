@@ -16,7 +16,9 @@ import (
 	_ "github.com/eddyhq/eddy/adapters/aws/snssqssink"
 	_ "github.com/eddyhq/eddy/adapters/azure/eventhubsink"
 	_ "github.com/eddyhq/eddy/adapters/gcp/pubsubsink"
+	_ "github.com/eddyhq/eddy/adapters/kafka/kafkasink"
 	_ "github.com/eddyhq/eddy/adapters/rabbit"
+	_ "github.com/eddyhq/eddy/core/sink/filesink"
 	_ "github.com/eddyhq/eddy/core/sink/logsink"
 	_ "github.com/eddyhq/eddy/core/sink/memsink"
 	_ "github.com/eddyhq/eddy/core/sink/webhook"
@@ -33,7 +35,7 @@ func isSinkURL(v string) bool {
 // then gets every output under the wire contract while the lines (still counted) go nowhere.
 func openDevOutput(ctx context.Context, e *env, v string) (io.Writer, func() error, *sink.Sink, error) {
 	if !isSinkURL(v) {
-		w, c, err := openOutput(e, v)
+		w, c, err := openAppend(e, v, "output")
 		return w, c, nil, err
 	}
 	s, err := sink.Open(ctx, v)

@@ -135,6 +135,16 @@ func newSplitRun(c *spec.Compiled, n int, partition string) (*splitRun, error) {
 }
 
 // shareOf picks the share of a key: FNV-1a, the same on every run.
+// stateSize sums the state of the run's pipelines: keys, estimated bytes, and the largest key's.
+// It walks every key, so replay samples it (see stateSampleEvery).
+func (r *splitRun) stateSize() (keys, bytes, maxKey int) {
+	for _, sh := range r.shares {
+		k, b, m := sh.p.StateSize()
+		keys, bytes, maxKey = keys+k, bytes+b, max(maxKey, m)
+	}
+	return keys, bytes, maxKey
+}
+
 func shareOf(key string, n int) int {
 	if n == 1 {
 		return 0

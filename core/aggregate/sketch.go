@@ -133,10 +133,23 @@ func (s *quantile) appendBinary(b []byte) []byte {
 	return append(b, enc...)
 }
 
-func (s *quantile) decode(b []byte) error {
+func (s *quantile) decode(b []byte) (err error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || uint64(len(b)-k) != n {
 		return errCorrupt
+	}
+	// ddsketch's decoder trusts what it reads: corrupt bins can make it panic (a slice of
+	// absurd length, found by window.FuzzRestore). A corrupt snapshot is an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("quantile sketch: %w: %v", errCorrupt, r)
+		}
+	}()
+	// Its paginated store allocates for the whole index range the bins span, which garbage can make
+	// astronomical (out of memory, no panic to recover): refuse indexes no value maps to first.
+	m := s.sketch.IndexMapping
+	if err := checkSketchBins(b[k:], int64(m.Index(m.MinIndexableValue()))-1, int64(m.Index(m.MaxIndexableValue()))+1); err != nil {
+		return fmt.Errorf("quantile sketch: %w: %v", errCorrupt, err)
 	}
 	sk, err := ddsketch.DecodeDDSketch(b[k:], store.BufferedPaginatedStoreConstructor, s.sketch.IndexMapping)
 	if err != nil {

@@ -292,6 +292,12 @@ func (d *Decoder) Decode(partition string, rec *core.Record, now time.Time, ev *
 	d.timeTok, d.timeStr = nil, nil
 	defer d.release()
 
+	if rec.Attrs != nil {
+		if msg, ok := rec.Attrs[AttrReadError]; ok {
+			// A line Lines could not read whole: its failure is already known.
+			return &core.Failure{Record: *rec, Reason: msg}
+		}
+	}
 	var f *core.Failure
 	switch {
 	case c.isJSON:

@@ -34,10 +34,21 @@ const readChunk = 64 << 10
 // minRead is the least NextBatch reads at once, near the end of a batch.
 const minRead = 4 << 10
 
+// AttrReadError is the record attribute Lines sets on a line it could not read whole (a line longer
+// than MaxLine): the record's Data is then only the line's first OverlongPrefix bytes, and Decoder
+// turns the record into a failure with this attribute's text as the reason, so the line is
+// dead-lettered by name and the input goes on.
+const AttrReadError = "eddy.read_error"
+
+// OverlongPrefix is how much of an overlong line Lines keeps, for the dead-letter output.
+const OverlongPrefix = 256
+
 // Lines splits newline-delimited input (a file, stdin; gzip-compressed input is detected by its magic
 // bytes) into records for a replay: record i has ID "NAME:LINE", Offset "LINE" (1-based line
 // numbers, so offsets grow) and the line as Data ("\r\n" endings trimmed). Blank lines are skipped but
-// counted.
+// counted, in constant memory however many follow each other. A line longer than MaxLine is skipped
+// in constant memory too, past what it has read already, and comes out as a record holding the line's
+// start with the AttrReadError attribute: a per-record failure, not the end of the input.
 //
 // Next copies each line, so its records stay valid after later calls. NextBatch fills many records
 // at once without copying: their Data point into Lines' buffers and stay valid until the second
@@ -51,6 +62,9 @@ type Lines struct {
 	// MaxLine is the longest line accepted (DefaultMaxLine unless changed before the first Next or
 	// NextBatch).
 	MaxLine int
+	// MaxInput, when positive, bounds the bytes read, counted after decompression: past it reading
+	// stops with an error wrapping ErrInputTooLarge (a small gzip body can expand a thousandfold).
+	MaxInput int64
 
 	name   string
 	prefix string // name + ":"
@@ -72,6 +86,9 @@ type Lines struct {
 	ids  []byte
 	rerr error // a read error not yet reported: data read before it comes first
 	err  error
+	// overlong is the length of the line nextLine last returned when it was longer than MaxLine
+	// (only its first OverlongPrefix bytes were returned), 0 otherwise.
+	overlong int64
 }
 
 // NewLines returns a Lines reading r; name is the ID prefix of its records. It reads the start of r
@@ -110,6 +127,18 @@ func NewLines(r io.Reader, name string) (*Lines, error) {
 	return l, nil
 }
 
+// ErrInputTooLarge is wrapped by the error of a Lines whose input exceeded MaxInput.
+var ErrInputTooLarge = errors.New("input too large")
+
+// overInput reports, and records as the error, input past MaxInput.
+func (l *Lines) overInput() bool {
+	if l.MaxInput > 0 && l.read > l.MaxInput {
+		l.err = fmt.Errorf("%w: more than %d bytes (decompressed)", ErrInputTooLarge, l.MaxInput)
+		return true
+	}
+	return false
+}
+
 // errReader fails with err: the reader under a gzip stream after it failed while NewLines looked
 // at its first bytes.
 type errReader struct{ err error }
@@ -133,7 +162,17 @@ func (l *Lines) Next(rec *core.Record) bool {
 	l.slab = l.slab[len(line):]
 	id := l.id()
 	*rec = core.Record{ID: id, Offset: id[len(l.prefix):], Data: data}
+	l.markOverlong(rec)
 	return true
+}
+
+// markOverlong gives rec the AttrReadError attribute when the line nextLine last returned was cut.
+func (l *Lines) markOverlong(rec *core.Record) {
+	if l.overlong == 0 {
+		return
+	}
+	rec.Attrs = map[string]string{AttrReadError: fmt.Sprintf("line %d is %d bytes, longer than the %d bytes a line may hold (the line is skipped; its first %d bytes are kept here)", l.line, l.overlong, l.MaxLine, OverlongPrefix)}
+	l.overlong = 0
 }
 
 // NextBatch reads up to len(recs) non-blank lines into recs (replacing all their members) and
@@ -184,6 +223,7 @@ func (l *Lines) NextBatch(recs []core.Record) int {
 		if r.Key != "" || r.Attrs != nil || !r.Time.IsZero() {
 			r.Key, r.Attrs, r.Time = "", nil, time.Time{}
 		}
+		l.markOverlong(r)
 		n++
 	}
 	l.bufs[l.cur] = l.buf
@@ -194,14 +234,16 @@ func (l *Lines) NextBatch(recs []core.Record) int {
 // l.buf ("\r" endings trimmed), having counted it. To make room it moves l.buf[keep:l.end] to the
 // start of the buffer, or into a larger one; bounds it returned before are then stale.
 func (l *Lines) nextLine(keep int) (start, end int, ok bool) {
+	// Input before floor is the caller's (NextBatch's records); what lies between floor and l.pos
+	// is blank lines already skipped, which may go.
+	floor := l.pos
 	scan := l.pos // no newline in l.buf[l.pos:scan]
 	for l.err == nil {
 		i := bytes.IndexByte(l.buf[scan:l.end], '\n')
 		if i < 0 && !l.eof {
 			scan = l.end
-			if err := l.checkLong(); err != nil {
-				l.err = err
-				return 0, 0, false
+			if l.checkLong() != nil {
+				return l.skipLong()
 			}
 			moved := l.fill(keep)
 			scan -= moved
@@ -224,11 +266,16 @@ func (l *Lines) nextLine(keep int) (start, end int, ok bool) {
 			end--
 		}
 		if blank(l.buf[start:end]) {
+			if l.pos-floor >= readChunk {
+				// A run of blank lines: drop it rather than let the buffer grow with it.
+				l.end = floor + copy(l.buf[floor:], l.buf[l.pos:l.end])
+				l.pos, scan = floor, floor
+			}
 			continue
 		}
 		if end-start > l.MaxLine {
-			l.err = fmt.Errorf("line %d: longer than %d bytes", l.line, l.MaxLine)
-			return 0, 0, false
+			l.overlong = int64(end - start)
+			return start, start + min(OverlongPrefix, l.MaxLine), true
 		}
 		return start, end, true
 	}
@@ -246,6 +293,49 @@ func (l *Lines) checkLong() error {
 		return fmt.Errorf("line %d: longer than %d bytes", l.line+1, l.MaxLine)
 	}
 	return nil
+}
+
+// skipLong is nextLine once the line being read, l.buf[l.pos:l.end] so far, has grown longer than
+// MaxLine: it keeps the line's first OverlongPrefix bytes where they are, reads on and drops the
+// rest of the line as it comes (in place, after the kept bytes), and returns the kept bytes as the
+// line, with l.overlong set to the line's whole length. The input after the line follows the kept
+// bytes in l.buf.
+func (l *Lines) skipLong() (start, end int, ok bool) {
+	start, end = l.pos, l.pos+min(OverlongPrefix, l.MaxLine)
+	total := int64(l.end - l.pos)
+	l.end = end
+	if len(l.buf)-end < readChunk {
+		// Room to read into; records NextBatch made stay in the old buffer, untouched.
+		nb := make([]byte, end+2*readChunk)
+		copy(nb, l.buf[:end])
+		l.buf = nb
+	}
+	for {
+		if l.rerr != nil || l.eof {
+			break
+		}
+		n, err := l.src.Read(l.buf[end:min(len(l.buf), end+readChunk)])
+		l.read += int64(n)
+		if l.overInput() {
+			return 0, 0, false
+		}
+		switch {
+		case err == io.EOF:
+			l.eof = true
+		case err != nil:
+			l.rerr = err
+		}
+		if i := bytes.IndexByte(l.buf[end:end+n], '\n'); i >= 0 {
+			total += int64(i)
+			l.end = end + copy(l.buf[end:], l.buf[end+i+1:end+n])
+			break
+		}
+		total += int64(n)
+	}
+	l.pos = end
+	l.count()
+	l.overlong = total
+	return start, end, true
 }
 
 // fill reads more input after l.end, first making room: it moves l.buf[keep:l.end] to the start of
@@ -275,6 +365,9 @@ func (l *Lines) fill(keep int) (moved int) {
 	n, err := l.src.Read(l.buf[l.end:min(len(l.buf), l.end+size)])
 	l.read += int64(n)
 	l.end += n
+	if l.overInput() {
+		return moved
+	}
 	switch {
 	case err == io.EOF:
 		l.eof = true

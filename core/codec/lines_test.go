@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/eddyhq/eddy/core"
 )
@@ -70,23 +72,126 @@ func TestLines(t *testing.T) {
 	}
 }
 
+// TestLinesTooLong: a line longer than MaxLine is one failed record (its start kept, the reason in
+// AttrReadError, which Decoder turns into a failure) and the input goes on, whether the line ends
+// inside the buffer or far past it.
 func TestLinesTooLong(t *testing.T) {
-	l, err := NewLines(strings.NewReader("{}\n"+strings.Repeat("x", 200<<10)+"\n{}\n"), "f")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.MaxLine = 100 << 10
-	var rec core.Record
-	if !l.Next(&rec) || rec.ID != "f:1" {
-		t.Fatalf("first line: %+v", rec)
-	}
-	if l.Next(&rec) {
-		t.Fatal("read a line longer than MaxLine")
-	}
-	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "f: line 2: longer than 102400 bytes") {
-		t.Errorf("Err = %v", err)
+	for _, tc := range []struct {
+		name    string
+		long    int
+		maxLine int
+	}{{"past the buffer", 200 << 10, 100 << 10}, {"in the buffer", 1500, 1000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			input := "{}\n" + strings.Repeat("x", tc.long) + "\n{\"a\":1}\n"
+			for _, batch := range []bool{false, true} {
+				l, err := NewLines(strings.NewReader(input), "f")
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.MaxLine = tc.maxLine
+				var got []core.Record
+				if batch {
+					recs := make([]core.Record, 10)
+					for n := l.NextBatch(recs); n > 0; n = l.NextBatch(recs) {
+						got = append(got, recs[:n]...)
+					}
+				} else {
+					var rec core.Record
+					for l.Next(&rec) {
+						got = append(got, rec)
+					}
+				}
+				if l.Err() != nil || len(got) != 3 {
+					t.Fatalf("batch %v: %d records, Err %v; want 3 and no error", batch, len(got), l.Err())
+				}
+				bad := got[1]
+				want := fmt.Sprintf("line 2 is %d bytes, longer than the %d bytes", tc.long, tc.maxLine)
+				if bad.ID != "f:2" || !strings.Contains(bad.Attrs[AttrReadError], want) || string(bad.Data) != strings.Repeat("x", OverlongPrefix) {
+					t.Fatalf("batch %v: overlong record %s attrs %v data %d bytes; want %q", batch, bad.ID, bad.Attrs, len(bad.Data), want)
+				}
+				if got[2].ID != "f:3" || string(got[2].Data) != `{"a":1}` || got[2].Attrs != nil {
+					t.Fatalf("batch %v: the line after: %+v", batch, got[2])
+				}
+				// The decoder makes it a failure naming the line.
+				dec, err := New(Config{Key: "a", ProcessingTime: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ev core.Event
+				err = dec.Decode("p", &bad, time.Now(), &ev)
+				var f *core.Failure
+				if !errors.As(err, &f) || !strings.Contains(f.Reason, want) || f.Record.ID != "f:2" {
+					t.Fatalf("decode of the overlong record: %v", err)
+				}
+			}
+		})
 	}
 }
+
+// TestLinesBlankRunsInConstantMemory: a long run of blank lines costs no more memory than a short
+// one, through Next and NextBatch, plain and gzip.
+func TestLinesBlankRunsInConstantMemory(t *testing.T) {
+	const blanks = 64 << 20
+	for _, gz := range []bool{false, true} {
+		for _, batch := range []bool{false, true} {
+			var src io.Reader = io.MultiReader(strings.NewReader("{}\n"), newlineReaderOf(blanks), strings.NewReader("{\"a\":2}\n"))
+			if gz {
+				var b bytes.Buffer
+				w := gzip.NewWriter(&b)
+				if _, err := io.Copy(w, src); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+				src = &b
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			l, err := NewLines(src, "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			if batch {
+				recs := make([]core.Record, 4)
+				for n := l.NextBatch(recs); n > 0; n = l.NextBatch(recs) {
+					for _, r := range recs[:n] {
+						got = append(got, r.ID)
+					}
+				}
+			} else {
+				var rec core.Record
+				for l.Next(&rec) {
+					got = append(got, rec.ID)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if l.Err() != nil || len(got) != 2 || got[1] != fmt.Sprintf("f:%d", blanks+2) {
+				t.Fatalf("gzip %v batch %v: records %v, Err %v", gz, batch, got, l.Err())
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+				t.Errorf("gzip %v batch %v: %d MiB allocated to skip %d MiB of blank lines, want a few buffers' worth", gz, batch, alloc>>20, blanks>>20)
+			}
+		}
+	}
+}
+
+// newlineReader yields n newlines.
+type newlineReader int
+
+func (r *newlineReader) Read(p []byte) (int, error) {
+	if *r == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), int(*r))
+	for i := range p[:n] {
+		p[i] = '\n'
+	}
+	*r -= newlineReader(n)
+	return n, nil
+}
+
+func newlineReaderOf(n int) io.Reader { r := newlineReader(n); return &r }
 
 func TestLinesBadGzip(t *testing.T) {
 	if _, err := NewLines(bytes.NewReader([]byte{0x1f, 0x8b, 0, 0}), "f.gz"); err == nil {
@@ -256,18 +361,6 @@ func TestLinesBatchErrors(t *testing.T) {
 	}
 	if n := l.NextBatch(recs); n != 0 || !errors.Is(l.Err(), errRead) || !strings.Contains(l.Err().Error(), "f: ") {
 		t.Fatalf("after the error: %d records, Err %v", n, l.Err())
-	}
-
-	l, _ = NewLines(strings.NewReader("{}\n"+strings.Repeat("x", 200<<10)+"\n{}\n"), "f")
-	l.MaxLine = 100 << 10
-	if n := l.NextBatch(recs); n != 1 || recs[0].ID != "f:1" {
-		t.Fatalf("first batch: %d records", n)
-	}
-	if n := l.NextBatch(recs); n != 0 {
-		t.Fatal("read a line longer than MaxLine")
-	}
-	if err := l.Err(); err == nil || !strings.Contains(err.Error(), "f: line 2: longer than 102400 bytes") {
-		t.Errorf("Err = %v", err)
 	}
 
 	// A line of exactly MaxLine bytes is fine, with or without "\r\n".

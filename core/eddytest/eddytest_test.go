@@ -2,8 +2,10 @@ package eddytest_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/core/eddytest"
 	"github.com/eddyhq/eddy/core/spec"
@@ -86,5 +88,39 @@ func TestCaseFailureSaysWhy(t *testing.T) {
 	if len(o.Problems) != 2 || !strings.Contains(o.Problems[0], `values is {"avg_temp":97,"n":1}`) ||
 		!strings.Contains(o.Problems[1], "expect_none[0]") {
 		t.Errorf("problems: %q", o.Problems)
+	}
+}
+
+// A function with early firings passes the kit's checks: by count they are a pure function of the
+// events, and by time the invocations all carry one time, which starts the clock and fires nothing,
+// so batches and restores change no output.
+func TestEarlyFirings(t *testing.T) {
+	fn, err := spec.Load("testdata/eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn.Window.Early = &spec.Early{Every: 10 * time.Second, Count: 3}
+	fn.Rules[0].Early = true
+	f, err := os.Open("testdata/events.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := eddytest.ReadRecords(f, "events.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eddytest.Outputs(fn, recs, 3, 7, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := 0
+	for _, l := range got {
+		if strings.Contains(l, `"final":false`) {
+			early++
+		}
+	}
+	if early < 10 {
+		t.Errorf("%d early results of %d outputs", early, len(got))
 	}
 }

@@ -5,7 +5,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -51,6 +53,16 @@ type Config struct {
 	Aggregates []aggregate.Spec
 	// Reference are the reference tables where conditions may read (nil: none).
 	Reference *reftable.Set
+	// MaxFuture dead-letters an event whose time is more than this ahead of its batch's processing
+	// time (Batch.Now), so a wrong clock cannot push the watermark past every other event. Zero
+	// accepts any time.
+	MaxFuture time.Duration
+	// MaxKeys bounds the keys whose window state a partition holds (0: no bound). At the bound, an
+	// event of a key with no state is dead-lettered with the reason, and counted as failed; keys
+	// already held go on, and room comes back as their windows close.
+	MaxKeys int
+	// Logger gets a warning for each rule evaluation that fails (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Pipeline is one function's processing state for one partition. Not safe for concurrent use.
@@ -62,9 +74,15 @@ type Pipeline struct {
 	dec      Decoder
 	newDec   func(paths []string) (Decoder, error)
 	deciders []Decider
+	// early[i] is set when deciders[i] sees early window results too.
+	early    []bool
 	matchers []Matcher
 	ooo      int64
 	idle     time.Duration
+	log      *slog.Logger
+	future   time.Duration
+	maxKeys  int
+	now      time.Time
 
 	maxTs       int64
 	seen        bool
@@ -96,7 +114,10 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Function == "" {
 		return nil, fmt.Errorf("pipeline: function name is missing")
 	}
-	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout}
+	p := &Pipeline{fn: cfg.Function, ooo: int64(cfg.Time.OutOfOrder), idle: cfg.Time.IdleTimeout, log: cfg.Logger, future: cfg.MaxFuture, maxKeys: cfg.MaxKeys}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
 	if err := cfg.Time.Validate(); err != nil {
 		return nil, fmt.Errorf("function %s: %w", cfg.Function, err)
 	}
@@ -117,8 +138,22 @@ func New(cfg Config) (*Builder, error) {
 // Fields is the field table deciders and matchers register their fields in.
 func (b *Builder) Fields() *core.FieldTable { return &b.p.fields }
 
-// Decide adds deciders, run in order on every window result.
+// Decide adds deciders, run in order on every window result except early ones (see window.Early):
+// decisions then do not flap with speculative values.
 func (b *Builder) Decide(d ...Decider) *Builder {
+	for range d {
+		b.p.early = append(b.p.early, false)
+	}
+	b.p.deciders = append(b.p.deciders, d...)
+	return b
+}
+
+// DecideEarly adds deciders, run in order with those of Decide, that see early window results
+// too (marked Early, before the final one of their window).
+func (b *Builder) DecideEarly(d ...Decider) *Builder {
+	for range d {
+		b.p.early = append(b.p.early, true)
+	}
 	b.p.deciders = append(b.p.deciders, d...)
 	return b
 }
@@ -198,6 +233,7 @@ func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit fu
 	var res core.Result
 	p.begin(ctx, &res, emit)
 	defer p.end()
+	p.now = b.Now
 	res.Stats.Records = len(b.Records)
 	for i := range b.Records {
 		if i&1023 == 0 {
@@ -219,6 +255,13 @@ func (p *Pipeline) run(ctx context.Context, b core.Batch, dec []Decoded, emit fu
 	}
 	if len(b.Records) > 0 {
 		p.lastArrival = b.Now
+	}
+	if p.op != nil {
+		// Early firings by processing time go by the batch's time, once per batch.
+		p.op.FireEarly(b.Now, p.onWin)
+		if err := p.takeErr(); err != nil {
+			return res, err
+		}
 	}
 	res.Watermark = p.Watermark()
 	return res, nil
@@ -246,6 +289,30 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 			res.Stats.Failed++
 			return nil
 		}
+	}
+	if p.future > 0 && !p.now.IsZero() && ev.Time.Sub(p.now) > p.future {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "time", Reason: fmt.Sprintf(
+			"event time %s is %s ahead of the processing time %s, more than max_future %s allows (a wrong clock or time unit? raise input.max_future if such times are right)",
+			ev.Time.UTC().Format(core.TimeLayout), ev.Time.Sub(p.now).Round(time.Millisecond), p.now.UTC().Format(core.TimeLayout), p.future)})
+		res.Stats.Failed++
+		return nil
+	}
+	// Checked only at the bound, so it costs nothing per event below it.
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		// The event moves the watermark first (as it would after its windows took it): windows it
+		// closes may free room.
+		if t := ev.Time.UnixNano(); !p.seen || t > p.maxTs {
+			p.maxTs, p.seen = t, true
+			if err := p.advance(p.Watermark()); err != nil {
+				return err
+			}
+		}
+	}
+	if p.maxKeys > 0 && p.op != nil && p.op.Keys() >= p.maxKeys && !p.op.HasKey(ev.Key) {
+		res.Failures = append(res.Failures, &core.Failure{Record: *rec, Field: "key", Reason: fmt.Sprintf(
+			"key %q is new and the partition already holds the %d keys limits.max_keys allows (its events are dead-lettered until windows close and free room)", ev.Key, p.maxKeys)})
+		res.Stats.Failed++
+		return nil
 	}
 	res.Stats.Events++
 	var late *core.Late
@@ -280,10 +347,42 @@ func (p *Pipeline) addDecoded(rec *core.Record, ev *core.Event, err error) error
 func (p *Pipeline) onWindow(r *core.WindowResult) {
 	p.res.Stats.Windows++
 	p.emit(r)
-	for _, d := range p.deciders {
-		if err := d.Decide(p.ctx, r, p.onMatch); err != nil && p.err == nil {
-			p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+	for i, d := range p.deciders {
+		if r.Early && !p.early[i] {
+			continue
 		}
+		if err := d.Decide(p.ctx, r, p.onMatch); err != nil {
+			p.decideFailed(r, err)
+		}
+	}
+}
+
+// decideFailed turns each rule evaluation error into a failure of that rule on that window: counted,
+// logged and dead-lettered, while the stream goes on. Other errors (a user handler's) fail the batch.
+func (p *Pipeline) decideFailed(r *core.WindowResult, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var ee *rule.EvalError
+		if !errors.As(err, &ee) {
+			if p.err == nil {
+				p.err = fmt.Errorf("function %s: decide on key %s window %s: %w", p.fn, r.Key, r.End.Format(core.TimeLayout), err)
+			}
+			continue
+		}
+		start, end := r.Start.UTC().Format(core.TimeLayout), r.End.UTC().Format(core.TimeLayout)
+		p.res.Stats.RuleErrors++
+		p.log.WarnContext(p.ctx, "rule evaluation failed; the window's decision is skipped and dead-lettered",
+			"function", p.fn, "rule", ee.Rule, "key", r.Key, "window_start", start, "window_end", end, "revision", r.Revision, "error", ee.Err)
+		p.res.Failures = append(p.res.Failures, &core.Failure{
+			// A deterministic id, so a retried batch dead-letters the same failure.
+			Record: core.Record{ID: fmt.Sprintf("rule/%s/%s/%s/%s/%d", p.fn, ee.Rule, r.Key, end, r.Revision), Key: r.Key},
+			Field:  "rules." + ee.Rule,
+			Reason: fmt.Sprintf("rule %q failed on key %q window [%s, %s) revision %d: %v", ee.Rule, r.Key, start, end, r.Revision, ee.Err),
+			Err:    ee,
+		})
 	}
 }
 
@@ -375,6 +474,9 @@ func (p *Pipeline) TickFunc(ctx context.Context, now time.Time, emit func(core.O
 		}
 	}
 	if p.op != nil {
+		// A tick is a batch without records: early firings by processing time go by its time,
+		// so a quiet key's open window still speaks.
+		p.op.FireEarly(now, p.onWin)
 		p.op.EmitGlobal(p.onWin)
 	}
 	for _, d := range p.deciders {

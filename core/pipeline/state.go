@@ -156,3 +156,44 @@ func (p *Pipeline) restore(b []byte) error {
 // Operator returns the window operator (nil for a pattern-only function), for memory accounting
 // and tools.
 func (p *Pipeline) Operator() *window.Operator { return p.op }
+
+// Heaviest names the key whose window state is largest and the windows it keeps open, so that a
+// state budget error says what grew (it implements runner.Heavier).
+func (p *Pipeline) Heaviest() (key, window string) {
+	if p.op == nil {
+		return "", ""
+	}
+	k, span, bytes, ok := p.op.Heaviest()
+	if !ok {
+		return "", ""
+	}
+	return k, fmt.Sprintf("%s, about %d bytes", span, bytes)
+}
+
+// StateSize estimates the partition's window state: the keys, their bytes, and the largest key's
+// bytes, for memory reports (peak bytes per key).
+func (p *Pipeline) StateSize() (keys, bytes, maxKeyBytes int) {
+	if p.op == nil {
+		return 0, 0, 0
+	}
+	_, _, maxKeyBytes, _ = p.op.Heaviest()
+	return p.op.Keys(), p.op.StateBytes(), maxKeyBytes
+}
+
+// TickFree reports whether Tick can never change the pipeline's state nor emit: no idle timeout,
+// no global windows, no rule state that expires, no patterns (whose timers run on ticks). The
+// runner then needs no outbox (it implements runner.TickFree).
+func (p *Pipeline) TickFree() bool {
+	// Early firings by processing time close nothing but speak on ticks: their outputs must come
+	// from the commit that won.
+	if p.idle > 0 || len(p.matchers) > 0 || (p.op != nil && (p.op.Global() || p.op.EarlyEvery() > 0)) {
+		return false
+	}
+	for _, d := range p.deciders {
+		e, ok := d.(interface{ Expires() bool })
+		if !ok || e.Expires() {
+			return false
+		}
+	}
+	return true
+}

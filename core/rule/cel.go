@@ -3,6 +3,7 @@ package rule
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -102,6 +103,10 @@ type condition struct {
 	bounded bool
 	// tables are the reference tables the expression reads.
 	tables []string
+	// worst is the worst-case cost estimated with the sizes the spec bounds (see sizeHints).
+	worst uint64
+	rule  string
+	field string
 }
 
 // noSizeHints lets the cost estimator assume the worst about every list, map and string.
@@ -113,9 +118,47 @@ func (noSizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNod
 
 func (noSizeHints) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
+// MaxStringEstimate is the length CheckCost assumes for the key and attribute values: what the
+// estimate calls the worst case for a string (events with longer keys still evaluate, metered by
+// the cost limit).
+const MaxStringEstimate = 4096
+
+// sizeHints bounds what the spec bounds: list aggregates by their length (a top-k's k) and the key
+// and attributes by MaxStringEstimate.
+type sizeHints struct{ lists map[string]uint64 }
+
+func (sizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+func (h sizeHints) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	p := n.Path()
+	if len(p) == 0 {
+		return nil
+	}
+	if k, ok := h.lists[p[0]]; ok {
+		switch {
+		case len(p) == 1:
+			return &cost.SizeEstimate{Min: 0, Max: k}
+		case len(p) == 2:
+			// An item: {"value": ..., "count": ...}.
+			return &cost.SizeEstimate{Min: 2, Max: 2}
+		}
+		return &cost.SizeEstimate{Min: 0, Max: MaxStringEstimate}
+	}
+	switch p[0] {
+	case varKey:
+		return &cost.SizeEstimate{Min: 0, Max: MaxStringEstimate}
+	case varAttrs:
+		// The map, or one of its values.
+		return &cost.SizeEstimate{Min: 0, Max: MaxStringEstimate}
+	}
+	return nil
+}
+
 // compileCondition compiles src as the field of rule, naming both (and the position) in errors.
 // Lookups of reference tables by the key (ref.<table>[key].<column>) come back to be bound.
-func compileCondition(env *cel.Env, refs []string, rule, field, src string, costLimit uint64) (*condition, []reftable.Lookup, error) {
+func compileCondition(env *cel.Env, refs []string, rule, field, src string, costLimit uint64, hints sizeHints) (*condition, []reftable.Lookup, error) {
 	if len(src) > maxSource {
 		return nil, nil, fieldErr(rule, field, fmt.Sprintf("condition is %d bytes, more than the %d allowed", len(src), maxSource))
 	}
@@ -145,12 +188,16 @@ func compileCondition(env *cel.Env, refs []string, rule, field, src string, cost
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, nil, fieldErr(rule, field, fmt.Sprintf("condition must be of type bool, got %s: %s", ast.OutputType(), src))
 	}
-	c := &condition{src: src}
+	c := &condition{src: src, rule: rule, field: field}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	// Tracking cost costs allocations on every evaluation; skip it when the checker proves the
 	// worst case is within the limit (no comprehension over a list or string of unknown size).
 	est, err := env.EstimateCost(ast, noSizeHints{})
 	c.bounded = err == nil && est.Max <= costLimit
+	c.worst = math.MaxUint64
+	if est, err := env.EstimateCost(ast, hints); err == nil {
+		c.worst = est.Max
+	}
 	if !c.bounded {
 		opts = append(opts, cel.CostLimit(costLimit))
 	}

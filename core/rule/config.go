@@ -18,6 +18,9 @@ type Aggregate struct {
 	Name string
 	// List is set for top-k aggregates, whose value is a list of items.
 	List bool
+	// MaxItems bounds the length of a list aggregate (a top-k's k) for the worst-case cost
+	// estimate of CheckCost; 0 means unknown, so unbounded.
+	MaxItems int
 }
 
 // Threshold is a Prometheus-style alerting rule evaluated once per window result and key. See the

@@ -72,6 +72,12 @@ func Compile(cfg Config) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: CEL environment: %w", err)
 	}
+	hints := sizeHints{lists: map[string]uint64{}}
+	for _, a := range cfg.Aggregates {
+		if a.List && a.MaxItems > 0 {
+			hints.lists[a.Name] = uint64(a.MaxItems)
+		}
+	}
 	names := make(map[string]bool)
 	for _, t := range cfg.Thresholds {
 		if err := t.Validate(); err != nil {
@@ -83,13 +89,13 @@ func Compile(cfg Config) (*Set, error) {
 		names[t.Name] = true
 		ct := &threshold{Threshold: t}
 		var lookups []reftable.Lookup
-		if ct.fire, lookups, err = compileCondition(env, s.refNames, t.Name, "condition", t.Condition, s.costLimit); err != nil {
+		if ct.fire, lookups, err = compileCondition(env, s.refNames, t.Name, "condition", t.Condition, s.costLimit, hints); err != nil {
 			return nil, err
 		}
 		s.addLookups(lookups)
 		s.needPrev = s.needPrev || ct.fire.usesPrev
 		if t.Clear != "" {
-			if ct.clear, lookups, err = compileCondition(env, s.refNames, t.Name, "clear", t.Clear, s.costLimit); err != nil {
+			if ct.clear, lookups, err = compileCondition(env, s.refNames, t.Name, "clear", t.Clear, s.costLimit, hints); err != nil {
 				return nil, err
 			}
 			s.addLookups(lookups)
@@ -135,6 +141,28 @@ func Compile(cfg Config) (*Set, error) {
 		s.crossovers = append(s.crossovers, newCrossover(c))
 	}
 	return s, nil
+}
+
+// CheckCost reports every condition whose worst-case CEL cost, estimated statically, exceeds the
+// cost limit: such a rule could fail at run time on some window (each failure is then a per-window
+// error, see EvalError). The estimate takes list aggregates at their declared length
+// (Aggregate.MaxItems) and the key and attribute values at MaxStringEstimate bytes; a list of
+// unknown length is unbounded. Errors name the rule and the field.
+func (s *Set) CheckCost() error {
+	var errs []error
+	for _, t := range s.thresholds {
+		for _, c := range []*condition{t.fire, t.clear} {
+			if c == nil || c.worst <= s.costLimit {
+				continue
+			}
+			worst := "unbounded"
+			if c.worst != math.MaxUint64 {
+				worst = fmt.Sprint(c.worst)
+			}
+			errs = append(errs, fieldErr(c.rule, c.field, fmt.Sprintf("worst-case CEL cost %s exceeds the limit of %d: %s (bound the loops: iterate over a top-k with a declared k, avoid nested comprehensions, or raise limits.cost_limit)", worst, s.costLimit, c.src)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NewEngine returns an engine with no per-key state.
@@ -322,6 +350,10 @@ func numValue(r *core.WindowResult, name string) (float64, bool) {
 	}
 	return v.Num, true
 }
+
+// Expires reports whether Expire can drop anything (Config.IdleTTL is set) or a handler may keep
+// state of its own: a tick then may change the engine's state.
+func (e *Engine) Expires() bool { return e.set.idleTTL > 0 || len(e.set.handlers) > 0 }
 
 // Len is the number of keys the engine holds state for.
 func (e *Engine) Len() int { return len(e.keys) }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -229,4 +230,43 @@ func TestCrashAnywherePipeline(t *testing.T) {
 		t.Fatalf("final state after crashes %s, want %s", a, b)
 	}
 	t.Logf("%d kills; %d output lines (%d duplicates), %d distinct incl. %d decisions; state identical", kills, total, total-len(got), len(got), decisions)
+}
+
+// TestCrashAnywhereTickRace is TestCrashAnywherePipeline with a second Runner ticking the partition
+// all along in the same process, racing every batch, and SIGKILLs at random points: which window
+// closes are the batches' and which the ticks' depends on the races, but no output id may ever be
+// written with two contents, and every record ends applied.
+func TestCrashAnywhereTickRace(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildCrashproc(t, dir)
+	st, outPath := filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
+	args := []string{"-pipeline", "-tick", "-state", st, "-out", outPath, "-n", "4000", "-keys", "20", "-batch", "25"}
+	kills := crashRepeatedly(t, bin, args, 5, 60)
+	lines, total := readLines(t, outPath)
+	byID := map[string]string{}
+	late, windows := 0, 0
+	for l := range lines {
+		id := outputID(t, l)
+		if prev, ok := byID[id]; ok {
+			t.Fatalf("after %d kills, output %s written as\n%s\nand as\n%s", kills, id, prev, l)
+		}
+		byID[id] = l
+		switch {
+		case strings.HasPrefix(id, "late/"):
+			late++
+		case strings.HasPrefix(id, "window/"):
+			windows++
+		}
+	}
+	if late == 0 || windows == 0 {
+		t.Fatalf("%d late events and %d windows: the ticks never raced the batches", late, windows)
+	}
+	out, err := exec.Command(bin, "-pipeline", "-state", st, "-dump").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"offset":"4000"`) {
+		t.Fatalf("final state %s, want offset 4000", out)
+	}
+	t.Logf("%d kills; %d lines, %d distinct ids (%d windows, %d late), none with two contents", kills, total, len(byID), windows, late)
 }

@@ -9,18 +9,21 @@ import (
 
 // EnvelopeVersion is the format version Envelope.Marshal writes. Unmarshal reads every version up to
 // it, so state written by an older release stays readable after an upgrade.
-const EnvelopeVersion = 1
+const EnvelopeVersion = 2
 
 // Envelope is what the Runner stores per partition: the processor's snapshot plus what the Runner
 // needs to apply each record once.
 //
-// Layout of version 1 (all integers uvarint, strings and byte slices length-prefixed):
+// Layout of version 2 (all integers uvarint, strings and byte slices length-prefixed):
 //
-//	byte     version (1)
+//	byte     version (2)
 //	string   last applied offset
 //	uvarint  time of the last commit, unix milliseconds
 //	uvarint  number of recent ids, then each id (oldest first)
+//	bytes    outbox: the outputs and failures of the commit, length-prefixed
 //	bytes    processor snapshot (the rest of the value)
+//
+// Version 1 is version 2 without the outbox.
 type Envelope struct {
 	// Offset is the offset of the last applied record ("" if none had an offset).
 	Offset string
@@ -29,13 +32,16 @@ type Envelope struct {
 	// IDs are the ids of recently applied records that had no offset (Pub/Sub messages), oldest
 	// first, at most the Runner's DedupeIDs of them.
 	IDs []string
+	// Outbox holds the outputs and failures of the commit that wrote the envelope, for the next
+	// invocation to emit in case the writer crashed before emitting them (see outbox.go).
+	Outbox []byte
 	// Snapshot is the processor's state.
 	Snapshot []byte
 }
 
 // Marshal encodes e in the current format.
 func (e *Envelope) Marshal() []byte {
-	n := 1 + 2*binary.MaxVarintLen64 + len(e.Offset) + len(e.Snapshot) + binary.MaxVarintLen64
+	n := 1 + 3*binary.MaxVarintLen64 + len(e.Offset) + len(e.Outbox) + len(e.Snapshot) + binary.MaxVarintLen64
 	for _, id := range e.IDs {
 		n += len(id) + 2
 	}
@@ -51,6 +57,8 @@ func (e *Envelope) Marshal() []byte {
 	for _, id := range e.IDs {
 		b = appendString(b, id)
 	}
+	b = binary.AppendUvarint(b, uint64(len(e.Outbox)))
+	b = append(b, e.Outbox...)
 	return append(b, e.Snapshot...)
 }
 
@@ -68,14 +76,14 @@ func (e *Envelope) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: empty", ErrEnvelope)
 	}
 	switch v := b[0]; v {
-	case 1:
-		return e.unmarshalV1(b[1:])
+	case 1, 2:
+		return e.unmarshal(b[1:], v)
 	default:
 		return fmt.Errorf("%w: format version %d is newer than this release reads (up to %d); upgrade eddy", ErrEnvelope, v, EnvelopeVersion)
 	}
 }
 
-func (e *Envelope) unmarshalV1(b []byte) error {
+func (e *Envelope) unmarshal(b []byte, version byte) error {
 	d := decoder{b: b}
 	e.Offset = d.string("offset")
 	ms := d.uvarint("commit time")
@@ -88,6 +96,17 @@ func (e *Envelope) unmarshalV1(b []byte) error {
 		e.IDs = make([]string, 0, cnt)
 		for i := uint64(0); i < cnt && d.err == nil; i++ {
 			e.IDs = append(e.IDs, d.string("id"))
+		}
+	}
+	e.Outbox = nil
+	if version >= 2 {
+		n := d.uvarint("outbox length")
+		if d.err == nil && n > uint64(len(d.b)) {
+			d.fail("outbox", fmt.Sprintf("length %d past the end of the value", n))
+		}
+		if d.err == nil && n > 0 {
+			e.Outbox = d.b[:n:n]
+			d.b = d.b[n:]
 		}
 	}
 	if d.err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/runner"
 )
 
 // counter is the test Processor: it counts records per key exactly, emits one output per record
@@ -124,10 +126,10 @@ func (c *counter) Heaviest() (string, string) {
 
 // countOut is the counter's output.
 type countOut struct {
-	ID     string
-	Key    string
-	Count  int64
-	Closed bool
+	ID     string `json:"id"`
+	Key    string `json:"key"`
+	Count  int64  `json:"count"`
+	Closed bool   `json:"closed"`
 }
 
 func (*countOut) Type() string { return "decision" }
@@ -139,6 +141,9 @@ func (o *countOut) AppendJSON(b []byte) []byte {
 	b = core.AppendString(b, o.Key)
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, o.Count, 10)
+	if o.Closed {
+		b = append(b, `,"closed":true`...)
+	}
 	return append(b, '}')
 }
 
@@ -158,6 +163,14 @@ func (r *recorder) Emit(_ context.Context, outs []core.Output) error {
 		return r.fail
 	}
 	for _, o := range outs {
+		if raw, ok := o.(*runner.RawOutput); ok {
+			// Re-emitted from the outbox of a commit.
+			var c countOut
+			if err := json.Unmarshal(raw.JSON, &c); err != nil {
+				return err
+			}
+			o = &c
+		}
 		r.outs = append(r.outs, o.(*countOut))
 	}
 	if r.trace != nil {

@@ -3,22 +3,28 @@
 // resumes exactly where the last one left off.
 //
 // For each batch the Runner loads the partition's envelope (state plus last applied offset) in one
-// read, skips records already applied, processes the rest, emits the outputs, and then commits the
-// new envelope with a write conditional on the revision it loaded. Emit first, commit second: a crash
-// between the two re-emits the same outputs on the retry (sinks drop them by their deterministic
-// ids) and never loses one. When two invocations race on one partition, the loser's commit fails,
-// and it reloads and processes again on top of the winner's state, so no record is applied twice.
+// read, skips records already applied, processes the rest, commits the new envelope with a write
+// conditional on the revision it loaded, and then emits the outputs. Commit first, emit second: only
+// the attempt that won the partition ever emits, so an output id stands for one content whatever the
+// interleaving of batches and processing-time ticks (a tick and a batch racing on one partition may
+// close the same window with different contents; only the winner's close is ever seen). The commit
+// carries its outputs in an outbox: a crash between commit and emit leaves them there, and the next
+// invocation of the partition emits them first, so none is lost (sinks drop the repeats by their
+// deterministic ids). When two invocations race on one partition, the loser's commit fails, and it
+// reloads and processes again on top of the winner's state, so no record is applied twice.
 package runner
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -41,6 +47,14 @@ type Processor interface {
 	Tick(ctx context.Context, now time.Time) (core.Result, error)
 	// Snapshot encodes the state.
 	Snapshot() ([]byte, error)
+}
+
+// TickFree is implemented by Processors that can tell their Tick never changes their state nor
+// emits anything (no idle timeout, no processing-time timer, no expiry): no tick can then race a
+// batch into another result, and the Runner emits the batch's outputs before committing, without
+// storing them in the outbox (smaller state writes). Processors without it get the outbox.
+type TickFree interface {
+	TickFree() bool
 }
 
 // Heavier is implemented by Processors that can name what makes their state large; the Runner puts
@@ -86,11 +100,83 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, if set, gets an Observation of every Run and Tick (metrics); nil costs nothing.
 	Observer Observer
+	// FailOnBudget makes a batch whose state would outgrow the store's budget fail with a
+	// *BudgetError (the trigger then redelivers it, which fails again until the budget is raised).
+	// By default the Runner dead-letters such a batch instead: see BudgetError.
+	FailOnBudget bool
 }
 
 // Runner runs batches. It is safe for concurrent use, including on the same partition.
 type Runner struct {
 	cfg Config
+
+	// emitted maps a state key to the revision whose outbox this Runner has emitted, so a warm
+	// process does not emit each commit's outputs twice (once after its commit, once on the next
+	// load). Losing it costs only duplicates.
+	mu      sync.Mutex
+	emitted map[string]string
+}
+
+// maxEmitted bounds the emitted map; past it the map starts over (a partition then sees its last
+// outputs once more).
+const maxEmitted = 4096
+
+func (r *Runner) markEmitted(key, rev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.emitted == nil || len(r.emitted) >= maxEmitted {
+		r.emitted = make(map[string]string)
+	}
+	r.emitted[key] = rev
+}
+
+func (r *Runner) wasEmitted(key, rev string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.emitted[key] == rev
+}
+
+// flushOutbox emits the outputs of the loaded commit unless this Runner emitted them already: the
+// writer may have crashed between its commit and its emit.
+// It returns what it emitted: the Result of the invocation carries them too, for adapters that
+// deliver outputs from the Result (an Azure output binding) rather than through a Sink, and to
+// report the failures of the batch's own records.
+func (r *Runner) flushOutbox(ctx context.Context, partition string, l *loaded) ([]core.Output, []*core.Failure, error) {
+	if !l.entry.Found || len(l.env.Outbox) == 0 {
+		return nil, nil, nil
+	}
+	key := r.Key(partition)
+	if r.wasEmitted(key, l.entry.Rev) {
+		return nil, nil, nil
+	}
+	outs, fs, err := readOutbox(l.env.Outbox)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runner: function %q partition %q: state key %q: outbox: %w", r.cfg.Function, partition, key, err)
+	}
+	if err := r.emit(ctx, partition, &core.Result{Outputs: outs, Failures: fs}); err != nil {
+		return nil, nil, fmt.Errorf("%w (re-emitting the outputs of the last commit)", err)
+	}
+	r.markEmitted(key, l.entry.Rev)
+	return outs, fs, nil
+}
+
+// ownFailures keeps the failures of records of recs: a redelivered batch whose commit's emit
+// failed reports its failed records again, as the trigger expects of every delivery.
+func ownFailures(fs []*core.Failure, recs []core.Record) []*core.Failure {
+	if len(fs) == 0 {
+		return nil
+	}
+	ids := make(map[string]bool, len(recs))
+	for i := range recs {
+		ids[recs[i].ID] = true
+	}
+	var own []*core.Failure
+	for _, f := range fs {
+		if ids[f.Record.ID] {
+			own = append(own, f)
+		}
+	}
+	return own
 }
 
 // New checks cfg and returns a Runner.
@@ -127,8 +213,14 @@ func (r *Runner) Key(partition string) string {
 	return r.cfg.Function + "/" + url.PathEscape(partition)
 }
 
-// BudgetError is returned when a partition's state outgrows the store's budget. Nothing was emitted
-// or committed for the batch.
+// BudgetError says a partition's state would outgrow the store's budget, naming the heaviest key and
+// window when the Processor can (Heavier).
+//
+// The policy: by default the batch that would push the state past the budget is dead-lettered whole
+// (every record a failure whose reason is this error), and the partition's offsets move past it with
+// its state unchanged, so the stream goes on and no record is lost: the dead letters can be replayed
+// once the budget is raised or the windows shortened. With Config.FailOnBudget, Run returns this
+// error instead and commits nothing.
 type BudgetError struct {
 	Function  string
 	Partition string
@@ -265,13 +357,19 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if err != nil {
 		return core.Result{}, err
 	}
+	againOuts, again, err := r.flushOutbox(ctx, b.Partition, l)
+	if err != nil {
+		return core.Result{}, err
+	}
+	again = ownFailures(again, b.Records)
 	fresh := r.filter(&l.env, b.Records)
 	stats := core.Stats{Records: len(b.Records), Skipped: len(b.Records) - len(fresh)}
 	if len(fresh) == 0 {
-		return core.Result{Stats: stats, Checkpoint: l.env.Offset}, nil
+		return core.Result{Stats: stats, Checkpoint: l.env.Offset, Outputs: againOuts, Failures: again}, nil
 	}
 	in := b
 	in.Records = fresh
+	old := l.env.Snapshot
 	res, err := l.proc.Process(ctx, in)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("runner: function %q partition %q: process: %w", r.cfg.Function, b.Partition, err)
@@ -282,32 +380,57 @@ func (r *Runner) runOnce(ctx context.Context, b core.Batch) (core.Result, error)
 	if r.cfg.IdleTTL > 0 {
 		exp = b.Now.Add(r.cfg.IdleTTL)
 	}
-	if err := r.emitAndCommit(ctx, b.Partition, l, &res, exp); err != nil {
+	tf, ok := l.proc.(TickFree)
+	err = r.commitAndEmit(ctx, b.Partition, l, &res, exp, ok && tf.TickFree())
+	var be *BudgetError
+	if errors.As(err, &be) && !r.cfg.FailOnBudget {
+		res, err = r.deadLetterBatch(ctx, b.Partition, l, old, fresh, be, exp)
+	}
+	if err != nil {
 		return core.Result{}, err
 	}
 	res.Stats.Records, res.Stats.Skipped = stats.Records, stats.Skipped
 	res.Checkpoint = l.env.Offset
+	res.Failures = append(again, res.Failures...)
+	if len(againOuts) > 0 {
+		res.Outputs = append(againOuts, res.Outputs...)
+	}
 	return res, nil
 }
 
-// emitAndCommit snapshots, checks the budget (before emitting, so a batch that cannot be committed
-// emits nothing), emits, and commits conditionally.
-func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time) error {
+// commitAndEmit snapshots, checks the budget, commits conditionally with the outputs in the outbox,
+// and emits them only once the commit has won. When the outputs do not fit in the budget beside the
+// state, or with early set, it emits them before committing, without an outbox: a crash or a lost
+// race then recomputes them on the retry (the protocol of eddy before the outbox; only a tick
+// racing the batch can then change what the retry computes).
+func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded, res *core.Result, exp time.Time, early ...bool) error {
 	snap, err := l.proc.Snapshot()
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
 	}
 	l.env.Snapshot = snap
+	l.env.Outbox = nil
+	pre := len(early) > 0 && early[0]
+	if !pre && (len(res.Outputs) > 0 || len(res.Failures) > 0) {
+		l.env.Outbox = appendOutbox(nil, res.Outputs, res.Failures)
+	}
 	val := l.env.Marshal()
 	if bud := r.cfg.Store.Budget(); bud > 0 && len(val) > bud {
-		return r.budgetError(partition, l.proc, len(val), bud)
+		if n := len(l.env.Outbox); n > 0 && len(val)-n-varintLen(n)+1 <= bud {
+			l.env.Outbox, pre = nil, true
+			val = l.env.Marshal()
+		} else {
+			return r.budgetError(partition, l.proc, len(val)-n-varintLen(n)+1, bud)
+		}
 	}
-	if err := r.emit(ctx, partition, res); err != nil {
-		return err
+	if pre {
+		if err := r.emit(ctx, partition, res); err != nil {
+			return err
+		}
 	}
 	o := probeFrom(ctx)
 	t0 := o.start()
-	_, err = r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
+	rev, err := r.cfg.Store.Put(ctx, r.Key(partition), val, l.entry.Rev, &state.PutOptions{Expires: exp})
 	o.committed(t0, len(val), err)
 	var be *state.BudgetError
 	if errors.As(err, &be) {
@@ -316,8 +439,53 @@ func (r *Runner) emitAndCommit(ctx context.Context, partition string, l *loaded,
 	if err != nil {
 		return fmt.Errorf("runner: function %q partition %q: commit: %w", r.cfg.Function, partition, err)
 	}
+	if !pre {
+		if err := r.emit(ctx, partition, res); err != nil {
+			return fmt.Errorf("%w (committed: the next invocation of the partition emits them again)", err)
+		}
+	}
+	r.markEmitted(r.Key(partition), rev)
 	return nil
 }
+
+func varintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+// deadLetterBatch commits the loaded state unchanged (old snapshot) with the offsets past recs, and
+// dead-letters every record of recs with the budget error as the reason.
+func (r *Runner) deadLetterBatch(ctx context.Context, partition string, l *loaded, old []byte, recs []core.Record, be *BudgetError, exp time.Time) (core.Result, error) {
+	r.cfg.Logger.WarnContext(ctx, "state budget exceeded; the batch is dead-lettered and the partition goes on", "function", r.cfg.Function, "partition", partition,
+		"key", be.Key, "window", be.Window, "size", be.Size, "budget", be.Budget, "records", len(recs))
+	res := core.Result{Failures: make([]*core.Failure, len(recs))}
+	reason := "state budget: " + be.Error()
+	for i := range recs {
+		res.Failures[i] = &core.Failure{Record: recs[i], Reason: reason, Err: be}
+	}
+	res.Stats.Failed = len(recs)
+	l.proc = keep(old)
+	// The failures go out before the commit: a retry recomputes them, and they may not fit in the
+	// budget beside the state.
+	if err := r.commitAndEmit(ctx, partition, l, &res, exp, true); err != nil {
+		var again *BudgetError
+		if errors.As(err, &again) {
+			return core.Result{}, be // the state was over the budget before this batch
+		}
+		return core.Result{}, err
+	}
+	return res, nil
+}
+
+// keep is a Processor whose snapshot is a given one: the state a dead-lettered batch leaves.
+type keep []byte
+
+func (keep) Restore([]byte) error { return nil }
+func (keep) Process(context.Context, core.Batch) (core.Result, error) {
+	return core.Result{}, nil
+}
+func (keep) Tick(context.Context, time.Time) (core.Result, error) { return core.Result{}, nil }
+func (k keep) Snapshot() ([]byte, error)                          { return k, nil }
 
 func (r *Runner) budgetError(partition string, p Processor, size, budget int) error {
 	e := &BudgetError{Function: r.cfg.Function, Partition: partition, Size: size, Budget: budget}
@@ -337,6 +505,14 @@ func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) e
 			return fmt.Errorf("runner: function %q partition %q: emit %d outputs: %w", r.cfg.Function, partition, len(res.Outputs), err)
 		}
 	}
+	for _, f := range res.Failures {
+		if f.Function == "" {
+			f.Function = r.cfg.Function
+		}
+		if f.Partition == "" {
+			f.Partition = partition
+		}
+	}
 	if r.cfg.DeadLetter != nil && len(res.Failures) > 0 {
 		if err := r.cfg.DeadLetter.EmitFailures(ctx, res.Failures); err != nil {
 			return fmt.Errorf("runner: function %q partition %q: dead-letter %d records: %w", r.cfg.Function, partition, len(res.Failures), err)
@@ -347,7 +523,9 @@ func (r *Runner) emit(ctx context.Context, partition string, res *core.Result) e
 
 // Tick advances processing time for one partition from its stored state alone, so a scheduled
 // invocation can close the windows of a stream that has gone quiet. A partition with no stored state
-// has nothing to close. The state is committed only if the tick changed it.
+// has nothing to close. The state is committed only if the tick changed it, and the tick's outputs
+// are emitted only after that commit won: a tick that loses to a batch emits nothing and retries on
+// the batch's state.
 func (r *Runner) Tick(ctx context.Context, partition string, now time.Time) (core.Result, error) {
 	if r.cfg.Observer != nil {
 		return r.observeTick(ctx, partition, now)
@@ -378,6 +556,10 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 	if !l.entry.Found {
 		return core.Result{Checkpoint: l.env.Offset}, nil
 	}
+	againOuts, _, err := r.flushOutbox(ctx, partition, l)
+	if err != nil {
+		return core.Result{}, err
+	}
 	old := l.env.Snapshot
 	res, err := l.proc.Tick(ctx, now)
 	if err != nil {
@@ -390,12 +572,16 @@ func (r *Runner) tickOnce(ctx context.Context, partition string, now time.Time) 
 			return core.Result{}, fmt.Errorf("runner: function %q partition %q: snapshot: %w", r.cfg.Function, partition, err)
 		}
 		if bytes.Equal(snap, old) {
+			res.Outputs = againOuts
 			return res, nil
 		}
 	}
 	// The tick keeps the partition's expiry: only records count as activity.
-	if err := r.emitAndCommit(ctx, partition, l, &res, l.entry.Expires); err != nil {
+	if err := r.commitAndEmit(ctx, partition, l, &res, l.entry.Expires); err != nil {
 		return core.Result{}, err
+	}
+	if len(againOuts) > 0 {
+		res.Outputs = append(againOuts, res.Outputs...)
 	}
 	return res, nil
 }

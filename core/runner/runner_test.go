@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -170,8 +171,10 @@ func TestConflictReloadsAndRetries(t *testing.T) {
 	if e.procs.Load() != 2 {
 		t.Fatalf("%d processors made, want 2 (one per attempt: the lost race reloads)", e.procs.Load())
 	}
-	if res.Stats.Skipped != 3 || len(res.Outputs) != 2 || res.Checkpoint != "5" {
-		t.Fatalf("retried batch: stats %+v outputs %d checkpoint %q; want 1..3 skipped as applied by the winner", res.Stats, len(res.Outputs), res.Checkpoint)
+	// The retry emits (and returns) the winner's outbox first: this runner cannot know the
+	// winner emitted it. Same ids, same content.
+	if got := outIDs(t, res.Outputs); res.Stats.Skipped != 3 || !reflect.DeepEqual(got, []string{"p/1", "p/2", "p/3", "p/4", "p/5"}) || res.Checkpoint != "5" {
+		t.Fatalf("retried batch: stats %+v outputs %q checkpoint %q; want 1..3 skipped as applied by the winner", res.Stats, got, res.Checkpoint)
 	}
 	if _, counts := stored(t, store, "p"); counts["a"] != 5 {
 		t.Fatalf("count %d after racing invocations over records 1..5, want 5 (each applied once)", counts["a"])
@@ -202,7 +205,9 @@ func (d tracer) Put(ctx context.Context, key string, v []byte, rev string, exp t
 	return d.Store.Put(ctx, key, v, rev, exp)
 }
 
-func TestEmitThenCommit(t *testing.T) {
+// TestCommitThenEmit: only a committed attempt emits, and a commit whose emit failed is emitted by
+// the next invocation from the outbox.
+func TestCommitThenEmit(t *testing.T) {
 	ctx := context.Background()
 	var trace []string
 	store := state.NewStore(tracer{memstate.NewDriver(0), &trace}, nil)
@@ -211,21 +216,22 @@ func TestEmitThenCommit(t *testing.T) {
 	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 1, 3), Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"emit", "commit"}; !reflect.DeepEqual(trace, want) {
+	if want := []string{"commit", "emit"}; !reflect.DeepEqual(trace, want) {
 		t.Fatalf("trace %q, want %q", trace, want)
 	}
-	// A failing sink fails the batch before anything is committed; the retry emits the same ids.
+	// A failing sink fails the batch after its commit; the redelivered batch is applied already,
+	// and its outputs come from the committed outbox.
 	e.sink.fail = errors.New("sink down")
 	_, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0})
 	if err == nil || !strings.Contains(err.Error(), "sink down") || !strings.Contains(err.Error(), `partition "p"`) {
 		t.Fatalf("Run with a failing sink: %v", err)
 	}
-	if env, counts := stored(t, store, "p"); env.Offset != "3" || counts["a"] != 3 {
-		t.Fatalf("after a failed emit: offset %q count %d, want 3 and 3 (nothing committed)", env.Offset, counts["a"])
+	if env, counts := stored(t, store, "p"); env.Offset != "5" || counts["a"] != 5 {
+		t.Fatalf("after a failed emit: offset %q count %d, want 5 and 5 (committed, outputs in the outbox)", env.Offset, counts["a"])
 	}
 	e.sink.fail = nil
-	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0}); err != nil {
-		t.Fatal(err)
+	if res, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 4, 5), Now: t0}); err != nil || res.Stats.Skipped != 2 {
+		t.Fatalf("redelivery: %v %+v, want both records skipped", err, res)
 	}
 	if want := []string{"p/1", "p/2", "p/3", "p/4", "p/5"}; !reflect.DeepEqual(e.sink.ids(), want) {
 		t.Fatalf("ids %q, want %q", e.sink.ids(), want)
@@ -280,11 +286,10 @@ func TestTickFromStoredStateOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{}
-	for _, o := range res.Outputs {
-		got = append(got, o.(*countOut).ID)
-	}
-	if want := []string{"closed/a/2", "closed/b/1"}; !reflect.DeepEqual(got, want) || !reflect.DeepEqual(sched.sink.ids(), want) {
+	got := outIDs(t, res.Outputs)
+	// A new process cannot know whether the last commit's outputs reached the sink: it emits
+	// them again (same ids, same content) before the tick's own, and returns them too.
+	if want := []string{"p0/1", "p0/2", "p0/3", "closed/a/2", "closed/b/1"}; !reflect.DeepEqual(got, want) || !reflect.DeepEqual(sched.sink.ids(), want) {
 		t.Fatalf("tick outputs %q, emitted %q; want %q", got, sched.sink.ids(), want)
 	}
 	// The close was committed: the next tick has nothing to do and writes nothing.
@@ -303,14 +308,14 @@ func TestTickFromStoredStateOnly(t *testing.T) {
 	}
 	// TickAll finds the other partition (its id has a '/', escaped in the key) by listing.
 	res, err = sched.r.TickAll(ctx, t0.Add(3*time.Hour))
-	if err != nil || len(res.Outputs) != 1 || res.Outputs[0].(*countOut).ID != "closed/c/1" {
-		t.Fatalf("TickAll: %v %v; want closed/c/1 only", err, res.Outputs)
+	if got := outIDs(t, res.Outputs); err != nil || !reflect.DeepEqual(got, []string{"p/1/1", "closed/c/1"}) {
+		t.Fatalf("TickAll: %v %v; want p/1/1 (the outbox of the last commit) and closed/c/1", err, got)
 	}
 }
 
 func TestBudgetErrorNamesEverything(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, memstate.New(&state.Options{Budget: 64}), nil)
+	e := newEnv(t, memstate.New(&state.Options{Budget: 64}), func(c *runner.Config) { c.FailOnBudget = true })
 	rs := append(recs("small", 1, 1), recs("sensor-0042", 2, 30)...)
 	_, err := e.r.Run(ctx, core.Batch{Partition: "shard-7", Records: append(rs, recs("zz-key-with-long-name-to-grow-the-state", 31, 31)...), Now: t0})
 	var be *runner.BudgetError
@@ -328,6 +333,41 @@ func TestBudgetErrorNamesEverything(t *testing.T) {
 	}
 	if env, _ := stored(t, e.store, "shard-7"); env.Offset != "" {
 		t.Fatal("state committed despite the budget")
+	}
+}
+
+// TestBudgetDeadLettersTheBatch: by default a batch that would outgrow the budget is dead-lettered
+// whole, each record with the reason naming the heaviest key and window; the offsets move past it
+// with the state unchanged, and the partition goes on (it used to fail the batch, redelivered
+// forever).
+func TestBudgetDeadLettersTheBatch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, memstate.New(&state.Options{Budget: 40}), nil)
+	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 1, 2), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	big := recs("sensor-0042-with-a-long-name-that-grows-the-state", 3, 12)
+	res, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: big, Now: t0})
+	if err != nil {
+		t.Fatalf("an over-budget batch failed: %v (redelivered forever)", err)
+	}
+	if len(res.Failures) != 10 || len(e.sink.failures) != 10 || res.Checkpoint != "12" {
+		t.Fatalf("failures %d, dead-lettered %d, checkpoint %q; want all 10 records dead-lettered, checkpoint 12", len(res.Failures), len(e.sink.failures), res.Checkpoint)
+	}
+	for _, want := range []string{"state budget", `key "sensor-0042`, `window "global"`, "budget of 40 bytes"} {
+		if !strings.Contains(e.sink.failures[0].Reason, want) {
+			t.Errorf("dead-letter reason %q lacks %s", e.sink.failures[0].Reason, want)
+		}
+	}
+	env, counts := stored(t, e.store, "p")
+	if env.Offset != "12" || counts["a"] != 2 || len(counts) != 1 {
+		t.Fatalf("after the dead-lettered batch: offset %q counts %v; want 12 and the state before it", env.Offset, counts)
+	}
+	if _, err := e.r.Run(ctx, core.Batch{Partition: "p", Records: recs("a", 13, 13), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, counts := stored(t, e.store, "p"); counts["a"] != 3 {
+		t.Fatalf("the partition did not go on: %v", counts)
 	}
 }
 
@@ -400,8 +440,14 @@ func TestEnvelopeGoldenV1(t *testing.T) {
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("golden v1 decoded to %+v, want %+v", env, want)
 	}
-	if got := hex.EncodeToString(want.Marshal()); got != golden {
-		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden)
+	// Version 2 adds the outbox: an empty one is one zero byte before the snapshot.
+	const golden2 = "02023432a09494caca3302026d31026d3200613d350a"
+	if got := hex.EncodeToString(want.Marshal()); got != golden2 {
+		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden2)
+	}
+	var v2 runner.Envelope
+	if err := v2.Unmarshal(want.Marshal()); err != nil || !reflect.DeepEqual(v2, want) {
+		t.Fatalf("v2 round trip: %v %+v", err, v2)
 	}
 }
 
@@ -427,4 +473,21 @@ func FuzzEnvelope(f *testing.F) {
 			t.Fatalf("round trip changed %+v to %+v", env, again)
 		}
 	})
+}
+
+// outIDs returns the ids of counter outputs, decoding those re-emitted from an outbox.
+func outIDs(t *testing.T, outs []core.Output) []string {
+	t.Helper()
+	ids := []string{}
+	for _, o := range outs {
+		if raw, ok := o.(*runner.RawOutput); ok {
+			var c countOut
+			if err := json.Unmarshal(raw.JSON, &c); err != nil {
+				t.Fatal(err)
+			}
+			o = &c
+		}
+		ids = append(ids, o.(*countOut).ID)
+	}
+	return ids
 }

@@ -38,9 +38,11 @@ type Options struct {
 // Compiled is a validated, compiled function: rules, patterns and the decoder are compiled once
 // and shared, so NewPipeline is cheap. It is immutable and safe for concurrent use.
 type Compiled struct {
-	name     string
-	cfg      pipeline.Config
-	rules    *rule.Set // nil without rules, anomalies, crossovers and handlers
+	name  string
+	cfg   pipeline.Config
+	rules *rule.Set // nil without rules, anomalies, crossovers and handlers
+	// early holds the rules with early: true (nil without): they see early window results too.
+	early    *rule.Set
 	patterns []*pattern.Pattern
 	// paths is the field table every pipeline ends up with; the patterns and the decoder index it.
 	paths []string
@@ -77,6 +79,8 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 			Function: f.Name,
 			Time: window.Time{OutOfOrder: f.Input.OutOfOrder, AllowedLateness: f.Window.AllowedLateness,
 				IdleTimeout: f.Window.IdleTimeout},
+			MaxFuture: f.Input.MaxFuture,
+			MaxKeys:   f.Limits.MaxKeys,
 		},
 	}
 	var err error
@@ -86,6 +90,12 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 		return nil, Errors{e}
 	}
 	c.cfg.Reference = c.ref
+	if c.cfg.MaxFuture == 0 {
+		c.cfg.MaxFuture = DefaultMaxFuture
+	}
+	if f.Input.ProcessingTime {
+		c.cfg.MaxFuture = 0
+	}
 	for i := range f.Aggregates {
 		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())
 	}
@@ -110,8 +120,16 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 	if len(f.Rules) > 0 || len(f.Anomalies) > 0 || len(f.Crossovers) > 0 || len(opts.Handlers) > 0 {
 		rc := f.ruleConfig(opts)
 		rc.Reference = c.ref
-		if c.rules, err = rule.Compile(rc); err != nil {
-			return nil, Errors{verr("rules", err.Error(), "")}
+		fin, early := f.splitEarly(rc)
+		if fin != nil {
+			if c.rules, err = rule.Compile(*fin); err != nil {
+				return nil, Errors{verr("rules", err.Error(), "")}
+			}
+		}
+		if early != nil {
+			if c.early, err = rule.Compile(*early); err != nil {
+				return nil, Errors{verr("rules", err.Error(), "")}
+			}
 		}
 	}
 	c.dec, err = codec.New(codec.Config{
@@ -171,6 +189,9 @@ func (c *Compiled) NewPipeline() (*pipeline.Pipeline, error) {
 	}
 	if c.rules != nil {
 		b.Decide(c.rules.NewEngine())
+	}
+	if c.early != nil {
+		b.DecideEarly(c.early.NewEngine())
 	}
 	for _, p := range c.patterns {
 		b.Match(p.NewMatcher())

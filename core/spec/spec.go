@@ -132,7 +132,17 @@ type Input struct {
 	// the watermark is the newest event time seen minus OutOfOrder, and windows fire when it passes
 	// their end.
 	OutOfOrder time.Duration `yaml:"out_of_order"`
+	// MaxFuture bounds how far an event's time may be ahead of the processing time of the batch
+	// that carries it (default 1h): a later event (a wrong clock, a unit mistake) would move the
+	// watermark so far that every following event is late, so it is dead-lettered instead, with the
+	// reason. Replays pass the wall clock as the processing time, so recorded data is never in the
+	// future and a replay is as deterministic as the data. Set a large bound (3650d) to accept any
+	// time.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
+
+// DefaultMaxFuture is input.max_future when the spec leaves it out.
+const DefaultMaxFuture = time.Hour
 
 // Window declares the window kind (exactly one of tumbling, sliding, session, count and global)
 // and how late events are handled.
@@ -156,6 +166,25 @@ type Window struct {
 	// its windows on a tick, so the last window of a quiet stream is not held back forever. Zero
 	// disables it.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// Early makes windows speak before they close: early (speculative) results marked
+	// "final": false, with increasing revisions, then the final result as without it. early:
+	// {every: 10s} fires each key that received events in the last 10 s of processing time (on
+	// batches and ticks), early: {count: 1000} every 1000 events of a key; both may be set. Rules see
+	// early results only with early: true.
+	Early *Early `yaml:"early"`
+}
+
+// Early declares a window's early firings. A firing emits a key's next window to close (sessions:
+// its open sessions; count windows: the one in progress; global: the running value). A window's
+// early results take revisions 0, 1, ...; its on-time result the next one, late updates the ones
+// after (count windows number all of a key's results in one sequence).
+type Early struct {
+	// Every fires, once per this much processing time, the keys that received events since the last
+	// firing. Driven by batch times and ticks (the first batch starts the clock); a global window
+	// needs idle_timeout (ticks) with it.
+	Every time.Duration `yaml:"every"`
+	// Count fires a key's window every this many events of the key.
+	Count int `yaml:"count"`
 }
 
 // Sliding declares sliding (hopping) windows.
@@ -270,6 +299,10 @@ type Rule struct {
 	// looked up by the decision's key (the table's default_key row for keys it lacks) and added to
 	// the decision's values under that name.
 	Enrich []string `yaml:"enrich"`
+	// Early lets the rule see early window results (window.early) too, so it can fire before its
+	// window closes; it then re-evaluates each revision of the window. Off by default: rules see
+	// final results only, so decisions do not flap with speculative values.
+	Early bool `yaml:"early"`
 }
 
 // Anomaly is a per-key anomaly detector over one numeric aggregate; it emits a decision with state
@@ -400,6 +433,11 @@ type Limits struct {
 	// IdleTTL drops the rule state of a key that has had no window result for this long in event
 	// time, resolving its open alarms. Zero keeps it.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// MaxKeys bounds the keys a partition holds window state for (0: no bound), so that a stream of
+	// ever new keys cannot take all the memory (or the state budget). At the bound, the events of a
+	// key with no state are dead-lettered with the reason and counted as failed; keys already held
+	// go on, and room comes back as their windows close.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // Outputs selects what a function writes.

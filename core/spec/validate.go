@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,6 +298,15 @@ func (v *validator) window() {
 				"a window starts every slide and lasts size: slide must not exceed size"))
 		case s.Slide == s.Size:
 			// Legal, but it is a tumbling window; no error.
+		default:
+			// Each key keeps one partial per slice (the greatest common divisor of size and slide)
+			// and each window result combines them: bound the count so that one spec cannot ask
+			// for billions of partials and results.
+			if n := sliceCount(s.Size, s.Slide); n > MaxWindowSlices {
+				slice := time.Duration(int64(s.Size) / n)
+				hint := fmt.Sprintf("keep size/slide at most %d: a slide of %s or more", MaxWindowSlices, FormatDuration(minSlide(s.Size)))
+				v.add(verr("window.sliding", fmt.Sprintf("a %s window sliding every %s is %d slices of %s per key, more than the %d allowed", FormatDuration(s.Size), FormatDuration(s.Slide), n, FormatDuration(slice), MaxWindowSlices), hint))
+			}
 		}
 	case "session":
 		s := w.Session
@@ -312,8 +322,25 @@ func (v *validator) window() {
 	if len(v.errs) != n {
 		return
 	}
+	v.early(kinds[0])
 	if ws := v.f.windowSpec(); ws.Validate() != nil && !v.hasErrUnder("window") {
 		v.add(verr("window."+kinds[0], ws.Validate().Error(), ""))
+	}
+}
+
+// early checks window.early for a window of kind.
+func (v *validator) early(kind string) {
+	w := &v.f.Window
+	e := w.Early
+	if e == nil {
+		return
+	}
+	switch {
+	case e.Every == 0 && e.Count == 0:
+		v.add(verr("window.early", "no trigger", "early: {every: 10s} (processing time), {count: 1000} (events of a key) or both"))
+	case kind == "global" && e.Every > 0 && w.IdleTimeout == 0:
+		v.add(verr("window.early.every", "a global window's early firings by processing time need ticks, and window.idle_timeout is not set",
+			"set window.idle_timeout (and schedule ticks), or fire by count: early: {count: 1000}"))
 	}
 }
 
@@ -542,6 +569,10 @@ func (v *validator) rules(celOK bool) {
 	for i, r := range f.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		v.claim(r.Name, p+".name")
+		if r.Early && f.Window.Early == nil && len(f.Aggregates) > 0 {
+			v.add(verr(p+".early", "the window has no early firings, so there are no early results to see",
+				"add window.early: {every: 10s} or {count: 1000}, or remove early: true"))
+		}
 		if len(f.Aggregates) == 0 {
 			if i == 0 {
 				v.add(verr("rules", "rules need aggregates", "rules test window results: add aggregates: and a window:"))
@@ -558,8 +589,15 @@ func (v *validator) rules(celOK bool) {
 		cfg.Thresholds = cfg.Thresholds[i : i+1]
 		cfg.Anomalies = nil
 		cfg.Crossovers = nil
-		if _, err := rule.Compile(cfg); err != nil {
+		set, err := rule.Compile(cfg)
+		if err != nil {
 			v.add(ruleError(p, err.Error(), f.aggHint()))
+			continue
+		}
+		if err := set.CheckCost(); err != nil {
+			for _, e := range unjoin(err) {
+				v.add(ruleError(p, e.Error(), ""))
+			}
 		}
 	}
 }
@@ -759,6 +797,15 @@ func (v *validator) outputs() {
 
 // windowSpec converts the window to the window package's form.
 func (f *Function) windowSpec() window.Spec {
+	s := f.windowKind()
+	if e := f.Window.Early; e != nil {
+		s.Early = window.Early{Every: e.Every, Count: e.Count}
+	}
+	return s
+}
+
+// windowKind converts the window kind to the window package's form.
+func (f *Function) windowKind() window.Spec {
 	w := &f.Window
 	switch {
 	case w.Tumbling != 0:
@@ -784,7 +831,14 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 	cfg := rule.Config{CostLimit: f.Limits.CostLimit, IdleTTL: f.Limits.IdleTTL, Handlers: opts.Handlers}
 	for i := range f.Aggregates {
 		a := &f.Aggregates[i]
-		cfg.Aggregates = append(cfg.Aggregates, rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK})
+		ra := rule.Aggregate{Name: a.name(), List: a.Op == aggregate.TopK}
+		if ra.List {
+			ra.MaxItems = a.K
+			if ra.MaxItems <= 0 {
+				ra.MaxItems = 10
+			}
+		}
+		cfg.Aggregates = append(cfg.Aggregates, ra)
 	}
 	for _, r := range f.Rules {
 		cfg.Thresholds = append(cfg.Thresholds, rule.Threshold{
@@ -802,6 +856,30 @@ func (f *Function) ruleConfig(opts Options) rule.Config {
 		cfg.Crossovers = append(cfg.Crossovers, f.crossoverConfig(i))
 	}
 	return cfg
+}
+
+// splitEarly splits cfg into the rules that see final window results only and those that see early
+// results too (rules with early: true), for two engines: their per-key state must not mix early
+// and final results. The second is nil without early rules; the first nil when it has nothing.
+func (f *Function) splitEarly(cfg rule.Config) (final, early *rule.Config) {
+	if !slices.ContainsFunc(f.Rules, func(r Rule) bool { return r.Early }) {
+		return &cfg, nil
+	}
+	e := cfg
+	e.Thresholds, e.Anomalies, e.Crossovers, e.Handlers = nil, nil, nil, nil
+	fin := cfg
+	fin.Thresholds = nil
+	for i, r := range f.Rules {
+		if r.Early {
+			e.Thresholds = append(e.Thresholds, cfg.Thresholds[i])
+		} else {
+			fin.Thresholds = append(fin.Thresholds, cfg.Thresholds[i])
+		}
+	}
+	if len(fin.Thresholds) == 0 && len(fin.Anomalies) == 0 && len(fin.Crossovers) == 0 && len(fin.Handlers) == 0 {
+		return nil, &e
+	}
+	return &fin, &e
 }
 
 func (f *Function) crossoverConfig(i int) rule.Crossover {
@@ -828,4 +906,41 @@ func (f *Function) patternConfig(i int) pattern.Config {
 			MaxTimes: s.MaxTimes, OneOrMore: s.OneOrMore, Contiguity: s.Contiguity, Absent: s.Absent, Within: s.Within})
 	}
 	return cfg
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// MaxWindowSlices bounds the slices of a sliding window (size over the greatest common divisor of
+// size and slide): each key keeps one partial aggregate per slice, and every event updates one
+// slice but every slide emits size/slide windows. W2 (5m sliding every 1s) is 300.
+const MaxWindowSlices = 100_000
+
+// sliceCount is how many slices of gcd(size, slide) a sliding window spans.
+func sliceCount(size, slide time.Duration) int64 {
+	a, b := int64(size), int64(slide)
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a <= 0 {
+		return 0
+	}
+	return int64(size) / a
+}
+
+// minSlide is the shortest slide dividing size into at most MaxWindowSlices slices, rounded up to
+// a readable unit.
+func minSlide(size time.Duration) time.Duration {
+	d := (size + MaxWindowSlices - 1) / MaxWindowSlices
+	for _, u := range []time.Duration{time.Millisecond, time.Second, time.Minute, time.Hour, 24 * time.Hour} {
+		if d <= u {
+			return u
+		}
+	}
+	return d.Round(24 * time.Hour)
 }

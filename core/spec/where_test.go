@@ -149,7 +149,7 @@ func TestWhereAgainstNaive(t *testing.T) {
 			for k := i; k < j; k++ {
 				recs = append(recs, evs[k].record(k))
 			}
-			res, err := p.Process(ctx, core.Batch{Partition: "0", Records: recs, Now: time.Unix(0, 0)})
+			res, err := p.Process(ctx, core.Batch{Partition: "0", Records: recs, Now: time.UnixMilli(1_700_000_000_000)})
 			if err != nil || len(res.Failures) > 0 {
 				t.Fatalf("round %d: %v %v", round, err, res.Failures)
 			}

@@ -2,11 +2,13 @@ package window
 
 import (
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,7 @@ func TestSnapshotsMatchGolden(t *testing.T) {
 }
 
 // newTestOperator returns an operator computing testSpecs, laid out as runEngine lays them out.
-func newTestOperator(t *testing.T, spec Spec, tm Time) *Operator {
+func newTestOperator(t testing.TB, spec Spec, tm Time) *Operator {
 	t.Helper()
 	var table core.FieldTable
 	plan, err := aggregate.Compile(testSpecs, &table)
@@ -112,6 +114,39 @@ func FuzzRestore(f *testing.F) {
 			return
 		}
 		op.AppendBinary(nil)
-		op.Flush(func(*core.WindowResult) {})
+		// A snapshot the size of the seeds holds a few hundred windows; a corrupt one that
+		// Restore let through once sent Flush through billions (testdata/fuzz/FuzzRestore).
+		n := 0
+		op.Flush(func(*core.WindowResult) {
+			if n++; n > 1<<20 {
+				t.Fatalf("Flush of a %d-byte snapshot emitted over %d windows", len(snap), 1<<20)
+			}
+		})
 	})
+}
+
+// TestRestoreRefusesOverflowingSlices: a snapshot whose slice index times the slice length
+// overflows (found by FuzzRestore) is refused; it used to pass and make Flush run for minutes.
+func TestRestoreRefusesOverflowingSlices(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzRestore", "slice-index-overflow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(b), "\n", 4)
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[2], "[]byte("), ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newTestOperator(t, Spec{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, Time{OutOfOrder: time.Second})
+	if err := op.Restore([]byte(s)); err == nil || !errors.Is(err, errSnapshot) {
+		t.Fatalf("Restore of a snapshot with slice index 17090345096 (x 2 s overflows): %v, want errSnapshot", err)
+	}
+	// The state of a flushed operator (watermark at the end of time) is no corruption.
+	for _, spec := range []Spec{{Kind: Sliding, Size: 10 * time.Second, Slide: 2 * time.Second}, {Kind: Session, Gap: 3 * time.Second}, {Kind: Count, Count: 6, CountSlide: 2}} {
+		op := newTestOperator(t, spec, Time{OutOfOrder: time.Second, AllowedLateness: time.Second})
+		op.Flush(func(*core.WindowResult) {})
+		if err := newTestOperator(t, spec, Time{OutOfOrder: time.Second, AllowedLateness: time.Second}).Restore(op.AppendBinary(nil)); err != nil {
+			t.Fatalf("%v: the snapshot of a flushed operator: %v", spec.Kind, err)
+		}
+	}
 }

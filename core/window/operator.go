@@ -54,6 +54,16 @@ type Operator struct {
 	// span is the window last emitted by emitSpan, spanT its times.
 	span  [2]int64
 	spanT [2]time.Time
+
+	// revd is set when sliced windows count revisions (allowed lateness or early firings).
+	revd bool
+	// early is set when spec.Early is: the only early test an event pays without it.
+	early          bool
+	eEvery, eCount int64
+	// eNext is the processing time of the next early firing by Every (0: not started);
+	// eDirty the keys that received events since the last (each with edirty set).
+	eNext  int64
+	eDirty []*keyState
 }
 
 // keyState is one key's windows. Only the members of the operator's kind are used.
@@ -92,11 +102,15 @@ type keyState struct {
 
 	sessions []session
 
-	cur   cslot
-	ring  []cslot
-	glob  aggregate.Row
+	cur  cslot
+	ring []cslot
+	glob aggregate.Row
+	// gEmit counts a global window's emissions, and with early firings a count window key's.
 	gEmit int
 	dirty bool
+	// edirty is set while the key waits in eDirty; ecnt counts its events toward Early.Count.
+	edirty bool
+	ecnt   int32
 	// The padding makes a keyState 384 bytes, a size class whose objects start on a cache line:
 	// at 352 every other key's first two lines would straddle three.
 	_ [40]byte
@@ -197,6 +211,9 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 	o.vals = plan.RowValues(o.row, &o.sk, nil)
 	o.cond = plan.Conditional()
 	o.res.Function = fn
+	o.early = !spec.Early.IsZero()
+	o.eEvery, o.eCount = int64(spec.Early.Every), int64(spec.Early.Count)
+	o.revd = o.late > 0 || o.early
 	return o, nil
 }
 
@@ -257,8 +274,72 @@ func (o *Operator) Watermark() time.Time {
 	return time.Unix(0, o.wm).UTC()
 }
 
+// Global reports whether the operator's windows are global (ticks emit their running values).
+func (o *Operator) Global() bool { return o.spec.Kind == Global }
+
+// HasKey reports whether key holds state.
+func (o *Operator) HasKey(key string) bool {
+	_, ok := o.keys[key]
+	return ok
+}
+
 // Keys is the number of keys holding state.
 func (o *Operator) Keys() int { return len(o.keys) }
+
+// keyBytes estimates the memory and snapshot bytes key state ks holds: its partials at the row's
+// width, the key, and the key's fixed state.
+func (o *Operator) keyBytes(ks *keyState) int {
+	n := ks.q.len() + ks.raw.len() + len(ks.sessions) + len(ks.ring) + len(ks.revs)
+	if ks.b < ks.p || o.spec.Kind == Count || o.spec.Kind == Global {
+		n++
+	}
+	return n*8*max(o.width, 1) + len(ks.key) + 384
+}
+
+// Heaviest names the key holding the most state, the span of its state (the windows it keeps open)
+// and its estimated bytes; ok is false when no key holds state. Budget errors and memory reports
+// use it; it walks every key.
+func (o *Operator) Heaviest() (key, span string, bytes int, ok bool) {
+	var best *keyState
+	for _, ks := range o.keys {
+		b := o.keyBytes(ks)
+		if best == nil || b > bytes || (b == bytes && ks.key < best.key) {
+			best, bytes = ks, b
+		}
+	}
+	if best == nil {
+		return "", "", 0, false
+	}
+	ts := func(t int64) string { return time.Unix(0, t).UTC().Format(core.TimeLayout) }
+	switch o.spec.Kind {
+	case Tumbling, Sliding:
+		if best.q.len() > 0 {
+			lo, hi := best.q.idx(o.st, 0), best.q.idx(o.st, best.q.len()-1)
+			span = fmt.Sprintf("%d slices [%s, %s)", best.q.len(), ts(lo*o.sl), ts((hi+1)*o.sl))
+		} else {
+			span = "closed windows kept for late events"
+		}
+	case Session:
+		span = fmt.Sprintf("%d sessions", len(best.sessions))
+		if n := len(best.sessions); n > 0 {
+			span += fmt.Sprintf(" [%s, %s)", ts(best.sessions[0].start), ts(best.sessions[n-1].end))
+		}
+	case Count:
+		span = "count window"
+	case Global:
+		span = "global window"
+	}
+	return best.key, span, bytes, true
+}
+
+// StateBytes estimates the bytes all keys' window state holds.
+func (o *Operator) StateBytes() int {
+	n := 0
+	for _, ks := range o.keys {
+		n += o.keyBytes(ks)
+	}
+	return n
+}
 
 // Partials counts the aggregate partials the operator holds, for memory accounting: slices, running
 // aggregates, sessions and count slices.
@@ -319,6 +400,9 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	case Tumbling, Sliding:
 		if !o.addSliced(ks, ev, ts, closed, emit) {
 			// The key's due time did not move earlier, and a later one is found lazily.
+			if o.early {
+				o.noteEarly(ks, emit)
+			}
 			return false
 		}
 	case Session:
@@ -337,6 +421,9 @@ func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
 	// it due now, not at the next watermark move.
 	if tm, ok := o.due.next(); ok && tm <= o.wm {
 		o.advanceTo(o.wm, emit)
+	}
+	if o.early {
+		o.noteEarly(ks, emit)
 	}
 	return false
 }
@@ -459,7 +546,7 @@ func (o *Operator) send(emit Emit, key string, start, end time.Time, revision in
 	o.res.Start = start
 	o.res.End = end
 	o.res.Revision = revision
-	o.res.Final = final
+	o.res.Final = final && !o.res.Early
 	o.res.Values = o.vals
 	emit(&o.res)
 }
@@ -642,15 +729,29 @@ func (o *Operator) reemit(ks *keyState, j int64, emit Emit) {
 				o.plan.MergeRow(o.row, ks.raw.row(o.st, k), &o.sk)
 			}
 		}
-		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
-		n := 0
-		if ok {
-			n = ks.revs[i].n
-			ks.revs[i].n++
-		} else {
-			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
-		}
-		o.emitSpan(emit, ks.key, e-o.size, e, n, o.row)
+		o.emitSpan(emit, ks.key, e-o.size, e, o.nextRev(ks, e), o.row)
+	}
+}
+
+// nextRev returns the next revision of ks's window ending at e and counts it.
+func (o *Operator) nextRev(ks *keyState, e int64) int {
+	i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
+	if ok {
+		ks.revs[i].n++
+		return ks.revs[i].n - 1
+	}
+	ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
+	return 0
+}
+
+// dropRevs forgets the revisions of ks's windows ending at or before e.
+func (o *Operator) dropRevs(ks *keyState, e int64) {
+	n := 0
+	for n < len(ks.revs) && ks.revs[n].end <= e {
+		n++
+	}
+	if n > 0 {
+		ks.revs = slices.Delete(ks.revs, 0, n)
 	}
 }
 
@@ -726,7 +827,9 @@ func (o *Operator) actSliced(ks *keyState, due int64, emit Emit) {
 		ks.raw.fit(o.st)
 	}
 	n := 0
-	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm {
+	// A window counted by early firings that has not fired yet keeps its count, unless it never
+	// will (it ends before the next window to fire).
+	for n < len(ks.revs) && ks.revs[n].end+o.late <= o.wm && (ks.revs[n].end <= ks.lastEnd || ks.revs[n].end < o.nextEnd(ks)) {
 		n++
 	}
 	ks.revs = slices.Delete(ks.revs, 0, n)
@@ -759,16 +862,17 @@ func (o *Operator) fire(ks *keyState, e int64, emit Emit) {
 	default:
 		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
 		ks.lastEnd = e
+		if o.early && o.late == 0 {
+			o.dropRevs(ks, e)
+		}
 		return
 	}
 	rv := 0
-	if o.late > 0 {
-		i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
-		if ok {
-			rv = ks.revs[i].n
-			ks.revs[i].n++
-		} else {
-			ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
+	if o.revd {
+		rv = o.nextRev(ks, e)
+		if o.late == 0 {
+			// Without allowed lateness the window is done: only early firings counted it.
+			o.dropRevs(ks, e)
 		}
 	}
 	o.sendSpan(emit, ks.key, e-o.size, e, rv)
@@ -953,7 +1057,13 @@ func (o *Operator) addCount(ks *keyState, ev *core.Event, ts int64, emit Emit) {
 		}
 		p = o.row
 	}
-	o.emit(emit, ks.key, time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC(), 0, true, p)
+	// With early firings a key's count windows number their results in one sequence (early ones
+	// included): a count window's span is known only when it closes, and consecutive windows of a
+	// key may share one, so only a key-wide count keeps ids unique. Without them it stays 0.
+	o.emit(emit, ks.key, time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC(), ks.gEmit, true, p)
+	if o.early {
+		ks.gEmit++
+	}
 	if o.countSlices == 1 {
 		o.plan.FreeRow(ks.ring[0].p, &o.sk)
 		ks.ring = ks.ring[:0]

@@ -11,14 +11,24 @@ import (
 
 // snapshotVersion is the operator state's encoding version. Bump it when the layout changes, and
 // keep Restore reading every older version.
-const snapshotVersion = 1
+//
+// Version 2 is version 1 followed by the early firings' state (appendEarly); operators without
+// early firings keep writing version 1, byte for byte what they wrote before.
+const (
+	snapshotVersion      = 1
+	snapshotVersionEarly = 2
+)
 
 var errSnapshot = errors.New("corrupt window snapshot")
 
 // AppendBinary appends the operator's whole state (watermark and every key's windows) in a compact,
 // versioned encoding. Keys are written in order, so equal states encode to equal bytes.
 func (o *Operator) AppendBinary(b []byte) []byte {
-	b = append(b, snapshotVersion)
+	if o.early {
+		b = append(b, snapshotVersionEarly)
+	} else {
+		b = append(b, snapshotVersion)
+	}
 	b = binary.AppendVarint(b, o.wm)
 	keys := make([]string, 0, len(o.keys))
 	for k := range o.keys {
@@ -68,6 +78,9 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 			b = appendBool(b, ks.dirty)
 			b = o.appendRow(b, ks.glob)
 		}
+	}
+	if o.early {
+		b = o.appendEarly(b, keys)
 	}
 	return b
 }
@@ -187,6 +200,22 @@ func (d *decoder) row(o *Operator, r aggregate.Row) {
 	d.b = rest
 }
 
+// saneLimit bounds every time a snapshot may hold (about ±146 years around 1970, unix ns), so that
+// window arithmetic on it (an end plus a size, a slide and the lateness) cannot overflow: a corrupt
+// snapshot is refused instead of sending Flush through billions of windows.
+const saneLimit = int64(1) << 62
+
+// time reads a time that is either minTime (unset), maxTime (the end of the stream: a flushed
+// operator's watermark) or within ±saneLimit.
+func (d *decoder) time() int64 {
+	t := d.varint()
+	if t != minTime && t != maxTime && (t < -saneLimit || t > saneLimit) {
+		d.fail()
+		return 0
+	}
+	return t
+}
+
 // Restore replaces the operator's state with a snapshot from AppendBinary. An empty snapshot means
 // fresh state.
 func (o *Operator) Restore(b []byte) error {
@@ -194,21 +223,26 @@ func (o *Operator) Restore(b []byte) error {
 	o.due.reset()
 	o.wm, o.closed = minTime, minTime
 	o.sk = aggregate.Sketches{}
+	o.eNext, o.eDirty = 0, nil
 	if len(b) == 0 {
 		return nil
 	}
-	if b[0] != snapshotVersion {
-		return fmt.Errorf("window snapshot version %d: this release reads version %d", b[0], snapshotVersion)
+	if b[0] != snapshotVersion && b[0] != snapshotVersionEarly {
+		return fmt.Errorf("window snapshot version %d: this release reads versions %d and %d", b[0], snapshotVersion, snapshotVersionEarly)
 	}
+	// A snapshot without early state restores into an operator with early firings (which start
+	// from nothing) and the other way round (the early state is dropped): the spec may change.
+	withEarly := b[0] == snapshotVersionEarly
+	var order []*keyState
 	d := &decoder{b: b[1:]}
-	o.wm = d.varint()
+	o.wm = d.time()
 	n := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
 		ks := o.newKey(d.string())
 		switch o.spec.Kind {
 		case Tumbling, Sliding:
-			ks.lastEnd = d.varint()
-			ks.floor = d.varint()
+			ks.lastEnd = d.time()
+			ks.floor = d.time()
 			nq, nb, np := d.count(), d.count(), d.count()
 			if nb > np || np > nq {
 				d.fail()
@@ -225,13 +259,24 @@ func (o *Operator) Restore(b []byte) error {
 			o.readSlots(d, &ks.raw, d.count())
 			nr := d.count()
 			for j := 0; j < nr && d.err == nil; j++ {
-				ks.revs = append(ks.revs, rev{end: d.varint(), n: int(d.uvarint())})
+				r := rev{end: d.time(), n: int(d.uvarint())}
+				if r.n < 0 || (j > 0 && r.end <= ks.revs[j-1].end) {
+					d.fail() // revisions are counts, in order of window end
+				}
+				ks.revs = append(ks.revs, r)
 			}
 		case Session:
 			ns := d.count()
 			for j := 0; j < ns && d.err == nil; j++ {
-				s := o.newSession(d.varint(), d.varint())
+				start, end := d.time(), d.time()
+				if start > end || (j > 0 && start < ks.sessions[j-1].start) {
+					d.fail() // sessions are spans, in order
+				}
+				s := o.newSession(start, end)
 				s.emitted, s.fired = int(d.uvarint()), d.bool()
+				if s.emitted < 0 {
+					d.fail()
+				}
 				d.row(o, o.srow(&s))
 				ks.sessions = append(ks.sessions, s)
 			}
@@ -252,6 +297,18 @@ func (o *Operator) Restore(b []byte) error {
 		}
 		o.keys[ks.key] = ks
 		o.schedule(ks, 0)
+		if withEarly {
+			order = append(order, ks)
+		}
+	}
+	if withEarly && d.err == nil {
+		o.readEarly(d, order)
+		if !o.early {
+			for _, ks := range order {
+				ks.edirty, ks.ecnt = false, 0
+			}
+			o.eDirty, o.eNext = nil, 0
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
@@ -260,6 +317,7 @@ func (o *Operator) Restore(b []byte) error {
 		o.keys = make(map[string]*keyState)
 		o.due.reset()
 		o.wm = minTime
+		o.eNext, o.eDirty = 0, nil
 		return fmt.Errorf("restore window state: %w", d.err)
 	}
 	return nil
@@ -272,6 +330,10 @@ func (o *Operator) readSlots(d *decoder, q *ring, n int) {
 			d.fail() // slices are in order
 			return
 		}
+		if idx < -saneLimit/o.sl || idx > saneLimit/o.sl {
+			d.fail() // the slice's time would overflow window arithmetic
+			return
+		}
 		d.row(o, q.push(o.st, idx, o.hint))
 	}
 }
@@ -281,7 +343,11 @@ func (o *Operator) readCslot(d *decoder) cslot {
 	if c.n == 0 || d.err != nil {
 		return c
 	}
-	c.lo, c.hi = d.varint(), d.varint()
+	c.lo, c.hi = d.time(), d.time()
+	if c.n < 0 || c.lo > c.hi {
+		d.fail()
+		return cslot{}
+	}
 	c.p = o.newRow()
 	d.row(o, c.p)
 	return c

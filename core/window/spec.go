@@ -51,6 +51,45 @@ type Spec struct {
 	// CountSlide is how many events a sliding count window advances by (0: Count, tumbling). Count
 	// must be a multiple of it.
 	CountSlide int
+	// Early makes windows speak before they close (zero: only when they close).
+	Early Early
+}
+
+// Early configures early firings: speculative results of a key's open window, marked Early, before
+// the watermark closes it. Either trigger or both may be set.
+//
+// What fires: a tumbling or sliding window key's next window to close (for sliding windows the one
+// holding most of the key's recent events: the later ones would repeat nearly the same numbers), a
+// session key's open sessions, a count window key's window in progress, a global window key's
+// running value. A window with nothing in it does not fire.
+//
+// Revisions: a window's early results take revisions 0, 1, ... in order; its on-time result takes
+// the next one and late updates the ones after, so ids stay unique. A session keeps its count when
+// sessions merge; a count window's span is known only when it closes, so a count window key numbers
+// all its results (early and final) in one sequence. Early firings by Count are a
+// pure function of the events (batch splits and restores do not change them); by Every they also
+// depend on the processing times the operator is given (FireEarly), and replaying the same batches
+// with the same times gives the same results.
+type Early struct {
+	// Every fires the keys that received events since their last early firing, once per Every of
+	// processing time, on the grid of multiples of Every (see Operator.FireEarly).
+	Every time.Duration
+	// Count fires a key's window every Count events of the key (counted across its windows).
+	Count int
+}
+
+// IsZero reports whether no early trigger is set.
+func (e Early) IsZero() bool { return e.Every == 0 && e.Count == 0 }
+
+// Validate checks the early triggers.
+func (e Early) Validate() error {
+	if e.Every < 0 {
+		return fmt.Errorf("early: every must be positive, got %v", e.Every)
+	}
+	if e.Count < 0 {
+		return fmt.Errorf("early: count must be positive, got %d", e.Count)
+	}
+	return nil
 }
 
 // Time configures event time.
@@ -68,6 +107,9 @@ type Time struct {
 
 // Validate checks a spec.
 func (s Spec) Validate() error {
+	if err := s.Early.Validate(); err != nil {
+		return fmt.Errorf("%s window: %w", s.Kind, err)
+	}
 	switch s.Kind {
 	case Tumbling:
 		if s.Size <= 0 {

@@ -99,7 +99,7 @@ func sortEmissions(es []emission) {
 
 // runEngine drives an Operator the way the pipeline does, splitting the stream into batches at the
 // given points, with a snapshot and a restore into a fresh operator between batches.
-func runEngine(t *testing.T, spec Spec, tm Time, evs []tev, splits []int) (ems []emission, late int, snaps [][]byte) {
+func runEngine(t testing.TB, spec Spec, tm Time, evs []tev, splits []int) (ems []emission, late int, snaps [][]byte) {
 	t.Helper()
 	var table core.FieldTable
 	plan, err := aggregate.Compile(testSpecs, &table)

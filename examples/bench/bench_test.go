@@ -26,7 +26,7 @@ func run(t testing.TB, cfg pipeline.Config, recs []core.Record) (outs []string, 
 	ctx := context.Background()
 	emit := func(o core.Output) { outs = append(outs, string(o.AppendJSON(nil))) }
 	for i := 0; i < len(recs); i += 10000 {
-		res, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs[i:min(i+10000, len(recs))], Now: time.Unix(0, 0)}, emit)
+		res, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs[i:min(i+10000, len(recs))], Now: time.Now()}, emit)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,6 +44,9 @@ func TestPlantedScenarios(t *testing.T) { example.Check(t, checkPlanted) }
 // expected.ndjson, so that a regenerated golden file cannot silently lose them.
 func checkPlanted(t *testing.T, out *exampletest.Outputs) {
 	r := out.View(t)
+	// Sessions in progress speak every 3 events of their visitor (early: {count: 3}); the checks
+	// after this one read the closed sessions.
+	r.Windows = checkEarly(t, r)
 
 	// u-17 browses shoes, adds a pair to the cart and leaves: the cart-abandoned pattern matches
 	// 10 minutes after the cart add, the session (closed 30 minutes after its last event) fires
@@ -169,6 +172,92 @@ func checkPlanted(t *testing.T, out *exampletest.Outputs) {
 	if n := len(r.Decisions); n < 10 {
 		t.Errorf("%d decisions in all; the background traffic should trigger some", n)
 	}
+}
+
+// checkEarly checks the early results (sessions in progress) and the live-cart rule that reads them,
+// and returns the closed sessions' results.
+func checkEarly(t *testing.T, r *exampletest.View) (closed []string) {
+	t.Helper()
+	type line struct {
+		Key        string
+		Start, End time.Time
+		Revision   int
+		Final      *bool
+		Values     struct{ Events, CartValue, Checkouts float64 }
+	}
+	parse := func(l string) line {
+		var w line
+		if err := json.Unmarshal([]byte(strings.Replace(l, `"cart_value"`, `"cartvalue"`, 1)), &w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	type span struct {
+		key        string
+		start, end time.Time
+	}
+	results := map[span]line{}
+	visits := map[time.Time][]string{} // u-17's results by session start
+	n := 0
+	for _, l := range r.Windows {
+		w := parse(l)
+		results[span{w.Key, w.Start, w.End}] = w
+		kind := "closed"
+		if w.Final == nil {
+			closed = append(closed, l)
+		} else {
+			kind = "early"
+			n++
+			if *w.Final {
+				t.Errorf("an early result says final: true: %s", l)
+			}
+		}
+		if w.Key == Abandoner {
+			visits[w.Start] = append(visits[w.Start], fmt.Sprintf("%s:%v:r%d", kind, w.Values.Events, w.Revision))
+		}
+	}
+	// u-17's first visit (7 events) speaks after its 3rd and 6th events, before it closes; its
+	// early results take revisions 0 and 1, the closed session 2. (When the later visits speak
+	// depends on the partition's watermark: a visitor's count restarts once all its sessions have
+	// closed, and a closed session says nothing early.) Every visit's early results come first.
+	if got, want := strings.Join(visits[Start.Add(20*time.Minute)], " "), "early:3:r0 early:6:r1 closed:7:r2"; got != want {
+		t.Errorf("%s first visit: results %s, want %s", Abandoner, got, want)
+	}
+	for start, rs := range visits {
+		for i, res := range rs {
+			if kind := strings.Split(res, ":")[0]; !strings.HasSuffix(res, fmt.Sprintf(":r%d", i)) || kind == "closed" && i != len(rs)-1 {
+				t.Errorf("%s visit at %s: results %s, want early ones first, then the closed one, revisions counting up", Abandoner, start, rs)
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("%d early results, want one every 3 events of a visitor", n)
+	}
+	// live-cart sees early results as well as closed sessions: each firing is on one of them,
+	// with $150 or more in the cart and no checkout, and most fire while the session is in
+	// progress.
+	fired, early := 0, 0
+	for _, d := range r.Decisions {
+		if d.Rule != "live-cart" || d.State != "firing" {
+			continue
+		}
+		fired++
+		w, ok := results[span{d.Key, d.Window.Start, d.Window.End}]
+		if !ok {
+			t.Errorf("%s: live-cart fired on %s..%s, which is no session result", d.Key, d.Window.Start, d.Window.End)
+			continue
+		}
+		if w.Final != nil {
+			early++
+		}
+		if w.Values.CartValue < 150 || w.Values.Checkouts != 0 {
+			t.Errorf("%s: live-cart fired on a session with $%v in the cart and %v checkouts", d.Key, w.Values.CartValue, w.Values.Checkouts)
+		}
+	}
+	if fired < 3 || early*2 < fired {
+		t.Errorf("live-cart fired %d times, %d of them on sessions in progress", fired, early)
+	}
+	return closed
 }
 
 // parsed is a session result as the scenario checks read it.

@@ -32,7 +32,7 @@ func outputs(t *testing.T, p *pipeline.Pipeline) []string {
 	recs := telemetry(12, 5)
 	ctx := context.Background()
 	for i := 0; i < len(recs); i += 500 {
-		if _, err := p.Run(ctx, core.Batch{Partition: "local-0", Records: recs[i:min(i+500, len(recs))], Now: time.Unix(0, 0)}, emit); err != nil {
+		if _, err := p.Run(ctx, core.Batch{Partition: "local-0", Records: recs[i:min(i+500, len(recs))], Now: time.Now()}, emit); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -134,6 +134,7 @@ func TestConformanceSQSFIFO(t *testing.T) {
 	ep := fauxqs(t)
 	qc, _ := clients(ep)
 	sinktest.Run(t, sinktest.Harness{
+		Wait:     90 * time.Second,
 		Features: sinktest.Features{Metadata: true},
 		Open: func(ctx context.Context, t *testing.T) *sinktest.Destination {
 			qURL, c := newQueue(t, qc, true)
@@ -148,6 +149,9 @@ func snsHarness(t *testing.T, fifo bool) sinktest.Harness {
 	ep := fauxqs(t)
 	qc, nc := clients(ep)
 	return sinktest.Harness{
+		// fauxqs fans a 256 KB message out from the topic to the queue slowly when the machine is
+		// busy (the whole suite runs beside it in CI): give arrivals time.
+		Wait:     90 * time.Second,
 		Features: sinktest.Features{Metadata: true, Unordered: !fifo},
 		Open: func(ctx context.Context, t *testing.T) *sinktest.Destination {
 			name := fmt.Sprintf("t%d", names.Add(1))

@@ -61,7 +61,13 @@ var (
 type Driver struct {
 	dir string
 	max int
+	// LockTimeout bounds how long a conditional write waits for the lock of a key another process
+	// holds (default DefaultLockTimeout); past it the write fails naming the holder.
+	LockTimeout time.Duration
 }
+
+// DefaultLockTimeout is Driver.LockTimeout when it is zero: far longer than any write holds a lock.
+const DefaultLockTimeout = 30 * time.Second
 
 // NewDriver opens (creating it if needed) the directory dir as a store whose values hold at most
 // maxValue bytes each (0 for no limit). Temporary files left by a crashed writer are removed.
@@ -257,7 +263,7 @@ func (d *Driver) Put(ctx context.Context, key string, value []byte, rev string, 
 	if d.max > 0 && len(value) > d.max {
 		return "", fmt.Errorf("filestate: value of %d bytes exceeds max_value %d", len(value), d.max)
 	}
-	unlock, err := d.lock(key)
+	unlock, err := d.lock(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -301,7 +307,7 @@ func (d *Driver) Delete(ctx context.Context, key, rev string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	unlock, err := d.lock(key)
+	unlock, err := d.lock(ctx, key)
 	if err != nil {
 		return err
 	}

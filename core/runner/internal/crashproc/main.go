@@ -7,6 +7,9 @@
 //	crashproc -state DIR -out FILE [-n 3000] [-keys 40] [-batch 25]   process, exit 0 when done
 //	crashproc -state DIR -dump                                       print the final counts as JSON
 //
+// With -pipeline -tick a second Runner ticks the partition all along, racing the batches: the
+// outputs then depend on who wins each race, but no id may ever carry two contents.
+//
 // With -pipeline it runs a real function instead of the counter (a spec with windows, a threshold
 // rule, an anomaly detector and a pattern) over the standard generated events; -dump then prints
 // the stored offset and a hash of the snapshot.
@@ -23,6 +26,9 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -48,6 +54,7 @@ func run() error {
 	batch := flag.Int("batch", 25, "records per batch")
 	dump := flag.Bool("dump", false, "print the stored counts and exit")
 	real := flag.Bool("pipeline", false, "run a real function (spec pipeline) over standard events")
+	tick := flag.Bool("tick", false, "with -pipeline: tick the partition from a second Runner all along, racing the batches")
 	flag.Parse()
 	ctx := context.Background()
 	// A small chunk size makes the state span several files, so kills also land between chunk
@@ -85,7 +92,13 @@ func run() error {
 		recs[i] = core.Record{ID: "r" + strconv.Itoa(i+1), Offset: strconv.Itoa(i + 1), Key: "k" + strconv.Itoa((i*31)%*keys)}
 	}
 	if *real {
-		f, err := spec.Parse("crash.yaml", []byte(pipelineSpec))
+		src := pipelineSpec
+		if *tick {
+			// Ticks close windows only once the partition is idle; batches all carry one Now, so
+			// with 1ms every tick past it closes the windows its time has passed.
+			src = strings.Replace(src, "allowed_lateness: 500ms", "allowed_lateness: 500ms, idle_timeout: 1ms", 1)
+		}
+		f, err := spec.Parse("crash.yaml", []byte(src))
 		if err != nil {
 			return err
 		}
@@ -100,11 +113,43 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var progress atomic.Int64
+	tickErr := make(chan error, 1)
+	stop := make(chan struct{})
+	if *tick {
+		ticker, err := runner.New(runner.Config{Function: "crash", Store: store, Sink: sink, New: newProc})
+		if err != nil {
+			return err
+		}
+		go func() {
+			// Each tick's time runs a little ahead of the events being applied, so it closes the
+			// windows the racing batches are still filling.
+			for {
+				select {
+				case <-stop:
+					tickErr <- nil
+					return
+				default:
+				}
+				now := time.UnixMilli(bench.Start + progress.Load() + 700)
+				if _, err := ticker.Tick(ctx, "shard-0", now); err != nil {
+					tickErr <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
 	for lo := 0; lo < *n; lo += *batch {
 		b := core.Batch{Partition: "shard-0", Records: recs[lo:min(*n, lo+*batch)], Now: time.Unix(1700000000, 0)}
 		if _, err := r.Run(ctx, b); err != nil {
 			return err
 		}
+		progress.Store(int64(lo + *batch))
+	}
+	if *tick {
+		close(stop)
+		return <-tickErr
 	}
 	return nil
 }
@@ -168,7 +213,10 @@ func (l *line) AppendJSON(b []byte) []byte {
 
 // fileSink appends outputs as JSON lines, one write and one fsync per emit. A kill can tear the
 // last line; opening the sink cuts the file back to its last complete line.
-type fileSink struct{ f *os.File }
+type fileSink struct {
+	mu sync.Mutex
+	f  *os.File
+}
 
 func openSink(path string) (*fileSink, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -190,6 +238,8 @@ func openSink(path string) (*fileSink, error) {
 }
 
 func (s *fileSink) Emit(_ context.Context, outs []core.Output) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b []byte
 	for _, o := range outs {
 		b = o.AppendJSON(b)
