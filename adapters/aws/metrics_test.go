@@ -63,8 +63,14 @@ func TestLambdaWritesEMF(t *testing.T) {
 	if !ok {
 		t.Fatalf("invoke: %s\n%s", body, em.output())
 	}
+	// The bootstrap's stdout reaches the test through the emulator's pipe, which may deliver the
+	// line after the invocation's answer on a busy machine: wait for it a while.
 	var docs []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(em.output()))
+	out := em.output()
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(out, `{"_aws":`) && time.Now().Before(deadline); out = em.output() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		// The RIE may prefix nothing; a Lambda log line is the function's line as written.
 		line := sc.Bytes()
