@@ -47,14 +47,14 @@ func archiveFlags(o replayOpts) (from, to time.Time, on archive.OnCorrupt, err e
 		return
 	}
 	switch o.onCorrupt {
-	case "fail":
+	case "", "fail": // "" is the zero replayOpts of callers that set no flags
 	case "skip":
 		on = archive.Skip
 	default:
 		err = usagef("--on-corrupt %q: want fail or skip", o.onCorrupt)
 		return
 	}
-	if !isArchive(o.input) && (o.from != "" || o.to != "" || o.onCorrupt != "fail") {
+	if !isArchive(o.input) && (o.from != "" || o.to != "" || o.onCorrupt == "skip") {
 		err = usagef("--from, --to and --on-corrupt select objects of an archive (--input s3://BUCKET/PREFIX/, gs://, azblob://, file://DIR); %s is a file", o.input)
 	}
 	return

@@ -126,7 +126,7 @@ func (c celTable) Iterator() traits.Iterator {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return types.NewStringList(types.DefaultTypeAdapter, keys).(traits.Lister).Iterator()
+	return types.NewStringList(types.DefaultTypeAdapter, keys).Iterator()
 }
 
 // Size implements traits.Sizer.
