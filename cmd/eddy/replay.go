@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -102,6 +105,23 @@ type replayStats struct {
 	// peak is the largest window state seen (sampled every stateSampleEvery batches and at the
 	// end): keys, estimated bytes, and the largest key's bytes at that moment.
 	peakKeys, peakBytes, peakKeyBytes int
+}
+
+// peakRSS is the process's peak resident memory in kB (VmHWM), or 0 where /proc does not say.
+func peakRSS() int {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				kb, _ := strconv.Atoi(f[0])
+				return kb
+			}
+		}
+	}
+	return 0
 }
 
 // byteSize writes n bytes in the unit that reads best.
@@ -271,6 +291,9 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 		return err
 	}
 	printSummary(e.stderr, st)
+	if kb := peakRSS(); kb > 0 {
+		fmt.Fprintf(e.stderr, "peak resident memory: %s\n", byteSize(kb<<10))
+	}
 	if arch != nil {
 		if sk := arch.Skipped(); len(sk) > 0 {
 			fmt.Fprintf(e.stderr, "%d corrupt objects skipped (--on-corrupt skip); the records read from them before the damage were replayed\n", len(sk))
