@@ -39,12 +39,12 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/sink/driver"
+	"github.com/eddyhq/eddy/core/urlmux"
 )
 
 // Metadata keys of the wire contract.
@@ -258,35 +258,15 @@ func (f URLOpenerFunc) OpenSinkURL(ctx context.Context, u *url.URL) (driver.Sink
 
 // URLMux maps URL schemes to openers. The zero value is ready to use.
 type URLMux struct {
-	mu      sync.RWMutex
-	openers map[string]URLOpener
+	reg urlmux.Registry[URLOpener]
 }
 
 // Register makes scheme open with o. It panics if the scheme is taken, as registering twice is a
 // programming error found at init.
-func (m *URLMux) Register(scheme string, o URLOpener) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.openers == nil {
-		m.openers = map[string]URLOpener{}
-	}
-	if _, dup := m.openers[scheme]; dup {
-		panic("sink: scheme " + strconv.Quote(scheme) + " registered twice")
-	}
-	m.openers[scheme] = o
-}
+func (m *URLMux) Register(scheme string, o URLOpener) { m.reg.Register("sink", scheme, o) }
 
 // Schemes lists the registered schemes, sorted.
-func (m *URLMux) Schemes() []string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	s := make([]string, 0, len(m.openers))
-	for k := range m.openers {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
+func (m *URLMux) Schemes() []string { return m.reg.Schemes() }
 
 // Open opens the sink a URL names. The query parameters "format" (json or cloudevents), "source"
 // and "max_attempts" are the portable Sink's own and are removed before the driver sees the URL.
@@ -295,10 +275,8 @@ func (m *URLMux) Open(ctx context.Context, rawURL string) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: open %q: %w", rawURL, err)
 	}
-	m.mu.RLock()
-	o := m.openers[u.Scheme]
-	m.mu.RUnlock()
-	if o == nil {
+	o, ok := m.reg.Lookup(u.Scheme)
+	if !ok {
 		return nil, fmt.Errorf("sink: open %q: no driver for scheme %q (registered: %v; import its driver package)", rawURL, u.Scheme, m.Schemes())
 	}
 	q := u.Query()

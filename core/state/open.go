@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
-	"sync"
 
 	"github.com/eddyhq/eddy/core/state/driver"
+	"github.com/eddyhq/eddy/core/urlmux"
 )
 
 // URLOpener opens a driver from a URL. Driver packages register one per scheme with a URLMux.
@@ -26,35 +25,15 @@ func (f URLOpenerFunc) OpenStateURL(ctx context.Context, u *url.URL) (driver.Sto
 
 // URLMux maps URL schemes to openers. The zero value is ready to use.
 type URLMux struct {
-	mu      sync.RWMutex
-	openers map[string]URLOpener
+	reg urlmux.Registry[URLOpener]
 }
 
 // Register makes scheme open with o. It panics if the scheme is taken, as registering twice is a
 // programming error found at init.
-func (m *URLMux) Register(scheme string, o URLOpener) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.openers == nil {
-		m.openers = map[string]URLOpener{}
-	}
-	if _, dup := m.openers[scheme]; dup {
-		panic("state: scheme " + strconv.Quote(scheme) + " registered twice")
-	}
-	m.openers[scheme] = o
-}
+func (m *URLMux) Register(scheme string, o URLOpener) { m.reg.Register("state", scheme, o) }
 
 // Schemes lists the registered schemes, sorted.
-func (m *URLMux) Schemes() []string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	s := make([]string, 0, len(m.openers))
-	for k := range m.openers {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
+func (m *URLMux) Schemes() []string { return m.reg.Schemes() }
 
 // Open opens the store a URL names. The query parameters "budget" (bytes; also "1MiB", "400KB")
 // and "chunk_size" are the portable Store's own and are removed before the driver sees the URL.
@@ -63,10 +42,8 @@ func (m *URLMux) Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %q: %w", rawURL, err)
 	}
-	m.mu.RLock()
-	o := m.openers[u.Scheme]
-	m.mu.RUnlock()
-	if o == nil {
+	o, ok := m.reg.Lookup(u.Scheme)
+	if !ok {
 		return nil, fmt.Errorf("state: open %q: no driver for scheme %q (registered: %v; import its driver package)", rawURL, u.Scheme, m.Schemes())
 	}
 	q := u.Query()

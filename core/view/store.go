@@ -9,11 +9,11 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/eddyhq/eddy/core/urlmux"
 	"github.com/eddyhq/eddy/core/view/driver"
 )
 
@@ -365,35 +365,15 @@ func (f URLOpenerFunc) OpenViewURL(ctx context.Context, u *url.URL) (driver.Stor
 
 // URLMux maps URL schemes to openers. The zero value is ready to use.
 type URLMux struct {
-	mu      sync.RWMutex
-	openers map[string]URLOpener
+	reg urlmux.Registry[URLOpener]
 }
 
 // Register makes scheme open with o. It panics if the scheme is taken, as registering twice is a
 // programming error found at init.
-func (m *URLMux) Register(scheme string, o URLOpener) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.openers == nil {
-		m.openers = map[string]URLOpener{}
-	}
-	if _, dup := m.openers[scheme]; dup {
-		panic("view: scheme " + strconv.Quote(scheme) + " registered twice")
-	}
-	m.openers[scheme] = o
-}
+func (m *URLMux) Register(scheme string, o URLOpener) { m.reg.Register("view", scheme, o) }
 
 // Schemes lists the registered schemes, sorted.
-func (m *URLMux) Schemes() []string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	s := make([]string, 0, len(m.openers))
-	for k := range m.openers {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
+func (m *URLMux) Schemes() []string { return m.reg.Schemes() }
 
 // Open opens the store a URL names.
 func (m *URLMux) Open(ctx context.Context, rawURL string) (*Store, error) {
@@ -401,10 +381,8 @@ func (m *URLMux) Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("view store %q: %w", rawURL, err)
 	}
-	m.mu.RLock()
-	o := m.openers[u.Scheme]
-	m.mu.RUnlock()
-	if o == nil {
+	o, ok := m.reg.Lookup(u.Scheme)
+	if !ok {
 		return nil, fmt.Errorf("view store %q: no driver for scheme %q (registered: %v; import its driver package)", rawURL, u.Scheme, m.Schemes())
 	}
 	d, err := o.OpenViewURL(ctx, u)
