@@ -13,6 +13,10 @@
 //	EDDY_IDLE_TTL        expire the state of a partition idle this long (a duration, e.g. 168h)
 //	EDDY_WINDOW_STATE    AWS only: "lambda" keeps the state in Lambda's tumbling window
 //	                     instead of EDDY_STATE_URL
+//	EDDY_VIEW_STORE      where the function's materialized views (its spec's views:) are
+//	                     written, next to the outputs: dynamodb://, firestore://, azuretable://,
+//	                     file://, mem:// (default: the spec's outputs.view_store; "none" writes
+//	                     no views). A function that declares views without a store fails to open.
 //
 // Outputs and dead letters leave under one wire contract (see package core/sink): the same ids,
 // metadata and dead-letter envelope whatever the cloud and the transport.
@@ -29,6 +33,9 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state"
+	"github.com/eddyhq/eddy/core/view"
+	_ "github.com/eddyhq/eddy/core/view/fileview" // file:// views
+	_ "github.com/eddyhq/eddy/core/view/memview"  // mem:// views (tests)
 )
 
 // The variables Read reads.
@@ -39,7 +46,11 @@ const (
 	VarDeadLetter  = "EDDY_DEADLETTER_URL"
 	VarIdleTTL     = "EDDY_IDLE_TTL"
 	VarWindowState = "EDDY_WINDOW_STATE"
+	VarViewStore   = "EDDY_VIEW_STORE"
 )
+
+// NoViews, as EDDY_VIEW_STORE, writes no views although the function declares some.
+const NoViews = "none"
 
 // DefaultOutputURL is where outputs and dead letters go when no URL is set: log lines on stdout,
 // which every cloud keeps (CloudWatch Logs, Cloud Logging, Application Insights).
@@ -62,6 +73,14 @@ type Function interface {
 type Keyer interface {
 	// KeyConfig is the input decoder's configuration (format and key; time settings are ignored).
 	KeyConfig() codec.Config
+}
+
+// Viewer is implemented by functions that keep materialized views (package core/view): a
+// function compiled from a spec with views: is one.
+type Viewer interface {
+	// Views returns the views to keep, the catalog the dashboard reads (nil: just the views), and
+	// the store URL used when EDDY_VIEW_STORE is unset ("" if none).
+	Views() (defs []view.Def, cat *view.Catalog, defaultStore string)
 }
 
 // Func makes a Function from a name and a processor factory.
@@ -94,6 +113,9 @@ type Config struct {
 	IdleTTL time.Duration
 	// WindowState is EDDY_WINDOW_STATE: "" or "store" (the state store), or "lambda" (AWS only).
 	WindowState string
+	// ViewStoreURL opens the store of the function's views (EDDY_VIEW_STORE; when empty, the
+	// function's own default, e.g. its spec's outputs.view_store; NoViews: none).
+	ViewStoreURL string
 }
 
 // Read reads the configuration from the environment (os.Getenv when getenv is nil). A value that
@@ -108,6 +130,7 @@ func Read(getenv func(string) string) (Config, error) {
 		OutputURL:     getenv(VarOutputURL),
 		DeadLetterURL: getenv(VarDeadLetter),
 		WindowState:   getenv(VarWindowState),
+		ViewStoreURL:  getenv(VarViewStore),
 	}
 	switch c.WindowState {
 	case "", "store", "lambda":
@@ -134,7 +157,10 @@ type Opened struct {
 	Runner runner.Config
 	// Output and DeadLetter are the sinks (the same one when both URLs are equal).
 	Output, DeadLetter *sink.Sink
-	closers            []func(context.Context) error
+	// Views writes the function's views, teed after Output in Runner.Sink; nil when the function
+	// declares none.
+	Views   *view.Writer
+	closers []func(context.Context) error
 }
 
 // Open opens what cfg names for fn: the state store (when StateURL is set), the output and the
@@ -180,6 +206,10 @@ func Open(ctx context.Context, cfg Config, fn Function) (*Opened, error) {
 		o.Runner.Store = st
 		o.closers = append(o.closers, func(context.Context) error { return st.Close() })
 	}
+	if err := o.openViews(ctx, fn); err != nil {
+		o.Close(ctx)
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -200,4 +230,44 @@ func (o *Opened) Close(ctx context.Context) error {
 	}
 	o.closers = nil
 	return errors.Join(errs...)
+}
+
+// openViews opens the view store and the view writer when fn declares views, records the
+// function's catalog in the store (so a failing store is an error at load, not at the first
+// batch), and tees the writer after the output sink: a batch is committed only once its views
+// are written, and a batch whose views failed is delivered again.
+func (o *Opened) openViews(ctx context.Context, fn Function) error {
+	v, ok := fn.(Viewer)
+	if !ok {
+		return nil
+	}
+	defs, cat, storeURL := v.Views()
+	if len(defs) == 0 || o.Config.ViewStoreURL == NoViews {
+		return nil
+	}
+	if o.Config.ViewStoreURL != "" {
+		storeURL = o.Config.ViewStoreURL
+	}
+	if storeURL == "" {
+		return fmt.Errorf("eddy: function %s declares %d views but names no view store: set %s (e.g. dynamodb://TABLE?partition_key=id, firestore://..., azuretable://TABLE, file:///DIR) or outputs.view_store, or %s=%s to write none",
+			o.Config.Function, len(defs), VarViewStore, VarViewStore, NoViews)
+	}
+	store, err := view.Open(ctx, storeURL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", VarViewStore, err)
+	}
+	o.closers = append(o.closers, func(context.Context) error { return store.Close() })
+	if cat == nil {
+		cat = &view.Catalog{Views: defs}
+	}
+	c := *cat
+	c.Function = o.Config.Function
+	if err := store.PutCatalog(ctx, &c); err != nil {
+		return fmt.Errorf("%s %s: %w", VarViewStore, storeURL, err)
+	}
+	if o.Views, err = view.NewWriter(store, o.Config.Function, defs, nil); err != nil {
+		return fmt.Errorf("%s: %w", VarViewStore, err)
+	}
+	o.Runner.Sink = view.Tee(o.Output, o.Views)
+	return nil
 }

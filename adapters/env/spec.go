@@ -7,6 +7,7 @@ import (
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/core/view"
 )
 
 // Spec compiles a function spec (eddy.yaml, as spec.Parse or spec.Load return it) into a Function
@@ -41,6 +42,10 @@ type specFunction struct {
 func (s *specFunction) Name() string { return s.c.Name() }
 
 func (s *specFunction) NewProcessor(string) (runner.Processor, error) { return s.c.NewPipeline() }
+
+func (s *specFunction) Views() ([]view.Def, *view.Catalog, string) {
+	return s.f.ViewDefs(), s.f.ViewCatalog(), s.f.Outputs.ViewStore
+}
 
 func (s *specFunction) KeyConfig() codec.Config {
 	return codec.Config{Format: s.f.Input.Format, Key: s.f.Input.Key, ProcessingTime: true}

@@ -157,27 +157,16 @@ func decisionOf(d *core.Decision) DecisionRow {
 		Time: d.Time.UTC(), Since: d.Time.UTC(), Start: d.Window.Start.UTC(), End: d.Window.End.UTC(), Values: core.AppendValues(nil, d.Values)}
 }
 
-// update is what one batch brings to one row: the outputs that touch it.
+// update is what one batch brings to one row: the window results or decisions that touch it,
+// copied out of the batch's outputs.
 type update struct {
-	def  *Def
-	key  string
-	wins []*core.WindowResult
-	decs []*core.Decision
-	// enc, shared by a batch's updates, holds the values of window results already encoded
-	// without a filter, so views that keep every aggregate encode them once.
-	enc map[*core.WindowResult]json.RawMessage
-}
-
-func (u *update) values(r *core.WindowResult, names []string) json.RawMessage {
-	if len(names) > 0 || u.enc == nil {
-		return values(r.Values, names)
-	}
-	if v, ok := u.enc[r]; ok {
-		return v
-	}
-	v := core.AppendValues(make([]byte, 0, 2+24*len(r.Values)), r.Values)
-	u.enc[r] = v
-	return v
+	id, prefix string
+	def        *Def
+	key        string
+	wins       []Window
+	decs       []DecisionRow
+	// have is the row as read or cached, while an apply merges into it.
+	have *cached
 }
 
 // row is a row's content decoded, as merges change it and the Writer's cache keeps it. A history
@@ -274,19 +263,17 @@ func (r *row) merge(u *update) bool {
 	changed := false
 	switch u.def.Kind {
 	case Latest:
-		for _, wr := range u.wins {
-			w := Window{Start: wr.Start.UTC(), End: wr.End.UTC(), Revision: wr.Revision}
+		for i := range u.wins {
+			w := &u.wins[i]
 			if r.present && !w.newer(&r.latest) {
 				continue
 			}
-			w.Values = u.values(wr, u.def.Aggregates)
-			r.latest, r.present, changed = w, true, true
+			r.latest, r.present, changed = *w, true, true
 			r.latestEnc = w.appendFields(r.latestEnc[:0])
 		}
 	case History:
 		n := u.def.history()
-		for _, wr := range u.wins {
-			w := Window{Start: wr.Start.UTC(), End: wr.End.UTC(), Revision: wr.Revision}
+		for _, w := range u.wins {
 			// Windows are kept sorted by (end, start); find w's place.
 			i, found := slices.BinarySearchFunc(r.windows, w, func(a, b Window) int {
 				if c := a.End.Compare(b.End); c != 0 {
@@ -298,12 +285,10 @@ func (r *row) merge(u *update) bool {
 			case found && w.Revision <= r.windows[i].Revision:
 				continue
 			case found:
-				w.Values = u.values(wr, u.def.Aggregates)
 				r.windows[i], r.encs[i] = w, w.appendFields(make([]byte, 0, 96+len(w.Values)))
 			case i == 0 && len(r.windows) >= n:
 				continue // older than every window kept
 			default:
-				w.Values = u.values(wr, u.def.Aggregates)
 				r.windows = slices.Insert(r.windows, i, w)
 				r.encs = slices.Insert(r.encs, i, w.appendFields(make([]byte, 0, 96+len(w.Values))))
 				if d := len(r.windows) - n; d > 0 {
@@ -315,17 +300,16 @@ func (r *row) merge(u *update) bool {
 			r.present, changed = true, true
 		}
 	case Firing:
-		for _, d := range u.decs {
-			dr := decisionOf(d)
-			if r.present && !dr.after(&r.dec) {
+		for i := range u.decs {
+			if r.present && !u.decs[i].after(&r.dec) {
 				continue
 			}
-			r.dec, r.present, changed = dr, true, true
+			r.dec, r.present, changed = u.decs[i], true, true
 		}
 	case Decisions:
 		// A decision id stands for one content: a stored one is final.
 		if !r.present && len(u.decs) > 0 {
-			r.dec, r.present, changed = decisionOf(u.decs[0]), true, true
+			r.dec, r.present, changed = u.decs[0], true, true
 		}
 	}
 	return changed

@@ -31,8 +31,8 @@ func FuzzStoredRow(f *testing.F) {
 		}
 		s := time.Date(2026, 1, 1, 0, 2, 0, 0, time.UTC)
 		u := &update{def: def, key: "k",
-			wins: []*core.WindowResult{{Key: "k", Start: s, End: s.Add(time.Minute), Values: []core.NamedValue{{Name: "n", Num: 2}}}},
-			decs: []*core.Decision{{ID: "y", Rule: "hot", Key: "k", State: "resolved", Time: s}}}
+			wins: []Window{{Start: s, End: s.Add(time.Minute), Values: core.AppendValues(nil, []core.NamedValue{{Name: "n", Num: 2}})}},
+			decs: []DecisionRow{decisionOf(&core.Decision{ID: "y", Rule: "hot", Key: "k", State: "resolved", Time: s})}}
 		r.merge(u)
 		if _, err := decodeRow(def.Kind, r.encode(def.Kind, "k")); err != nil {
 			t.Fatalf("a merged row does not decode: %v", err)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,24 +219,22 @@ type rowCache struct {
 	max int
 }
 
-// take removes and returns the cached rows of ids that have not expired; an apply owns them
-// until it puts them back.
-func (c *rowCache) take(ids []string, now time.Time) map[string]*cached {
-	out := make(map[string]*cached, len(ids))
+// take moves the cached rows of ups that have not expired into their updates; an apply owns
+// them until it puts them back.
+func (c *rowCache) take(ups []update, now time.Time) {
 	if c.max <= 0 {
-		return out
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, id := range ids {
-		if e, ok := c.m[id]; ok {
-			delete(c.m, id)
+	for i := range ups {
+		if e, ok := c.m[ups[i].id]; ok {
+			delete(c.m, ups[i].id)
 			if e.expires.IsZero() || now.Before(e.expires) {
-				out[id] = e
+				ups[i].have = e
 			}
 		}
 	}
-	return out
 }
 
 func (c *rowCache) put(id string, e *cached) {
@@ -259,22 +258,30 @@ func (c *rowCache) put(id string, e *cached) {
 // apply merges updates into their rows: rows the cache does not hold are read with one GetMany,
 // the changed ones written with one conditional PutMany, and rows that lost a race (written by
 // someone else meanwhile) read and merged again, until none is left.
-func (s *Store) apply(ctx context.Context, function string, ups map[string]*update, cache *rowCache) error {
+func (s *Store) apply(ctx context.Context, function string, ups []update, cache *rowCache) error {
 	s.st.applies.Add(1)
-	ids := make([]string, 0, len(ups))
-	for id := range ups {
-		ids = append(ids, id)
+	// Sorted ids give drivers that lock rows a consistent order.
+	slices.SortFunc(ups, func(a, b update) int { return strings.Compare(a.id, b.id) })
+	for i := range ups {
+		ups[i].have = nil
 	}
-	slices.Sort(ids)
-	have := cache.take(ids, s.now())
-	for round := 1; len(ids) > 0; round++ {
+	cache.take(ups, s.now())
+	todo := make([]*update, len(ups))
+	for i := range ups {
+		todo[i] = &ups[i]
+	}
+	miss := make([]string, 0, len(ups))
+	missU := make([]*update, 0, len(ups))
+	putU := make([]*update, 0, len(ups))
+	puts := make([]driver.Row, 0, len(ups))
+	for round := 1; len(todo) > 0; round++ {
 		if round > s.opts.MaxAttempts {
-			return fmt.Errorf("view: function %q: %d rows still losing races after %d rounds (first %s)", function, len(ids), round-1, ids[0])
+			return fmt.Errorf("view: function %q: %d rows still losing races after %d rounds (first %s)", function, len(todo), round-1, todo[0].id)
 		}
-		var miss []string
-		for _, id := range ids {
-			if have[id] == nil {
-				miss = append(miss, id)
+		miss, missU = miss[:0], missU[:0]
+		for _, u := range todo {
+			if u.have == nil {
+				miss, missU = append(miss, u.id), append(missU, u)
 			}
 		}
 		if len(miss) > 0 {
@@ -289,32 +296,32 @@ func (s *Store) apply(ctx context.Context, function string, ups map[string]*upda
 			if err != nil {
 				return err
 			}
-			for i, id := range miss {
+			for i, u := range missU {
 				data := rows[i].Data
 				if !s.live(&rows[i]) {
 					data = nil
 				}
-				r, err := decodeRow(ups[id].def.Kind, data)
+				r, err := decodeRow(u.def.Kind, data)
 				if err != nil {
-					return fmt.Errorf("view: row %s: stored data: %w", id, err)
+					return fmt.Errorf("view: row %s: stored data: %w", u.id, err)
 				}
-				have[id] = &cached{rev: rows[i].Rev, expires: rows[i].Expires, row: r}
+				u.have = &cached{rev: rows[i].Rev, expires: rows[i].Expires, row: r}
 			}
 		}
 		now := s.now()
-		puts := make([]driver.Row, 0, len(ids))
-		for _, id := range ids {
-			u, e := ups[id], have[id]
+		puts, putU = puts[:0], putU[:0]
+		for _, u := range todo {
+			e := u.have
 			if !e.row.merge(u) {
 				s.st.unchanged.Add(1)
-				cache.put(id, e)
+				cache.put(u.id, e)
 				continue
 			}
-			r := driver.Row{ID: id, Prefix: RowPrefix(function, u.def.Name), Data: e.row.encode(u.def.Kind, u.key), Rev: e.rev}
+			r := driver.Row{ID: u.id, Prefix: u.prefix, Data: e.row.encode(u.def.Kind, u.key), Rev: e.rev}
 			if u.def.TTL > 0 {
 				r.Expires = now.Add(u.def.TTL)
 			}
-			puts = append(puts, r)
+			puts, putU = append(puts, r), append(putU, u)
 		}
 		if len(puts) == 0 {
 			return nil
@@ -329,22 +336,22 @@ func (s *Store) apply(ctx context.Context, function string, ups map[string]*upda
 		}
 		s.st.written.Add(int64(len(puts) - len(lost)))
 		s.st.conflicts.Add(int64(len(lost)))
-		failed := make(map[int]bool, len(lost))
-		for _, i := range lost {
-			failed[i] = true
-		}
-		ids = ids[:0]
-		for i := range puts {
-			id := puts[i].ID
-			if failed[i] {
+		slices.Sort(lost)
+		todo = todo[:0]
+		li := 0
+		for i, u := range putU {
+			for li < len(lost) && lost[li] < i {
+				li++
+			}
+			if li < len(lost) && lost[li] == i {
 				// Someone else wrote the row: read it again and merge into what they wrote.
-				delete(have, id)
-				ids = append(ids, id)
+				li++
+				u.have = nil
+				todo = append(todo, u)
 				continue
 			}
-			e := have[id]
-			e.rev, e.expires = puts[i].Rev, puts[i].Expires
-			cache.put(id, e)
+			u.have.rev, u.have.expires = puts[i].Rev, puts[i].Expires
+			cache.put(u.id, u.have)
 		}
 	}
 	return nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
+	"sync"
 
 	"github.com/eddyhq/eddy/core"
 )
@@ -20,6 +22,8 @@ type Writer struct {
 	store    *Store
 	onWrite  func(outs []core.Output)
 	cache    rowCache
+	// prefix holds each view's RowPrefix.
+	prefix []string
 }
 
 // WriterOptions configure a Writer.
@@ -36,6 +40,9 @@ func NewWriter(store *Store, function string, defs []Def, opts *WriterOptions) (
 	}
 	w := &Writer{function: function, defs: slices.Clone(defs), store: store,
 		cache: rowCache{m: map[string]*cached{}, max: store.opts.CacheRows}}
+	for _, d := range w.defs {
+		w.prefix = append(w.prefix, RowPrefix(function, d.Name))
+	}
 	if opts != nil {
 		w.onWrite = opts.OnWrite
 	}
@@ -50,39 +57,81 @@ func (w *Writer) Defs() []Def { return slices.Clone(w.defs) }
 
 // Emit implements runner.Sink.
 func (w *Writer) Emit(ctx context.Context, outs []core.Output) error {
-	ups := w.updates(outs)
-	if len(ups) > 0 {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	if ups := w.updates(sc, outs); len(ups) > 0 {
 		if err := w.store.apply(ctx, w.function, ups, &w.cache); err != nil {
+			sc.reset()
 			return err
 		}
 	}
+	sc.reset()
 	if w.onWrite != nil && len(outs) > 0 {
 		w.onWrite(outs)
 	}
 	return nil
 }
 
-// updates groups outputs by the rows they touch.
-func (w *Writer) updates(outs []core.Output) map[string]*update {
-	ups := map[string]*update{}
-	enc := map[*core.WindowResult]json.RawMessage{}
-	get := func(d *Def, key string) *update {
-		id := RowID(w.function, d.Name, key)
-		u := ups[id]
-		if u == nil {
-			u = &update{def: d, key: key, enc: enc}
-			ups[id] = u
+// scratch holds one batch's updates; Emits reuse them, with the capacity of their windows.
+type scratch struct {
+	ups []update
+	at  map[string]int
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{at: map[string]int{}} }}
+
+// reset empties sc for the next batch, keeping the updates' window slices to fill again.
+func (sc *scratch) reset() {
+	for i := range sc.ups {
+		u := &sc.ups[i]
+		clear(u.wins)
+		clear(u.decs)
+		*u = update{wins: u.wins[:0], decs: u.decs[:0]}
+	}
+	sc.ups = sc.ups[:0]
+	clear(sc.at)
+}
+
+// updates groups outputs by the rows they touch, one update per row, into sc. Window results
+// and decisions are copied into the updates (values encoded once per output, shared by the
+// views that keep every aggregate), so an update does not refer to outs after the call.
+func (w *Writer) updates(sc *scratch, outs []core.Output) []update {
+	get := func(d int, key string) *update {
+		id := w.prefix[d] + url.PathEscape(key)
+		i, ok := sc.at[id]
+		if !ok {
+			i = len(sc.ups)
+			sc.at[id] = i
+			if i < cap(sc.ups) {
+				sc.ups = sc.ups[:i+1]
+			} else {
+				sc.ups = append(sc.ups, update{})
+			}
+			u := &sc.ups[i]
+			u.id, u.prefix, u.def, u.key = id, w.prefix[d], &w.defs[d], key
 		}
-		return u
+		return &sc.ups[i]
 	}
 	for _, o := range outs {
 		switch v := o.(type) {
 		case *core.WindowResult:
+			var all json.RawMessage
 			for i := range w.defs {
-				if d := &w.defs[i]; d.Kind == Latest || d.Kind == History {
-					u := get(d, v.Key)
-					u.wins = append(u.wins, v)
+				d := &w.defs[i]
+				if d.Kind != Latest && d.Kind != History {
+					continue
 				}
+				win := Window{Start: v.Start.UTC(), End: v.End.UTC(), Revision: v.Revision}
+				if len(d.Aggregates) > 0 {
+					win.Values = values(v.Values, d.Aggregates)
+				} else {
+					if all == nil {
+						all = core.AppendValues(make([]byte, 0, 2+24*len(v.Values)), v.Values)
+					}
+					win.Values = all
+				}
+				u := get(i, v.Key)
+				u.wins = append(u.wins, win)
 			}
 		case *core.Decision:
 			for i := range w.defs {
@@ -92,16 +141,16 @@ func (w *Writer) updates(outs []core.Output) map[string]*update {
 				}
 				switch {
 				case d.Kind == Firing && isTransition(v.State):
-					u := get(d, v.Rule+"/"+v.Key)
-					u.decs = append(u.decs, v)
+					u := get(i, v.Rule+"/"+v.Key)
+					u.decs = append(u.decs, decisionOf(v))
 				case d.Kind == Decisions:
-					u := get(d, v.ID)
-					u.decs = append(u.decs, v)
+					u := get(i, v.ID)
+					u.decs = append(u.decs, decisionOf(v))
 				}
 			}
 		}
 	}
-	return ups
+	return sc.ups
 }
 
 // Tee returns a sink that emits to each of sinks in order, stopping at the first error (the

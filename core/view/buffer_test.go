@@ -1,0 +1,89 @@
+package view_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/view"
+	"github.com/eddyhq/eddy/core/view/memview"
+)
+
+// A Buffer folds outputs before writing, yet leaves every view exactly as a Writer fed the same
+// batches one by one: windows out of order, revisions, redeliveries, rule transitions, filtered
+// aggregates, and flushes forced mid-stream by a small buffer.
+func TestBufferMatchesWriter(t *testing.T) {
+	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "chart", Kind: view.History, Windows: 3},
+		{Name: "avg", Kind: view.Latest, Aggregates: []string{"avg"}}, {Name: "alerts", Kind: view.Firing}, {Name: "log", Kind: view.Decisions}}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var batches [][]core.Output
+	for range 200 {
+		var outs []core.Output
+		for range 1 + rng.IntN(8) {
+			key := fmt.Sprint("k", rng.IntN(4))
+			s := start.Add(time.Duration(rng.IntN(12)) * time.Minute)
+			rev := rng.IntN(3)
+			outs = append(outs, &core.WindowResult{Function: "fn", Key: key, Start: s, End: s.Add(time.Minute), Revision: rev,
+				Values: []core.NamedValue{{Name: "n", Num: float64(rev)}, {Name: "avg", Num: float64(s.Minute()*10 + rev)}}})
+			if rng.IntN(3) == 0 {
+				states := []string{"pending", "firing", "resolved", "fired"}
+				outs = append(outs, &core.Decision{ID: fmt.Sprint("d", rng.IntN(50)), Rule: "hot", Key: key, State: states[rng.IntN(4)],
+					Time: s.Add(time.Duration(rng.IntN(60)) * time.Second), Window: core.Span{Start: s, End: s.Add(time.Minute)}})
+			}
+		}
+		batches = append(batches, outs)
+	}
+	ctx := context.Background()
+	now := func() time.Time { return start }
+	direct := view.NewStore(memview.New(), &view.Options{Now: now})
+	w, err := view.NewWriter(direct, "fn", defs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, outs := range batches {
+		if err := w.Emit(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, max := range []int{0, 5} {
+		buffered := view.NewStore(memview.New(), &view.Options{Now: now})
+		bw, err := view.NewWriter(buffered, "fn", defs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := view.NewBuffer(bw, max)
+		for _, outs := range batches {
+			if err := buf.Emit(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := buf.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range defs {
+			want, err := direct.Scan(ctx, "fn", d.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := buffered.Scan(ctx, "fn", d.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) || len(want) == 0 {
+				t.Fatalf("max %d: view %s: %d rows buffered, %d direct", max, d.Name, len(got), len(want))
+			}
+			for i := range want {
+				if got[i].ID != want[i].ID || string(got[i].Data) != string(want[i].Data) {
+					t.Errorf("max %d: view %s row %s:\nbuffered %s\ndirect   %s", max, d.Name, want[i].ID, got[i].Data, want[i].Data)
+				}
+			}
+		}
+		if max == 0 && buffered.Stats().Applies != 1 {
+			t.Errorf("an unbounded buffer wrote %d times, want once", buffered.Stats().Applies)
+		}
+	}
+}
