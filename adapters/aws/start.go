@@ -28,6 +28,7 @@ import (
 	_ "github.com/eddyhq/eddy/core/state/docstate"          // dynamodb:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"         // file:// state (tests, /tmp)
 	_ "github.com/eddyhq/eddy/core/state/memstate"          // mem:// state (tests)
+	_ "github.com/eddyhq/eddy/core/view/docview"            // dynamodb:// views (EDDY_VIEW_STORE)
 	_ "gocloud.dev/blob/s3blob"
 )
 

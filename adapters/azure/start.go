@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	_ "github.com/eddyhq/eddy/adapters/azure/eventhubsink" // eventhubs:// outputs
+	_ "github.com/eddyhq/eddy/adapters/azure/tableview"    // azuretable:// views (EDDY_VIEW_STORE)
 	"github.com/eddyhq/eddy/adapters/env"
 	_ "github.com/eddyhq/eddy/adapters/refblob"  // azblob:// reference tables
 	_ "github.com/eddyhq/eddy/core/sink/logsink" // log: outputs

@@ -19,6 +19,8 @@ import (
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate" // gs:// state
 	_ "github.com/eddyhq/eddy/core/state/filestate"          // file:// state
 	_ "github.com/eddyhq/eddy/core/state/memstate"           // mem:// state (local runs, tests)
+	_ "github.com/eddyhq/eddy/core/view/docview"             // firestore:// views (EDDY_VIEW_STORE)
+	_ "gocloud.dev/docstore/gcpfirestore"                    // firestore:// views
 )
 
 // Entry point names Start registers: the Pub/Sub CloudEvent function and the tick's HTTP function

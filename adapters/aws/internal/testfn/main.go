@@ -4,6 +4,7 @@
 // like any deployed eddy function, through the EDDY_* environment variables.
 //
 // EDDY_TEST_TIME=arrival runs fn.NewArrival instead of fn.New (for Lambda window state).
+// EDDY_TEST_SPEC=FILE runs the function that spec (eddy.yaml) declares instead, views included.
 //
 // For crash tests, EDDY_TEST_CRASH_AFTER_EMITS=N makes the process exit right after its N-th
 // emit, before the state commit, unless the file EDDY_TEST_CRASH_MARKER exists (it is created
@@ -47,7 +48,17 @@ func main() {
 			}
 		}
 	}
-	h, _, err := aws.OpenWith(ctx, cfg, env.Func("", newProc), wrapSink)
+	f := env.Func("", newProc)
+	if path := os.Getenv("EDDY_TEST_SPEC"); path != "" {
+		y, err := os.ReadFile(path)
+		if err != nil {
+			fail(err)
+		}
+		if f, err = env.ParseSpec(path, y); err != nil {
+			fail(err)
+		}
+	}
+	h, _, err := aws.OpenWith(ctx, cfg, f, wrapSink)
 	if err != nil {
 		fail(err)
 	}
