@@ -29,6 +29,7 @@ type replayOpts struct {
 	progress                        string
 	from, to, onCorrupt             string
 	compare                         string
+	viewStore                       string
 }
 
 func newReplayCmd(e *env) *cobra.Command {
@@ -61,7 +62,12 @@ all as JSON lines). A summary (events, late, failed, decisions, events/s) goes t
 progress bar when stderr is a terminal.
 
 --compare OLD.yaml replays the input with both versions of the function and reports, as JSON lines,
-the decisions that differ by rule, key and window: added, removed or changed.`,
+the decisions that differ by rule, key and window: added, removed or changed.
+
+--view-store URL also writes the function's materialized views (its spec's views:, else a latest,
+a history, a firing and a decisions view) to that store, for eddy dashboard --view URL to show the
+backtest. The outputs fold into each key's rows in memory and are written when 50,000 are held and
+at the end.`,
 		Example: `  # Replay a day of history, results to a file
   eddy replay --spec eddy.yaml --input events-2025-11-25.ndjson.gz --output results.ndjson
 
@@ -92,6 +98,7 @@ the decisions that differ by rule, key and window: added, removed or changed.`,
 	fl.StringVar(&o.from, "from", "", "archive inputs: read the objects from this time on (RFC 3339 or YYYY-MM-DD[THH:MM])")
 	fl.StringVar(&o.to, "to", "", "archive inputs: read the objects up to this time")
 	fl.StringVar(&o.compare, "compare", "", "replay this older spec too and report the decisions that differ from --spec's (added, removed, changed)")
+	fl.StringVar(&o.viewStore, "view-store", "", "also write the function's views (its spec's views:, else a latest, history, firing and decisions view) to this store: file:///DIR, dynamodb://..., firestore://..., azuretable://...")
 	fl.StringVar(&o.onCorrupt, "on-corrupt", "fail", "archive inputs: an object that cannot be read to the end (broken gzip or Avro): fail or skip (reported)")
 	return cmd
 }
@@ -174,9 +181,12 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if o.batch < 0 {
 		return usagef("--batch %d: want at least 1, or 0 to let replay pick", o.batch)
 	}
-	_, c, err := loadSpec(o.spec)
+	f, c, err := loadSpec(o.spec)
 	if err != nil {
 		return err
+	}
+	if o.viewStore != "" && o.compare != "" {
+		return usagef("--view-store and --compare: write the views of one version at a time")
 	}
 	switch o.progress {
 	case "auto", "always", "never":
@@ -277,7 +287,21 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	if batch == 0 {
 		batch = defaultBatch(workers)
 	}
-	st, err := runReplayFrom(ctx, c, src, out, dl, batch, workers, heap.check)
+	var views *replayViews
+	var tees []func(*splitRun)
+	if o.viewStore != "" {
+		if views, err = openReplayViews(ctx, f, o.viewStore); err != nil {
+			src.Close()
+			return err
+		}
+		tees = append(tees, views.attach)
+	}
+	st, err := runReplayFrom(ctx, c, src, out, dl, batch, workers, heap.check, tees...)
+	if views != nil {
+		if verr := views.flush(ctx); err == nil {
+			err = verr
+		}
+	}
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -333,7 +357,8 @@ type recordSource interface {
 }
 
 // runReplayFrom is runReplay over any record source, which it closes.
-func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, out io.Writer, dl *failureSink, batch, workers int, between func()) (replayStats, error) {
+// tees see each split run before it starts (--view-store attaches its buffers).
+func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, out io.Writer, dl *failureSink, batch, workers int, between func(), tees ...func(*splitRun)) (replayStats, error) {
 	var st replayStats
 	start := time.Now()
 	if workers < 1 {
@@ -359,6 +384,9 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 		sr, err := newSplitRun(c, workers, part)
 		if err != nil {
 			return st, err
+		}
+		for _, tee := range tees {
+			tee(sr)
 		}
 		src = newBatchSource(lines, batch, nil, true)
 		for nb := 1; ; nb++ {
