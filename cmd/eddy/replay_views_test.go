@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/core/codec"
 
 	"github.com/eddyhq/eddy/core/view"
 )
@@ -96,4 +103,77 @@ func TestReplayViewStoreErrors(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "--view-store") || !strings.Contains(r.stderr, `no driver for scheme "redis"`) || r.stdout != "" {
 		t.Errorf("exit %d, stdout %d bytes, stderr %s: want an error naming --view-store and the scheme", r.code, len(r.stdout), r.stderr)
 	}
+}
+
+// BenchmarkReplayW1View is the views' speed target: `eddy replay` of W1 (1 M events, 1,000 keys,
+// in memory, default batch and workers) without views and with --view-store mem:// (W1 declares
+// none, so the latest and 120-window history views eddy dev keeps), run alternately so a shared
+// machine's drift hits both alike. It reports the CPU time per event of each, the median of the
+// per-pair ratios (view_cpu_ratio; the target is at most 1.05), and rows written.
+//
+//	go test ./cmd/eddy -run '^$' -bench ReplayW1View -benchtime 5x -cpu 1
+func BenchmarkReplayW1View(b *testing.B) {
+	const n = 1_000_000
+	in := w1Input(b)
+	f, c, err := loadSpec("../../examples/bench/w1.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	bs := defaultBatch(workers)
+	heap := newHeapBudget()
+	defer heap.restore()
+	ctx := context.Background()
+	run := func(views *replayViews) time.Duration {
+		var tees []func(*splitRun)
+		if views != nil {
+			tees = append(tees, views.attach)
+		}
+		cpu0 := cpuTime()
+		st, err := runReplayFrom(ctx, c, mustLines(b, in), io.Discard, nil, bs, workers, heap.check, tees...)
+		if err == nil && views != nil {
+			err = views.flush(ctx)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Events != n {
+			b.Fatalf("%d events", st.Events)
+		}
+		return cpuTime() - cpu0
+	}
+	var off, on []time.Duration
+	var ratios []float64
+	var written int64
+	b.ResetTimer()
+	for range b.N {
+		o := run(nil)
+		views, err := openReplayViews(ctx, f, "mem://")
+		if err != nil {
+			b.Fatal(err)
+		}
+		v := run(views)
+		written = views.w.Store().Stats().Written
+		off, on = append(off, o), append(on, v)
+		ratios = append(ratios, v.Seconds()/o.Seconds())
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(float64(median(off).Nanoseconds())/n, "off_cpu-ns/event")
+	b.ReportMetric(float64(median(on).Nanoseconds())/n, "view_cpu-ns/event")
+	b.ReportMetric(ratios[len(ratios)/2], "view_cpu_ratio")
+	b.ReportMetric(float64(written), "rows_written")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mustLines(b *testing.B, in []byte) recordSource {
+	lines, err := codec.NewLines(bytes.NewReader(in), "w1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return lines
 }

@@ -2,8 +2,10 @@ package view_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +86,44 @@ func TestBufferMatchesWriter(t *testing.T) {
 		}
 		if max == 0 && buffered.Stats().Applies != 1 {
 			t.Errorf("an unbounded buffer wrote %d times, want once", buffered.Stats().Applies)
+		}
+	}
+}
+
+// Values spanning the Buffer's arena chunks, and one larger than a chunk, come out as written.
+func TestBufferLargeValues(t *testing.T) {
+	ctx := context.Background()
+	store := view.NewStore(memview.New(), nil)
+	w, err := view.NewWriter(store, "fn", []view.Def{{Name: "chart", Kind: view.History, Windows: 1000}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := view.NewBuffer(w, 0)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pad := strings.Repeat("p", 300)
+	for i := range 600 {
+		s := start.Add(time.Duration(i) * time.Minute)
+		name := pad
+		if i == 300 {
+			name = strings.Repeat("b", 70<<10)
+		}
+		out := &core.WindowResult{Function: "fn", Key: "k", Start: s, End: s.Add(time.Minute), Values: []core.NamedValue{{Name: name, Num: float64(i)}}}
+		if err := buf.Emit(ctx, []core.Output{out}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := buf.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	row, _, _ := store.Get(ctx, "fn", "chart", "k")
+	var h view.HistoryRow
+	if err := json.Unmarshal(row.Data, &h); err != nil || len(h.Windows) != 600 {
+		t.Fatalf("%d windows, %v", len(h.Windows), err)
+	}
+	for i, win := range h.Windows {
+		var vs map[string]float64
+		if err := json.Unmarshal(win.Values, &vs); err != nil || len(vs) != 1 || (i == 300) != (vs[strings.Repeat("b", 70<<10)] == 300) || i != 300 && vs[pad] != float64(i) {
+			t.Fatalf("window %d: values %.80s (%v)", i, win.Values, err)
 		}
 	}
 }

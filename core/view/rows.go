@@ -162,9 +162,11 @@ func decisionOf(d *core.Decision) DecisionRow {
 type update struct {
 	id, prefix string
 	def        *Def
-	key        string
-	wins       []Window
-	decs       []DecisionRow
+	// di is def's index in the Writer's views.
+	di   int
+	key  string
+	wins []Window
+	decs []DecisionRow
 	// have is the row as read or cached, while an apply merges into it.
 	have *cached
 }
@@ -196,6 +198,7 @@ func decodeRow(k Kind, data []byte) (*row, error) {
 		}
 		r.latest = l.Window
 		r.latestEnc = l.Window.appendFields(nil)
+		r.latest.Values = nil
 	case History:
 		var h HistoryRow
 		if err := json.Unmarshal(data, &h); err != nil {
@@ -212,6 +215,7 @@ func decodeRow(k Kind, data []byte) (*row, error) {
 		r.encs = make([][]byte, len(h.Windows))
 		for i := range h.Windows {
 			r.encs[i] = h.Windows[i].appendFields(nil)
+			h.Windows[i].Values = nil
 		}
 	case Firing, Decisions:
 		if err := json.Unmarshal(data, &r.dec); err != nil {
@@ -270,9 +274,24 @@ func (r *row) merge(u *update) bool {
 			}
 			r.latest, r.present, changed = *w, true, true
 			r.latestEnc = w.appendFields(r.latestEnc[:0])
+			r.latest.Values = nil // kept encoded: the row does not hold on to the batch's bytes
 		}
 	case History:
 		n := u.def.history()
+		if len(r.windows) == 0 {
+			k := min(len(u.wins), n)
+			r.windows, r.encs = make([]Window, 0, k), make([][]byte, 0, k)
+		}
+		// The windows' encodings share one buffer per merge: one allocation, not one a window.
+		var encBuf []byte
+		enc := func(w *Window) []byte {
+			if cap(encBuf)-len(encBuf) < 96+len(w.Values) {
+				encBuf = make([]byte, 0, max(512, (96+len(w.Values))*min(len(u.wins), n)))
+			}
+			a := len(encBuf)
+			encBuf = w.appendFields(encBuf)
+			return encBuf[a:len(encBuf):len(encBuf)]
+		}
 		for _, w := range u.wins {
 			// Windows are kept sorted by (end, start); find w's place.
 			i, found := slices.BinarySearchFunc(r.windows, w, func(a, b Window) int {
@@ -285,12 +304,14 @@ func (r *row) merge(u *update) bool {
 			case found && w.Revision <= r.windows[i].Revision:
 				continue
 			case found:
-				r.windows[i], r.encs[i] = w, w.appendFields(make([]byte, 0, 96+len(w.Values)))
+				r.windows[i], r.encs[i] = w, enc(&w)
+				r.windows[i].Values = nil // kept encoded
 			case i == 0 && len(r.windows) >= n:
 				continue // older than every window kept
 			default:
+				r.encs = slices.Insert(r.encs, i, enc(&w))
+				w.Values = nil // kept encoded
 				r.windows = slices.Insert(r.windows, i, w)
-				r.encs = slices.Insert(r.encs, i, w.appendFields(make([]byte, 0, 96+len(w.Values))))
 				if d := len(r.windows) - n; d > 0 {
 					// Reslice rather than shift: the next growth copies only the kept windows.
 					clear(r.encs[:d])

@@ -108,7 +108,7 @@ func (w *Writer) updates(sc *scratch, outs []core.Output) []update {
 				sc.ups = append(sc.ups, update{})
 			}
 			u := &sc.ups[i]
-			u.id, u.prefix, u.def, u.key = id, w.prefix[d], &w.defs[d], key
+			u.id, u.prefix, u.def, u.di, u.key = id, w.prefix[d], &w.defs[d], d, key
 		}
 		return &sc.ups[i]
 	}
