@@ -232,42 +232,58 @@ func (o *Opened) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// openViews opens the view store and the view writer when fn declares views, records the
-// function's catalog in the store (so a failing store is an error at load, not at the first
-// batch), and tees the writer after the output sink: a batch is committed only once its views
-// are written, and a batch whose views failed is delivered again.
+// openViews opens fn's views (OpenViews) and tees their writer after the output sink: a batch is
+// committed only once its views are written, and a batch whose views failed is delivered again.
 func (o *Opened) openViews(ctx context.Context, fn Function) error {
+	w, err := OpenViews(ctx, o.Config.ViewStoreURL, o.Config.Function, fn)
+	if err != nil || w == nil {
+		return err
+	}
+	o.closers = append(o.closers, func(context.Context) error { return w.Store().Close() })
+	o.Views = w
+	o.Runner.Sink = view.Tee(o.Output, w)
+	return nil
+}
+
+// OpenViews opens the views fn declares when it is a Viewer, as function, in the store storeURL
+// names (EDDY_VIEW_STORE; "" for fn's own default, NoViews for none), and records the function's
+// catalog there, so that a store that cannot be opened or rejects writes is an error at load, not
+// at the first batch. It returns nil when there are no views to write. Adapters that do not go
+// through Open (kafka) call it to tee the writer after their output sink; close the writer's
+// Store when done.
+func OpenViews(ctx context.Context, storeURL, function string, fn any) (*view.Writer, error) {
 	v, ok := fn.(Viewer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	defs, cat, storeURL := v.Views()
-	if len(defs) == 0 || o.Config.ViewStoreURL == NoViews {
-		return nil
-	}
-	if o.Config.ViewStoreURL != "" {
-		storeURL = o.Config.ViewStoreURL
+	defs, cat, defaultURL := v.Views()
+	if len(defs) == 0 || storeURL == NoViews {
+		return nil, nil
 	}
 	if storeURL == "" {
-		return fmt.Errorf("eddy: function %s declares %d views but names no view store: set %s (e.g. dynamodb://TABLE?partition_key=id, firestore://..., azuretable://TABLE, file:///DIR) or outputs.view_store, or %s=%s to write none",
-			o.Config.Function, len(defs), VarViewStore, VarViewStore, NoViews)
+		storeURL = defaultURL
+	}
+	if storeURL == "" {
+		return nil, fmt.Errorf("eddy: function %s declares %d views but names no view store: set %s (e.g. dynamodb://TABLE?partition_key=id, firestore://..., azuretable://TABLE, file:///DIR) or outputs.view_store, or %s=%s to write none",
+			function, len(defs), VarViewStore, VarViewStore, NoViews)
 	}
 	store, err := view.Open(ctx, storeURL)
 	if err != nil {
-		return fmt.Errorf("%s: %w", VarViewStore, err)
+		return nil, fmt.Errorf("%s: %w", VarViewStore, err)
 	}
-	o.closers = append(o.closers, func(context.Context) error { return store.Close() })
 	if cat == nil {
 		cat = &view.Catalog{Views: defs}
 	}
 	c := *cat
-	c.Function = o.Config.Function
+	c.Function = function
 	if err := store.PutCatalog(ctx, &c); err != nil {
-		return fmt.Errorf("%s %s: %w", VarViewStore, storeURL, err)
+		store.Close()
+		return nil, fmt.Errorf("%s %s: %w", VarViewStore, storeURL, err)
 	}
-	if o.Views, err = view.NewWriter(store, o.Config.Function, defs, nil); err != nil {
-		return fmt.Errorf("%s: %w", VarViewStore, err)
+	w, err := view.NewWriter(store, function, defs, nil)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("%s: %w", VarViewStore, err)
 	}
-	o.Runner.Sink = view.Tee(o.Output, o.Views)
-	return nil
+	return w, nil
 }

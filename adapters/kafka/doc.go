@@ -14,6 +14,6 @@
 //
 // Start(fn) is the entry point, configured like the other adapters by EDDY_* variables
 // (EDDY_SOURCE_URL=kafka://BROKER1,BROKER2/TOPIC?group=G, EDDY_STATE_URL, EDDY_OUTPUT_URL,
-// EDDY_DEADLETTER_URL); `eddy run --from kafka://...` runs a spec the same way. Outputs and dead
+// EDDY_DEADLETTER_URL, EDDY_VIEW_STORE); `eddy run --from kafka://...` runs a spec the same way. Outputs and dead
 // letters go anywhere the sink URL mux opens, including kafka:// topics (package kafkasink).
 package kafka

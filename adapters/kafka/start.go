@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/sink"
 	_ "github.com/eddyhq/eddy/core/sink/logsink" // log: outputs (the default)
@@ -19,6 +20,7 @@ import (
 	"github.com/eddyhq/eddy/core/state"
 	_ "github.com/eddyhq/eddy/core/state/filestate" // file:// state
 	_ "github.com/eddyhq/eddy/core/state/memstate"  // mem:// state (tests)
+	"github.com/eddyhq/eddy/core/view"
 
 	_ "github.com/eddyhq/eddy/adapters/kafka/kafkasink" // kafka:// outputs
 )
@@ -40,6 +42,9 @@ const (
 	EnvIdleTTL = "EDDY_IDLE_TTL"
 	// EnvTickEvery is how long a partition may be quiet before the worker ticks it (default 10s).
 	EnvTickEvery = "EDDY_TICK_EVERY"
+	// EnvViewStore is where the function's views are written (default: its spec's
+	// outputs.view_store; see package adapters/env).
+	EnvViewStore = env.VarViewStore
 )
 
 // Function is what Start and Open run: a function's name and its processing of one partition,
@@ -76,6 +81,9 @@ type Config struct {
 	DeadLetterURL string
 	IdleTTL       time.Duration
 	TickEvery     time.Duration
+	// ViewStoreURL is where the views of a function that declares some are written
+	// (EDDY_VIEW_STORE).
+	ViewStoreURL string
 }
 
 // ConfigFromEnv reads the configuration from the environment variables above.
@@ -86,6 +94,7 @@ func ConfigFromEnv() (Config, error) {
 		StateURL:      os.Getenv(EnvStateURL),
 		OutputURL:     os.Getenv(EnvOutputURL),
 		DeadLetterURL: os.Getenv(EnvDeadLetterURL),
+		ViewStoreURL:  os.Getenv(EnvViewStore),
 	}
 	for _, d := range []struct {
 		env string
@@ -221,7 +230,17 @@ func Open(ctx context.Context, cfg Config, fn Function, wc *WorkerConfig) (*Work
 		return nil, nil, fmt.Errorf("kafka: %s: %w", EnvStateURL, err)
 	}
 	closers = append(closers, store.Close)
-	r, err := runner.New(runner.Config{Function: cfg.Function, Store: store, New: fn.NewProcessor, Sink: out,
+	var sk runner.Sink = out
+	views, err := env.OpenViews(ctx, cfg.ViewStoreURL, cfg.Function, fn)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("kafka: %w", err)
+	}
+	if views != nil {
+		closers = append(closers, views.Store().Close)
+		sk = view.Tee(out, views)
+	}
+	r, err := runner.New(runner.Config{Function: cfg.Function, Store: store, New: fn.NewProcessor, Sink: sk,
 		DeadLetter: fitDeadLetters{dl}, IdleTTL: cfg.IdleTTL})
 	if err != nil {
 		closeAll()
