@@ -284,10 +284,12 @@ func (r *row) merge(u *update) bool {
 		}
 		// The windows' encodings share one buffer per merge: one allocation, not one a window.
 		var encBuf []byte
+		left := min(len(u.wins), n)
 		enc := func(w *Window) []byte {
 			if cap(encBuf)-len(encBuf) < 96+len(w.Values) {
-				encBuf = make([]byte, 0, max(512, (96+len(w.Values))*min(len(u.wins), n)))
+				encBuf = make([]byte, 0, (96+len(w.Values))*max(left, 1))
 			}
+			left--
 			a := len(encBuf)
 			encBuf = w.appendFields(encBuf)
 			return encBuf[a:len(encBuf):len(encBuf)]
