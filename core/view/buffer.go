@@ -1,6 +1,7 @@
 package view
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -63,23 +64,13 @@ type pendWin struct {
 func (p *pendWin) cmp(o *pendWin) int {
 	switch {
 	case p.es != o.es:
-		return cmpInt(p.es, o.es)
+		return cmp.Compare(p.es, o.es)
 	case p.en != o.en:
-		return cmpInt(p.en, o.en)
+		return cmp.Compare(p.en, o.en)
 	case p.ss != o.ss:
-		return cmpInt(p.ss, o.ss)
+		return cmp.Compare(p.ss, o.ss)
 	case p.sn != o.sn:
-		return cmpInt(p.sn, o.sn)
-	}
-	return 0
-}
-
-func cmpInt[T int32 | int64 | int](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+		return cmp.Compare(p.sn, o.sn)
 	}
 	return 0
 }
