@@ -127,3 +127,45 @@ func TestBufferLargeValues(t *testing.T) {
 		}
 	}
 }
+
+// A flush the store rejects keeps what the Buffer holds: flushed again once the store is back,
+// the rows are those of a flush that never failed.
+func TestBufferFlushRetry(t *testing.T) {
+	ctx := context.Background()
+	drv := &failing{Store: memview.New()}
+	store := view.NewStore(drv, &view.Options{MaxAttempts: 2, Backoff: time.Millisecond})
+	w, err := view.NewWriter(store, "fn", []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "chart", Kind: view.History, Windows: 2},
+		{Name: "log", Kind: view.Decisions}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := view.NewBuffer(w, 0)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		s := start.Add(time.Duration(i) * time.Minute)
+		outs := []core.Output{&core.WindowResult{Function: "fn", Key: "k", Start: s, End: s.Add(time.Minute), Values: []core.NamedValue{{Name: "n", Num: float64(i)}}},
+			&core.Decision{ID: fmt.Sprint("d", i), Rule: "hot", Key: "k", State: "fired", Time: s}}
+		if err := buf.Emit(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drv.failing.Store(true)
+	if err := buf.Flush(ctx); err == nil {
+		t.Fatal("a flush into a store rejecting writes succeeded")
+	}
+	drv.failing.Store(false)
+	if err := buf.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	row, _, _ := store.Get(ctx, "fn", "chart", "k")
+	var h view.HistoryRow
+	if err := json.Unmarshal(row.Data, &h); err != nil || len(h.Windows) != 2 || string(h.Windows[1].Values) != `{"n":3}` || string(h.Windows[0].Values) != `{"n":2}` {
+		t.Errorf("chart after the retried flush: %s", row.Data)
+	}
+	if ds, err := store.Scan(ctx, "fn", "log"); err != nil || len(ds) != 4 {
+		t.Errorf("%d decisions after the retried flush (%v), want 4", len(ds), err)
+	}
+	if err := buf.Flush(ctx); err != nil || store.Stats().Written != 6 {
+		t.Errorf("an empty flush: %v; %d rows written, want 6 (latest, chart, 4 decisions)", err, store.Stats().Written)
+	}
+}
