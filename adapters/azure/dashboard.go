@@ -212,3 +212,31 @@ func WithDashboard(h, dash http.Handler) http.Handler {
 	mux.Handle("/", h)
 	return mux
 }
+
+// DashboardFunctionJSON renders DashboardFunction's function.json: an HTTP trigger with authLevel
+// "function" (the host admits only requests carrying a function or host key, in ?code= or the
+// x-functions-key header), GET only, at DashboardPath and below, and its HTTP output "res".
+func DashboardFunctionJSON() []byte {
+	b, _ := json.MarshalIndent(map[string]any{"bindings": []map[string]any{
+		{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "function", "methods": []string{"get"},
+			"route": strings.TrimPrefix(DashboardPath, "/api/") + "/{*path}"},
+		{"type": "http", "direction": "out", "name": "res"},
+	}}, "", "  ")
+	return b
+}
+
+// ForwardHTTP sets enableForwardingHttpRequest in a host.json (HostJSON's): the host then passes
+// the requests of HTTP-only functions (the dashboard) to the handler as they came, after checking
+// their keys. It does not change how other triggers are invoked.
+func ForwardHTTP(hostJSON []byte) ([]byte, error) {
+	var h map[string]any
+	if err := json.Unmarshal(hostJSON, &h); err != nil {
+		return nil, fmt.Errorf("azure: host.json: %w", err)
+	}
+	ch, ok := h["customHandler"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("azure: host.json has no customHandler section")
+	}
+	ch["enableForwardingHttpRequest"] = true
+	return json.MarshalIndent(h, "", "  ")
+}
