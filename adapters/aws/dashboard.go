@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -98,7 +97,11 @@ func functionURLRequest(ctx context.Context, ev events.LambdaFunctionURLRequest)
 	if p, err := url.PathUnescape(path); err == nil {
 		u.Path, u.RawPath = p, path
 	}
-	req := httptest.NewRequestWithContext(ctx, method, "/", bytes.NewReader(body))
+	// http.NewRequest rather than httptest's, which panics on a bad method.
+	req, err := http.NewRequestWithContext(ctx, method, "https://function.url/", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("function URL event %s: %w", ev.RequestContext.RequestID, err)
+	}
 	req.URL, req.RequestURI, req.Host = u, u.RequestURI(), u.Host
 	req.RemoteAddr = ev.RequestContext.HTTP.SourceIP
 	for k, v := range ev.Headers {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/signal"
@@ -123,7 +122,12 @@ func invokeHTTP(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	if len(req.Body) > 0 && json.Unmarshal(req.Body, &body) != nil {
 		body = string(req.Body)
 	}
-	in := httptest.NewRequestWithContext(r.Context(), req.Method, "/", strings.NewReader(body))
+	// http.NewRequest rather than httptest's, which panics on a bad method.
+	in, err := http.NewRequestWithContext(r.Context(), req.Method, "https://function.app/", strings.NewReader(body))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("%s invocation: %v", DashboardFunction, err), http.StatusBadRequest)
+		return
+	}
 	in.URL, in.Host, in.RequestURI = u, u.Host, u.RequestURI()
 	for k, vs := range req.Headers {
 		for _, v := range vs {
