@@ -250,12 +250,16 @@ func (g gcpCloud) destroy(p *project, o deployOpts, build string) []step {
 	if o.tool == "gcloud" {
 		q := []string{"--project", project, "--quiet"}
 		r := append([]string{"--region", o.region}, q...)
-		return []step{
+		steps := []step{
 			{args: append([]string{"gcloud", "scheduler", "jobs", "delete", p.name + "-tick", "--location", o.region}, q...)},
 			{args: append([]string{"gcloud", "pubsub", "subscriptions", "delete", p.name + "-events"}, q...)},
 			{args: append([]string{"gcloud", "functions", "delete", p.name + "-tick", "--gen2"}, r...)},
 			{args: append([]string{"gcloud", "functions", "delete", p.name, "--gen2"}, r...)},
 		}
+		if p.data.Dashboard {
+			steps = append(steps, step{args: append([]string{"gcloud", "functions", "delete", p.name + "-dash", "--gen2"}, r...)})
+		}
+		return steps
 	}
 	return tfSteps(p, "gcp", "destroy", g.vars(p, o, build)...)
 }
