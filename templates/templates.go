@@ -73,6 +73,12 @@ type Data struct {
 	RefFiles []string
 	// Description is the spec's description, for the README (From only).
 	Description string
+	// Dashboard adds the dashboard to each cloud's stack (eddy new --dashboard): a view store the
+	// function writes its views to (EDDY_VIEW_STORE) and an HTTP function serving the dashboard
+	// over it, behind the cloud's own authentication (a function URL with AWS_IAM, a Cloud Run
+	// function without public invokers, an Azure function key). Templates that render to nothing
+	// without it are not written.
+	Dashboard bool
 }
 
 // GCPTickEntry is the name the GCP tick entry point registers (gcp.RegisterTick): the HTTP
@@ -243,6 +249,10 @@ func Render(root string, d Data) ([]File, error) {
 				return fmt.Errorf("template %s: %w", p, err)
 			}
 			raw = b.Bytes()
+			if len(bytes.TrimSpace(raw)) == 0 {
+				// A file of an option left off (the dashboard's).
+				return nil
+			}
 			if path.Ext(rel) == ".go" {
 				// Conditional sections leave blank lines and import groups that gofmt would change;
 				// a scaffold should be what gofmt writes.

@@ -106,12 +106,21 @@ func (awsCloud) build(ctx context.Context, p *project, b *builder, build string)
 
 func (awsCloud) plan(p *project, o deployOpts, build string) []step {
 	if o.tool == "terraform" {
-		return tfSteps(p, "aws", "apply", "region="+o.region, "artifact="+awsArtifact(p.root))
+		return tfSteps(p, "aws", "apply", awsVars(p, o)...)
 	}
 	// sam deploy packages the template as it is: CodeUri is the literal path of awsArtifact.
 	return []step{{args: []string{"sam", "deploy", "--template-file", filepath.Join("deploy", "aws", "template.yaml"),
 		"--stack-name", p.name, "--region", o.region, "--capabilities", "CAPABILITY_IAM", "--resolve-s3",
 		"--no-confirm-changeset", "--no-fail-on-empty-changeset"}}}
+}
+
+// awsVars are the Terraform variables of deploy/aws: the region and the Lambda packages.
+func awsVars(p *project, o deployOpts) []string {
+	vars := []string{"region=" + o.region, "artifact=" + awsArtifact(p.root)}
+	if p.data.Dashboard {
+		vars = append(vars, "dashboard_artifact="+awsDashboardArtifact(p.root))
+	}
+	return vars
 }
 
 func (awsCloud) logs(p *project, o deployOpts) step {
@@ -120,7 +129,7 @@ func (awsCloud) logs(p *project, o deployOpts) step {
 
 func (awsCloud) destroy(p *project, o deployOpts, build string) []step {
 	if o.tool == "terraform" {
-		return tfSteps(p, "aws", "destroy", "region="+o.region, "artifact="+awsArtifact(p.root))
+		return tfSteps(p, "aws", "destroy", awsVars(p, o)...)
 	}
 	return []step{{args: []string{"sam", "delete", "--stack-name", p.name, "--region", o.region, "--no-prompts"}}}
 }
@@ -241,12 +250,16 @@ func (g gcpCloud) destroy(p *project, o deployOpts, build string) []step {
 	if o.tool == "gcloud" {
 		q := []string{"--project", project, "--quiet"}
 		r := append([]string{"--region", o.region}, q...)
-		return []step{
+		steps := []step{
 			{args: append([]string{"gcloud", "scheduler", "jobs", "delete", p.name + "-tick", "--location", o.region}, q...)},
 			{args: append([]string{"gcloud", "pubsub", "subscriptions", "delete", p.name + "-events"}, q...)},
 			{args: append([]string{"gcloud", "functions", "delete", p.name + "-tick", "--gen2"}, r...)},
 			{args: append([]string{"gcloud", "functions", "delete", p.name, "--gen2"}, r...)},
 		}
+		if p.data.Dashboard {
+			steps = append(steps, step{args: append([]string{"gcloud", "functions", "delete", p.name + "-dash", "--gen2"}, r...)})
+		}
+		return steps
 	}
 	return tfSteps(p, "gcp", "destroy", g.vars(p, o, build)...)
 }

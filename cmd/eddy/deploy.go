@@ -353,6 +353,11 @@ func loadProject(dir string) (*project, error) {
 			p.data.EddyVersion = r.Mod.Version
 		}
 	}
+	cfg, err := loadDeployConfig(root)
+	if err != nil {
+		return nil, err
+	}
+	p.data.Dashboard = cfg.Dashboard
 	return p, nil
 }
 
@@ -420,7 +425,33 @@ func buildAWS(ctx context.Context, p *project, b *builder, build string) ([]arti
 	if err := zipFiles(zipPath, build, []string{"bootstrap"}); err != nil {
 		return nil, err
 	}
-	return []artifact{stat(boot, "linux/arm64 Lambda bootstrap (-tags lambda.norpc, CGO off)"), stat(zipPath, "the Lambda deployment package")}, nil
+	arts := []artifact{stat(boot, "linux/arm64 Lambda bootstrap (-tags lambda.norpc, CGO off)"), stat(zipPath, "the Lambda deployment package")}
+	if !p.data.Dashboard {
+		return arts, nil
+	}
+	// The dashboard's Lambda: its own bootstrap, zipped where template.yaml's CodeUri and
+	// dashboard.tf's default say.
+	if err := needDir(p, "cmd/awsdashboard", "the dashboard"); err != nil {
+		return nil, err
+	}
+	dashDir := filepath.Join(build, "dashboard")
+	dashBoot := filepath.Join(dashDir, "bootstrap")
+	if err := b.run("go build ./cmd/awsdashboard (linux/arm64, -tags lambda.norpc)", func() error {
+		return goBuild(ctx, p, "./cmd/awsdashboard", "arm64", dashBoot, "lambda.norpc")
+	}); err != nil {
+		return nil, err
+	}
+	dashZip := awsDashboardArtifact(p.root)
+	if err := zipFiles(dashZip, dashDir, []string{"bootstrap"}); err != nil {
+		return nil, err
+	}
+	return append(arts, stat(dashZip, "the dashboard's Lambda package (./cmd/awsdashboard)")), nil
+}
+
+// awsDashboardArtifact is where deploy builds the dashboard's Lambda package (eddy new
+// --dashboard); template.yaml's CodeUri and dashboard.tf name it.
+func awsDashboardArtifact(root string) string {
+	return filepath.Join(root, ".eddy", "build", "aws", "dashboard.zip")
 }
 
 func buildAzure(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {
@@ -435,6 +466,9 @@ func buildAzure(ctx context.Context, p *project, b *builder, build string) ([]ar
 		return nil, err
 	}
 	files := []string{"host.json", azureFunction + "/function.json", "Tick/function.json"}
+	if p.data.Dashboard {
+		files = append(files, azure.DashboardFunction+"/function.json")
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(p.root, "deploy", "azure", filepath.FromSlash(f)))
 		if err != nil {
@@ -473,11 +507,21 @@ func azureAppFiles(d templates.Data) ([]templates.File, error) {
   ]
 }
 `)
-	return []templates.File{
+	files := []templates.File{
 		{Path: "deploy/azure/host.json", Data: append(host, '\n'), Mode: 0o644},
 		{Path: "deploy/azure/" + azureFunction + "/function.json", Data: append(fn, '\n'), Mode: 0o644},
 		{Path: "deploy/azure/Tick/function.json", Data: tick, Mode: 0o644},
-	}, nil
+	}
+	if d.Dashboard {
+		// The dashboard: an HTTP trigger behind function keys, forwarded to the handler as it came.
+		if host, err = azure.ForwardHTTP(host); err != nil {
+			return nil, err
+		}
+		files[0].Data = append(host, '\n')
+		files = append(files, templates.File{Path: "deploy/azure/" + azure.DashboardFunction + "/function.json",
+			Data: append(azure.DashboardFunctionJSON(), '\n'), Mode: 0o644})
+	}
+	return files, nil
 }
 
 func buildGCP(ctx context.Context, p *project, b *builder, build string) ([]artifact, error) {

@@ -19,10 +19,13 @@ const deployConfigPath = "deploy/eddy-deploy.yaml"
 // given once, per cloud.
 type deployConfig struct {
 	// Cloud is the cloud last deployed to: the default --cloud.
-	Cloud string       `yaml:"cloud,omitempty"`
-	AWS   *cloudConfig `yaml:"aws,omitempty"`
-	GCP   *cloudConfig `yaml:"gcp,omitempty"`
-	Azure *cloudConfig `yaml:"azure,omitempty"`
+	Cloud string `yaml:"cloud,omitempty"`
+	// Dashboard tells that the stacks carry the dashboard (eddy new --dashboard): deploy builds and
+	// ships it with the function.
+	Dashboard bool         `yaml:"dashboard,omitempty"`
+	AWS       *cloudConfig `yaml:"aws,omitempty"`
+	GCP       *cloudConfig `yaml:"gcp,omitempty"`
+	Azure     *cloudConfig `yaml:"azure,omitempty"`
 }
 
 // cloudConfig is one cloud's saved flags.

@@ -51,6 +51,7 @@ type newOpts struct {
 	from     string
 	gcpMode  string
 	plan     string
+	dash     bool
 }
 
 func newNewCmd(e *env) *cobra.Command {
@@ -70,6 +71,13 @@ func newNewCmd(e *env) *cobra.Command {
                              gcloud commands (GCP), host.json, function.json and Terraform (Azure)
   README.md                  how to run, test and deploy it
 
+With --dashboard, each cloud's stack also gets the dashboard: a view store the function writes its
+views to (EDDY_VIEW_STORE: a DynamoDB table, a Firestore database, an Azure table) and an HTTP
+function serving the dashboard over it behind the cloud's own authentication, never open: a
+Lambda function URL with AuthType AWS_IAM (cmd/awsdashboard), a Cloud Run function without public
+invokers (entry point Dashboard), an HTTP trigger with authLevel function in the Azure app. The
+README says how to open each.
+
 NAME (lowercase letters, digits, hyphens) names the function and its cloud resources. The project
 requires github.com/eddyhq/eddy; while eddy is unpublished, go.mod replaces it with a local
 checkout: --eddy-path, by default the checkout this eddy was built from. new then runs
@@ -88,6 +96,7 @@ On a terminal, new asks for what the command line leaves out; elsewhere the flag
 		Example: `  eddy new press-monitor --cloud aws
   eddy new press-monitor --cloud all --module github.com/acme/press-monitor
   eddy new my-alarm --cloud aws --from functions/threshold
+  eddy new press-monitor --cloud all --dashboard
   cd press-monitor && go test ./... && eddy dev --input testdata/events.ndjson`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -113,6 +122,7 @@ On a terminal, new asks for what the command line leaves out; elsewhere the flag
 	fl.BoolVar(&o.force, "force", false, "write into an existing non-empty directory, overwriting files")
 	fl.StringVar(&o.from, "from", "", "build the project around this function: a directory with eddy.yaml (and events.ndjson, expected.ndjson), or a spec file")
 	fl.StringVar(&o.gcpMode, "mode", "", "gcp: push (default: a function per message, ~1 event/s per key) or pull (a service pulling batches); saved for eddy deploy")
+	fl.BoolVar(&o.dash, "dashboard", false, "add the dashboard to each cloud's stack: a view store and an HTTP function behind the cloud's authentication (IAM, function keys); saved for eddy deploy")
 	fl.StringVar(&o.plan, "plan", "", "azure: consumption (default, Linux Consumption) or flex (Flex Consumption); saved for eddy deploy")
 	return cmd
 }
@@ -206,7 +216,8 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 		o.dir = name
 	}
 	d := templates.Data{Name: name, Module: o.module, Package: templates.PackageName(name), Clouds: clouds,
-		GoVersion: goVersion, EddyVersion: develVersion, Entry: gcpEntry}
+		GoVersion: goVersion, EddyVersion: develVersion, Entry: gcpEntry, Dashboard: o.dash}
+	saved.Dashboard = o.dash
 	switch {
 	case o.eddyPath != "" && o.eddyVer != "":
 		return usagef("--eddy-path and --eddy-version exclude each other")
@@ -277,7 +288,7 @@ func newProject(ctx context.Context, e *env, name string, o newOpts, cloudSet bo
 	if _, _, err := templates.Write(o.dir, files, true); err != nil {
 		return fmt.Errorf("write project: %w", err)
 	}
-	if saved.GCP != nil || saved.Azure != nil {
+	if saved.GCP != nil || saved.Azure != nil || saved.Dashboard {
 		if err := saved.save(o.dir); err != nil {
 			return fmt.Errorf("write %s: %w", deployConfigPath, err)
 		}

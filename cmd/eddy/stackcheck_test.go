@@ -24,15 +24,17 @@ var stackCheckNames = []string{"ab", "a-long-function-name-at-the-limit-of-cloud
 // tfMirror is the local provider mirror of the machine image CI runs on.
 const tfMirror = "/opt/tf-plugins"
 
-// newStacks runs eddy new --cloud all (in process, without go mod tidy) and returns the project.
-func newStacks(t *testing.T, name string) string {
+// newStacks runs eddy new --cloud all (in process, without go mod tidy) with the extra flags and
+// returns the project.
+func newStacks(t *testing.T, name string, flags ...string) string {
 	t.Helper()
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), name)
-	if code, _, stderr := runEnv(t, "", false, "new", name, "--cloud", "all", "--dir", dir, "--no-tidy", "--eddy-path", repo); code != 0 {
+	args := append([]string{"new", name, "--cloud", "all", "--dir", dir, "--no-tidy", "--eddy-path", repo}, flags...)
+	if code, _, stderr := runEnv(t, "", false, args...); code != 0 {
 		t.Fatalf("eddy new %s: exit %d: %s", name, code, stderr)
 	}
 	return dir

@@ -21,7 +21,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -386,15 +385,19 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		s.fail(w, r, http.StatusInternalServerError, errors.New("streaming unsupported by this server"))
-		return
-	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		// A host that buffers the whole response (a Lambda function URL, an Azure custom handler)
+		// cannot stream: answer the hello alone with Poll as the retry interval, so that the
+		// browser's EventSource reconnects every Poll and the page reloads from the store.
+		w.WriteHeader(http.StatusOK)
+		_, _ = fmt.Fprintf(w, "retry: %d\nevent: hello\ndata: {\"live\":false,\"once\":true}\n\n", cmp.Or(s.Poll, 5*time.Second).Milliseconds())
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 	// The retry hint makes a dropped browser come back soon and reload from the API.
 	_, _ = fmt.Fprintf(w, "retry: 2000\nevent: hello\ndata: {\"live\":%t}\n\n", s.Hub != nil)

@@ -232,3 +232,36 @@ func TestEventsPoll(t *testing.T) {
 	}
 	readEvents(t, br, "refresh", 2)
 }
+
+// bufferedWriter is a ResponseWriter without http.Flusher, as a host that buffers the whole
+// response (a Lambda function URL) gives.
+type bufferedWriter struct {
+	h    http.Header
+	code int
+	body strings.Builder
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.h }
+func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// Where responses cannot stream, the event stream ends after the hello with the poll interval as
+// the retry hint, so that browsers poll by reconnecting.
+func TestEventsBuffered(t *testing.T) {
+	store := view.NewStore(memview.New(), nil)
+	h := (&viewhttp.Server{Store: store, Poll: 7 * time.Second}).Handler()
+	w := &bufferedWriter{h: http.Header{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/api/events", nil)
+	h.ServeHTTP(w, req) // returns at once: a buffered host would otherwise hold it until timeout
+	if ctx.Err() != nil {
+		t.Fatal("the event stream did not end on a buffered writer")
+	}
+	if w.code != 200 || w.h.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("status %d, content type %q", w.code, w.h.Get("Content-Type"))
+	}
+	if want := "retry: 7000\nevent: hello\ndata: {\"live\":false,\"once\":true}\n\n"; w.body.String() != want {
+		t.Errorf("body %q, want %q", w.body.String(), want)
+	}
+}

@@ -1,6 +1,6 @@
 """Package a SAM template the way `sam package` does, then run the SAM transform on it.
 
-usage: python3 sampackage.py TEMPLATE OUT.json
+usage: python3 sampackage.py TEMPLATE OUT.json [TRANSFORMED.json]
 
 sam package (and the upload step of sam deploy) uploads CodeUri values that are literal local
 paths, relative to the template's directory, and replaces them with s3://BUCKET/KEY; anything else
@@ -78,6 +78,9 @@ def main():
         msg = "; ".join(getattr(c, "message", str(c)) for c in causes) or str(e)
         sys.exit("SAM transform of %s failed: %s" % (sys.argv[1], msg))
     fns = [n for n, r in out["Resources"].items() if r["Type"] == "AWS::Lambda::Function"]
+    if len(sys.argv) > 3:  # the CloudFormation the transform made, for checks of what SAM generates
+        with open(sys.argv[3], "w") as f:
+            json.dump(out, f, indent=1, default=str)
     print(json.dumps({"lambda_functions": fns, "resources": len(out["Resources"])}))
 
 

@@ -5,8 +5,17 @@ const $ = (s) => document.querySelector(s);
 const st = { cats: [], cat: null, sort: "key", limit: 50, key: "", agg: "", plot: null, points: [], live: false, partitions: new Map() };
 const enc = encodeURIComponent;
 
+// The API is addressed relative to the page, so that the dashboard also works under a path prefix
+// (an Azure Functions route), and it carries the page's function key (?code=) along.
+const code = new URLSearchParams(location.search).get("code");
+function href(p) {
+  const u = new URL(p.replace(/^\//, ""), location.href);
+  if (code) u.searchParams.set("code", code);
+  return u.toString();
+}
+
 async function get(url) {
-  const r = await fetch(url, { cache: "no-store" });
+  const r = await fetch(href(url), { cache: "no-store" });
   if (!r.ok) throw new Error(url + ": " + r.status + " " + (await r.text()));
   return r.json();
 }
@@ -183,9 +192,13 @@ function onOutput(o) {
 }
 
 function connect() {
-  const es = new EventSource("/api/events");
+  const es = new EventSource(href("/api/events"));
   es.addEventListener("hello", (e) => {
-    st.live = JSON.parse(e.data).live;
+    const h = JSON.parse(e.data);
+    st.live = h.live;
+    // A host that buffers responses (a Lambda function URL) ends the stream after the hello: the
+    // browser reconnects after its retry interval, which polls.
+    st.polling = !!h.once;
     $("#live").textContent = st.live ? "live" : "polling the view store";
     $("#live").className = "badge on";
     // After a reconnect (a dropped slow client), reload everything once.
@@ -197,7 +210,7 @@ function connect() {
     if (st.cat && p.function === st.cat.function) { st.partitions.set(p.partition, p); renderPartitions(); }
   });
   es.addEventListener("refresh", () => schedule("firing", "keys", "decisions", "chart"));
-  es.onerror = () => { $("#live").textContent = "reconnecting…"; $("#live").className = "badge off"; };
+  es.onerror = () => { if (st.polling) return; $("#live").textContent = "reconnecting…"; $("#live").className = "badge off"; };
 }
 
 async function selectFunction(name) {
