@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	_ "gocloud.dev/docstore/awsdynamodb/v2" // dynamodb:// views
 
+	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core/view"
 	_ "github.com/eddyhq/eddy/core/view/docview"  // dynamodb:// views
 	_ "github.com/eddyhq/eddy/core/view/fileview" // file:// views (tests)
@@ -25,7 +26,7 @@ import (
 
 // EnvViewStore names the view store the function writes its views to and the dashboard reads,
 // e.g. "dynamodb://NAME-views?partition_key=id".
-const EnvViewStore = "EDDY_VIEW_STORE"
+const EnvViewStore = env.VarViewStore
 
 // DashboardPoll is how often an open dashboard page reloads from the store on Lambda. A function
 // URL buffers responses, so the page polls (each poll is a few invocations) instead of streaming.

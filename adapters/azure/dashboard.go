@@ -24,7 +24,7 @@ import (
 
 // EnvViewStore names the view store the function writes its views to and the dashboard reads,
 // e.g. "azuretable://NAMEviews".
-const EnvViewStore = "EDDY_VIEW_STORE"
+const EnvViewStore = env.VarViewStore
 
 // DashboardFunction is the HTTP-triggered function serving the dashboard
 // (deploy/azure/Dashboard/function.json: authLevel "function", route DashboardRoute+"/{*path}").

@@ -10,6 +10,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	_ "gocloud.dev/docstore/gcpfirestore" // firestore:// views
 
+	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core/view"
 	_ "github.com/eddyhq/eddy/core/view/docview"  // firestore:// views
 	_ "github.com/eddyhq/eddy/core/view/fileview" // file:// views (tests)
@@ -19,7 +20,7 @@ import (
 
 // EnvViewStore names the view store the function writes its views to and the dashboard reads,
 // e.g. "firestore://projects/P/databases/(default)/documents/NAME-views?name_field=id".
-const EnvViewStore = "EDDY_VIEW_STORE"
+const EnvViewStore = env.VarViewStore
 
 // DashboardEntryPoint is the dashboard's HTTP function: the --entry-point of NAME-dashboard.
 const DashboardEntryPoint = "Dashboard"
