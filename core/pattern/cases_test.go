@@ -70,7 +70,7 @@ func (h *harness) flush()                   { h.m.Advance(time.Unix(1<<62, 0), h
 func (h *harness) spans() []string {
 	var s []string
 	for _, d := range h.out {
-		s = append(s, d.Key+":"+d.State+":"+d.Window.Start.Sub(t0).String()+".."+d.Window.End.Sub(t0).String())
+		s = append(s, d.Key+":"+string(d.State)+":"+d.Window.Start.Sub(t0).String()+".."+d.Window.End.Sub(t0).String())
 	}
 	return s
 }

@@ -91,7 +91,7 @@ func (w *Writer) updates(outs []core.Output) map[string]*update {
 					continue
 				}
 				switch {
-				case d.Kind == Firing && isTransition(v.State):
+				case d.Kind == Firing && v.State.Transition():
 					u := get(d, v.Rule+"/"+v.Key)
 					u.decs = append(u.decs, v)
 				case d.Kind == Decisions:
