@@ -9,9 +9,9 @@ import (
 
 // TestKeyStateLayout keeps what an event reads of a key in its first cache line and what a firing
 // reads in the first two, and the state's size a multiple of 64 bytes so that those lines are
-// aligned (see keyState).
+// aligned (see slicedKey).
 func TestKeyStateLayout(t *testing.T) {
-	var ks keyState
+	var ks slicedKey
 	if end := unsafe.Offsetof(ks.floor) + unsafe.Sizeof(ks.floor); end > 64 || unsafe.Offsetof(ks.tIdx) > 64 {
 		t.Errorf("what an event reads ends at byte %d, past one cache line", end)
 	}
@@ -19,7 +19,7 @@ func TestKeyStateLayout(t *testing.T) {
 		t.Errorf("what a firing reads ends at byte %d, past two cache lines", end)
 	}
 	if size := unsafe.Sizeof(ks); size%64 != 0 {
-		t.Errorf("keyState is %d bytes, not a multiple of 64", size)
+		t.Errorf("slicedKey is %d bytes, not a multiple of 64", size)
 	}
 }
 

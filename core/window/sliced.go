@@ -1,0 +1,624 @@
+package window
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/aggregate"
+)
+
+// slicedWindows are tumbling and sliding windows: time is cut into slices of sl (the greatest
+// common divisor of size and slide; a tumbling window is one slice), each key keeps its non-empty
+// slices in a ring, and a window's aggregate is combined from its slices by a two-stacks
+// aggregator. A sliding window fires every key at every slide, which is what most of this file's
+// care (layout, prefetching, caching divisions) is for.
+type slicedWindows struct {
+	*Operator
+	size, slide, sl int64
+	// st is the words of a ring slot (see stride), hint the slots a key's ring needs when every
+	// slice fills.
+	st, hint int
+	closed   int64 // cache of closedEnd
+	// fe is the end of the window fire last fired; feIdx, fsIdx and fnIdx the indexes of its end
+	// slice, first slice and the next window's first slice.
+	fe, feIdx, fsIdx, fnIdx int64
+}
+
+func newSliced(o *Operator, size, slide int64) *slicedWindows {
+	s := &slicedWindows{Operator: o, size: size, slide: slide, sl: gcd(size, slide), closed: minTime, fe: minTime}
+	// A window spans size/sl slices; out-of-order events open a few more before it fires.
+	s.hint = int(min(s.size/s.sl, 1<<16)) + 4
+	s.st = stride(s.width, s.size/s.sl)
+	return s
+}
+
+// slicedKey is one key's sliced windows.
+type slicedKey struct {
+	// The first cache line holds what an event reads of its key, the second what a firing reads
+	// besides: a sliding window fires every key at every slide, and touching less per key is what
+	// keeps it fast (TestKeyStateLayout keeps it so).
+	//
+	// q holds the key's non-empty slices in order. Slots [0, b) are the front of the two-stacks
+	// aggregator (each the aggregate of itself and every slice after it up to b), [b, p) the back
+	// (raw slices whose aggregate is back), [p, q.len()) slices of windows that have not fired
+	// yet.
+	q ring
+	// tIdx caches q's last slice index (when q is not empty): most events fall in the newest slice
+	// or open one after it, which this tells without reading the ring.
+	tIdx int64
+	// hIdx caches q's first slice index (maxTime when the aggregator is empty): the head slot is
+	// the key's coldest memory, read at every event and firing otherwise.
+	hIdx    int64
+	lastEnd int64
+	// floor is the end of the last window that closed before the key got an event in it: windows
+	// up to it never fire, even if a slice they share with open windows fills.
+	floor int64
+
+	keyHead
+	b, p int32
+	// back is the aggregate of the back slices, inline for narrow rows (an average's).
+	back inlineRow
+
+	// raw keeps every slice's own partial while windows that fired may still change (allowed
+	// lateness > 0), to recompute them; revs counts each open window's emissions.
+	raw  ring
+	revs []rev
+	// The padding makes a slicedKey 256 bytes, a size class whose objects start on a cache line:
+	// at 208 most keys' first two lines would straddle three.
+	_ [48]byte
+}
+
+type rev struct {
+	end int64
+	n   int
+}
+
+const slicedHead = unsafe.Offsetof(slicedKey{}.keyHead)
+
+// slicedOf returns the slicedKey whose head h is.
+func slicedOf(h *keyHead) *slicedKey { return keyAt[slicedKey](h, slicedHead) }
+
+// stride is the words of a ring slot for rows of width words: the slice index and the row. When a
+// window spans few slices (tumbling ones: one) the ring is a few slots that every event touches,
+// and a slot is padded to 2, 4 or 8 words or a multiple of 8 so that none straddles two cache
+// lines (a ring's array starts on one in practice: Go's size classes for such arrays are multiples
+// of 64 bytes). A window of many slices reads each slot about once, and there density wins:
+// measured on W2 (300 slices), 3-word slots run 8% faster than 4-word ones.
+func stride(width int, slices int64) int {
+	st := 1 + width
+	switch {
+	case slices > 8:
+		return st
+	case st <= 2:
+		return 2
+	case st <= 4:
+		return 4
+	}
+	return (st + 7) &^ 7
+}
+
+func (s *slicedWindows) newKey(key string) *keyHead {
+	ks := &slicedKey{lastEnd: minTime, floor: minTime, hIdx: maxTime}
+	ks.keyHead.init(key)
+	ks.back.init(s.width)
+	return &ks.keyHead
+}
+
+// back returns the aggregate of ks's back slices.
+func (s *slicedWindows) back(ks *slicedKey) aggregate.Row { return ks.back.row(s.width) }
+
+func (s *slicedWindows) isLate(ts int64) bool { return s.slicedLate(ts, s.closedEnd()) }
+
+// slicedLate reports whether ts is late for sliced windows when closed is closedEnd: the last
+// window holding ts ends at floor((ts+size)/slide)*slide, closed when that is at most closed, that
+// is when ts+size < closed+slide.
+func (s *slicedWindows) slicedLate(ts, closed int64) bool { return ts < closed+s.slide-s.size }
+
+func (s *slicedWindows) add(ev *core.Event, ts int64, emit Emit) (*keyHead, int64, bool) {
+	// Late's test, keeping the closed end that addSliced needs too.
+	closed := s.closedEnd()
+	if s.wm != minTime && s.slicedLate(ts, closed) {
+		return nil, 0, false
+	}
+	h := s.key(ev.Key)
+	ks := slicedOf(h)
+	if !s.addSliced(ks, ev, ts, closed, emit) {
+		// The key's due time did not move earlier, and a later one is found lazily.
+		return h, 0, false
+	}
+	return h, s.slicedDue(ks), true
+}
+
+// addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
+// lateness bookkeeping), so that only then the key is filed again. closed is closedEnd().
+func (s *slicedWindows) addSliced(ks *slicedKey, ev *core.Event, ts, closed int64, emit Emit) (earlier bool) {
+	j := floorDiv(ts, s.sl)
+	// The event may go into several partials; its where conditions are evaluated once.
+	m := s.where(ev)
+	// A key with slices is filed under its next window; one without has hIdx maxTime.
+	earlier = s.late > 0 || j < ks.hIdx
+	if closed > ks.floor {
+		ks.floor = closed
+	}
+	if s.late > 0 {
+		i, ok := ks.raw.find(s.st, 0, j)
+		if !ok {
+			ks.raw.insert(s.st, i, j, s.hint)
+		}
+		s.addTo(m, ks.raw.row(s.st, i), ev, ts)
+	}
+	q := &ks.q
+	switch {
+	case ks.lastEnd == minTime || j*s.sl >= ks.lastEnd:
+		// A slice of windows that have not fired: the common case, mostly the newest slice or a
+		// new one after it. (The newest is not in the aggregator: its slices are older than
+		// lastEnd.)
+		var i int
+		switch n := q.len(); {
+		case n > 0 && j == ks.tIdx:
+			i = n - 1
+		case n == 0 || j > ks.tIdx:
+			i = n
+			q.insert(s.st, i, j, s.hint)
+			ks.tIdx = j
+		default:
+			var ok bool
+			i, ok = q.find(s.st, int(ks.p), j)
+			if !ok {
+				q.insert(s.st, i, j, s.hint)
+			}
+		}
+		s.addTo(m, q.row(s.st, i), ev, ts)
+		if i == 0 {
+			ks.hIdx = j
+		}
+		// Otherwise the head did not change: reading it would cost a cache miss per event.
+		return earlier
+	case j*s.sl >= ks.lastEnd+s.slide-s.size:
+		// A slice of the last fired window that later windows share, so inside the aggregator.
+		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
+		i, ok := q.findIn(s.st, 0, int(ks.p), j)
+		switch {
+		case ok && i >= int(ks.b):
+			s.addTo(m, q.row(s.st, i), ev, ts)
+			s.addTo(m, s.back(ks), ev, ts)
+		case ok:
+			// Front entries are suffix aggregates: the event belongs to every one from 0 to i.
+			for k := 0; k <= i; k++ {
+				s.addTo(m, q.row(s.st, k), ev, ts)
+			}
+		case i >= int(ks.b):
+			q.insert(s.st, i, j, s.hint)
+			s.addTo(m, q.row(s.st, i), ev, ts)
+			if ks.b == ks.p {
+				s.plan.CopyRow(s.back(ks), q.row(s.st, i), &s.sk)
+			} else {
+				s.addTo(m, s.back(ks), ev, ts)
+			}
+			ks.p++
+		default:
+			// The new front entry aggregates itself and the suffix that follows it.
+			q.insert(s.st, i, j, s.hint)
+			s.plan.CopyRow(q.row(s.st, i), q.row(s.st, i+1), &s.sk)
+			ks.b++
+			ks.p++
+			for k := 0; k <= i; k++ {
+				s.addTo(m, q.row(s.st, k), ev, ts)
+			}
+		}
+	}
+	ks.syncHead(s.st)
+	if n := q.len(); n > 0 {
+		ks.tIdx = q.idx(s.st, n-1) // the slice may have gone in last
+	}
+	if s.late > 0 && ks.lastEnd != minTime {
+		s.reemit(ks, j, emit)
+	}
+	return earlier
+}
+
+// reemit emits again every fired, still open window that contains slice j, recomputed from the raw
+// slices.
+func (s *slicedWindows) reemit(ks *slicedKey, j int64, emit Emit) {
+	start := j * s.sl
+	first := floorDiv(start, s.slide)*s.slide + s.slide
+	for e := first; e <= start+s.size && e <= ks.lastEnd; e += s.slide {
+		if e+s.late <= s.wm {
+			continue
+		}
+		lo, hi := (e-s.size)/s.sl, e/s.sl
+		s.plan.FreeRow(s.row, &s.sk)
+		for k := range ks.raw.len() {
+			if idx := ks.raw.idx(s.st, k); idx >= lo && idx < hi {
+				s.plan.MergeRow(s.row, ks.raw.row(s.st, k), &s.sk)
+			}
+		}
+		s.emitSpan(emit, ks.key, e-s.size, e, nextRev(ks, e), s.row)
+	}
+}
+
+// nextRev returns the next revision of ks's window ending at e and counts it.
+func nextRev(ks *slicedKey, e int64) int {
+	i, ok := slices.BinarySearchFunc(ks.revs, e, func(r rev, t int64) int { return cmpInt(r.end, t) })
+	if ok {
+		ks.revs[i].n++
+		return ks.revs[i].n - 1
+	}
+	ks.revs = slices.Insert(ks.revs, i, rev{end: e, n: 1})
+	return 0
+}
+
+// dropRevs forgets the revisions of ks's windows ending at or before e.
+func dropRevs(ks *slicedKey, e int64) {
+	n := 0
+	for n < len(ks.revs) && ks.revs[n].end <= e {
+		n++
+	}
+	if n > 0 {
+		ks.revs = slices.Delete(ks.revs, 0, n)
+	}
+}
+
+// nextEnd is the end of the next window of ks to fire: the first after the last fired one that holds
+// the key's oldest remaining slice.
+func (s *slicedWindows) nextEnd(ks *slicedKey) int64 {
+	if ks.hIdx == maxTime {
+		return never
+	}
+	e := ks.hIdx*s.sl + s.sl
+	if s.sl != s.slide {
+		e = floorDiv(ks.hIdx*s.sl, s.slide)*s.slide + s.slide
+	}
+	// (lastEnd and floor start at minTime, and minTime+slide is before every window.)
+	return max(e, max(ks.lastEnd, ks.floor)+s.slide)
+}
+
+// closedEnd is the end of the last window the watermark closed (end + allowed lateness <= wm), kept
+// up incrementally since the watermark moves by small steps and divisions cost. Any multiple of
+// slide up to the limit is a start it steps from correctly: a restored watermark needs no reset.
+func (s *slicedWindows) closedEnd() int64 {
+	if s.wm == minTime {
+		return minTime
+	}
+	limit := s.wm - s.late
+	if s.closed == minTime || limit-s.closed > 64*s.slide || limit < s.closed {
+		s.closed = floorDiv(limit, s.slide) * s.slide
+	}
+	for s.closed+s.slide <= limit {
+		s.closed += s.slide
+	}
+	return s.closed
+}
+
+func (s *slicedWindows) dueOf(h *keyHead) int64 { return s.slicedDue(slicedOf(h)) }
+
+// slicedDue is when ks next needs the watermark's attention: its next window end, or when state it
+// keeps for late events expires.
+func (s *slicedWindows) slicedDue(ks *slicedKey) int64 {
+	due := s.nextEnd(ks)
+	if s.late > 0 {
+		if ks.raw.n > 0 {
+			due = min(due, floorDiv(ks.raw.idx(s.st, 0)*s.sl+s.size, s.slide)*s.slide+s.late)
+		}
+		if len(ks.revs) > 0 {
+			due = min(due, ks.revs[0].end+s.late)
+		}
+	}
+	return due
+}
+
+func (s *slicedWindows) fire(keys []*keyHead, tm int64, pass uint64, emit Emit) {
+	if s.late == 0 {
+		s.fireAll(keys, tm, pass, emit)
+		return
+	}
+	for _, h := range keys {
+		ks := slicedOf(h)
+		// A key whose due time moved later waited here lazily: it acts only at its real time.
+		if s.slicedDue(ks) == tm {
+			s.act(ks, tm, emit)
+		}
+		s.schedule(h, s.slicedDue(ks), pass)
+	}
+}
+
+// prefetchAhead is how many keys ahead prefetch asks for a key's head slots (and twice as many for
+// its state): far enough for the memory to answer while the keys between fire.
+const prefetchAhead = 8
+
+// fireAll is fire without allowed lateness, where every key of a sliding window comes once per
+// slide: a key's due time is then its next window's end, and the loop goes straight to it (3-4% of
+// W2 over the general loop's cases).
+func (s *slicedWindows) fireAll(keys []*keyHead, tm int64, pass uint64, emit Emit) {
+	for i, h := range keys {
+		s.prefetch(keys, i)
+		ks := slicedOf(h)
+		// A key whose due time moved later waited here lazily: it acts only at its real time.
+		if s.nextEnd(ks) == tm {
+			s.fireWindow(ks, tm, emit)
+		}
+		s.schedule(h, s.nextEnd(ks), pass)
+	}
+}
+
+// prefetch asks, while keys[i] fires, for what sliced windows read of the keys some places ahead:
+// keys of a slide come one after another in key order, each with its state and the head of its
+// slices far from the CPU. Their state first and, once that is near, their first two slots (the
+// head, and the head once the firing evicts it).
+func (s *slicedWindows) prefetch(keys []*keyHead, i int) {
+	var next *slicedKey
+	var h0, h1 *uint64
+	if k := i + 2*prefetchAhead; k < len(keys) {
+		next = slicedOf(keys[k])
+	}
+	if k := i + prefetchAhead; k < len(keys) {
+		if q := &slicedOf(keys[k]).q; q.n > 1 {
+			h0, h1 = &q.w[q.off(s.st, 0)], &q.w[q.off(s.st, 1)]
+		}
+	}
+	prefetch3(next, h0, h1)
+}
+
+// act does what made ks due at time due (at most the watermark), with allowed lateness.
+func (s *slicedWindows) act(ks *slicedKey, due int64, emit Emit) {
+	// Fire only when the window is what made the key due, so windows fire in order of end.
+	if s.nextEnd(ks) == due {
+		s.fireWindow(ks, due, emit)
+	}
+	for ks.raw.n > 0 && floorDiv(ks.raw.idx(s.st, 0)*s.sl+s.size, s.slide)*s.slide+s.late <= s.wm {
+		s.plan.FreeRow(ks.raw.row(s.st, 0), &s.sk)
+		ks.raw.pop(s.st)
+	}
+	if s.wm != maxTime {
+		ks.raw.fit(s.st)
+	}
+	n := 0
+	// A window counted by early firings that has not fired yet keeps its count, unless it never
+	// will (it ends before the next window to fire).
+	for n < len(ks.revs) && ks.revs[n].end+s.late <= s.wm && (ks.revs[n].end <= ks.lastEnd || ks.revs[n].end < s.nextEnd(ks)) {
+		n++
+	}
+	ks.revs = slices.Delete(ks.revs, 0, n)
+}
+
+// fireWindow emits ks's window ending at e.
+func (s *slicedWindows) fireWindow(ks *slicedKey, e int64, emit Emit) {
+	q := &ks.q
+	if e != s.fe {
+		// Keys fire in runs of the same window: divide once per run.
+		s.fe, s.feIdx, s.fsIdx, s.fnIdx = e, e/s.sl, floorDiv(e-s.size, s.sl), floorDiv(e+s.slide-s.size, s.sl)
+	}
+	eIdx, sIdx := s.feIdx, s.fsIdx
+	back := s.back(ks)
+	for ks.p < q.n && q.idx(s.st, int(ks.p)) < eIdx {
+		if ks.b == ks.p {
+			s.plan.CopyRow(back, q.row(s.st, int(ks.p)), &s.sk)
+		} else {
+			s.plan.MergeRow(back, q.row(s.st, int(ks.p)), &s.sk)
+		}
+		ks.p++
+	}
+	s.evict(ks, sIdx)
+	switch {
+	case 0 < ks.b && ks.b < ks.p:
+		s.plan.SetMergedValues(q.row(s.st, 0), back, s.row, &s.sk, s.vals)
+	case 0 < ks.b:
+		s.plan.SetValues(q.row(s.st, 0), &s.sk, s.vals)
+	case ks.b < ks.p:
+		s.plan.SetValues(back, &s.sk, s.vals)
+	default:
+		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
+		ks.lastEnd = e
+		if s.early && s.late == 0 {
+			dropRevs(ks, e)
+		}
+		return
+	}
+	rv := 0
+	if s.revd {
+		rv = nextRev(ks, e)
+		if s.late == 0 {
+			// Without allowed lateness the window is done: only early firings counted it.
+			dropRevs(ks, e)
+		}
+	}
+	s.sendSpan(emit, ks.key, e-s.size, e, rv)
+	ks.lastEnd = e
+	// Slices before the next window's start are in no future window.
+	s.evict(ks, s.fnIdx)
+}
+
+// evict drops the aggregator's slices before idx, flipping the back into the front when the front
+// runs out (Two-Stacks Lite: the back's raw slices become suffix aggregates in place).
+func (s *slicedWindows) evict(ks *slicedKey, idx int64) {
+	if ks.hIdx < idx {
+		s.evictHead(ks, idx)
+	}
+}
+
+// evictHead is evict when the head slice goes: evict stays small enough to be inlined, since at
+// every firing one of its two calls has nothing to do.
+func (s *slicedWindows) evictHead(ks *slicedKey, idx int64) {
+	q := &ks.q
+	for ks.p > 0 && q.idx(s.st, 0) < idx {
+		if ks.b == 0 {
+			for i := int(ks.p) - 2; i >= 0; i-- {
+				s.plan.MergeRow(q.row(s.st, i), q.row(s.st, i+1), &s.sk)
+			}
+			ks.b = ks.p
+			s.plan.FreeRow(s.back(ks), &s.sk)
+		}
+		if s.sketches {
+			s.plan.FreeRow(q.row(s.st, 0), &s.sk)
+		}
+		q.pop(s.st)
+		ks.b--
+		ks.p--
+	}
+	if s.wm != maxTime {
+		// (At the end of the stream every key drains and goes: nothing to give back.)
+		q.fit(s.st)
+	}
+	ks.syncHead(s.st)
+}
+
+// syncHead refreshes the cache of the head slice's index after q changed; st is the ring's stride.
+func (ks *slicedKey) syncHead(st int) {
+	if ks.q.n > 0 {
+		ks.hIdx = ks.q.idx(st, 0)
+	} else {
+		ks.hIdx = maxTime
+	}
+}
+
+func (s *slicedWindows) empty(h *keyHead) bool {
+	ks := slicedOf(h)
+	return ks.q.n == 0 && ks.raw.n == 0 && len(ks.revs) == 0
+}
+
+func (s *slicedWindows) footprint(h *keyHead) (partials, revs, slices int) {
+	ks := slicedOf(h)
+	partials = ks.q.len() + ks.raw.len()
+	if ks.b < ks.p {
+		partials++
+	}
+	if s.late > 0 {
+		slices = ks.raw.len() // every slice still in an open window
+	} else {
+		slices = ks.q.len()
+	}
+	return partials, len(ks.revs), slices
+}
+
+func (s *slicedWindows) describe(h *keyHead) string {
+	ks := slicedOf(h)
+	if ks.q.len() == 0 {
+		return "closed windows kept for late events"
+	}
+	lo, hi := ks.q.idx(s.st, 0), ks.q.idx(s.st, ks.q.len()-1)
+	return fmt.Sprintf("%d slices [%s, %s)", ks.q.len(), spanTime(lo*s.sl), spanTime((hi+1)*s.sl))
+}
+
+// fireEarly emits ks's next window to fire as it stands, reading the two-stacks aggregator
+// without changing it: the front slot at the window's first slice (a suffix aggregate) and the
+// back, or the back's raw slices from there, then the slices not in the aggregator yet.
+func (s *slicedWindows) fireEarly(h *keyHead, emit Emit) {
+	ks := slicedOf(h)
+	e := s.nextEnd(ks)
+	if e == never {
+		return
+	}
+	sIdx, eIdx := floorDiv(e-s.size, s.sl), floorDiv(e, s.sl)
+	q := &ks.q
+	r := s.row
+	s.plan.FreeRow(r, &s.sk)
+	any := false
+	i := 0
+	for i < int(ks.p) && q.idx(s.st, i) < sIdx {
+		i++
+	}
+	switch {
+	case i < int(ks.b):
+		s.plan.MergeRow(r, q.row(s.st, i), &s.sk)
+		if ks.b < ks.p {
+			s.plan.MergeRow(r, s.back(ks), &s.sk)
+		}
+		any = true
+	case i == int(ks.b) && ks.b < ks.p:
+		s.plan.MergeRow(r, s.back(ks), &s.sk)
+		any = true
+	default:
+		for ; i < int(ks.p); i++ {
+			s.plan.MergeRow(r, q.row(s.st, i), &s.sk)
+			any = true
+		}
+	}
+	for k := int(ks.p); k < q.len() && q.idx(s.st, k) < eIdx; k++ {
+		if q.idx(s.st, k) >= sIdx {
+			s.plan.MergeRow(r, q.row(s.st, k), &s.sk)
+			any = true
+		}
+	}
+	if !any {
+		return
+	}
+	s.emitSpan(emit, ks.key, e-s.size, e, nextRev(ks, e), r)
+}
+
+func (s *slicedWindows) appendKey(b []byte, h *keyHead) []byte {
+	ks := slicedOf(h)
+	b = binary.AppendVarint(b, ks.lastEnd)
+	b = binary.AppendVarint(b, ks.floor)
+	b = binary.AppendUvarint(b, uint64(ks.q.n))
+	b = binary.AppendUvarint(b, uint64(ks.b))
+	b = binary.AppendUvarint(b, uint64(ks.p))
+	b = s.appendSlots(b, &ks.q)
+	if ks.b < ks.p {
+		b = s.plan.AppendRow(b, s.back(ks), &s.sk)
+	}
+	b = binary.AppendUvarint(b, uint64(ks.raw.n))
+	b = s.appendSlots(b, &ks.raw)
+	b = binary.AppendUvarint(b, uint64(len(ks.revs)))
+	for _, r := range ks.revs {
+		b = binary.AppendVarint(b, r.end)
+		b = binary.AppendUvarint(b, uint64(r.n))
+	}
+	return b
+}
+
+func (s *slicedWindows) appendSlots(b []byte, q *ring) []byte {
+	for i := range q.len() {
+		b = binary.AppendVarint(b, q.idx(s.st, i))
+		b = s.plan.AppendRow(b, q.row(s.st, i), &s.sk)
+	}
+	return b
+}
+
+func (s *slicedWindows) readKey(d *decoder, h *keyHead) {
+	ks := slicedOf(h)
+	ks.lastEnd = d.time()
+	ks.floor = d.time()
+	nq, nb, np := d.count(), d.count(), d.count()
+	if nb > np || np > nq {
+		d.fail()
+	}
+	s.readSlots(d, &ks.q, nq)
+	ks.b, ks.p = int32(nb), int32(np)
+	ks.syncHead(s.st)
+	if nq > 0 && d.err == nil {
+		ks.tIdx = ks.q.idx(s.st, nq-1)
+	}
+	if nb < np {
+		d.row(s.Operator, s.back(ks))
+	}
+	s.readSlots(d, &ks.raw, d.count())
+	nr := d.count()
+	for j := 0; j < nr && d.err == nil; j++ {
+		r := rev{end: d.time(), n: int(d.uvarint())}
+		if r.n < 0 || (j > 0 && r.end <= ks.revs[j-1].end) {
+			d.fail() // revisions are counts, in order of window end
+		}
+		ks.revs = append(ks.revs, r)
+	}
+}
+
+func (s *slicedWindows) readSlots(d *decoder, q *ring, n int) {
+	for i := 0; i < n && d.err == nil; i++ {
+		idx := d.varint()
+		if i > 0 && idx <= q.idx(s.st, q.len()-1) {
+			d.fail() // slices are in order
+			return
+		}
+		if idx < -saneLimit/s.sl || idx > saneLimit/s.sl {
+			d.fail() // the slice's time would overflow window arithmetic
+			return
+		}
+		d.row(s.Operator, q.push(s.st, idx, s.hint))
+	}
+}
+
+func (s *slicedWindows) appendEarly(b []byte, _ *keyHead) []byte { return b }
+func (s *slicedWindows) readEarly(*decoder, *keyHead)            {}
