@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/predicate"
 	"github.com/eddyhq/eddy/core/reftable"
 )
 
@@ -250,22 +251,17 @@ func validateStep(cfg Config, i int, names map[string]int) (field string, err er
 // read.
 func (p *Pattern) compilePredicates(cfg Config, names map[string]int, table *core.FieldTable) ([]*pred, error) {
 	cost := cmp.Or(cfg.CostLimit, DefaultCostLimit)
-	cc, err := newCELCompiler(cost)
-	if err != nil {
-		return nil, patternErr(cfg, "", err)
-	}
-	cc.ref = cfg.Reference
 	preds := make([]*pred, len(cfg.Steps))
 	for i, s := range cfg.Steps {
-		pr, err := cc.compile(s.Where, cfg.Steps[:i], names, table)
+		pr, err := compilePred(s.Where, i, names, table, cost, cfg.Reference)
 		if err != nil {
 			return nil, stepErr(cfg, i, "where", err)
 		}
 		pr.bit = uint(i)
 		preds[i] = pr
 		for _, v := range pr.vars {
-			if (v.kind == varTable || v.kind == varLookup) && !slices.Contains(p.refTables, v.tableName) {
-				p.refTables = append(p.refTables, v.tableName)
+			if (v.Kind == predicate.VarTable || v.Kind == predicate.VarLookup) && !slices.Contains(p.refTables, v.TableName) {
+				p.refTables = append(p.refTables, v.TableName)
 			}
 		}
 	}
@@ -307,7 +303,7 @@ func (p *Pattern) retainFields(cfg Config, preds []*pred, table *core.FieldTable
 		}
 	}
 	for _, pr := range preds {
-		pr.bind(table, p.slotOf)
+		pr.bind(p.slotOf)
 		if pr.eager {
 			p.eager = append(p.eager, pr)
 		}
