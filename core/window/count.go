@@ -52,11 +52,14 @@ func (c *countWindows) newKey(key string) *keyHead {
 	return &ks.keyHead
 }
 
-func (c *countWindows) add(ev *core.Event, ts int64, emit Emit) (*keyHead, int64, bool) {
+func (c *countWindows) add(ev *core.Event, emit Emit) (late bool) {
 	h := c.key(ev.Key)
-	c.addCount(countOf(h), ev, ts, emit)
-	// A count window fires on its events, never by the watermark.
-	return h, 0, false
+	// A count window fires on its events, never by the watermark: nothing to file.
+	c.addCount(countOf(h), ev, ev.Time.UnixNano(), emit)
+	if c.early {
+		c.noteEarly(h, emit)
+	}
+	return false
 }
 
 func (c *countWindows) addCount(ks *countKey, ev *core.Event, ts int64, emit Emit) {

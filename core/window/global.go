@@ -36,15 +36,18 @@ func (g *globalWindows) newKey(key string) *keyHead {
 	return &ks.keyHead
 }
 
-func (g *globalWindows) add(ev *core.Event, ts int64, _ Emit) (*keyHead, int64, bool) {
+func (g *globalWindows) add(ev *core.Event, emit Emit) (late bool) {
 	h := g.key(ev.Key)
 	ks := globalOf(h)
 	if ks.glob == nil {
 		ks.glob = g.newRow()
 	}
-	g.addTo(g.where(ev), ks.glob, ev, ts)
+	g.addTo(g.where(ev), ks.glob, ev, ev.Time.UnixNano())
 	ks.dirty = true
-	return h, 0, false
+	if g.early {
+		g.noteEarly(h, emit)
+	}
+	return false
 }
 
 // emitChanged emits the running value of every key's window that changed since it was last

@@ -75,10 +75,9 @@ type windows interface {
 	// isLate reports whether an event at ts would be late: every window it belongs to has
 	// closed. The watermark is set.
 	isLate(ts int64) bool
-	// add folds ev (at ts) into its key's windows and returns the key, or nil when the event is
-	// late. moved reports that the key's due time may have moved earlier: then due is its due time.
-	// Windows re-emitted because of a late event go to emit.
-	add(ev *core.Event, ts int64, emit Emit) (h *keyHead, due int64, moved bool)
+	// add is Operator.Add: it folds ev into its key's windows, files the key again (refile) when
+	// its due time may have moved earlier, and counts the event toward early firings (noteEarly).
+	add(ev *core.Event, emit Emit) (late bool)
 	// dueOf is when h next needs the watermark's attention (never: not before another event).
 	dueOf(h *keyHead) int64
 	// fire acts on keys, the keys due at tm in key order, and files each again
@@ -322,23 +321,16 @@ func (o *Operator) Late(t time.Time) bool {
 
 // Add folds ev into its windows and reports whether it was late (then nothing changed and the caller
 // writes it to the late output). Windows re-emitted because of a late event go to emit.
-func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) {
-	h, due, moved := o.kind.add(ev, ev.Time.UnixNano(), emit)
-	if h == nil {
-		return true
+func (o *Operator) Add(ev *core.Event, emit Emit) (late bool) { return o.kind.add(ev, emit) }
+
+// refile files h, which an event changed, under its due time due.
+func (o *Operator) refile(h *keyHead, due int64, emit Emit) {
+	o.schedule(h, due, 0)
+	// An event in a window the watermark already passed (but within the allowed lateness) makes it
+	// due now, not at the next watermark move.
+	if tm, ok := o.due.next(); ok && tm <= o.wm {
+		o.advanceTo(o.wm, emit)
 	}
-	if moved {
-		o.schedule(h, due, 0)
-		// An event in a window the watermark already passed (but within the allowed lateness)
-		// makes it due now, not at the next watermark move.
-		if tm, ok := o.due.next(); ok && tm <= o.wm {
-			o.advanceTo(o.wm, emit)
-		}
-	}
-	if o.early {
-		o.noteEarly(h, emit)
-	}
-	return false
 }
 
 // Advance moves the watermark to wm (never backwards) and fires every window whose end it passed,

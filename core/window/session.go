@@ -52,14 +52,19 @@ func (w *sessionWindows) newSession(start, end int64) session {
 
 func (w *sessionWindows) isLate(ts int64) bool { return ts+w.gap+w.late <= w.wm }
 
-func (w *sessionWindows) add(ev *core.Event, ts int64, _ Emit) (*keyHead, int64, bool) {
+func (w *sessionWindows) add(ev *core.Event, emit Emit) (late bool) {
+	ts := ev.Time.UnixNano()
 	if w.wm != minTime && w.isLate(ts) {
-		return nil, 0, false
+		return true
 	}
 	h := w.key(ev.Key)
 	ks := sessionOf(h)
 	w.addSession(ks, ev, ts)
-	return h, w.sessionDue(ks), true
+	w.refile(h, w.sessionDue(ks), emit)
+	if w.early {
+		w.noteEarly(h, emit)
+	}
+	return false
 }
 
 func (w *sessionWindows) addSession(ks *sessionKey, ev *core.Event, ts int64) {

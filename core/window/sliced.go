@@ -100,11 +100,13 @@ func stride(width int, slices int64) int {
 	return (st + 7) &^ 7
 }
 
-func (s *slicedWindows) newKey(key string) *keyHead {
+func (s *slicedWindows) newKey(key string) *keyHead { return &s.newSlicedKey(key).keyHead }
+
+func (s *slicedWindows) newSlicedKey(key string) *slicedKey {
 	ks := &slicedKey{lastEnd: minTime, floor: minTime, hIdx: maxTime}
 	ks.keyHead.init(key)
 	ks.back.init(s.width)
-	return &ks.keyHead
+	return ks
 }
 
 // back returns the aggregate of ks's back slices.
@@ -117,19 +119,28 @@ func (s *slicedWindows) isLate(ts int64) bool { return s.slicedLate(ts, s.closed
 // is when ts+size < closed+slide.
 func (s *slicedWindows) slicedLate(ts, closed int64) bool { return ts < closed+s.slide-s.size }
 
-func (s *slicedWindows) add(ev *core.Event, ts int64, emit Emit) (*keyHead, int64, bool) {
+func (s *slicedWindows) add(ev *core.Event, emit Emit) (late bool) {
+	ts := ev.Time.UnixNano()
 	// Late's test, keeping the closed end that addSliced needs too.
 	closed := s.closedEnd()
 	if s.wm != minTime && s.slicedLate(ts, closed) {
-		return nil, 0, false
+		return true
 	}
-	h := s.key(ev.Key)
-	ks := slicedOf(h)
-	if !s.addSliced(ks, ev, ts, closed, emit) {
-		// The key's due time did not move earlier, and a later one is found lazily.
-		return h, 0, false
+	var ks *slicedKey
+	if h := s.keys[ev.Key]; h != nil {
+		ks = slicedOf(h)
+	} else {
+		ks = s.newSlicedKey(ev.Key)
+		s.keys[ev.Key] = &ks.keyHead
 	}
-	return h, s.slicedDue(ks), true
+	// Otherwise the key's due time did not move earlier, and a later one is found lazily.
+	if s.addSliced(ks, ev, ts, closed, emit) {
+		s.refile(&ks.keyHead, s.slicedDue(ks), emit)
+	}
+	if s.early {
+		s.noteEarly(&ks.keyHead, emit)
+	}
+	return false
 }
 
 // addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
