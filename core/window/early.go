@@ -16,13 +16,13 @@ import (
 // noteEarly counts ev's key toward Early.Count (firing it when the count is reached) and marks it
 // for the next Every firing.
 func (o *Operator) noteEarly(h *keyHead, emit Emit) {
-	if o.eEvery > 0 && !h.edirty() {
+	if o.earlyEvery > 0 && !h.edirty() {
 		h.setEdirty(true)
-		o.eDirty = append(o.eDirty, h)
+		o.dirtyKeys = append(o.dirtyKeys, h)
 	}
-	if o.eCount > 0 {
+	if o.earlyCount > 0 {
 		n := h.ecnt() + 1
-		if int64(n) >= o.eCount {
+		if int64(n) >= o.earlyCount {
 			n = 0
 		}
 		h.setEcnt(n)
@@ -39,21 +39,21 @@ func (o *Operator) noteEarly(h *keyHead, emit Emit) {
 // speaks too; the times it is given are the only processing-time input, and the next firing time
 // is part of the snapshot.
 func (o *Operator) FireEarly(now time.Time, emit Emit) {
-	if o.eEvery == 0 || now.IsZero() {
+	if o.earlyEvery == 0 || now.IsZero() {
 		return
 	}
 	t := now.UnixNano()
-	if o.eNext == 0 {
+	if o.earlyNext == 0 {
 		// The first call starts the clock: a run whose invocations all carry one time (a test,
 		// a replay) then fires by count only, and splitting it into batches changes nothing.
-		o.eNext = floorDiv(t, o.eEvery)*o.eEvery + o.eEvery
+		o.earlyNext = floorDiv(t, o.earlyEvery)*o.earlyEvery + o.earlyEvery
 		return
 	}
-	if t < o.eNext {
+	if t < o.earlyNext {
 		return
 	}
-	o.eNext = floorDiv(t, o.eEvery)*o.eEvery + o.eEvery
-	keys := o.eDirty
+	o.earlyNext = floorDiv(t, o.earlyEvery)*o.earlyEvery + o.earlyEvery
+	keys := o.dirtyKeys
 	slices.SortFunc(keys, func(x, y *keyHead) int { return strings.Compare(x.key, y.key) })
 	for _, h := range keys {
 		h.setEdirty(false)
@@ -63,7 +63,7 @@ func (o *Operator) FireEarly(now time.Time, emit Emit) {
 		}
 	}
 	clear(keys)
-	o.eDirty = keys[:0]
+	o.dirtyKeys = keys[:0]
 }
 
 // fireEarly emits h's early results.
@@ -77,7 +77,7 @@ func (o *Operator) fireEarly(h *keyHead, emit Emit) {
 // key in keys' order its count toward Early.Count, its dirty mark and the kind's own early state
 // (a count window key's result count).
 func (o *Operator) appendEarlyState(b []byte, keys []string) []byte {
-	b = binary.AppendVarint(b, o.eNext)
+	b = binary.AppendVarint(b, o.earlyNext)
 	for _, k := range keys {
 		h := o.keys[k]
 		b = binary.AppendUvarint(b, uint64(h.ecnt()))
@@ -89,12 +89,12 @@ func (o *Operator) appendEarlyState(b []byte, keys []string) []byte {
 
 // readEarlyState reads what appendEarlyState wrote, for the keys restored in order.
 func (o *Operator) readEarlyState(d *decoder, keys []*keyHead) {
-	o.eNext = d.varint()
+	o.earlyNext = d.varint()
 	for _, h := range keys {
 		h.setEcnt(uint32(d.uvarint()))
 		if d.bool() {
 			h.setEdirty(true)
-			o.eDirty = append(o.eDirty, h)
+			o.dirtyKeys = append(o.dirtyKeys, h)
 		}
 		o.kind.readEarly(d, h)
 	}
@@ -103,4 +103,4 @@ func (o *Operator) readEarlyState(d *decoder, keys []*keyHead) {
 // EarlyEvery is the operator's Early.Every: when not zero, ticks change its state and emit (a
 // runner that skips ticks, or emits before it commits on the grounds that ticks cannot race a
 // batch, must not treat it as tick-free).
-func (o *Operator) EarlyEvery() time.Duration { return time.Duration(o.eEvery) }
+func (o *Operator) EarlyEvery() time.Duration { return time.Duration(o.earlyEvery) }

@@ -59,12 +59,12 @@ type Operator struct {
 	// revd is set when windows count revisions (allowed lateness or early firings).
 	revd bool
 	// early is set when spec.Early is: the only early test an event pays without it.
-	early          bool
-	eEvery, eCount int64
-	// eNext is the processing time of the next early firing by Every (0: not started);
-	// eDirty the keys that received events since the last (each marked dirty).
-	eNext  int64
-	eDirty []*keyHead
+	early                  bool
+	earlyEvery, earlyCount int64
+	// earlyNext is the processing time of the next early firing by Every (0: not started);
+	// dirtyKeys the keys that received events since the last (each marked dirty).
+	earlyNext int64
+	dirtyKeys []*keyHead
 }
 
 // windows is one kind of window: its keys' state and how their windows fire. The operator calls it
@@ -104,20 +104,20 @@ type windows interface {
 // keyHead is what the operator knows of a key whatever its kind: its name, where the timers hold
 // it and its early-firing state.
 type keyHead struct {
-	key string
-	due int64 // when the key is due (never: not filed)
-	hi  int32 // index in its timers bucket, -1 when absent
+	key       string
+	due       int64 // when the key is due (never: not filed)
+	bucketIdx int32 // index in its timers bucket, -1 when absent
 	// early is the key's early-firing state: its events toward Early.Count, and the earlyDirty bit
-	// while it waits in eDirty. One word, so that a sliced key's firing state stays in its second
+	// while it waits in dirtyKeys. One word, so that a sliced key's firing state stays in its second
 	// cache line (see slicedKey).
 	early uint32
 }
 
-// earlyDirty marks a key waiting in eDirty for the next Every firing.
+// earlyDirty marks a key waiting in dirtyKeys for the next Every firing.
 const earlyDirty = 1 << 31
 
 func (h *keyHead) init(key string) {
-	*h = keyHead{key: key, due: never, hi: -1}
+	*h = keyHead{key: key, due: never, bucketIdx: -1}
 }
 
 // ecnt is the key's count of events toward Early.Count.
@@ -125,7 +125,7 @@ func (h *keyHead) ecnt() uint32 { return h.early &^ earlyDirty }
 
 func (h *keyHead) setEcnt(n uint32) { h.early = h.early&earlyDirty | n&^earlyDirty }
 
-// edirty reports whether the key waits in eDirty.
+// edirty reports whether the key waits in dirtyKeys.
 func (h *keyHead) edirty() bool { return h.early&earlyDirty != 0 }
 
 func (h *keyHead) setEdirty(v bool) {
@@ -192,7 +192,7 @@ func New(fn string, spec Spec, t Time, plan *aggregate.Plan) (*Operator, error) 
 	o.cond = plan.Conditional()
 	o.res.Function = fn
 	o.early = !spec.Early.IsZero()
-	o.eEvery, o.eCount = int64(spec.Early.Every), int64(spec.Early.Count)
+	o.earlyEvery, o.earlyCount = int64(spec.Early.Every), int64(spec.Early.Count)
 	o.revd = o.late > 0 || o.early
 	switch spec.Kind {
 	case Tumbling:
@@ -365,7 +365,7 @@ func (o *Operator) advanceTo(w int64, emit Emit) {
 // that earlier time comes, the key is filed again under its real time. pass is advanceTo's run
 // filing the key, 0 for any other caller (see timers.add).
 func (o *Operator) schedule(h *keyHead, due int64, pass uint64) {
-	if h.hi >= 0 {
+	if h.bucketIdx >= 0 {
 		if due >= h.due {
 			return
 		}

@@ -10,28 +10,28 @@ import (
 	"github.com/eddyhq/eddy/core/aggregate"
 )
 
-// slicedWindows are tumbling and sliding windows: time is cut into slices of sl (the greatest
-// common divisor of size and slide; a tumbling window is one slice), each key keeps its non-empty
-// slices in a ring, and a window's aggregate is combined from its slices by a two-stacks
+// slicedWindows are tumbling and sliding windows: time is cut into slices of length slice (the
+// greatest common divisor of size and slide; a tumbling window is one slice), each key keeps its
+// non-empty slices in a ring, and a window's aggregate is combined from its slices by a two-stacks
 // aggregator. A sliding window fires every key at every slide, which is what most of this file's
 // care (layout, prefetching, caching divisions) is for.
 type slicedWindows struct {
 	*Operator
-	size, slide, sl int64
-	// st is the words of a ring slot (see stride), hint the slots a key's ring needs when every
-	// slice fills.
-	st, hint int
-	closed   int64 // cache of closedEnd
-	// fe is the end of the window fire last fired; feIdx, fsIdx and fnIdx the indexes of its end
-	// slice, first slice and the next window's first slice.
-	fe, feIdx, fsIdx, fnIdx int64
+	size, slide, slice int64
+	// stride is the words of a ring slot (see stride), ringHint the slots a key's ring needs when
+	// every slice fills.
+	stride, ringHint int
+	closed           int64 // cache of closedEnd
+	// firedEnd is the end of the window fireWindow last fired; firedEndIdx, firedStartIdx and
+	// nextStartIdx the indexes of its end slice, its first slice and the next window's first.
+	firedEnd, firedEndIdx, firedStartIdx, nextStartIdx int64
 }
 
 func newSliced(o *Operator, size, slide int64) *slicedWindows {
-	s := &slicedWindows{Operator: o, size: size, slide: slide, sl: gcd(size, slide), closed: minTime, fe: minTime}
-	// A window spans size/sl slices; out-of-order events open a few more before it fires.
-	s.hint = int(min(s.size/s.sl, 1<<16)) + 4
-	s.st = stride(s.width, s.size/s.sl)
+	s := &slicedWindows{Operator: o, size: size, slide: slide, slice: gcd(size, slide), closed: minTime, firedEnd: minTime}
+	// A window spans size/slice slices; out-of-order events open a few more before it fires.
+	s.ringHint = int(min(s.size/s.slice, 1<<16)) + 4
+	s.stride = stride(s.width, s.size/s.slice)
 	return s
 }
 
@@ -41,10 +41,10 @@ type slicedKey struct {
 	// besides: a sliding window fires every key at every slide, and touching less per key is what
 	// keeps it fast (TestKeyStateLayout keeps it so).
 	//
-	// q holds the key's non-empty slices in order. Slots [0, b) are the front of the two-stacks
-	// aggregator (each the aggregate of itself and every slice after it up to b), [b, p) the back
-	// (raw slices whose aggregate is back), [p, q.len()) slices of windows that have not fired
-	// yet.
+	// q holds the key's non-empty slices in order. Slots [0, backStart) are the front of the
+	// two-stacks aggregator (each the aggregate of itself and every slice after it up to
+	// backStart), [backStart, pendStart) the back (raw slices whose aggregate is back), and
+	// [pendStart, q.len()) slices of windows that have not fired yet.
 	q ring
 	// tIdx caches q's last slice index (when q is not empty): most events fall in the newest slice
 	// or open one after it, which this tells without reading the ring.
@@ -58,7 +58,7 @@ type slicedKey struct {
 	floor int64
 
 	keyHead
-	b, p int32
+	backStart, pendStart int32
 	// back is the aggregate of the back slices, inline for narrow rows (an average's).
 	back inlineRow
 
@@ -146,7 +146,7 @@ func (s *slicedWindows) add(ev *core.Event, emit Emit) (late bool) {
 // addSliced reports whether the key's due time may have moved earlier (a new oldest slice, or
 // lateness bookkeeping), so that only then the key is filed again. closed is closedEnd().
 func (s *slicedWindows) addSliced(ks *slicedKey, ev *core.Event, ts, closed int64, emit Emit) (earlier bool) {
-	j := floorDiv(ts, s.sl)
+	j := floorDiv(ts, s.slice)
 	// The event may go into several partials; its where conditions are evaluated once.
 	m := s.where(ev)
 	// A key with slices is filed under its next window; one without has hIdx maxTime.
@@ -155,15 +155,15 @@ func (s *slicedWindows) addSliced(ks *slicedKey, ev *core.Event, ts, closed int6
 		ks.floor = closed
 	}
 	if s.late > 0 {
-		i, ok := ks.raw.find(s.st, 0, j)
+		i, ok := ks.raw.find(s.stride, 0, j)
 		if !ok {
-			ks.raw.insert(s.st, i, j, s.hint)
+			ks.raw.insert(s.stride, i, j, s.ringHint)
 		}
-		s.addTo(m, ks.raw.row(s.st, i), ev, ts)
+		s.addTo(m, ks.raw.row(s.stride, i), ev, ts)
 	}
 	q := &ks.q
 	switch {
-	case ks.lastEnd == minTime || j*s.sl >= ks.lastEnd:
+	case ks.lastEnd == minTime || j*s.slice >= ks.lastEnd:
 		// A slice of windows that have not fired: the common case, mostly the newest slice or a
 		// new one after it. (The newest is not in the aggregator: its slices are older than
 		// lastEnd.)
@@ -173,57 +173,57 @@ func (s *slicedWindows) addSliced(ks *slicedKey, ev *core.Event, ts, closed int6
 			i = n - 1
 		case n == 0 || j > ks.tIdx:
 			i = n
-			q.insert(s.st, i, j, s.hint)
+			q.insert(s.stride, i, j, s.ringHint)
 			ks.tIdx = j
 		default:
 			var ok bool
-			i, ok = q.find(s.st, int(ks.p), j)
+			i, ok = q.find(s.stride, int(ks.pendStart), j)
 			if !ok {
-				q.insert(s.st, i, j, s.hint)
+				q.insert(s.stride, i, j, s.ringHint)
 			}
 		}
-		s.addTo(m, q.row(s.st, i), ev, ts)
+		s.addTo(m, q.row(s.stride, i), ev, ts)
 		if i == 0 {
 			ks.hIdx = j
 		}
 		// Otherwise the head did not change: reading it would cost a cache miss per event.
 		return earlier
-	case j*s.sl >= ks.lastEnd+s.slide-s.size:
+	case j*s.slice >= ks.lastEnd+s.slide-s.size:
 		// A slice of the last fired window that later windows share, so inside the aggregator.
 		// (Older slices are in no window left to fire; with allowed lateness, raw has them.)
-		i, ok := q.findIn(s.st, 0, int(ks.p), j)
+		i, ok := q.findIn(s.stride, 0, int(ks.pendStart), j)
 		switch {
-		case ok && i >= int(ks.b):
-			s.addTo(m, q.row(s.st, i), ev, ts)
+		case ok && i >= int(ks.backStart):
+			s.addTo(m, q.row(s.stride, i), ev, ts)
 			s.addTo(m, s.back(ks), ev, ts)
 		case ok:
 			// Front entries are suffix aggregates: the event belongs to every one from 0 to i.
 			for k := 0; k <= i; k++ {
-				s.addTo(m, q.row(s.st, k), ev, ts)
+				s.addTo(m, q.row(s.stride, k), ev, ts)
 			}
-		case i >= int(ks.b):
-			q.insert(s.st, i, j, s.hint)
-			s.addTo(m, q.row(s.st, i), ev, ts)
-			if ks.b == ks.p {
-				s.plan.CopyRow(s.back(ks), q.row(s.st, i), &s.sk)
+		case i >= int(ks.backStart):
+			q.insert(s.stride, i, j, s.ringHint)
+			s.addTo(m, q.row(s.stride, i), ev, ts)
+			if ks.backStart == ks.pendStart {
+				s.plan.CopyRow(s.back(ks), q.row(s.stride, i), &s.sk)
 			} else {
 				s.addTo(m, s.back(ks), ev, ts)
 			}
-			ks.p++
+			ks.pendStart++
 		default:
 			// The new front entry aggregates itself and the suffix that follows it.
-			q.insert(s.st, i, j, s.hint)
-			s.plan.CopyRow(q.row(s.st, i), q.row(s.st, i+1), &s.sk)
-			ks.b++
-			ks.p++
+			q.insert(s.stride, i, j, s.ringHint)
+			s.plan.CopyRow(q.row(s.stride, i), q.row(s.stride, i+1), &s.sk)
+			ks.backStart++
+			ks.pendStart++
 			for k := 0; k <= i; k++ {
-				s.addTo(m, q.row(s.st, k), ev, ts)
+				s.addTo(m, q.row(s.stride, k), ev, ts)
 			}
 		}
 	}
-	ks.syncHead(s.st)
+	ks.syncHead(s.stride)
 	if n := q.len(); n > 0 {
-		ks.tIdx = q.idx(s.st, n-1) // the slice may have gone in last
+		ks.tIdx = q.idx(s.stride, n-1) // the slice may have gone in last
 	}
 	if s.late > 0 && ks.lastEnd != minTime {
 		s.reemit(ks, j, emit)
@@ -234,17 +234,17 @@ func (s *slicedWindows) addSliced(ks *slicedKey, ev *core.Event, ts, closed int6
 // reemit emits again every fired, still open window that contains slice j, recomputed from the raw
 // slices.
 func (s *slicedWindows) reemit(ks *slicedKey, j int64, emit Emit) {
-	start := j * s.sl
+	start := j * s.slice
 	first := floorDiv(start, s.slide)*s.slide + s.slide
 	for e := first; e <= start+s.size && e <= ks.lastEnd; e += s.slide {
 		if e+s.late <= s.wm {
 			continue
 		}
-		lo, hi := (e-s.size)/s.sl, e/s.sl
+		lo, hi := (e-s.size)/s.slice, e/s.slice
 		s.plan.FreeRow(s.row, &s.sk)
 		for k := range ks.raw.len() {
-			if idx := ks.raw.idx(s.st, k); idx >= lo && idx < hi {
-				s.plan.MergeRow(s.row, ks.raw.row(s.st, k), &s.sk)
+			if idx := ks.raw.idx(s.stride, k); idx >= lo && idx < hi {
+				s.plan.MergeRow(s.row, ks.raw.row(s.stride, k), &s.sk)
 			}
 		}
 		s.emitSpan(emit, ks.key, e-s.size, e, nextRev(ks, e), s.row)
@@ -279,9 +279,9 @@ func (s *slicedWindows) nextEnd(ks *slicedKey) int64 {
 	if ks.hIdx == maxTime {
 		return never
 	}
-	e := ks.hIdx*s.sl + s.sl
-	if s.sl != s.slide {
-		e = floorDiv(ks.hIdx*s.sl, s.slide)*s.slide + s.slide
+	e := ks.hIdx*s.slice + s.slice
+	if s.slice != s.slide {
+		e = floorDiv(ks.hIdx*s.slice, s.slide)*s.slide + s.slide
 	}
 	// (lastEnd and floor start at minTime, and minTime+slide is before every window.)
 	return max(e, max(ks.lastEnd, ks.floor)+s.slide)
@@ -312,7 +312,7 @@ func (s *slicedWindows) slicedDue(ks *slicedKey) int64 {
 	due := s.nextEnd(ks)
 	if s.late > 0 {
 		if ks.raw.n > 0 {
-			due = min(due, floorDiv(ks.raw.idx(s.st, 0)*s.sl+s.size, s.slide)*s.slide+s.late)
+			due = min(due, floorDiv(ks.raw.idx(s.stride, 0)*s.slice+s.size, s.slide)*s.slide+s.late)
 		}
 		if len(ks.revs) > 0 {
 			due = min(due, ks.revs[0].end+s.late)
@@ -367,7 +367,7 @@ func (s *slicedWindows) prefetch(keys []*keyHead, i int) {
 	}
 	if k := i + prefetchAhead; k < len(keys) {
 		if q := &slicedOf(keys[k]).q; q.n > 1 {
-			h0, h1 = &q.w[q.off(s.st, 0)], &q.w[q.off(s.st, 1)]
+			h0, h1 = &q.w[q.off(s.stride, 0)], &q.w[q.off(s.stride, 1)]
 		}
 	}
 	prefetch3(next, h0, h1)
@@ -379,12 +379,12 @@ func (s *slicedWindows) act(ks *slicedKey, due int64, emit Emit) {
 	if s.nextEnd(ks) == due {
 		s.fireWindow(ks, due, emit)
 	}
-	for ks.raw.n > 0 && floorDiv(ks.raw.idx(s.st, 0)*s.sl+s.size, s.slide)*s.slide+s.late <= s.wm {
-		s.plan.FreeRow(ks.raw.row(s.st, 0), &s.sk)
-		ks.raw.pop(s.st)
+	for ks.raw.n > 0 && floorDiv(ks.raw.idx(s.stride, 0)*s.slice+s.size, s.slide)*s.slide+s.late <= s.wm {
+		s.plan.FreeRow(ks.raw.row(s.stride, 0), &s.sk)
+		ks.raw.pop(s.stride)
 	}
 	if s.wm != maxTime {
-		ks.raw.fit(s.st)
+		ks.raw.fit(s.stride)
 	}
 	n := 0
 	// A window counted by early firings that has not fired yet keeps its count, unless it never
@@ -398,27 +398,27 @@ func (s *slicedWindows) act(ks *slicedKey, due int64, emit Emit) {
 // fireWindow emits ks's window ending at e.
 func (s *slicedWindows) fireWindow(ks *slicedKey, e int64, emit Emit) {
 	q := &ks.q
-	if e != s.fe {
+	if e != s.firedEnd {
 		// Keys fire in runs of the same window: divide once per run.
-		s.fe, s.feIdx, s.fsIdx, s.fnIdx = e, e/s.sl, floorDiv(e-s.size, s.sl), floorDiv(e+s.slide-s.size, s.sl)
+		s.firedEnd, s.firedEndIdx, s.firedStartIdx, s.nextStartIdx = e, e/s.slice, floorDiv(e-s.size, s.slice), floorDiv(e+s.slide-s.size, s.slice)
 	}
-	eIdx, sIdx := s.feIdx, s.fsIdx
+	eIdx, sIdx := s.firedEndIdx, s.firedStartIdx
 	back := s.back(ks)
-	for ks.p < q.n && q.idx(s.st, int(ks.p)) < eIdx {
-		if ks.b == ks.p {
-			s.plan.CopyRow(back, q.row(s.st, int(ks.p)), &s.sk)
+	for ks.pendStart < q.n && q.idx(s.stride, int(ks.pendStart)) < eIdx {
+		if ks.backStart == ks.pendStart {
+			s.plan.CopyRow(back, q.row(s.stride, int(ks.pendStart)), &s.sk)
 		} else {
-			s.plan.MergeRow(back, q.row(s.st, int(ks.p)), &s.sk)
+			s.plan.MergeRow(back, q.row(s.stride, int(ks.pendStart)), &s.sk)
 		}
-		ks.p++
+		ks.pendStart++
 	}
 	s.evict(ks, sIdx)
 	switch {
-	case 0 < ks.b && ks.b < ks.p:
-		s.plan.SetMergedValues(q.row(s.st, 0), back, s.row, &s.sk, s.vals)
-	case 0 < ks.b:
-		s.plan.SetValues(q.row(s.st, 0), &s.sk, s.vals)
-	case ks.b < ks.p:
+	case 0 < ks.backStart && ks.backStart < ks.pendStart:
+		s.plan.SetMergedValues(q.row(s.stride, 0), back, s.row, &s.sk, s.vals)
+	case 0 < ks.backStart:
+		s.plan.SetValues(q.row(s.stride, 0), &s.sk, s.vals)
+	case ks.backStart < ks.pendStart:
 		s.plan.SetValues(back, &s.sk, s.vals)
 	default:
 		// Unreachable while nextEnd only picks windows holding a slice; never emit an empty window.
@@ -439,7 +439,7 @@ func (s *slicedWindows) fireWindow(ks *slicedKey, e int64, emit Emit) {
 	s.sendSpan(emit, ks.key, e-s.size, e, rv)
 	ks.lastEnd = e
 	// Slices before the next window's start are in no future window.
-	s.evict(ks, s.fnIdx)
+	s.evict(ks, s.nextStartIdx)
 }
 
 // evict drops the aggregator's slices before idx, flipping the back into the front when the front
@@ -454,26 +454,26 @@ func (s *slicedWindows) evict(ks *slicedKey, idx int64) {
 // every firing one of its two calls has nothing to do.
 func (s *slicedWindows) evictHead(ks *slicedKey, idx int64) {
 	q := &ks.q
-	for ks.p > 0 && q.idx(s.st, 0) < idx {
-		if ks.b == 0 {
-			for i := int(ks.p) - 2; i >= 0; i-- {
-				s.plan.MergeRow(q.row(s.st, i), q.row(s.st, i+1), &s.sk)
+	for ks.pendStart > 0 && q.idx(s.stride, 0) < idx {
+		if ks.backStart == 0 {
+			for i := int(ks.pendStart) - 2; i >= 0; i-- {
+				s.plan.MergeRow(q.row(s.stride, i), q.row(s.stride, i+1), &s.sk)
 			}
-			ks.b = ks.p
+			ks.backStart = ks.pendStart
 			s.plan.FreeRow(s.back(ks), &s.sk)
 		}
 		if s.sketches {
-			s.plan.FreeRow(q.row(s.st, 0), &s.sk)
+			s.plan.FreeRow(q.row(s.stride, 0), &s.sk)
 		}
-		q.pop(s.st)
-		ks.b--
-		ks.p--
+		q.pop(s.stride)
+		ks.backStart--
+		ks.pendStart--
 	}
 	if s.wm != maxTime {
 		// (At the end of the stream every key drains and goes: nothing to give back.)
-		q.fit(s.st)
+		q.fit(s.stride)
 	}
-	ks.syncHead(s.st)
+	ks.syncHead(s.stride)
 }
 
 // syncHead refreshes the cache of the head slice's index after q changed; st is the ring's stride.
@@ -493,7 +493,7 @@ func (s *slicedWindows) empty(h *keyHead) bool {
 func (s *slicedWindows) footprint(h *keyHead) (partials, revs, slices int) {
 	ks := slicedOf(h)
 	partials = ks.q.len() + ks.raw.len()
-	if ks.b < ks.p {
+	if ks.backStart < ks.pendStart {
 		partials++
 	}
 	if s.late > 0 {
@@ -509,8 +509,8 @@ func (s *slicedWindows) describe(h *keyHead) string {
 	if ks.q.len() == 0 {
 		return "closed windows kept for late events"
 	}
-	lo, hi := ks.q.idx(s.st, 0), ks.q.idx(s.st, ks.q.len()-1)
-	return fmt.Sprintf("%d slices [%s, %s)", ks.q.len(), spanTime(lo*s.sl), spanTime((hi+1)*s.sl))
+	lo, hi := ks.q.idx(s.stride, 0), ks.q.idx(s.stride, ks.q.len()-1)
+	return fmt.Sprintf("%d slices [%s, %s)", ks.q.len(), spanTime(lo*s.slice), spanTime((hi+1)*s.slice))
 }
 
 // fireEarly emits ks's next window to fire as it stands, reading the two-stacks aggregator
@@ -522,34 +522,34 @@ func (s *slicedWindows) fireEarly(h *keyHead, emit Emit) {
 	if e == never {
 		return
 	}
-	sIdx, eIdx := floorDiv(e-s.size, s.sl), floorDiv(e, s.sl)
+	sIdx, eIdx := floorDiv(e-s.size, s.slice), floorDiv(e, s.slice)
 	q := &ks.q
 	r := s.row
 	s.plan.FreeRow(r, &s.sk)
 	any := false
 	i := 0
-	for i < int(ks.p) && q.idx(s.st, i) < sIdx {
+	for i < int(ks.pendStart) && q.idx(s.stride, i) < sIdx {
 		i++
 	}
 	switch {
-	case i < int(ks.b):
-		s.plan.MergeRow(r, q.row(s.st, i), &s.sk)
-		if ks.b < ks.p {
+	case i < int(ks.backStart):
+		s.plan.MergeRow(r, q.row(s.stride, i), &s.sk)
+		if ks.backStart < ks.pendStart {
 			s.plan.MergeRow(r, s.back(ks), &s.sk)
 		}
 		any = true
-	case i == int(ks.b) && ks.b < ks.p:
+	case i == int(ks.backStart) && ks.backStart < ks.pendStart:
 		s.plan.MergeRow(r, s.back(ks), &s.sk)
 		any = true
 	default:
-		for ; i < int(ks.p); i++ {
-			s.plan.MergeRow(r, q.row(s.st, i), &s.sk)
+		for ; i < int(ks.pendStart); i++ {
+			s.plan.MergeRow(r, q.row(s.stride, i), &s.sk)
 			any = true
 		}
 	}
-	for k := int(ks.p); k < q.len() && q.idx(s.st, k) < eIdx; k++ {
-		if q.idx(s.st, k) >= sIdx {
-			s.plan.MergeRow(r, q.row(s.st, k), &s.sk)
+	for k := int(ks.pendStart); k < q.len() && q.idx(s.stride, k) < eIdx; k++ {
+		if q.idx(s.stride, k) >= sIdx {
+			s.plan.MergeRow(r, q.row(s.stride, k), &s.sk)
 			any = true
 		}
 	}
@@ -564,10 +564,10 @@ func (s *slicedWindows) appendKey(b []byte, h *keyHead) []byte {
 	b = binary.AppendVarint(b, ks.lastEnd)
 	b = binary.AppendVarint(b, ks.floor)
 	b = binary.AppendUvarint(b, uint64(ks.q.n))
-	b = binary.AppendUvarint(b, uint64(ks.b))
-	b = binary.AppendUvarint(b, uint64(ks.p))
+	b = binary.AppendUvarint(b, uint64(ks.backStart))
+	b = binary.AppendUvarint(b, uint64(ks.pendStart))
 	b = s.appendSlots(b, &ks.q)
-	if ks.b < ks.p {
+	if ks.backStart < ks.pendStart {
 		b = s.plan.AppendRow(b, s.back(ks), &s.sk)
 	}
 	b = binary.AppendUvarint(b, uint64(ks.raw.n))
@@ -582,8 +582,8 @@ func (s *slicedWindows) appendKey(b []byte, h *keyHead) []byte {
 
 func (s *slicedWindows) appendSlots(b []byte, q *ring) []byte {
 	for i := range q.len() {
-		b = binary.AppendVarint(b, q.idx(s.st, i))
-		b = s.plan.AppendRow(b, q.row(s.st, i), &s.sk)
+		b = binary.AppendVarint(b, q.idx(s.stride, i))
+		b = s.plan.AppendRow(b, q.row(s.stride, i), &s.sk)
 	}
 	return b
 }
@@ -597,10 +597,10 @@ func (s *slicedWindows) readKey(d *decoder, h *keyHead) {
 		d.fail()
 	}
 	s.readSlots(d, &ks.q, nq)
-	ks.b, ks.p = int32(nb), int32(np)
-	ks.syncHead(s.st)
+	ks.backStart, ks.pendStart = int32(nb), int32(np)
+	ks.syncHead(s.stride)
 	if nq > 0 && d.err == nil {
-		ks.tIdx = ks.q.idx(s.st, nq-1)
+		ks.tIdx = ks.q.idx(s.stride, nq-1)
 	}
 	if nb < np {
 		d.row(s.Operator, s.back(ks))
@@ -619,15 +619,15 @@ func (s *slicedWindows) readKey(d *decoder, h *keyHead) {
 func (s *slicedWindows) readSlots(d *decoder, q *ring, n int) {
 	for i := 0; i < n && d.err == nil; i++ {
 		idx := d.varint()
-		if i > 0 && idx <= q.idx(s.st, q.len()-1) {
+		if i > 0 && idx <= q.idx(s.stride, q.len()-1) {
 			d.fail() // slices are in order
 			return
 		}
-		if idx < -saneLimit/s.sl || idx > saneLimit/s.sl {
+		if idx < -saneLimit/s.slice || idx > saneLimit/s.slice {
 			d.fail() // the slice's time would overflow window arithmetic
 			return
 		}
-		d.row(s.Operator, q.push(s.st, idx, s.hint))
+		d.row(s.Operator, q.push(s.stride, idx, s.ringHint))
 	}
 }
 

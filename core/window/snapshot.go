@@ -158,7 +158,7 @@ func (o *Operator) Restore(b []byte) error {
 	o.due.reset()
 	o.wm = minTime
 	o.sk = aggregate.Sketches{}
-	o.eNext, o.eDirty = 0, nil
+	o.earlyNext, o.dirtyKeys = 0, nil
 	if len(b) == 0 {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (o *Operator) Restore(b []byte) error {
 			for _, h := range order {
 				h.early = 0
 			}
-			o.eDirty, o.eNext = nil, 0
+			o.dirtyKeys, o.earlyNext = nil, 0
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {
@@ -200,7 +200,7 @@ func (o *Operator) Restore(b []byte) error {
 		o.keys = make(map[string]*keyHead)
 		o.due.reset()
 		o.wm = minTime
-		o.eNext, o.eDirty = 0, nil
+		o.earlyNext, o.dirtyKeys = 0, nil
 		return fmt.Errorf("restore window state: %w", d.err)
 	}
 	return nil

@@ -60,7 +60,7 @@ func (t *timers) add(ks *keyHead, pass uint64) {
 	} else if pass == 0 || pass != b.pass {
 		b.unsorted = true
 	}
-	ks.hi = int32(len(b.keys))
+	ks.bucketIdx = int32(len(b.keys))
 	b.keys = append(b.keys, ks)
 }
 
@@ -68,14 +68,14 @@ func (t *timers) add(ks *keyHead, pass uint64) {
 func (t *timers) remove(ks *keyHead, due int64) {
 	b := t.bucket(due)
 	last := b.keys[len(b.keys)-1]
-	b.keys[ks.hi] = last
-	last.hi = ks.hi
-	if int(ks.hi) != len(b.keys)-1 {
+	b.keys[ks.bucketIdx] = last
+	last.bucketIdx = ks.bucketIdx
+	if int(ks.bucketIdx) != len(b.keys)-1 {
 		b.unsorted = true
 	}
 	b.keys[len(b.keys)-1] = nil
 	b.keys = b.keys[:len(b.keys)-1]
-	ks.hi = -1
+	ks.bucketIdx = -1
 }
 
 // next returns the earliest time with a key waiting.
@@ -101,7 +101,7 @@ func (t *timers) take(tm int64) []*keyHead {
 		slices.SortFunc(b, func(x, y *keyHead) int { return strings.Compare(x.key, y.key) })
 	}
 	for _, ks := range b {
-		ks.hi = -1
+		ks.bucketIdx = -1
 	}
 	return b
 }
