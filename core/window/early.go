@@ -16,16 +16,16 @@ import (
 // noteEarly counts ev's key toward Early.Count (firing it when the count is reached) and marks it
 // for the next Every firing.
 func (o *Operator) noteEarly(h *keyHead, emit Emit) {
-	if o.earlyEvery > 0 && !h.edirty() {
-		h.setEdirty(true)
+	if o.earlyEvery > 0 && !h.inDirtyKeys() {
+		h.setInDirtyKeys(true)
 		o.dirtyKeys = append(o.dirtyKeys, h)
 	}
 	if o.earlyCount > 0 {
-		n := h.ecnt() + 1
+		n := h.earlyEvents() + 1
 		if int64(n) >= o.earlyCount {
 			n = 0
 		}
-		h.setEcnt(n)
+		h.setEarlyEvents(n)
 		if n == 0 && o.keys[h.key] == h {
 			o.fireEarly(h, emit)
 		}
@@ -56,7 +56,7 @@ func (o *Operator) FireEarly(now time.Time, emit Emit) {
 	keys := o.dirtyKeys
 	slices.SortFunc(keys, func(x, y *keyHead) int { return strings.Compare(x.key, y.key) })
 	for _, h := range keys {
-		h.setEdirty(false)
+		h.setInDirtyKeys(false)
 		// A key dropped since (all its windows closed) has nothing to say.
 		if o.keys[h.key] == h {
 			o.fireEarly(h, emit)
@@ -80,8 +80,8 @@ func (o *Operator) appendEarlyState(b []byte, keys []string) []byte {
 	b = binary.AppendVarint(b, o.earlyNext)
 	for _, k := range keys {
 		h := o.keys[k]
-		b = binary.AppendUvarint(b, uint64(h.ecnt()))
-		b = appendBool(b, h.edirty())
+		b = binary.AppendUvarint(b, uint64(h.earlyEvents()))
+		b = appendBool(b, h.inDirtyKeys())
 		b = o.kind.appendEarly(b, h)
 	}
 	return b
@@ -91,9 +91,9 @@ func (o *Operator) appendEarlyState(b []byte, keys []string) []byte {
 func (o *Operator) readEarlyState(d *decoder, keys []*keyHead) {
 	o.earlyNext = d.varint()
 	for _, h := range keys {
-		h.setEcnt(uint32(d.uvarint()))
+		h.setEarlyEvents(uint32(d.uvarint()))
 		if d.bool() {
-			h.setEdirty(true)
+			h.setInDirtyKeys(true)
 			o.dirtyKeys = append(o.dirtyKeys, h)
 		}
 		o.kind.readEarly(d, h)

@@ -65,3 +65,19 @@ func TestStride(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyHeadEarly keeps a key's two early-firing states apart in their one word.
+func TestKeyHeadEarly(t *testing.T) {
+	var h keyHead
+	h.init("k")
+	h.setInDirtyKeys(true)
+	h.setEarlyEvents(7)
+	if !h.inDirtyKeys() || h.earlyEvents() != 7 {
+		t.Fatalf("dirty %v, events %d; want true, 7", h.inDirtyKeys(), h.earlyEvents())
+	}
+	h.setEarlyEvents(1<<31 | 3) // a count past 31 bits keeps its low bits and leaves the mark
+	h.setInDirtyKeys(false)
+	if h.inDirtyKeys() || h.earlyEvents() != 3 {
+		t.Fatalf("dirty %v, events %d; want false, 3", h.inDirtyKeys(), h.earlyEvents())
+	}
+}

@@ -120,15 +120,15 @@ func (h *keyHead) init(key string) {
 	*h = keyHead{key: key, due: never, bucketIdx: -1}
 }
 
-// ecnt is the key's count of events toward Early.Count.
-func (h *keyHead) ecnt() uint32 { return h.early &^ earlyDirty }
+// earlyEvents is the key's count of events toward Early.Count.
+func (h *keyHead) earlyEvents() uint32 { return h.early &^ earlyDirty }
 
-func (h *keyHead) setEcnt(n uint32) { h.early = h.early&earlyDirty | n&^earlyDirty }
+func (h *keyHead) setEarlyEvents(n uint32) { h.early = h.early&earlyDirty | n&^earlyDirty }
 
-// edirty reports whether the key waits in dirtyKeys.
-func (h *keyHead) edirty() bool { return h.early&earlyDirty != 0 }
+// inDirtyKeys reports whether the key waits in dirtyKeys.
+func (h *keyHead) inDirtyKeys() bool { return h.early&earlyDirty != 0 }
 
-func (h *keyHead) setEdirty(v bool) {
+func (h *keyHead) setInDirtyKeys(v bool) {
 	if v {
 		h.early |= earlyDirty
 	} else {
