@@ -13,6 +13,35 @@ type Span struct {
 	End   time.Time
 }
 
+// State is a decision's transition. Its JSON is the plain string.
+type State string
+
+// Decision states.
+const (
+	// StatePending: a rule's condition holds and it waits out its For (with EmitPending).
+	StatePending State = "pending"
+	// StateFiring: a rule's alarm starts (or, with each_window, a window satisfies it).
+	StateFiring State = "firing"
+	// StateResolved: a rule's alarm (or pending wait) ends.
+	StateResolved State = "resolved"
+	// StateMatched: a pattern's steps matched.
+	StateMatched State = "matched"
+	// StateAbsent: a pattern's absence step saw no event in its time.
+	StateAbsent State = "absent"
+	// StateAnomaly: an anomaly detector flagged a window.
+	StateAnomaly State = "anomaly"
+	// StateGolden: a crossover's fast average crossed above the slow one.
+	StateGolden State = "golden"
+	// StateDeath: a crossover's fast average crossed below the slow one.
+	StateDeath State = "death"
+)
+
+// Transition reports whether s is one of a rule's alarm states (pending, firing, resolved), the
+// states firing views keep.
+func (s State) Transition() bool {
+	return s == StatePending || s == StateFiring || s == StateResolved
+}
+
 // Decision is what a rule or a pattern concluded for a key: an alarm firing or resolving, an anomaly,
 // a detected pattern.
 type Decision struct {
@@ -22,9 +51,9 @@ type Decision struct {
 	Function string
 	Rule     string
 	Key      string
-	// State is the transition: "pending", "firing", "resolved" for rules, "matched" (or "absent")
-	// for patterns, "anomaly" for anomaly detectors, "golden" or "death" for crossovers.
-	State    string
+	// State is the transition: pending, firing, resolved for rules, matched (or absent) for
+	// patterns, anomaly for anomaly detectors, golden or death for crossovers.
+	State    State
 	Severity string
 	// Time is the event time the decision refers to (the window end, the last matched event).
 	Time time.Time
@@ -56,7 +85,7 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 	b = append(b, `,"key":`...)
 	b = AppendString(b, d.Key)
 	b = append(b, `,"state":`...)
-	b = AppendString(b, d.State)
+	b = AppendString(b, string(d.State))
 	if d.Severity != "" {
 		// No severity is no member, not an empty one that consumers would have to treat as none.
 		b = append(b, `,"severity":`...)

@@ -125,7 +125,7 @@ func testOutputs() ([]core.Output, []*core.Failure) {
 		key := fmt.Sprintf("sensor-%04d", i%5)
 		state := []string{"firing", "resolved"}[i%2]
 		outs = append(outs, &core.Decision{ID: core.DecisionID("hot-sensors", "hot", key, w, state, 0), Function: "hot-sensors",
-			Rule: "hot", Key: key, State: state, Severity: "warning", Time: w.End, Window: w,
+			Rule: "hot", Key: key, State: core.State(state), Severity: "warning", Time: w.End, Window: w,
 			Values: []core.NamedValue{{Name: "avg", Num: 55.5 + float64(i)}, {Name: "note", IsList: true, Items: []core.Item{{Value: `<&"é">`, Count: 2}}}}})
 	}
 	outs = append(outs, &core.WindowResult{Function: "hot-sensors", Key: "sensor-0001", Start: t0, End: t0.Add(time.Second),

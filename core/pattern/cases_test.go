@@ -70,7 +70,7 @@ func (h *harness) flush()                   { h.m.Advance(time.Unix(1<<62, 0), h
 func (h *harness) spans() []string {
 	var s []string
 	for _, d := range h.out {
-		s = append(s, d.Key+":"+d.State+":"+d.Window.Start.Sub(t0).String()+".."+d.Window.End.Sub(t0).String())
+		s = append(s, d.Key+":"+string(d.State)+":"+d.Window.Start.Sub(t0).String()+".."+d.Window.End.Sub(t0).String())
 	}
 	return s
 }
@@ -429,6 +429,10 @@ func TestCompileErrors(t *testing.T) {
 		{"no steps", Config{Name: "p"}, `pattern "p" field "steps"`},
 		{"bad cel", Config{Name: "p", Steps: []Step{{Name: "a", Where: "value >"}}}, `pattern "p" step 0 ("a") field "where"`},
 		{"not bool", Config{Name: "p", Steps: []Step{{Name: "a", Where: `"x" + "y"`}}}, `want bool`},
+		// The wording of each stage of package predicate's compiler, as steps always had it.
+		{"parse wording", Config{Name: "p", Steps: []Step{{Name: "a", Where: "value >"}}}, `field "where": parse "value >": ERROR: <input>:1:8`},
+		{"check wording", Config{Name: "p", Steps: []Step{{Name: "a", Where: "nosuch(value)"}}}, `field "where": check "nosuch(value)": ERROR: <input>:1:7: undeclared reference to 'nosuch'`},
+		{"type wording", Config{Name: "p", Steps: []Step{{Name: "a", Where: "1 + 2"}}}, `field "where": "1 + 2" yields int, want bool`},
 		{"later step", Config{Name: "p", Steps: []Step{{Name: "a", Where: "value > b.value"}, {Name: "b"}}}, `step 0 ("a") field "where": "b" refers to step 1`},
 		{"self", Config{Name: "p", Steps: []Step{{Name: "a", Where: "value > a.value"}}}, `refers to step 0`},
 		{"bare step", Config{Name: "p", Steps: []Step{{Name: "a"}, {Name: "b", Where: "a == 1"}}}, `step "a" must be followed by a field path`},

@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/predicate"
 	"github.com/eddyhq/eddy/core/reftable"
 )
 
@@ -104,30 +106,12 @@ const maxSteps = 63
 // Compile checks cfg and compiles its predicates. It registers in table every payload field the
 // predicates and Capture reference, so the decoder extracts them into Event.Fields.
 func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
-	perr := func(field string, err error) error {
-		return &CompileError{Pattern: cfg.Name, Step: -1, Field: field, Err: err}
-	}
-	serr := func(i int, field string, err error) error {
-		return &CompileError{Pattern: cfg.Name, Step: i, StepName: cfg.Steps[i].Name, Field: field, Err: err}
-	}
 	if table == nil {
-		return nil, perr("", errors.New("nil field table"))
+		return nil, patternErr(cfg, "", errors.New("nil field table"))
 	}
-	if strings.TrimSpace(cfg.Name) == "" {
-		return nil, perr("name", errors.New("a pattern needs a name"))
-	}
-	if len(cfg.Steps) == 0 {
-		return nil, perr("steps", errors.New("a pattern needs at least one step"))
-	}
-	if len(cfg.Steps) > maxSteps {
-		return nil, perr("steps", fmt.Errorf("%d steps, at most %d", len(cfg.Steps), maxSteps))
-	}
-	if cfg.Within < 0 {
-		return nil, perr("within", fmt.Errorf("negative duration %v", cfg.Within))
-	}
-	defaultRelaxed, err := parseContiguity(cfg.Contiguity, true)
+	sh, err := validate(cfg)
 	if err != nil {
-		return nil, perr("contiguity", err)
+		return nil, err
 	}
 	p := &Pattern{
 		name:        cfg.Name,
@@ -135,90 +119,149 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 		severity:    cfg.Severity,
 		within:      int64(cfg.Within),
 		skip:        cfg.Skip,
-		maxPartials: cfg.MaxPartials,
-		maxBuffered: cfg.MaxBuffered,
+		maxPartials: cmp.Or(cfg.MaxPartials, DefaultMaxPartials),
+		maxBuffered: cmp.Or(cfg.MaxBuffered, DefaultMaxBuffered),
 		keyTTL:      int64(cfg.KeyTTL),
 		idleLag:     int64(cfg.IdleLag),
 		slotOf:      make(map[int]int),
 	}
-	switch cfg.Skip {
-	case "":
+	if p.skip == "" {
 		p.skip = SkipPastLastEvent
-	case SkipPastLastEvent, SkipToNext, NoSkip:
+	}
+	preds, err := p.compilePredicates(cfg, sh.names, table)
+	if err != nil {
+		return nil, err
+	}
+	p.retainFields(cfg, preds, table)
+	p.buildSteps(cfg, sh, preds)
+	p.fp = fingerprint(cfg, p)
+	return p, nil
+}
+
+// shape is what validate derives from a Config's steps: their indexes by name, and per step its
+// contiguity and repetition bounds.
+type shape struct {
+	names   map[string]int
+	relaxed []bool
+	lo, hi  []int
+}
+
+func patternErr(cfg Config, field string, err error) error {
+	return &CompileError{Pattern: cfg.Name, Step: -1, Field: field, Err: err}
+}
+
+func stepErr(cfg Config, i int, field string, err error) error {
+	return &CompileError{Pattern: cfg.Name, Step: i, StepName: cfg.Steps[i].Name, Field: field, Err: err}
+}
+
+// validate checks what cfg says apart from its where conditions (which compiling checks): the
+// pattern's settings, then each step's.
+func validate(cfg Config) (shape, error) {
+	perr := func(field string, err error) (shape, error) { return shape{}, patternErr(cfg, field, err) }
+	if strings.TrimSpace(cfg.Name) == "" {
+		return perr("name", errors.New("a pattern needs a name"))
+	}
+	if len(cfg.Steps) == 0 {
+		return perr("steps", errors.New("a pattern needs at least one step"))
+	}
+	if len(cfg.Steps) > maxSteps {
+		return perr("steps", fmt.Errorf("%d steps, at most %d", len(cfg.Steps), maxSteps))
+	}
+	if cfg.Within < 0 {
+		return perr("within", fmt.Errorf("negative duration %v", cfg.Within))
+	}
+	defaultRelaxed, err := parseContiguity(cfg.Contiguity, true)
+	if err != nil {
+		return perr("contiguity", err)
+	}
+	switch cfg.Skip {
+	case "", SkipPastLastEvent, SkipToNext, NoSkip:
 	default:
-		return nil, perr("skip", fmt.Errorf("unknown skip strategy %q (want %q, %q or %q)", cfg.Skip, SkipPastLastEvent, SkipToNext, NoSkip))
+		return perr("skip", fmt.Errorf("unknown skip strategy %q (want %q, %q or %q)", cfg.Skip, SkipPastLastEvent, SkipToNext, NoSkip))
 	}
 	for _, f := range []struct {
 		name string
 		v    int64
 	}{{"max_partials", int64(cfg.MaxPartials)}, {"max_buffered", int64(cfg.MaxBuffered)}, {"key_ttl", int64(cfg.KeyTTL)}, {"idle_lag", int64(cfg.IdleLag)}} {
 		if f.v < 0 {
-			return nil, perr(f.name, fmt.Errorf("negative value %d", f.v))
+			return perr(f.name, fmt.Errorf("negative value %d", f.v))
 		}
 	}
-	if p.maxPartials == 0 {
-		p.maxPartials = DefaultMaxPartials
+	for _, path := range cfg.Capture {
+		if err := checkPath(path); err != nil {
+			return perr("capture", err)
+		}
 	}
-	if p.maxBuffered == 0 {
-		p.maxBuffered = DefaultMaxBuffered
-	}
-	cost := cfg.CostLimit
-	if cost == 0 {
-		cost = DefaultCostLimit
-	}
-
-	names := make(map[string]int)
+	sh := shape{names: make(map[string]int), relaxed: make([]bool, len(cfg.Steps)),
+		lo: make([]int, len(cfg.Steps)), hi: make([]int, len(cfg.Steps))}
 	for i, s := range cfg.Steps {
-		if !identRE.MatchString(s.Name) {
-			return nil, serr(i, "name", fmt.Errorf("step name %q is not an identifier (letters, digits, _)", s.Name))
+		field, err := validateStep(cfg, i, sh.names)
+		if err != nil {
+			return shape{}, stepErr(cfg, i, field, err)
 		}
-		if reserved[s.Name] {
-			return nil, serr(i, "name", fmt.Errorf("step name %q is reserved", s.Name))
+		sh.names[s.Name] = i
+		if sh.relaxed[i], err = parseContiguity(s.Contiguity, defaultRelaxed); err != nil {
+			return shape{}, stepErr(cfg, i, "contiguity", err)
 		}
-		if j, dup := names[s.Name]; dup {
-			return nil, serr(i, "name", fmt.Errorf("step name %q already names step %d", s.Name, j))
-		}
-		names[s.Name] = i
 		if s.Absent {
-			if i != len(cfg.Steps)-1 {
-				return nil, serr(i, "absent", errors.New("only the last step may be absent"))
-			}
-			if i == 0 {
-				return nil, serr(i, "absent", errors.New("an absent step needs a positive step before it"))
-			}
-			if s.Within <= 0 {
-				return nil, serr(i, "within", errors.New("an absent step needs a positive within (the absence window)"))
-			}
-			if s.Times != 0 || s.MinTimes != 0 || s.MaxTimes != 0 || s.OneOrMore {
-				return nil, serr(i, "times", errors.New("an absent step cannot repeat"))
-			}
-			if s.Contiguity == Strict {
-				return nil, serr(i, "contiguity", errors.New("an absent step is always relaxed"))
-			}
-		} else if s.Within != 0 {
-			return nil, serr(i, "within", errors.New("within on a step is the absence window: only for absent steps (use the pattern's within)"))
+			continue
+		}
+		if sh.lo[i], sh.hi[i], err = repetition(s); err != nil {
+			return shape{}, stepErr(cfg, i, "times", err)
 		}
 	}
+	return sh, nil
+}
 
-	cc, err := newCELCompiler(cost)
-	if err != nil {
-		return nil, perr("", err)
+// validateStep checks step i's name (against names, the steps before it) and what makes it an
+// absent step, returning the field at fault.
+func validateStep(cfg Config, i int, names map[string]int) (field string, err error) {
+	s := cfg.Steps[i]
+	if !identRE.MatchString(s.Name) {
+		return "name", fmt.Errorf("step name %q is not an identifier (letters, digits, _)", s.Name)
 	}
-	cc.ref = cfg.Reference
-	// First pass: parse every predicate, collecting the fields it needs.
+	if reserved[s.Name] {
+		return "name", fmt.Errorf("step name %q is reserved", s.Name)
+	}
+	if j, dup := names[s.Name]; dup {
+		return "name", fmt.Errorf("step name %q already names step %d", s.Name, j)
+	}
+	if !s.Absent {
+		if s.Within != 0 {
+			return "within", errors.New("within on a step is the absence window: only for absent steps (use the pattern's within)")
+		}
+		return "", nil
+	}
+	switch {
+	case i != len(cfg.Steps)-1:
+		return "absent", errors.New("only the last step may be absent")
+	case i == 0:
+		return "absent", errors.New("an absent step needs a positive step before it")
+	case s.Within <= 0:
+		return "within", errors.New("an absent step needs a positive within (the absence window)")
+	case s.Times != 0 || s.MinTimes != 0 || s.MaxTimes != 0 || s.OneOrMore:
+		return "times", errors.New("an absent step cannot repeat")
+	case s.Contiguity == Strict:
+		return "contiguity", errors.New("an absent step is always relaxed")
+	}
+	return "", nil
+}
+
+// compilePredicates compiles every step's where condition and notes the reference tables they
+// read.
+func (p *Pattern) compilePredicates(cfg Config, names map[string]int, table *core.FieldTable) ([]*pred, error) {
+	cost := cmp.Or(cfg.CostLimit, DefaultCostLimit)
 	preds := make([]*pred, len(cfg.Steps))
 	for i, s := range cfg.Steps {
-		pr, err := cc.compile(s.Where, cfg.Steps[:i], names, table)
+		pr, err := compilePred(s.Where, i, names, table, cost, cfg.Reference)
 		if err != nil {
-			return nil, serr(i, "where", err)
+			return nil, stepErr(cfg, i, "where", err)
 		}
 		pr.bit = uint(i)
 		preds[i] = pr
 		for _, v := range pr.vars {
-			if v.kind == varTable || v.kind == varLookup {
-				if !slices.Contains(p.refTables, v.tableName) {
-					p.refTables = append(p.refTables, v.tableName)
-				}
+			if (v.Kind == predicate.VarTable || v.Kind == predicate.VarLookup) && !slices.Contains(p.refTables, v.TableName) {
+				p.refTables = append(p.refTables, v.TableName)
 			}
 		}
 	}
@@ -227,27 +270,18 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 		h, _ := cfg.Reference.Handle(n)
 		p.refHandles = append(p.refHandles, h)
 	}
+	return preds, nil
+}
 
-	// Retained fields: whatever a predicate evaluated after buffering, or a captured event, needs.
-	retain := func(idx int) int {
-		if s, ok := p.slotOf[idx]; ok {
-			return s
-		}
-		p.slotOf[idx] = len(p.retained)
-		p.retained = append(p.retained, idx)
-		return len(p.retained) - 1
-	}
+// retainFields picks the fields a buffered event keeps: whatever a predicate evaluated after
+// buffering, or a captured event, needs. Without Capture, a decision captures every field the
+// predicates read.
+func (p *Pattern) retainFields(cfg Config, preds []*pred, table *core.FieldTable) {
 	capture := cfg.Capture
 	if len(capture) == 0 {
 		seen := map[string]bool{}
 		for _, pr := range preds {
-			for _, path := range pr.ownPaths {
-				if !seen[path] {
-					seen[path] = true
-					capture = append(capture, path)
-				}
-			}
-			for _, path := range pr.stepPaths {
+			for _, path := range slices.Concat(pr.ownPaths, pr.stepPaths) {
 				if !seen[path] {
 					seen[path] = true
 					capture = append(capture, path)
@@ -256,43 +290,47 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 		}
 	}
 	for _, path := range capture {
-		if err := checkPath(path); err != nil {
-			return nil, perr("capture", err)
-		}
-		p.capture = append(p.capture, captureField{path: path, slot: retain(table.Index(path))})
+		p.capture = append(p.capture, captureField{path: path, slot: p.retain(table.Index(path))})
 	}
 	for _, pr := range preds {
 		for _, path := range pr.stepPaths {
-			retain(table.Index(path))
+			p.retain(table.Index(path))
 		}
 		if !pr.eager {
 			for _, path := range pr.ownPaths {
-				retain(table.Index(path))
+				p.retain(table.Index(path))
 			}
 		}
 	}
 	for _, pr := range preds {
-		pr.bind(table, p.slotOf)
+		pr.bind(p.slotOf)
 		if pr.eager {
 			p.eager = append(p.eager, pr)
 		}
 	}
+}
 
+// retain returns the slot of field idx in a buffered event's values, giving it one if it has none.
+func (p *Pattern) retain(idx int) int {
+	if s, ok := p.slotOf[idx]; ok {
+		return s
+	}
+	p.slotOf[idx] = len(p.retained)
+	p.retained = append(p.retained, idx)
+	return len(p.retained) - 1
+}
+
+// buildSteps makes the positive steps and the absence step, with the names of their decision
+// values.
+func (p *Pattern) buildSteps(cfg Config, sh shape, preds []*pred) {
 	for i, s := range cfg.Steps {
-		relaxed, err := parseContiguity(s.Contiguity, defaultRelaxed)
-		if err != nil {
-			return nil, serr(i, "contiguity", err)
-		}
 		if s.Absent {
 			p.absent = &step{name: s.Name, min: 1, max: 1, relaxed: true, pred: preds[i]}
 			p.absentNS = int64(s.Within)
 			continue
 		}
-		lo, hi, err := repetition(s)
-		if err != nil {
-			return nil, serr(i, "times", err)
-		}
-		st := step{name: s.Name, min: lo, max: hi, relaxed: relaxed, pred: preds[i], countName: s.Name + ".count"}
+		lo, hi := sh.lo[i], sh.hi[i]
+		st := step{name: s.Name, min: lo, max: hi, relaxed: sh.relaxed[i], pred: preds[i], countName: s.Name + ".count"}
 		for _, c := range p.capture {
 			if hi == 1 {
 				st.valueNames = append(st.valueNames, s.Name+"."+c.path)
@@ -304,8 +342,6 @@ func Compile(cfg Config, table *core.FieldTable) (*Pattern, error) {
 		p.steps = append(p.steps, st)
 	}
 	p.valueLen++ // count
-	p.fp = fingerprint(cfg, p)
-	return p, nil
 }
 
 // Name returns the pattern's name.

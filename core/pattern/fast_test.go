@@ -35,15 +35,11 @@ func TestFastPathAgreesWithCEL(t *testing.T) {
 			src += " && " + term()
 		}
 		table := &core.FieldTable{}
-		cc, err := newCELCompiler(DefaultCostLimit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pr, err := cc.compile(src, nil, map[string]int{}, table)
+		pr, err := compilePred(src, 0, map[string]int{}, table, DefaultCostLimit, nil)
 		if err != nil {
 			continue // e.g. a bool ordering the checker rejects
 		}
-		pr.bind(table, map[int]int{})
+		pr.bind(map[int]int{})
 		if pr.fast == nil {
 			continue
 		}

@@ -9,12 +9,6 @@ import (
 	"github.com/eddyhq/eddy/core"
 )
 
-// Decision states.
-const (
-	StateMatched = "matched"
-	StateAbsent  = "absent"
-)
-
 // LateReason is the Reason of the core.Late values Add returns.
 const LateReason = "behind the pattern watermark"
 
@@ -521,7 +515,7 @@ func (m *Matcher) finish(ks *keyState, emit func(*core.Decision)) {
 		if d.caps == nil {
 			continue
 		}
-		emit(m.decision(ks, d, StateMatched, d.caps[len(m.p.steps)-1].last.t))
+		emit(m.decision(ks, d, core.StateMatched, d.caps[len(m.p.steps)-1].last.t))
 		m.st.Matches++
 		m.skipAfter(ks, d, done[i+1:])
 		m.freeRun(d)
@@ -586,7 +580,7 @@ func (m *Matcher) fire(tm timerItem, emit func(*core.Decision)) {
 	copy(ks.runs[idx:], ks.runs[idx+1:])
 	ks.runs[len(ks.runs)-1] = run{}
 	ks.runs = ks.runs[:len(ks.runs)-1]
-	emit(m.decision(ks, &r, StateAbsent, r.deadline))
+	emit(m.decision(ks, &r, core.StateAbsent, r.deadline))
 	m.st.Absences++
 	m.skipAfter(ks, &r, nil)
 	m.freeRun(&r)
@@ -599,7 +593,7 @@ func (m *Matcher) fire(tm timerItem, emit func(*core.Decision)) {
 // positive step "<step>.count" and, per captured field, "<step>.<field>" for a single-event step or
 // "<step>.first.<field>" and "<step>.last.<field>" for a repeated one. A field that is not a number
 // is NaN (null in JSON).
-func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.Decision {
+func (m *Matcher) decision(ks *keyState, r *run, state core.State, at int64) *core.Decision {
 	p := m.p
 	first := r.caps[0].first
 	last := r.caps[len(p.steps)-1].last
@@ -620,7 +614,7 @@ func (m *Matcher) decision(ks *keyState, r *run, state string, at int64) *core.D
 			}
 		}
 	}
-	transition := state + "/" + strconv.FormatUint(r.hash, 16)
+	transition := string(state) + "/" + strconv.FormatUint(r.hash, 16)
 	var refs []core.TableVersion
 	for i, h := range p.refHandles {
 		refs = append(refs, core.TableVersion{Table: p.refTables[i], Version: h.Current().Version()})

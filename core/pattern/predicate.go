@@ -29,209 +29,61 @@ type pred struct {
 
 	ownPaths  []string // payload paths of the event itself
 	stepPaths []string // payload paths read from earlier steps' events
-	vars      []*varBind
-	varIdx    map[string]int
+	// vars are the variables prog reads; a payload leaf's At.Slot is its retained slot (-1 if
+	// not retained).
+	vars   []predicate.Var
+	varIdx map[string]int
 }
 
-type varKind uint8
-
-const (
-	varKey varKind = iota
-	varTime
-	varField // a top-level payload field: the root is the first path segment
-	varEvent // event.<path>
-	varStep  // <step>.<path>
-	varTable // ref.<table>
-	varLookup
-)
-
-type varBind struct {
-	name string
-	kind varKind
-	step int
-	root *predicate.PathTree[leafAt]
-	// table, tableName and column: a reference table read, and a lookup's column.
-	table     reftable.Handle
-	tableName string
-	column    string
-}
-
-// leafAt is where a read payload field is found: by field-table index in an event being added,
-// by retained slot (-1 if not retained) in a buffered one.
-type leafAt struct{ tidx, slot int }
-
-type celCompiler struct {
-	env  *cel.Env
-	cost uint64
-	ref  *reftable.Set
-}
-
-func newCELCompiler(cost uint64) (*celCompiler, error) {
-	env, err := cel.NewEnv(
-		cel.CrossTypeNumericComparisons(true),
-		cel.Variable("key", cel.StringType),
-		cel.Variable("time", cel.TimestampType),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("cel environment: %w", err)
-	}
-	return &celCompiler{env: env, cost: cost}, nil
-}
-
-// compile parses, checks and plans one predicate; earlier are the steps before it.
-func (cc *celCompiler) compile(src string, earlier []Step, names map[string]int, table *core.FieldTable) (*pred, error) {
-	pr := &pred{src: src, eager: true, varIdx: map[string]int{}}
+// compilePred compiles one step predicate with package predicate's compiler; earlier is how many
+// steps come before it, names all steps by name. Errors are worded as they always were for steps.
+func compilePred(src string, earlier int, names map[string]int, table *core.FieldTable, cost uint64, ref *reftable.Set) (*pred, error) {
+	pr := &pred{src: src, eager: true}
 	if strings.TrimSpace(src) == "" {
 		pr.always = true
 		pr.fast = predicate.Conjunction{}
 		return pr, nil
 	}
-	parsed, iss := cc.env.Parse(src)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("parse %q: %w", src, iss.Err())
-	}
-	var refErr error
-	opts := []cel.EnvOption{}
-	declared := map[string]bool{}
-	lookups := reftable.RewriteLookups(parsed.NativeRep().Expr(), cc.ref.Names(), "key")
-	varOf := func(name string, kind varKind, stepIdx int) *varBind {
-		if i, ok := pr.varIdx[name]; ok {
-			return pr.vars[i]
-		}
-		v := &varBind{name: name, kind: kind, step: stepIdx, root: &predicate.PathTree[leafAt]{Seg: name}}
-		pr.varIdx[name] = len(pr.vars)
-		pr.vars = append(pr.vars, v)
-		if !declared[name] && kind != varKey && kind != varTime {
-			declared[name] = true
-			t := cel.DynType
-			if kind == varStep || kind == varEvent {
-				t = cel.MapType(cel.StringType, cel.DynType)
-			}
-			if kind == varTable {
-				t = reftable.CELType
-			}
-			opts = append(opts, cel.Variable(name, t))
-		}
-		return v
-	}
-	predicate.WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
-		if refErr != nil {
-			return
-		}
-		if cc.ref != nil {
-			for _, l := range lookups {
-				if root == l.Name {
-					h, _ := cc.ref.Handle(l.Table)
-					v := varOf(root, varLookup, 0)
-					v.table, v.tableName, v.column = h, l.Table, l.Column
-					return
-				}
-			}
-			if _, isStep := names[root]; root == "ref" && !isStep {
-				if len(segs) == 0 || !cc.ref.Has(segs[0]) {
-					refErr = fmt.Errorf("ref must be followed by a declared reference table (declared: %s)", strings.Join(cc.ref.Names(), ", "))
-					return
-				}
-				h, _ := cc.ref.Handle(segs[0])
-				v := varOf(reftable.VarPrefix+segs[0], varTable, 0)
-				v.table, v.tableName = h, segs[0]
-				return
-			}
-		}
-		switch root {
-		case "key":
-			varOf(root, varKey, 0)
-			return
-		case "time":
-			varOf(root, varTime, 0)
-			return
-		case "event":
-			if len(segs) == 0 {
-				refErr = errors.New("event must be followed by a field path, as in event.value")
-				return
-			}
-			path := strings.Join(segs, ".")
-			varOf(root, varEvent, 0).root.Add(segs, path)
-			pr.ownPaths = appendNew(pr.ownPaths, path)
-			return
-		}
-		if i, isStep := names[root]; isStep {
-			if i >= len(earlier) {
-				refErr = fmt.Errorf("%q refers to step %d, which does not come before this step", root, i)
-				return
-			}
-			if len(segs) == 0 {
-				refErr = fmt.Errorf("step %q must be followed by a field path, as in %s.value", root, root)
-				return
-			}
-			pr.eager = false
-			path := strings.Join(segs, ".")
-			varOf(root, varStep, i).root.Add(segs, path)
-			pr.stepPaths = appendNew(pr.stepPaths, path)
-			return
-		}
-		path := strings.Join(append([]string{root}, segs...), ".")
-		v := varOf(root, varField, 0)
-		v.root.Add(segs, path)
-		pr.ownPaths = appendNew(pr.ownPaths, path)
-	})
-	if refErr != nil {
-		return nil, refErr
-	}
-	env, err := cc.env.Extend(opts...)
+	x, err := predicate.CompileExpr(src, table, cost, predicate.Scope{Ref: ref, Steps: names, Before: earlier})
 	if err != nil {
-		return nil, fmt.Errorf("declare variables of %q: %w", src, err)
-	}
-	checked, iss := env.Check(parsed)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("check %q: %w", src, iss.Err())
-	}
-	if ot := checked.OutputType(); !ot.IsExactType(cel.BoolType) && !ot.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("%q yields %s, want bool", src, ot)
-	}
-	prog, err := env.Program(checked, cel.CostLimit(cc.cost))
-	if err != nil {
-		return nil, fmt.Errorf("program %q: %w", src, err)
-	}
-	pr.prog = prog
-	readsRef := false
-	for _, v := range pr.vars {
-		readsRef = readsRef || v.kind == varTable || v.kind == varLookup
-	}
-	// The native path knows payload fields only.
-	if pr.eager && !readsRef {
-		if f, ok := predicate.Native(checked.NativeRep().Expr()); ok {
-			pr.fast = f
+		var xe *predicate.ExprError
+		if !errors.As(err, &xe) {
+			return nil, err
 		}
+		switch xe.Stage {
+		case predicate.StageParse:
+			return nil, fmt.Errorf("parse %q: %w", src, xe.Err)
+		case predicate.StageDeclare:
+			return nil, fmt.Errorf("declare variables of %q: %w", src, xe.Err)
+		case predicate.StageCheck:
+			return nil, fmt.Errorf("check %q: %w", src, xe.Err)
+		case predicate.StageType:
+			return nil, fmt.Errorf("%q yields %s, want bool", src, xe.OutputType)
+		case predicate.StageProgram:
+			return nil, fmt.Errorf("program %q: %w", src, xe.Err)
+		}
+		return nil, xe.Err
 	}
+	pr.prog, pr.fast, pr.vars, pr.varIdx = x.Prog, x.Fast, x.Vars, x.ByName
+	pr.ownPaths, pr.stepPaths = x.OwnPaths, x.StepPaths
+	pr.eager = len(x.StepPaths) == 0
 	return pr, nil
 }
 
-func appendNew(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
-}
-
-func (pr *pred) bind(table *core.FieldTable, slotOf map[int]int) {
+// bind sets the retained slot of every payload field the predicate reads (slotOf: by field-table
+// index).
+func (pr *pred) bind(slotOf map[int]int) {
 	for _, v := range pr.vars {
-		if v.kind == varField || v.kind == varEvent || v.kind == varStep {
-			if v.kind == varField && v.root.Leaf {
-				v.root.Path = v.name
-			}
-			v.root.EachLeaf(func(n *predicate.PathTree[leafAt]) {
-				n.At.tidx = table.Index(n.Path)
-				n.At.slot = -1
-				if s, ok := slotOf[n.At.tidx]; ok {
-					n.At.slot = s
-				}
-			})
+		if v.Root == nil {
+			continue
 		}
+		v.Root.EachLeaf(func(n *predicate.PathTree[predicate.Leaf]) {
+			n.At.Slot = -1
+			if s, ok := slotOf[n.At.Index]; ok {
+				n.At.Slot = s
+			}
+		})
 	}
-	pr.fast.Bind(table)
 }
 
 // CEL path.
@@ -254,33 +106,33 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	v := a.pr.vars[i]
-	switch v.kind {
-	case varKey:
+	v := &a.pr.vars[i]
+	switch v.Kind {
+	case predicate.VarKey:
 		return a.key, true
-	case varTime:
+	case predicate.VarTime:
 		return time.Unix(0, a.t).UTC(), true
-	case varTable:
-		return v.table.Current().CEL(), true
-	case varLookup:
-		return v.table.Current().Resolve(a.key, v.column), true
-	case varStep:
-		if v.step >= len(a.caps) || a.caps[v.step].n == 0 {
+	case predicate.VarTable:
+		return v.Table.Current().CEL(), true
+	case predicate.VarLookup:
+		return v.Table.Current().Resolve(a.key, v.Column), true
+	case predicate.VarStep:
+		if v.Step >= len(a.caps) || a.caps[v.Step].n == 0 {
 			return nil, false
 		}
-		return a.build(v.root, a.caps[v.step].last.vals, true)
+		return a.build(v.Root, a.caps[v.Step].last.vals, true)
 	}
-	return a.build(v.root, a.fields, a.slotted)
+	return a.build(v.Root, a.fields, a.slotted)
 }
 
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-func (a *activation) build(n *predicate.PathTree[leafAt], fields []core.Value, slotted bool) (any, bool) {
+func (a *activation) build(n *predicate.PathTree[predicate.Leaf], fields []core.Value, slotted bool) (any, bool) {
 	if n.Leaf {
-		i := n.At.tidx
+		i := n.At.Index
 		if slotted {
-			i = n.At.slot
+			i = n.At.Slot
 		}
 		if i < 0 || i >= len(fields) {
 			return nil, false

@@ -208,7 +208,7 @@ func TestW4MatchesReference(t *testing.T) {
 				t.Fatalf("seed %d: decision id %s twice", seed, d.ID)
 			}
 			ids[d.ID] = true
-			if d.State != StateMatched || d.Rule != "w4" || d.Function != "w4" || !d.Time.Equal(d.Window.End) {
+			if d.State != core.StateMatched || d.Rule != "w4" || d.Function != "w4" || !d.Time.Equal(d.Window.End) {
 				t.Fatalf("seed %d: bad decision %+v", seed, d)
 			}
 		}

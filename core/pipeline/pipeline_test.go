@@ -273,7 +273,7 @@ func TestTickExpiresIdleRuleState(t *testing.T) {
 	var states []string
 	emit := func(o core.Output) {
 		if d, ok := o.(*core.Decision); ok {
-			states = append(states, d.State)
+			states = append(states, string(d.State))
 		}
 	}
 	ctx := context.Background()

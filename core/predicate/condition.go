@@ -1,8 +1,9 @@
 // Package predicate compiles CEL conditions over one event: the filters of conditional aggregates
 // ({name: failed, count: true, where: outcome == "fail"}), with the same vocabulary as pattern
 // steps. Conditions of the form <field> <op> <constant>, and conjunctions (&&) of them, run as
-// native Go code (Conjunction) instead of through the CEL interpreter, with the same results;
-// package pattern shares that fast path.
+// native Go code (Conjunction) instead of through the CEL interpreter, with the same results.
+// CompileExpr is the one compiler of event-level CEL: Condition and package pattern's steps (which
+// may also read earlier steps' events) both use it, and word its errors each their own way.
 //
 // A condition sees every top-level payload field as a variable (outcome == "fail", device.temp >
 // 40), event.<path> for a field whose name is shadowed by key or time, key (string) and time
@@ -36,28 +37,9 @@ type Condition struct {
 	src  string
 	fast Conjunction // non-nil: a native equivalent of prog
 	prog cel.Program
-	vars []variable
+	vars []Var
 	// byName indexes vars for the activation.
 	byName map[string]int
-}
-
-type varKind uint8
-
-const (
-	varKey varKind = iota
-	varTime
-	varField // a top-level payload field: the root is the first path segment
-	varEvent // event.<path>
-	varTable // ref.<table>: a reference table
-	varLookup
-)
-
-type variable struct {
-	kind varKind
-	root *PathTree[int] // a leaf's At is its field-table index
-	// table and column are a reference table's slot and, for a lookup, the column.
-	table  reftable.Handle
-	column string
 }
 
 // Compile parses and checks src and adds every field it reads to table. costLimit bounds one
@@ -80,113 +62,23 @@ func CompileRef(src string, table *core.FieldTable, costLimit uint64, ref *refta
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("condition is empty")
 	}
-	base, err := cel.NewEnv(
-		cel.CrossTypeNumericComparisons(true),
-		cel.Variable("key", cel.StringType),
-		cel.Variable("time", cel.TimestampType),
-	)
+	x, err := CompileExpr(src, table, costLimit, Scope{Ref: ref})
 	if err != nil {
-		return nil, fmt.Errorf("cel environment: %w", err)
-	}
-	parsed, iss := base.Parse(src)
-	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	c := &Condition{src: src, byName: map[string]int{}}
-	var opts []cel.EnvOption
-	var refErr error
-	lookups := reftable.RewriteLookups(parsed.NativeRep().Expr(), ref.Names(), "key")
-	varOf := func(name string, kind varKind) *variable {
-		if i, ok := c.byName[name]; ok {
-			return &c.vars[i]
+		var xe *ExprError
+		if !errors.As(err, &xe) {
+			return nil, err
 		}
-		c.byName[name] = len(c.vars)
-		c.vars = append(c.vars, variable{kind: kind, root: &PathTree[int]{Seg: name}})
-		switch kind {
-		case varField:
-			opts = append(opts, cel.Variable(name, cel.DynType))
-		case varEvent:
-			opts = append(opts, cel.Variable(name, cel.MapType(cel.StringType, cel.DynType)))
-		case varTable:
-			opts = append(opts, cel.Variable(name, reftable.CELType))
-		case varLookup:
-			opts = append(opts, cel.Variable(name, cel.DynType))
+		switch xe.Stage {
+		case StageDeclare:
+			return nil, fmt.Errorf("declare the fields of %q: %w", src, xe.Err)
+		case StageType:
+			return nil, fmt.Errorf("condition must be of type bool, got %s: %s", xe.OutputType, src)
+		case StageProgram:
+			return nil, fmt.Errorf("program %q: %w", src, xe.Err)
 		}
-		return &c.vars[len(c.vars)-1]
+		return nil, xe.Err
 	}
-	WalkRefs(parsed.NativeRep().Expr(), func(root string, segs []string) {
-		if ref != nil {
-			for _, l := range lookups {
-				if root == l.Name {
-					h, _ := ref.Handle(l.Table)
-					v := varOf(root, varLookup)
-					v.table, v.column = h, l.Column
-					return
-				}
-			}
-			if root == "ref" {
-				if len(segs) == 0 || !ref.Has(segs[0]) {
-					if refErr == nil {
-						refErr = fmt.Errorf("ref must be followed by a declared reference table (declared: %s)", strings.Join(ref.Names(), ", "))
-					}
-					return
-				}
-				h, _ := ref.Handle(segs[0])
-				varOf(reftable.VarPrefix+segs[0], varTable).table = h
-				return
-			}
-		}
-		switch root {
-		case "key":
-			varOf(root, varKey)
-		case "time":
-			varOf(root, varTime)
-		case "event":
-			if len(segs) == 0 {
-				if refErr == nil {
-					refErr = errors.New("event must be followed by a field path, as in event.value")
-				}
-				return
-			}
-			varOf(root, varEvent).root.Add(segs, strings.Join(segs, "."))
-		default:
-			varOf(root, varField).root.Add(segs, strings.Join(append([]string{root}, segs...), "."))
-		}
-	})
-	if refErr != nil {
-		return nil, refErr
-	}
-	env, err := base.Extend(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("declare the fields of %q: %w", src, err)
-	}
-	checked, iss := env.Check(parsed)
-	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if ot := checked.OutputType(); !ot.IsExactType(cel.BoolType) && !ot.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("condition must be of type bool, got %s: %s", ot, src)
-	}
-	popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
-	// Tracking cost allocates on every evaluation; skip it when the checker proves the worst case
-	// is within the limit.
-	if est, err := env.EstimateCost(checked, noSizeHints{}); err != nil || est.Max > costLimit {
-		popts = append(popts, cel.CostLimit(costLimit))
-	}
-	if c.prog, err = env.Program(checked, popts...); err != nil {
-		return nil, fmt.Errorf("program %q: %w", src, err)
-	}
-	for i := range c.vars {
-		if v := &c.vars[i]; v.kind == varField || v.kind == varEvent {
-			v.root.EachLeaf(func(n *PathTree[int]) { n.At = table.Index(n.Path) })
-		}
-	}
-	// The native path knows payload fields only.
-	if f, ok := Native(checked.NativeRep().Expr()); ok && !c.readsRef() {
-		f.Bind(table)
-		c.fast = f
-	}
-	return c, nil
+	return &Condition{src: src, fast: x.Fast, prog: x.Prog, vars: x.Vars, byName: x.ByName}, nil
 }
 
 // noSizeHints lets the cost estimator assume the worst about every list, map and string.
@@ -241,22 +133,22 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return nil, false
 	}
 	v := &a.c.vars[i]
-	switch v.kind {
-	case varKey:
+	switch v.Kind {
+	case VarKey:
 		return types.String(a.ev.Key), true
-	case varTime:
+	case VarTime:
 		return types.Timestamp{Time: a.ev.Time.UTC()}, true
-	case varTable:
-		return v.table.Current().CEL(), true
-	case varLookup:
-		return v.table.Current().Resolve(a.ev.Key, v.column), true
+	case VarTable:
+		return v.Table.Current().CEL(), true
+	case VarLookup:
+		return v.Table.Current().Resolve(a.ev.Key, v.Column), true
 	}
-	if n := v.root; n.Leaf {
+	if n := v.Root; n.Leaf {
 		// The common case, a top-level field: hand CEL its own value type, sparing the adapter.
-		if n.At >= len(a.ev.Fields) {
+		if n.At.Index >= len(a.ev.Fields) {
 			return nil, false
 		}
-		switch f := &a.ev.Fields[n.At]; f.Kind {
+		switch f := &a.ev.Fields[n.At.Index]; f.Kind {
 		case core.Number:
 			return types.Double(f.Num), true
 		case core.String:
@@ -265,18 +157,18 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			return types.Bool(f.Bool), true
 		}
 	}
-	return build(v.root, a.ev.Fields)
+	return build(v.Root, a.ev.Fields)
 }
 
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-func build(n *PathTree[int], fields []core.Value) (any, bool) {
+func build(n *PathTree[Leaf], fields []core.Value) (any, bool) {
 	if n.Leaf {
-		if n.At < 0 || n.At >= len(fields) {
+		if n.At.Index < 0 || n.At.Index >= len(fields) {
 			return nil, false
 		}
-		return Value(fields[n.At])
+		return Value(fields[n.At.Index])
 	}
 	m := make(map[string]any, len(n.Children))
 	for _, c := range n.Children {
@@ -287,22 +179,12 @@ func build(n *PathTree[int], fields []core.Value) (any, bool) {
 	return m, true
 }
 
-// readsRef reports whether the condition reads a reference table.
-func (c *Condition) readsRef() bool {
-	for _, v := range c.vars {
-		if v.kind == varTable || v.kind == varLookup {
-			return true
-		}
-	}
-	return false
-}
-
 // Tables are the reference tables the condition reads, sorted.
 func (c *Condition) Tables() []string {
 	var ts []string
 	for _, v := range c.vars {
-		if v.kind == varTable || v.kind == varLookup {
-			if t := v.table.Current().Name(); !slices.Contains(ts, t) {
+		if v.Kind == VarTable || v.Kind == VarLookup {
+			if t := v.Table.Current().Name(); !slices.Contains(ts, t) {
 				ts = append(ts, t)
 			}
 		}

@@ -118,8 +118,8 @@ func (a *anomaly) flags(sc score) bool {
 
 // emit emits the anomaly decision for window result r.
 func (a *anomaly) emit(r *core.WindowResult, sc score, emit Emit) {
-	d := newDecision(r.Function, a.Name, r.Key, core.Span{Start: r.Start, End: r.End}, StateAnomaly,
-		StateAnomaly, r.Revision, a.Severity, r.Values, 3)
+	d := newDecision(r.Function, a.Name, r.Key, core.Span{Start: r.Start, End: r.End}, core.StateAnomaly,
+		string(core.StateAnomaly), r.Revision, a.Severity, r.Values, 3)
 	n1, n2 := ValueMean, ValueStddev
 	if a.Method == EWMA {
 		n1, n2 = ValueEWMA, ValueEWMAD

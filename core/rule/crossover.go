@@ -6,13 +6,8 @@ import (
 	"github.com/eddyhq/eddy/core"
 )
 
-// Crossover decision states and the values crossover decisions add after the window's values.
+// The values crossover decisions add after the window's values.
 const (
-	// StateGolden is a crossover decision's state when the fast average crossed above the slow one.
-	StateGolden = "golden"
-	// StateDeath is a crossover decision's state when the fast average crossed below the slow one.
-	StateDeath = "death"
-
 	ValueFast   = "crossover.fast"   // the fast average after the window
 	ValueSlow   = "crossover.slow"   // the slow average after the window
 	ValueSpread = "crossover.spread" // (fast − slow) / |slow|
@@ -241,11 +236,11 @@ func (c *crossover) decide(r *core.WindowResult, s *crState, x float64, ok, revi
 
 // emit emits the crossing to side to, caused by window result r with averages a.
 func (c *crossover) emit(r *core.WindowResult, to side, a averages, emit Emit) {
-	state := StateGolden
+	state := core.StateGolden
 	if to == sideDown {
-		state = StateDeath
+		state = core.StateDeath
 	}
-	d := newDecision(r.Function, c.Name, r.Key, core.Span{Start: r.Start, End: r.End}, state, state,
+	d := newDecision(r.Function, c.Name, r.Key, core.Span{Start: r.Start, End: r.End}, state, string(state),
 		r.Revision, c.Severity, r.Values, 3)
 	if a.ok {
 		// Without averages (a revision that removed the window's value announced a return to

@@ -86,8 +86,8 @@ func TestCrossoverSMA(t *testing.T) {
 	w := core.Span{Start: t0.Add(3 * m), End: t0.Add(4 * m)}
 	want := []core.NamedValue{{Name: "price", Num: 13}, {Name: "n", Num: 4}, {Name: ValueFast, Num: 11.5},
 		{Name: ValueSlow, Num: 11}, {Name: ValueSpread, Num: 0.5 / 11}}
-	if d.State != StateGolden || d.Severity != "info" || d.Window != w || !d.Time.Equal(w.End) ||
-		d.ID != core.DecisionID("fn", "ma", "AAPL", w, StateGolden, 0) || !slices.EqualFunc(d.Values, want, func(a, b core.NamedValue) bool { return a.Name == b.Name && a.Num == b.Num }) {
+	if d.State != core.StateGolden || d.Severity != "info" || d.Window != w || !d.Time.Equal(w.End) ||
+		d.ID != core.DecisionID("fn", "ma", "AAPL", w, string(core.StateGolden), 0) || !slices.EqualFunc(d.Values, want, func(a, b core.NamedValue) bool { return a.Name == b.Name && a.Num == b.Num }) {
 		t.Errorf("decision %+v", d)
 	}
 }
@@ -315,12 +315,12 @@ func (ref *refCross) decide(r *core.WindowResult) string {
 	if k.told == told {
 		return ""
 	}
-	state := StateGolden
+	state := core.StateGolden
 	if k.told == "below" {
-		state = StateDeath
+		state = core.StateDeath
 	}
 	if !k.hasCur {
-		return state
+		return string(state)
 	}
 	return fmt.Sprintf("%s %v %v", state, fast, slow)
 }
@@ -368,7 +368,7 @@ func TestCrossoverMatchesReference(t *testing.T) {
 					if f, sl, _, ok := crossValues(d); ok {
 						got = append(got, fmt.Sprintf("%s %v %v", d.State, f, sl))
 					} else {
-						got = append(got, d.State)
+						got = append(got, string(d.State))
 					}
 				})
 				if err != nil {
@@ -414,15 +414,15 @@ func TestCrossoverDefinition(t *testing.T) {
 			}
 			vals = append(vals, p)
 			var got []string
-			_ = e.Decide(context.Background(), win("k", i, time.Minute, 0, "price", p), func(d *core.Decision) { got = append(got, d.State) })
+			_ = e.Decide(context.Background(), win("k", i, time.Minute, 0, "price", p), func(d *core.Decision) { got = append(got, string(d.State)) })
 			var want []string
 			if len(vals) >= c.Slow {
 				f, sl := refSMA(vals, c.Fast), refSMA(vals, c.Slow)
 				cls := "band"
 				if f-sl > c.MinSpread*math.Abs(sl) {
-					cls = StateGolden
+					cls = string(core.StateGolden)
 				} else if sl-f > c.MinSpread*math.Abs(sl) {
-					cls = StateDeath
+					cls = string(core.StateDeath)
 				}
 				if cls != "band" && len(classes) > 0 {
 					last := "none"
@@ -599,7 +599,7 @@ func TestCrossoverOrderAndExpiry(t *testing.T) {
 	e := s.NewEngine()
 	eq(t, feed(t, e, m, series("k", "price", m, 10, 10, 12)...), []string{"high firing @2/0", "cross golden @2/0"})
 	var ds []string
-	if n := e.Expire(t0.Add(20*m), func(d *core.Decision) { ds = append(ds, d.Rule+" "+d.State) }); n != 1 {
+	if n := e.Expire(t0.Add(20*m), func(d *core.Decision) { ds = append(ds, d.Rule+" "+string(d.State)) }); n != 1 {
 		t.Fatalf("expired %d keys", n)
 	}
 	eq(t, ds, []string{"high resolved"})

@@ -385,7 +385,7 @@ func (e *Engine) Expire(now time.Time, emit Emit) int {
 			if t.EachWindow || t.view(ks.th[i].cur.phase) == inactive {
 				continue
 			}
-			d := newDecision(ks.fn, t.Name, k, w, StateResolved, StateResolved+"/expired", ks.rev, t.Severity, nil, 0)
+			d := newDecision(ks.fn, t.Name, k, w, core.StateResolved, string(core.StateResolved)+"/expired", ks.rev, t.Severity, nil, 0)
 			d.Time = now
 			emit(d)
 		}

@@ -29,13 +29,13 @@ func (f HandlerFunc) Decide(ctx context.Context, r *core.WindowResult, emit Emit
 // NewDecision builds a decision about window result r: its id comes from core.DecisionID with the
 // state as the transition and the result's revision as the sequence, so a replay yields the same
 // id; Time is the window end and Values a copy of the window's values.
-func NewDecision(r *core.WindowResult, rule, state, severity string) *core.Decision {
-	return newDecision(r.Function, rule, r.Key, core.Span{Start: r.Start, End: r.End}, state, state,
+func NewDecision(r *core.WindowResult, rule string, state core.State, severity string) *core.Decision {
+	return newDecision(r.Function, rule, r.Key, core.Span{Start: r.Start, End: r.End}, state, string(state),
 		r.Revision, severity, r.Values, 0)
 }
 
 // newDecision builds a decision whose values are a copy of vals with room for extra more.
-func newDecision(function, rule, key string, w core.Span, state, transition string, seq int,
+func newDecision(function, rule, key string, w core.Span, state core.State, transition string, seq int,
 	severity string, vals []core.NamedValue, extra int) *core.Decision {
 	return &core.Decision{
 		ID:       core.DecisionID(function, rule, key, w, transition, seq),

@@ -59,7 +59,7 @@ func checkDecision(t testing.TB, d *core.Decision, r *core.WindowResult) {
 		t.Errorf("decision %+v does not refer to window %v of %s/%s", d, w, r.Function, r.Key)
 	}
 	transition := d.State
-	if want := core.DecisionID(r.Function, d.Rule, r.Key, w, transition, r.Revision); d.ID != want {
+	if want := core.DecisionID(r.Function, d.Rule, r.Key, w, string(transition), r.Revision); d.ID != want {
 		t.Errorf("decision %s %s: id %s, want %s", d.Rule, d.State, d.ID, want)
 	}
 	if len(d.Values) < len(r.Values) {
@@ -227,7 +227,7 @@ func TestRevisions(t *testing.T) {
 	e = s.NewEngine()
 	for _, r := range []*core.WindowResult{win("k", 0, m, 0, "x", 20.0), win("k", 1, m, 0, "x", 20.0),
 		win("k", 1, m, 1, "x", 0.0), win("k", 1, m, 2, "x", 20.0)} {
-		if err := e.Decide(context.Background(), r, func(d *core.Decision) { ids = append(ids, d.State+" "+d.ID) }); err != nil {
+		if err := e.Decide(context.Background(), r, func(d *core.Decision) { ids = append(ids, string(d.State)+" "+d.ID) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -332,7 +332,7 @@ func TestZScore(t *testing.T) {
 	d := ds[0]
 	// Mean of 10,12,10,12,10 is 10.8, population stddev sqrt(0.96).
 	wantZ := (30 - 10.8) / math.Sqrt(0.96)
-	if d.Rule != "z" || d.State != StateAnomaly || d.Severity != "info" || d.Window.Start != t0.Add(5*m) {
+	if d.Rule != "z" || d.State != core.StateAnomaly || d.Severity != "info" || d.Window.Start != t0.Add(5*m) {
 		t.Errorf("decision %+v", d)
 	}
 	vals := d.Values[1:]
@@ -560,7 +560,7 @@ func TestExpire(t *testing.T) {
 	// Only a's open alarms resolve (b's "first" fired too): in key order.
 	var got []string
 	for _, d := range ds {
-		got = append(got, d.Key+" "+d.Rule+" "+d.State)
+		got = append(got, d.Key+" "+d.Rule+" "+string(d.State))
 		if !d.Time.Equal(now) || d.Window.End != t0.Add(m) || d.Function != "fn" {
 			t.Errorf("expiry decision %+v", d)
 		}
@@ -648,7 +648,7 @@ func TestEachWindow(t *testing.T) {
 		t.Fatalf("got %q, want one firing", got)
 	}
 	var expired []string
-	if n := e.Expire(t0.Add(10*time.Hour), func(d *core.Decision) { expired = append(expired, d.State) }); n != 1 || len(expired) != 0 {
+	if n := e.Expire(t0.Add(10*time.Hour), func(d *core.Decision) { expired = append(expired, string(d.State)) }); n != 1 || len(expired) != 0 {
 		t.Errorf("Expire dropped %d keys and emitted %q, want 1 key and nothing", n, expired)
 	}
 	for _, bad := range []Threshold{

@@ -6,14 +6,6 @@ import (
 	"github.com/eddyhq/eddy/core"
 )
 
-// Decision states.
-const (
-	StatePending  = "pending"
-	StateFiring   = "firing"
-	StateResolved = "resolved"
-	StateAnomaly  = "anomaly"
-)
-
 // phase is a threshold machine's state for one key. Resolved is not a phase: resolving emits a
 // decision and returns the machine to inactive.
 type phase uint8
@@ -146,35 +138,35 @@ func (t *threshold) view(p phase) phase {
 }
 
 // transitions calls f with the states to emit to bring the outside world from phase a to phase b.
-func transitions(a, b phase, f func(state string)) {
+func transitions(a, b phase, f func(state core.State)) {
 	switch {
 	case a == b:
 	case a == firing:
-		f(StateResolved)
+		f(core.StateResolved)
 		if b == pending {
-			f(StatePending)
+			f(core.StatePending)
 		}
 	case b == firing:
-		f(StateFiring)
+		f(core.StateFiring)
 	case b == pending:
-		f(StatePending)
+		f(core.StatePending)
 	default: // pending → inactive
-		f(StateResolved)
+		f(core.StateResolved)
 	}
 }
 
 // emit emits the decisions of a change from phase a to phase b caused by window result r.
 func (t *threshold) emit(r *core.WindowResult, a, b phase, act *activation, emit Emit) {
-	transitions(t.view(a), t.view(b), func(state string) {
+	transitions(t.view(a), t.view(b), func(state core.State) {
 		w := core.Span{Start: r.Start, End: r.End}
-		d := newDecision(r.Function, t.Name, r.Key, w, state, state, r.Revision, t.Severity, r.Values, len(t.enrich))
+		d := newDecision(r.Function, t.Name, r.Key, w, state, string(state), r.Revision, t.Severity, r.Values, len(t.enrich))
 		if len(t.tables) > 0 {
 			d.Ref = make([]core.TableVersion, len(t.tables))
 			for i, ti := range t.tables {
 				p := &act.tables[ti]
 				d.Ref[i] = core.TableVersion{Table: p.cur.Name(), Version: p.cur.Version()}
 			}
-			d.ID = core.DecisionIDRef(r.Function, t.Name, r.Key, w, state, r.Revision, d.Ref)
+			d.ID = core.DecisionIDRef(r.Function, t.Name, r.Key, w, string(state), r.Revision, d.Ref)
 		}
 		for _, f := range t.enrich {
 			row, _ := act.tables[f.table].cur.Lookup(r.Key)

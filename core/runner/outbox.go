@@ -63,7 +63,7 @@ func appendOutbox(b []byte, outs []core.Output, fs []*core.Failure) []byte {
 			b = appendValues(b, v.Values)
 		case *core.Decision:
 			b = append(b, kindDecision)
-			for _, s := range []string{v.ID, v.Function, v.Rule, v.Key, v.State, v.Severity} {
+			for _, s := range []string{v.ID, v.Function, v.Rule, v.Key, string(v.State), v.Severity} {
 				b = appendString(b, s)
 			}
 			b = appendTime(b, v.Time)
@@ -149,7 +149,7 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 			r.Values = d.values()
 			outs = append(outs, r)
 		case kindDecision:
-			v := &core.Decision{ID: d.string("id"), Function: d.string("function"), Rule: d.string("rule"), Key: d.string("key"), State: d.string("state"), Severity: d.string("severity")}
+			v := &core.Decision{ID: d.string("id"), Function: d.string("function"), Rule: d.string("rule"), Key: d.string("key"), State: core.State(d.string("state")), Severity: d.string("severity")}
 			v.Time = d.time("time")
 			v.Window.Start = d.time("window start")
 			v.Window.End = d.time("window end")

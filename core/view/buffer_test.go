@@ -32,7 +32,7 @@ func TestBufferMatchesWriter(t *testing.T) {
 			outs = append(outs, &core.WindowResult{Function: "fn", Key: key, Start: s, End: s.Add(time.Minute), Revision: rev,
 				Values: []core.NamedValue{{Name: "n", Num: float64(rev)}, {Name: "avg", Num: float64(s.Minute()*10 + rev)}}})
 			if rng.IntN(3) == 0 {
-				states := []string{"pending", "firing", "resolved", "fired"}
+				states := []core.State{core.StatePending, core.StateFiring, core.StateResolved, "fired"}
 				outs = append(outs, &core.Decision{ID: fmt.Sprint("d", rng.IntN(50)), Rule: "hot", Key: key, State: states[rng.IntN(4)],
 					Time: s.Add(time.Duration(rng.IntN(60)) * time.Second), Window: core.Span{Start: s, End: s.Add(time.Minute)}})
 			}

@@ -76,12 +76,12 @@ type HistoryRow struct {
 // DecisionRow is a firing view's row (the newest transition of a rule for a key) or a decisions
 // view's row (one decision).
 type DecisionRow struct {
-	ID       string    `json:"id"`
-	Rule     string    `json:"rule"`
-	Key      string    `json:"key"`
-	State    string    `json:"state"`
-	Severity string    `json:"severity,omitempty"`
-	Time     time.Time `json:"time"`
+	ID       string     `json:"id"`
+	Rule     string     `json:"rule"`
+	Key      string     `json:"key"`
+	State    core.State `json:"state"`
+	Severity string     `json:"severity,omitempty"`
+	Time     time.Time  `json:"time"`
 	// Since is when the row's state began: the time of the transition into it.
 	Since  time.Time       `json:"since"`
 	Start  time.Time       `json:"window_start"`
@@ -102,7 +102,7 @@ func (d *DecisionRow) after(o *DecisionRow) bool {
 }
 
 func (d *DecisionRow) appendJSON(b []byte) []byte {
-	for i, kv := range [...][2]string{{"id", d.ID}, {"rule", d.Rule}, {"key", d.Key}, {"state", d.State}, {"severity", d.Severity}} {
+	for i, kv := range [...][2]string{{"id", d.ID}, {"rule", d.Rule}, {"key", d.Key}, {"state", string(d.State)}, {"severity", d.Severity}} {
 		if kv[0] == "severity" && kv[1] == "" {
 			continue
 		}
@@ -131,11 +131,6 @@ func (d *DecisionRow) appendJSON(b []byte) []byte {
 		b = append(b, d.Values...)
 	}
 	return append(b, '}')
-}
-
-// isTransition reports whether a decision state is a rule's alert state, kept by firing views.
-func isTransition(state string) bool {
-	return state == "pending" || state == "firing" || state == "resolved"
 }
 
 // values appends r's values, limited to names when names is not empty.

@@ -140,7 +140,7 @@ func (w *Writer) updates(sc *scratch, outs []core.Output) []update {
 					continue
 				}
 				switch {
-				case d.Kind == Firing && isTransition(v.State):
+				case d.Kind == Firing && v.State.Transition():
 					u := get(i, v.Rule+"/"+v.Key)
 					u.decs = append(u.decs, decisionOf(v))
 				case d.Kind == Decisions:

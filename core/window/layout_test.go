@@ -9,9 +9,9 @@ import (
 
 // TestKeyStateLayout keeps what an event reads of a key in its first cache line and what a firing
 // reads in the first two, and the state's size a multiple of 64 bytes so that those lines are
-// aligned (see keyState).
+// aligned (see slicedKey).
 func TestKeyStateLayout(t *testing.T) {
-	var ks keyState
+	var ks slicedKey
 	if end := unsafe.Offsetof(ks.floor) + unsafe.Sizeof(ks.floor); end > 64 || unsafe.Offsetof(ks.tIdx) > 64 {
 		t.Errorf("what an event reads ends at byte %d, past one cache line", end)
 	}
@@ -19,7 +19,7 @@ func TestKeyStateLayout(t *testing.T) {
 		t.Errorf("what a firing reads ends at byte %d, past two cache lines", end)
 	}
 	if size := unsafe.Sizeof(ks); size%64 != 0 {
-		t.Errorf("keyState is %d bytes, not a multiple of 64", size)
+		t.Errorf("slicedKey is %d bytes, not a multiple of 64", size)
 	}
 }
 
@@ -63,5 +63,21 @@ func TestStride(t *testing.T) {
 		if got := stride(c.width, c.slices); got != c.want {
 			t.Errorf("stride(%d, %d) = %d, want %d", c.width, c.slices, got, c.want)
 		}
+	}
+}
+
+// TestKeyHeadEarly keeps a key's two early-firing states apart in their one word.
+func TestKeyHeadEarly(t *testing.T) {
+	var h keyHead
+	h.init("k")
+	h.setInDirtyKeys(true)
+	h.setEarlyEvents(7)
+	if !h.inDirtyKeys() || h.earlyEvents() != 7 {
+		t.Fatalf("dirty %v, events %d; want true, 7", h.inDirtyKeys(), h.earlyEvents())
+	}
+	h.setEarlyEvents(1<<31 | 3) // a count past 31 bits keeps its low bits and leaves the mark
+	h.setInDirtyKeys(false)
+	if h.inDirtyKeys() || h.earlyEvents() != 3 {
+		t.Fatalf("dirty %v, events %d; want false, 3", h.inDirtyKeys(), h.earlyEvents())
 	}
 }

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func prefetch3(ks *keyState, a, b *uint64)
+// func prefetch3(ks *slicedKey, a, b *uint64)
 TEXT ·prefetch3(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ ks+0(FP), AX
 	PREFETCHT0 (AX)

@@ -8,4 +8,4 @@ package window
 // four, since a call into assembly costs more than the instructions.
 //
 //go:noescape
-func prefetch3(ks *keyState, a, b *uint64)
+func prefetch3(ks *slicedKey, a, b *uint64)

@@ -3,4 +3,4 @@
 package window
 
 // prefetch3 does nothing where eddy has no assembly for it (and with the purego tag).
-func prefetch3(*keyState, *uint64, *uint64) {}
+func prefetch3(*slicedKey, *uint64, *uint64) {}

@@ -37,78 +37,13 @@ func (o *Operator) AppendBinary(b []byte) []byte {
 	slices.Sort(keys)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		ks := o.keys[k]
 		b = appendString(b, k)
-		switch o.spec.Kind {
-		case Tumbling, Sliding:
-			b = binary.AppendVarint(b, ks.lastEnd)
-			b = binary.AppendVarint(b, ks.floor)
-			b = binary.AppendUvarint(b, uint64(ks.q.n))
-			b = binary.AppendUvarint(b, uint64(ks.b))
-			b = binary.AppendUvarint(b, uint64(ks.p))
-			b = o.appendSlots(b, &ks.q)
-			if ks.b < ks.p {
-				b = o.plan.AppendRow(b, o.back(ks), &o.sk)
-			}
-			b = binary.AppendUvarint(b, uint64(ks.raw.n))
-			b = o.appendSlots(b, &ks.raw)
-			b = binary.AppendUvarint(b, uint64(len(ks.revs)))
-			for _, r := range ks.revs {
-				b = binary.AppendVarint(b, r.end)
-				b = binary.AppendUvarint(b, uint64(r.n))
-			}
-		case Session:
-			b = binary.AppendUvarint(b, uint64(len(ks.sessions)))
-			for i := range ks.sessions {
-				s := &ks.sessions[i]
-				b = binary.AppendVarint(b, s.start)
-				b = binary.AppendVarint(b, s.end)
-				b = binary.AppendUvarint(b, uint64(s.emitted))
-				b = appendBool(b, s.fired)
-				b = o.plan.AppendRow(b, o.srow(s), &o.sk)
-			}
-		case Count:
-			b = o.appendCslot(b, &ks.cur)
-			b = binary.AppendUvarint(b, uint64(len(ks.ring)))
-			for i := range ks.ring {
-				b = o.appendCslot(b, &ks.ring[i])
-			}
-		case Global:
-			b = binary.AppendUvarint(b, uint64(ks.gEmit))
-			b = appendBool(b, ks.dirty)
-			b = o.appendRow(b, ks.glob)
-		}
+		b = o.kind.appendKey(b, o.keys[k])
 	}
 	if o.early {
-		b = o.appendEarly(b, keys)
+		b = o.appendEarlyState(b, keys)
 	}
 	return b
-}
-
-func (o *Operator) appendSlots(b []byte, q *ring) []byte {
-	for i := range q.len() {
-		b = binary.AppendVarint(b, q.idx(o.st, i))
-		b = o.plan.AppendRow(b, q.row(o.st, i), &o.sk)
-	}
-	return b
-}
-
-// appendRow appends r's encoding, an empty partial's when r is nil.
-func (o *Operator) appendRow(b []byte, r aggregate.Row) []byte {
-	if r == nil {
-		r = o.newRow()
-	}
-	return o.plan.AppendRow(b, r, &o.sk)
-}
-
-func (o *Operator) appendCslot(b []byte, c *cslot) []byte {
-	b = binary.AppendUvarint(b, uint64(c.n))
-	if c.n == 0 {
-		return b
-	}
-	b = binary.AppendVarint(b, c.lo)
-	b = binary.AppendVarint(b, c.hi)
-	return o.plan.AppendRow(b, c.p, &o.sk)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -219,11 +154,11 @@ func (d *decoder) time() int64 {
 // Restore replaces the operator's state with a snapshot from AppendBinary. An empty snapshot means
 // fresh state.
 func (o *Operator) Restore(b []byte) error {
-	o.keys = make(map[string]*keyState)
+	o.keys = make(map[string]*keyHead)
 	o.due.reset()
-	o.wm, o.closed = minTime, minTime
+	o.wm = minTime
 	o.sk = aggregate.Sketches{}
-	o.eNext, o.eDirty = 0, nil
+	o.earlyNext, o.dirtyKeys = 0, nil
 	if len(b) == 0 {
 		return nil
 	}
@@ -233,122 +168,40 @@ func (o *Operator) Restore(b []byte) error {
 	// A snapshot without early state restores into an operator with early firings (which start
 	// from nothing) and the other way round (the early state is dropped): the spec may change.
 	withEarly := b[0] == snapshotVersionEarly
-	var order []*keyState
+	var order []*keyHead
 	d := &decoder{b: b[1:]}
 	o.wm = d.time()
 	n := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
-		ks := o.newKey(d.string())
-		switch o.spec.Kind {
-		case Tumbling, Sliding:
-			ks.lastEnd = d.time()
-			ks.floor = d.time()
-			nq, nb, np := d.count(), d.count(), d.count()
-			if nb > np || np > nq {
-				d.fail()
-			}
-			o.readSlots(d, &ks.q, nq)
-			ks.b, ks.p = int32(nb), int32(np)
-			ks.syncHead(o.st)
-			if nq > 0 && d.err == nil {
-				ks.tIdx = ks.q.idx(o.st, nq-1)
-			}
-			if nb < np {
-				d.row(o, o.back(ks))
-			}
-			o.readSlots(d, &ks.raw, d.count())
-			nr := d.count()
-			for j := 0; j < nr && d.err == nil; j++ {
-				r := rev{end: d.time(), n: int(d.uvarint())}
-				if r.n < 0 || (j > 0 && r.end <= ks.revs[j-1].end) {
-					d.fail() // revisions are counts, in order of window end
-				}
-				ks.revs = append(ks.revs, r)
-			}
-		case Session:
-			ns := d.count()
-			for j := 0; j < ns && d.err == nil; j++ {
-				start, end := d.time(), d.time()
-				if start > end || (j > 0 && start < ks.sessions[j-1].start) {
-					d.fail() // sessions are spans, in order
-				}
-				s := o.newSession(start, end)
-				s.emitted, s.fired = int(d.uvarint()), d.bool()
-				if s.emitted < 0 {
-					d.fail()
-				}
-				d.row(o, o.srow(&s))
-				ks.sessions = append(ks.sessions, s)
-			}
-		case Count:
-			ks.cur = o.readCslot(d)
-			nr := d.count()
-			for j := 0; j < nr && d.err == nil; j++ {
-				ks.ring = append(ks.ring, o.readCslot(d))
-			}
-		case Global:
-			ks.gEmit = int(d.uvarint())
-			ks.dirty = d.bool()
-			ks.glob = o.newRow()
-			d.row(o, ks.glob)
-		}
+		h := o.kind.newKey(d.string())
+		o.kind.readKey(d, h)
 		if d.err != nil {
 			break
 		}
-		o.keys[ks.key] = ks
-		o.schedule(ks, 0)
+		o.keys[h.key] = h
+		o.schedule(h, o.kind.dueOf(h), 0)
 		if withEarly {
-			order = append(order, ks)
+			order = append(order, h)
 		}
 	}
 	if withEarly && d.err == nil {
-		o.readEarly(d, order)
+		o.readEarlyState(d, order)
 		if !o.early {
-			for _, ks := range order {
-				ks.edirty, ks.ecnt = false, 0
+			for _, h := range order {
+				h.early = 0
 			}
-			o.eDirty, o.eNext = nil, 0
+			o.dirtyKeys, o.earlyNext = nil, 0
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
 	}
 	if d.err != nil {
-		o.keys = make(map[string]*keyState)
+		o.keys = make(map[string]*keyHead)
 		o.due.reset()
 		o.wm = minTime
-		o.eNext, o.eDirty = 0, nil
+		o.earlyNext, o.dirtyKeys = 0, nil
 		return fmt.Errorf("restore window state: %w", d.err)
 	}
 	return nil
-}
-
-func (o *Operator) readSlots(d *decoder, q *ring, n int) {
-	for i := 0; i < n && d.err == nil; i++ {
-		idx := d.varint()
-		if i > 0 && idx <= q.idx(o.st, q.len()-1) {
-			d.fail() // slices are in order
-			return
-		}
-		if idx < -saneLimit/o.sl || idx > saneLimit/o.sl {
-			d.fail() // the slice's time would overflow window arithmetic
-			return
-		}
-		d.row(o, q.push(o.st, idx, o.hint))
-	}
-}
-
-func (o *Operator) readCslot(d *decoder) cslot {
-	c := cslot{n: int(d.uvarint())}
-	if c.n == 0 || d.err != nil {
-		return c
-	}
-	c.lo, c.hi = d.time(), d.time()
-	if c.n < 0 || c.lo > c.hi {
-		d.fail()
-		return cslot{}
-	}
-	c.p = o.newRow()
-	d.row(o, c.p)
-	return c
 }

@@ -17,12 +17,12 @@ type timers struct {
 	last *bucket
 	// spare holds the key array of the bucket taken last, for the next new bucket: every slide
 	// creates a bucket as large as the number of keys, which otherwise is garbage a slide later.
-	spare []*keyState
+	spare []*keyHead
 }
 
 type bucket struct {
 	time int64
-	keys []*keyState
+	keys []*keyHead
 	// pass is the run of advanceTo that filed the bucket's first key (0: none), unsorted set when
 	// keys came from elsewhere too. One run goes through a bucket in key order and files its keys
 	// in that order, so a sliding window's buckets need no sort when they come due.
@@ -53,29 +53,29 @@ func (t *timers) bucket(due int64) *bucket {
 
 // add puts ks in the bucket of ks.due. pass is the run of advanceTo filing it, 0 for any other
 // caller.
-func (t *timers) add(ks *keyState, pass uint64) {
+func (t *timers) add(ks *keyHead, pass uint64) {
 	b := t.bucket(ks.due)
 	if len(b.keys) == 0 {
 		b.pass = pass
 	} else if pass == 0 || pass != b.pass {
 		b.unsorted = true
 	}
-	ks.hi = int32(len(b.keys))
+	ks.bucketIdx = int32(len(b.keys))
 	b.keys = append(b.keys, ks)
 }
 
 // remove takes ks out of the bucket of time due.
-func (t *timers) remove(ks *keyState, due int64) {
+func (t *timers) remove(ks *keyHead, due int64) {
 	b := t.bucket(due)
 	last := b.keys[len(b.keys)-1]
-	b.keys[ks.hi] = last
-	last.hi = ks.hi
-	if int(ks.hi) != len(b.keys)-1 {
+	b.keys[ks.bucketIdx] = last
+	last.bucketIdx = ks.bucketIdx
+	if int(ks.bucketIdx) != len(b.keys)-1 {
 		b.unsorted = true
 	}
 	b.keys[len(b.keys)-1] = nil
 	b.keys = b.keys[:len(b.keys)-1]
-	ks.hi = -1
+	ks.bucketIdx = -1
 }
 
 // next returns the earliest time with a key waiting.
@@ -92,22 +92,22 @@ func (t *timers) next() (int64, bool) {
 }
 
 // take removes the bucket of time tm and returns its keys sorted by key.
-func (t *timers) take(tm int64) []*keyState {
+func (t *timers) take(tm int64) []*keyHead {
 	bk := t.buckets[tm]
 	b := bk.keys
 	t.drop(tm)
 	t.pop()
 	if bk.unsorted {
-		slices.SortFunc(b, func(x, y *keyState) int { return strings.Compare(x.key, y.key) })
+		slices.SortFunc(b, func(x, y *keyHead) int { return strings.Compare(x.key, y.key) })
 	}
 	for _, ks := range b {
-		ks.hi = -1
+		ks.bucketIdx = -1
 	}
 	return b
 }
 
 // recycle hands back the keys take returned, once the caller is done with them.
-func (t *timers) recycle(keys []*keyState) {
+func (t *timers) recycle(keys []*keyHead) {
 	if cap(keys) > cap(t.spare) {
 		clear(keys)
 		t.spare = keys[:0]

@@ -54,7 +54,7 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []str
 		case *core.Decision:
 			rev := -1
 			for seq := range 4 {
-				if o.ID == core.DecisionID(f.Name, o.Rule, o.Key, o.Window, o.State, seq) {
+				if o.ID == core.DecisionID(f.Name, o.Rule, o.Key, o.Window, string(o.State), seq) {
 					rev = seq
 				}
 			}

@@ -53,7 +53,7 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines, sess
 		case *core.WindowResult:
 			sessions = append(sessions, fmt.Sprintf("%s %s %s", o.Key, span(core.Span{Start: o.Start, End: o.End}), fntest.Values(o.Values)))
 		case *core.Decision:
-			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, o.State, 0); o.ID != want {
+			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, string(o.State), 0); o.ID != want {
 				t.Errorf("decision %s: id %s, want %s", o.Rule, o.ID, want)
 			}
 			decisions = append(decisions, fmt.Sprintf("%s %s %s %s %s", o.Rule, o.State, o.Key, span(o.Window), fntest.Values(o.Values)))

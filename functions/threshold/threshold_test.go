@@ -51,7 +51,7 @@ func TestDecisions(t *testing.T) {
 	var got []string
 	lines := fntest.Run(t, f, recs, 0, time.Unix(0, 0), func(o core.Output) {
 		if d, ok := o.(*core.Decision); ok {
-			got = append(got, d.State+"@"+d.Window.End.UTC().Format("15:04"))
+			got = append(got, string(d.State)+"@"+d.Window.End.UTC().Format("15:04"))
 		}
 	})
 	want := "firing@22:20,resolved@22:23"

@@ -88,7 +88,7 @@ func run(t *testing.T, f *spec.Function, recs []core.Record, n int) (lines []str
 		case *core.Late:
 			late++
 		case *core.Decision:
-			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, o.State, 0); o.ID != want {
+			if want := core.DecisionID(f.Name, o.Rule, o.Key, o.Window, string(o.State), 0); o.ID != want {
 				t.Errorf("decision %s: id %s, want %s", o.Rule, o.ID, want)
 			}
 			var vals []string

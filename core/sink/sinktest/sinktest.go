@@ -176,8 +176,8 @@ func outputs(function string, n int, keys []string) []core.Output {
 		w := core.Span{Start: t0.Add(time.Duration(i) * time.Second), End: t0.Add(time.Duration(i+1) * time.Second)}
 		switch i % 3 {
 		case 0:
-			outs = append(outs, &core.Decision{ID: core.DecisionID(function, "hot", key, w, "firing", i), Function: function,
-				Rule: "hot", Key: key, State: "firing", Severity: "warning", Time: w.End, Window: w,
+			outs = append(outs, &core.Decision{ID: core.DecisionID(function, "hot", key, w, string(core.StateFiring), i), Function: function,
+				Rule: "hot", Key: key, State: core.StateFiring, Severity: "warning", Time: w.End, Window: w,
 				Values: []core.NamedValue{{Name: "avg", Num: 90.5 + float64(i)}, {Name: "note", IsList: true, Items: []core.Item{{Value: `<&"é">`, Count: 2}}}}})
 		case 1:
 			outs = append(outs, &core.WindowResult{Function: function, Key: key, Start: w.Start, End: w.End, Revision: i,

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/view"
 )
 
@@ -312,7 +313,7 @@ func (s *Server) firing(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, r, http.StatusBadGateway, fmt.Errorf("row %s: %w", row.ID, err))
 				return
 			}
-			if dr.State != "resolved" {
+			if dr.State != core.StateResolved {
 				out = append(out, dr)
 			}
 		}

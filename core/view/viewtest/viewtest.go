@@ -39,10 +39,10 @@ func Win(fn, key string, i, rev int) *core.WindowResult {
 }
 
 // Dec returns a decision of rule for key at window i with state.
-func Dec(fn, rule, key string, i int, state string) *core.Decision {
+func Dec(fn, rule, key string, i int, state core.State) *core.Decision {
 	s := t0.Add(time.Duration(i) * time.Minute)
 	w := core.Span{Start: s, End: s.Add(time.Minute)}
-	return &core.Decision{ID: core.DecisionID(fn, rule, key, w, state, 0), Function: fn, Rule: rule, Key: key, State: state,
+	return &core.Decision{ID: core.DecisionID(fn, rule, key, w, string(state), 0), Function: fn, Rule: rule, Key: key, State: state,
 		Severity: "critical", Time: w.End, Window: w, Values: []core.NamedValue{{Name: "avg", Num: float64(i)}}}
 }
 
@@ -138,7 +138,7 @@ func Run(t *testing.T, open Opener, cfg Config) {
 
 	t.Run("Redelivery", func(t *testing.T) {
 		s, w, _ := setup(t)
-		batch := []core.Output{Win("fn", "a", 1, 0), Win("fn", "b", 1, 0), Dec("fn", "hot", "a", 1, "firing")}
+		batch := []core.Output{Win("fn", "a", 1, 0), Win("fn", "b", 1, 0), Dec("fn", "hot", "a", 1, core.StateFiring)}
 		emit(t, w, batch...)
 		// Delivered again to a new instance (a fresh writer, nothing cached): one read, no write.
 		w2, err := view.NewWriter(s, "fn", defs, nil)
@@ -216,18 +216,18 @@ func Run(t *testing.T, open Opener, cfg Config) {
 
 	t.Run("FiringTransitions", func(t *testing.T) {
 		s, w, c := setup(t)
-		emit(t, w, Dec("fn", "hot", "k", 1, "pending"), Dec("fn", "hot", "k", 2, "firing"))
+		emit(t, w, Dec("fn", "hot", "k", 1, core.StatePending), Dec("fn", "hot", "k", 2, core.StateFiring))
 		r, ok := get[view.DecisionRow](t, s, "fn", "alerts", "hot/k")
-		if !ok || r.State != "firing" || !r.Since.Equal(t0.Add(3*time.Minute)) || r.Severity != "critical" {
+		if !ok || r.State != core.StateFiring || !r.Since.Equal(t0.Add(3*time.Minute)) || r.Severity != "critical" {
 			t.Fatalf("firing row = %+v, want firing since window 2's end", r)
 		}
-		emit(t, w, Dec("fn", "hot", "k", 5, "resolved"))
-		emit(t, w, Dec("fn", "hot", "k", 2, "firing")) // redelivered, older
+		emit(t, w, Dec("fn", "hot", "k", 5, core.StateResolved))
+		emit(t, w, Dec("fn", "hot", "k", 2, core.StateFiring)) // redelivered, older
 		r, _ = get[view.DecisionRow](t, s, "fn", "alerts", "hot/k")
-		if r.State != "resolved" {
+		if r.State != core.StateResolved {
 			t.Fatalf("after resolved then an older firing: state %q, want resolved", r.State)
 		}
-		emit(t, w, Dec("fn", "anomaly-rule", "k", 6, "anomaly"))
+		emit(t, w, Dec("fn", "anomaly-rule", "k", 6, core.StateAnomaly))
 		if _, ok := get[view.DecisionRow](t, s, "fn", "alerts", "anomaly-rule/k"); ok {
 			t.Error("an anomaly decision made a firing row; firing views keep rule transitions only")
 		}
@@ -323,7 +323,7 @@ func Run(t *testing.T, open Opener, cfg Config) {
 				var all []core.Output
 				for k := range keys {
 					for i := range cfg.Batches {
-						all = append(all, Win("fn", fmt.Sprintf("k%d", k), i, r.IntN(2)), Dec("fn", "hot", fmt.Sprintf("k%d", k), i, []string{"firing", "resolved"}[i%2]))
+						all = append(all, Win("fn", fmt.Sprintf("k%d", k), i, r.IntN(2)), Dec("fn", "hot", fmt.Sprintf("k%d", k), i, []core.State{core.StateFiring, core.StateResolved}[i%2]))
 					}
 				}
 				r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
@@ -357,7 +357,7 @@ func Run(t *testing.T, open Opener, cfg Config) {
 				t.Errorf("%s history = %+v, want the last 3 windows ending with the latest", key, h)
 			}
 			f, _ := get[view.DecisionRow](t, s, "fn", "alerts", "hot/"+key)
-			if want := []string{"firing", "resolved"}[last%2]; f.State != want || !f.Time.Equal(t0.Add(time.Duration(last+1)*time.Minute)) {
+			if want := []core.State{core.StateFiring, core.StateResolved}[last%2]; f.State != want || !f.Time.Equal(t0.Add(time.Duration(last+1)*time.Minute)) {
 				t.Errorf("%s firing row = %s at %s, want %s at window %d's end", key, f.State, f.Time, want, last)
 			}
 		}

@@ -500,7 +500,7 @@ func (o *Outputs) View(t testing.TB) *View {
 
 // brief is a decision as the scenario checks state it: rule, key, state and time of day.
 func brief(d *core.Decision) string {
-	return d.Rule + " " + d.Key + " " + d.State + " " + d.Time.UTC().Format("15:04:05")
+	return d.Rule + " " + d.Key + " " + string(d.State) + " " + d.Time.UTC().Format("15:04:05")
 }
 
 // Briefs is the decisions in brief, one a line.
@@ -517,7 +517,7 @@ func Briefs(ds []*core.Decision) string {
 func Transitions(ds []*core.Decision) []string {
 	s := make([]string, len(ds))
 	for i, d := range ds {
-		s[i] = d.Rule + " " + d.Key + " " + d.State
+		s[i] = d.Rule + " " + d.Key + " " + string(d.State)
 	}
 	return s
 }
