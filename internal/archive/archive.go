@@ -95,6 +95,7 @@ type Reader struct {
 	ahead     []*fetch
 	fetchNext int // index of the next object to read ahead
 	fetched   *fetch
+	free      chan []byte // chunk buffers read, for the next chunks
 
 	cur     objectReader
 	key     string
@@ -182,6 +183,7 @@ func OpenBucket(ctx context.Context, b *blob.Bucket, prefix, where string, opts 
 	r.objs = objs
 	// The read-ahead outlives Open's context (a caller's timeout for listing): Close ends it.
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.free = make(chan []byte, fetchAhead*(fetchChunks+2))
 	for i, o := range objs {
 		if i == 0 || o.Partition != objs[i-1].Partition {
 			r.parts = append(r.parts, o.Partition)
@@ -361,7 +363,7 @@ func (r *Reader) open() error {
 	r.fetched = f
 	obj := f.obj
 	r.key = obj.Key
-	cr := &chunkReader{f: f}
+	cr := &chunkReader{f: f, free: r.free}
 	if r.opts.Progress != nil {
 		r.opts.Progress(i, obj.Key, 0)
 		cr.progress = func(n int64) { r.opts.Progress(i, obj.Key, n) }

@@ -82,7 +82,12 @@ func (r *Reader) runFetch(ctx context.Context, f *fetch) {
 	}
 	var reported int64
 	for {
-		b := make([]byte, chunkSize)
+		var b []byte
+		select {
+		case b = <-r.free:
+		default:
+			b = make([]byte, chunkSize)
+		}
 		n, err := io.ReadFull(src, b)
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = io.EOF
@@ -110,9 +115,12 @@ func (f *fetch) stop() {
 	<-f.done
 }
 
-// chunkReader reads a fetched object's chunks in order.
+// chunkReader reads a fetched object's chunks in order, and hands their buffers back to the
+// Reader's free list once read.
 type chunkReader struct {
 	f        *fetch
+	free     chan []byte
+	buf      []byte // the chunk being read, whole
 	cur      []byte
 	err      error
 	progress func(int64)
@@ -120,6 +128,13 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.cur) == 0 {
+		if c.buf != nil {
+			select {
+			case c.free <- c.buf[:cap(c.buf)]:
+			default:
+			}
+			c.buf = nil
+		}
 		if c.err != nil {
 			return 0, c.err
 		}
@@ -135,7 +150,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		if c.progress != nil && ch.raw > 0 {
 			c.progress(ch.raw)
 		}
-		c.cur = ch.b
+		c.buf, c.cur = ch.b, ch.b
 	}
 	n := copy(p, c.cur)
 	c.cur = c.cur[n:]
