@@ -50,25 +50,24 @@ type splitRun struct {
 // chunk is what decoding one contiguous part of a batch found.
 type chunk struct {
 	lo, hi int
-	// owned[s] are the chunk's records owned by share s, decoded, in order: laid out one after
+	// all are the chunk's records decoded, in place: each slot keeps its event's field storage
+	// from batch to batch, so decoding copies nothing.
+	all []pipeline.Decoded
+	// owned[s] are the chunk's records owned by share s, in order: laid out one after
 	// another, so that the share reads them from memory in order rather than scattered over the
 	// batch (which, measured, cost a cache miss or two per record).
 	owned []bucket
 	// rises are the records that raised the chunk's greatest event time: where the watermark moves.
 	rises []rise
 	max   int64
-	tmp   pipeline.Decoded
 }
 
 // bucket is one share's records of a chunk.
 type bucket struct {
 	idx []int32 // index in the batch
-	dec []pipeline.Decoded
 	// before[k] is the greatest event time of the chunk's records before idx[k] (math.MinInt64:
 	// none).
 	before []int64
-	// vals holds the decoded events' fields, one after another.
-	vals []core.Value
 }
 
 type rise struct {
@@ -193,38 +192,28 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 	n := len(r.shares)
 	for s := range ch.owned {
 		b := &ch.owned[s]
-		b.idx, b.dec, b.before, b.vals = b.idx[:0], b.dec[:0], b.before[:0], b.vals[:0]
+		b.idx, b.before = b.idx[:0], b.before[:0]
 	}
 	ch.rises = ch.rises[:0]
+	if m := ch.hi - ch.lo; len(ch.all) < m {
+		ch.all = append(ch.all, make([]pipeline.Decoded, m-len(ch.all))...)
+	}
 	mx := int64(math.MinInt64)
-	tmp := &ch.tmp
 	for i := ch.lo; i < ch.hi; i++ {
-		tmp.Err = d.Decode(r.partition, &recs[i], now, &tmp.Event)
+		dec := &ch.all[i-ch.lo]
+		dec.Err = d.Decode(r.partition, &recs[i], now, &dec.Event)
 		s := 0
-		if tmp.Err == nil {
-			s = shareOf(tmp.Event.Key, n)
+		if dec.Err == nil {
+			s = shareOf(dec.Event.Key, n)
 		}
 		b := &ch.owned[s]
 		b.idx = append(b.idx, int32(i))
 		b.before = append(b.before, mx)
-		b.dec = append(b.dec, *tmp)
-		b.vals = append(b.vals, tmp.Event.Fields...)
-		if tmp.Err == nil {
-			if t := tmp.Event.Time.UnixNano(); t > mx {
+		if dec.Err == nil {
+			if t := dec.Event.Time.UnixNano(); t > mx {
 				mx = t
 				ch.rises = append(ch.rises, rise{pos: r.pos + int64(i), ts: t})
 			}
-		}
-	}
-	// Point the events at their own fields (vals moved as it grew).
-	for s := range ch.owned {
-		b := &ch.owned[s]
-		at := 0
-		for k := range b.dec {
-			f := &b.dec[k].Event.Fields
-			nf := len(*f)
-			*f = b.vals[at : at+nf : at+nf]
-			at += nf
 		}
 	}
 	ch.max = mx
@@ -253,7 +242,7 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 			}
 			s.step = r.pos + int64(i)
 			nf := len(s.res.Failures)
-			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &b.dec[k], s.emitFn); s.err != nil {
+			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.err != nil {
 				return
 			}
 			for _, f := range s.res.Failures[nf:] {
