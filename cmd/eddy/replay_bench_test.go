@@ -133,9 +133,8 @@ func BenchmarkReplayW1File(b *testing.B) {
 }
 
 // BenchmarkReplayWorkloads is BenchmarkReplayW1Workers for W2 (sliding windows: 300 per event, a
-// result per key every second), W3 (sessions) and W4, on 1, 2 and 4 pipelines. The single
-// pipeline's figures are what replay did before it split the keys (with its decoding on a second
-// goroutine): compare cpu-ns/event, which the machine's other load does not change much.
+// result per key every second), W3 (sessions) and W4, on 1, 2 and 4 pipelines. On a machine
+// other work shares, compare cpu-ns/event, which its load changes less than events/s.
 func BenchmarkReplayWorkloads(b *testing.B) {
 	in := w1Input(b)
 	for _, w := range []string{"w2", "w3", "w4"} {
