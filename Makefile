@@ -1,7 +1,7 @@
 # The targets the README and CI use. `make test` installs what the tests need first.
 GO ?= go
 
-.PHONY: test check lint stand-ins demo bench
+.PHONY: test check lint stand-ins demo bench bench-replay
 
 # staticcheck's version is pinned so that CI and every developer see the same findings.
 STATICCHECK_VERSION ?= v0.8.2
@@ -35,3 +35,9 @@ demo:
 # The standard workloads W1-W4 (events/s, allocations) on one core.
 bench:
 	$(GO) test ./examples/bench -run '^$$' -bench . -benchtime 3x -cpu 1
+
+# eddy replay's targets (issue 21): events/s and CPU per event for 1, 2 and 4 workers on W1-W4, the
+# blob stand-ins against a local file, and the peak resident memory over 2 k, 200 k and 2 M events.
+bench-replay: stand-ins
+	$(GO) test ./cmd/eddy -run '^$$' -bench 'ReplayW1Workers|ReplayWorkloads|ReplayArchive' -benchtime 3x
+	$(GO) test ./cmd/eddy -run TestReplayPeakMemory -count=1 -v

@@ -331,9 +331,11 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 
 // defaultBatch is the batch size replay picks: large enough that the workers' two meetings per
 // batch (decoded; run) cost little beside the work between them, small enough that the batches in
-// flight (records, decoded events, outputs) stay a few megabytes.
+// flight (records, decoded events, outputs) stay a few megabytes. Each worker decodes a chunk of
+// the batch into one bucket per worker, so the batch grows with the workers past four: 1,024
+// records a worker keeps a bucket at 16 records or more on 64 cores.
 func defaultBatch(workers int) int {
-	return 4096
+	return max(4096, 1024*workers)
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no

@@ -50,25 +50,24 @@ type splitRun struct {
 // chunk is what decoding one contiguous part of a batch found.
 type chunk struct {
 	lo, hi int
-	// owned[s] are the chunk's records owned by share s, decoded, in order: laid out one after
+	// all are the chunk's records decoded, in place: each slot keeps its event's field storage
+	// from batch to batch, so decoding copies nothing.
+	all []pipeline.Decoded
+	// owned[s] are the chunk's records owned by share s, in order: laid out one after
 	// another, so that the share reads them from memory in order rather than scattered over the
 	// batch (which, measured, cost a cache miss or two per record).
 	owned []bucket
 	// rises are the records that raised the chunk's greatest event time: where the watermark moves.
 	rises []rise
 	max   int64
-	tmp   pipeline.Decoded
 }
 
 // bucket is one share's records of a chunk.
 type bucket struct {
 	idx []int32 // index in the batch
-	dec []pipeline.Decoded
 	// before[k] is the greatest event time of the chunk's records before idx[k] (math.MinInt64:
 	// none).
 	before []int64
-	// vals holds the decoded events' fields, one after another.
-	vals []core.Value
 }
 
 type rise struct {
@@ -87,6 +86,9 @@ type share struct {
 
 	buf   []byte
 	units []unit
+	// spare and spans are sortUnits' to reuse.
+	spare []byte
+	spans []span
 	fails []posFailure
 	// step is the position of the record being added (StageAdd outputs belong to it); flushing
 	// puts every output at the end.
@@ -183,45 +185,35 @@ func (r *splitRun) batch(ctx context.Context, recs []core.Record, now time.Time,
 	}
 	wg.Wait()
 	r.pos += int64(len(recs))
-	return r.merge(ctx, w)
+	return r.merge(ctx, w, allStages)
 }
 
 func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record, now time.Time) {
 	n := len(r.shares)
 	for s := range ch.owned {
 		b := &ch.owned[s]
-		b.idx, b.dec, b.before, b.vals = b.idx[:0], b.dec[:0], b.before[:0], b.vals[:0]
+		b.idx, b.before = b.idx[:0], b.before[:0]
 	}
 	ch.rises = ch.rises[:0]
+	if m := ch.hi - ch.lo; len(ch.all) < m {
+		ch.all = append(ch.all, make([]pipeline.Decoded, m-len(ch.all))...)
+	}
 	mx := int64(math.MinInt64)
-	tmp := &ch.tmp
 	for i := ch.lo; i < ch.hi; i++ {
-		tmp.Err = d.Decode(r.partition, &recs[i], now, &tmp.Event)
+		dec := &ch.all[i-ch.lo]
+		dec.Err = d.Decode(r.partition, &recs[i], now, &dec.Event)
 		s := 0
-		if tmp.Err == nil {
-			s = shareOf(tmp.Event.Key, n)
+		if dec.Err == nil {
+			s = shareOf(dec.Event.Key, n)
 		}
 		b := &ch.owned[s]
 		b.idx = append(b.idx, int32(i))
 		b.before = append(b.before, mx)
-		b.dec = append(b.dec, *tmp)
-		b.vals = append(b.vals, tmp.Event.Fields...)
-		if tmp.Err == nil {
-			if t := tmp.Event.Time.UnixNano(); t > mx {
+		if dec.Err == nil {
+			if t := dec.Event.Time.UnixNano(); t > mx {
 				mx = t
 				ch.rises = append(ch.rises, rise{pos: r.pos + int64(i), ts: t})
 			}
-		}
-	}
-	// Point the events at their own fields (vals moved as it grew).
-	for s := range ch.owned {
-		b := &ch.owned[s]
-		at := 0
-		for k := range b.dec {
-			f := &b.dec[k].Event.Fields
-			nf := len(*f)
-			*f = b.vals[at : at+nf : at+nf]
-			at += nf
 		}
 	}
 	ch.max = mx
@@ -250,7 +242,7 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 			}
 			s.step = r.pos + int64(i)
 			nf := len(s.res.Failures)
-			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &b.dec[k], s.emitFn); s.err != nil {
+			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.err != nil {
 				return
 			}
 			for _, f := range s.res.Failures[nf:] {
@@ -263,10 +255,11 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 	}
 }
 
-// flush ends the stream for the share.
+// flush ends the stream for the share. Its buffer may hold pattern decisions of the flush's
+// earlier rounds (see splitRun.flush): they stay.
 func (s *share) flush(ctx context.Context) {
 	s.ctx = ctx
-	s.buf, s.units, s.fails = s.buf[:0], s.units[:0], s.fails[:0]
+	s.fails = s.fails[:0]
 	s.flushing = true
 	var res core.Result
 	res, s.err = s.p.Flush(ctx, s.emitFn)
@@ -371,9 +364,24 @@ func cmpI64(a, b int64) int {
 	return 0
 }
 
+// advanceFlush is a round of the flush: the watermark moves to where a greatest event time of at
+// puts it, and what that fires is emitted as flushed.
+func (s *share) advanceFlush(ctx context.Context, at int64) {
+	s.ctx = ctx
+	s.fails = s.fails[:0]
+	s.res = core.Result{Failures: s.res.Failures[:0]}
+	s.flushing = true
+	s.err = s.p.AdvanceTo(ctx, &s.res, at, s.emitFn)
+	s.flushing = false
+}
+
+// allStages merges every unit.
+const allStages = math.MaxInt
+
 // merge writes the shares' outputs of the batch (or the flush) in one order, and returns their
-// counts and failures, failures in input order.
-func (r *splitRun) merge(ctx context.Context, w *bufio.Writer) (core.Stats, []posFailure, error) {
+// counts and failures, failures in input order. Only units of stages up to maxStage are written;
+// the others stay in the shares' buffers, in order, for a later merge.
+func (r *splitRun) merge(ctx context.Context, w *bufio.Writer, maxStage int) (core.Stats, []posFailure, error) {
 	var st core.Stats
 	var fails []posFailure
 	for _, s := range r.shares {
@@ -400,7 +408,7 @@ func (r *splitRun) merge(ctx context.Context, w *bufio.Writer) (core.Stats, []po
 		}
 		best := -1
 		for i, s := range r.shares {
-			if heads[i] == len(s.units) {
+			if heads[i] == len(s.units) || s.units[heads[i]].stage > maxStage {
 				continue
 			}
 			if best < 0 || s.units[heads[i]].cmp(&r.shares[best].units[heads[best]]) < 0 {
@@ -418,43 +426,98 @@ func (r *splitRun) merge(ctx context.Context, w *bufio.Writer) (core.Stats, []po
 		starts[best] = u.end
 		heads[best]++
 	}
+	for i, s := range r.shares {
+		// Keep what was not written, at the front.
+		rest := s.units[heads[i]:]
+		for k := range rest {
+			rest[k].end -= starts[i]
+		}
+		s.units = s.units[:copy(s.units, rest)]
+		s.buf = s.buf[:copy(s.buf, s.buf[starts[i]:])]
+	}
 	return st, fails, nil
 }
 
-// sortUnits sorts a share's units stably, moving their bytes along.
+// sortUnits sorts a share's units stably, moving their bytes along. The sorted bytes go to the
+// share's spare buffer, which then swaps with its buffer: W2's shares sort every batch (a firing
+// emits a key's windows together, the merge wants them by end time first), and a new buffer
+// each time was most of what a W2 replay allocated (460 MB per million events).
 func sortUnits(s *share) {
-	type span struct {
-		u     unit
-		start int
-	}
-	spans := make([]span, len(s.units))
+	s.spans = s.spans[:0]
 	start := 0
-	for i, u := range s.units {
-		spans[i] = span{u, start}
+	for _, u := range s.units {
+		s.spans = append(s.spans, span{u, start})
 		start = u.end
 	}
-	slices.SortStableFunc(spans, func(a, b span) int { return a.u.cmp(&b.u) })
-	buf := make([]byte, 0, len(s.buf))
-	for i, sp := range spans {
+	slices.SortStableFunc(s.spans, func(a, b span) int { return a.u.cmp(&b.u) })
+	buf := s.spare[:0]
+	for i, sp := range s.spans {
 		buf = append(buf, s.buf[sp.start:sp.u.end]...)
 		s.units[i] = sp.u
 		s.units[i].end = len(buf)
 	}
-	s.buf = buf
+	s.buf, s.spare = buf, s.buf
 }
 
-// flush ends the stream on every share and writes the merged outputs.
-func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, error) {
+// span is a unit and where its bytes start.
+type span struct {
+	u     unit
+	start int
+}
+
+// Flushing in rounds: ending the stream fires every window still open at once (W2: 300 per key,
+// 300,000 results for 1,000 keys), which the shares would hold in their buffers until the merge,
+// a hundred megabytes. Instead the watermark goes up in rounds, each firing about flushRound
+// bytes of results, merged before the next (the step between rounds halves or doubles to keep
+// them so); pattern decisions wait in the buffers for the end, where their stage puts them.
+// Rounds stop flushHorizon of event time after the input's end, and the final Flush fires what
+// is left (windows longer than that).
+const (
+	flushRound   = 4 << 20
+	flushHorizon = int64(7 * 24 * time.Hour)
+)
+
+// parallel runs f on every share at once.
+func (r *splitRun) parallel(f func(s *share)) {
 	var wg sync.WaitGroup
 	for _, s := range r.shares {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.flush(ctx)
+			f(s)
 		}()
 	}
 	wg.Wait()
-	st, _, err := r.merge(ctx, w)
+}
+
+// flush ends the stream on every share and writes the merged outputs.
+func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, error) {
+	var st core.Stats
+	if end := r.base[len(r.chunks)]; end != math.MinInt64 {
+		step := int64(time.Second)
+		for at := end; at-end < flushHorizon && ctx.Err() == nil; {
+			at += step
+			r.parallel(func(s *share) { s.advanceFlush(ctx, at) })
+			size := 0
+			for _, s := range r.shares {
+				size += len(s.buf)
+			}
+			rst, _, err := r.merge(ctx, w, pipeline.StageWindows)
+			if err != nil {
+				return st, err
+			}
+			st.Add(rst)
+			switch {
+			case size > flushRound && step > 1:
+				step /= 2
+			case size < flushRound/4:
+				step *= 2
+			}
+		}
+	}
+	r.parallel(func(s *share) { s.flush(ctx) })
+	fst, _, err := r.merge(ctx, w, allStages)
+	st.Add(fst)
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	_ "gocloud.dev/blob/fileblob"  // file:// URLs
@@ -89,8 +88,16 @@ type Reader struct {
 	parts []string
 	part  int
 
+	// ctx ends the read-ahead (Close); ahead are the objects being read ahead, from next on, and
+	// fetched the one being split.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	ahead     []*fetch
+	fetchNext int // index of the next object to read ahead
+	fetched   *fetch
+	free      chan []byte // chunk buffers read, for the next chunks
+
 	cur     objectReader
-	body    io.ReadCloser
 	key     string
 	skipped []error
 	err     error
@@ -174,6 +181,9 @@ func OpenBucket(ctx context.Context, b *blob.Bucket, prefix, where string, opts 
 		return strings.Compare(a.Key, b.Key)
 	})
 	r.objs = objs
+	// The read-ahead outlives Open's context (a caller's timeout for listing): Close ends it.
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.free = make(chan []byte, fetchAhead*(fetchChunks+2))
 	for i, o := range objs {
 		if i == 0 || o.Partition != objs[i-1].Partition {
 			r.parts = append(r.parts, o.Partition)
@@ -294,13 +304,12 @@ func (r *Reader) Skipped() []error { return r.skipped }
 // archive or an error (Err says which). The records' Data stay valid for good.
 func (r *Reader) NextBatch(recs []core.Record) int {
 	n := 0
-	ctx := context.Background()
 	for n < len(recs) && r.err == nil {
 		if r.cur == nil {
 			if r.next == len(r.objs) || r.objs[r.next].Partition != r.parts[r.part] {
 				break
 			}
-			if err := r.open(ctx); err != nil {
+			if err := r.open(); err != nil {
 				r.corrupt(err)
 				continue
 			}
@@ -341,30 +350,25 @@ func (r *Reader) corrupt(err error) {
 	}
 }
 
-// open opens the next object and picks its reader by its first bytes: gzip, then Avro or text.
-func (r *Reader) open(ctx context.Context) error {
+// open opens the next object, read ahead with the few after it, and picks its reader by its first
+// bytes (inflated when gzip): Avro or text.
+func (r *Reader) open() error {
 	i := r.next
 	r.next++
-	obj := r.objs[i]
-	r.key = obj.Key
-	body, err := r.bucket.NewReader(ctx, obj.Key, nil)
-	if err != nil {
-		return fmt.Errorf("archive %s: object %s: %w", r.where, obj.Key, err)
+	for ; r.fetchNext < len(r.objs) && len(r.ahead) < fetchAhead; r.fetchNext++ {
+		r.ahead = append(r.ahead, r.startFetch(r.fetchNext))
 	}
-	r.body = body
-	var src io.Reader = body
+	f := r.ahead[0]
+	r.ahead = r.ahead[1:]
+	r.fetched = f
+	obj := f.obj
+	r.key = obj.Key
+	cr := &chunkReader{f: f, free: r.free}
 	if r.opts.Progress != nil {
 		r.opts.Progress(i, obj.Key, 0)
-		src = &countingReader{r: body, f: func(n int64) { r.opts.Progress(i, obj.Key, n) }}
+		cr.progress = func(n int64) { r.opts.Progress(i, obj.Key, n) }
 	}
-	br := bufio.NewReaderSize(src, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("archive %s: object %s: gzip: %w", r.where, obj.Key, err)
-		}
-		br = bufio.NewReaderSize(zr, 64<<10)
-	}
+	br := bufio.NewReaderSize(cr, 64<<10)
 	cur, err := newObjectReader(br, obj.Key)
 	if err != nil {
 		return fmt.Errorf("archive %s: object %s: %w", r.where, obj.Key, err)
@@ -403,9 +407,9 @@ type emptyReader struct{}
 func (emptyReader) read(*core.Record) (bool, error) { return false, nil }
 
 func (r *Reader) closeObject() {
-	if r.body != nil {
-		r.body.Close()
-		r.body = nil
+	if r.fetched != nil {
+		r.fetched.stop()
+		r.fetched = nil
 	}
 	r.cur = nil
 }
@@ -413,22 +417,15 @@ func (r *Reader) closeObject() {
 // Err returns the error that stopped NextBatch, or nil at the end of the archive.
 func (r *Reader) Err() error { return r.err }
 
-// Close closes the object being read and the bucket.
+// Close stops reading ahead and closes the bucket.
 func (r *Reader) Close() error {
 	r.closeObject()
-	return r.bucket.Close()
-}
-
-// countingReader reports the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	f func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.f(int64(n))
+	if r.cancel != nil {
+		r.cancel()
 	}
-	return n, err
+	for _, f := range r.ahead {
+		f.stop()
+	}
+	r.ahead = nil
+	return r.bucket.Close()
 }

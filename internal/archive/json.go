@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/eddyhq/eddy/core"
 )
@@ -28,6 +27,7 @@ type jsonReader struct {
 	// lines: the values so far were each a line of its own (JSON lines), so the next one likely
 	// is too, and a newline search finds its end faster than the scanner.
 	lines bool
+	ids   idSlab
 }
 
 func newJSONReader(src io.Reader, key string) *jsonReader {
@@ -170,8 +170,8 @@ func (j *jsonReader) read(rec *core.Record) (bool, error) {
 
 func (j *jsonReader) record(rec *core.Record, start, end int) bool {
 	j.n++
-	id := j.key + ":" + strconv.Itoa(j.n)
-	*rec = core.Record{ID: id, Offset: id[len(j.key)+1:], Data: j.buf[start:end:end]}
+	id, at := j.ids.make(j.key, j.n)
+	*rec = core.Record{ID: id, Offset: id[at:], Data: j.buf[start:end:end]}
 	return true
 }
 
@@ -202,6 +202,7 @@ type lineReader struct {
 	src  *lineSource
 	key  string
 	line int
+	ids  idSlab
 }
 
 type lineSource struct {
@@ -246,8 +247,8 @@ func (l *lineReader) read(rec *core.Record) (bool, error) {
 			}
 			continue
 		}
-		id := l.key + ":" + strconv.Itoa(l.line)
-		*rec = core.Record{ID: id, Offset: id[len(l.key)+1:], Data: b}
+		id, at := l.ids.make(l.key, l.line)
+		*rec = core.Record{ID: id, Offset: id[at:], Data: b}
 		return true, nil
 	}
 }
