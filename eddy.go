@@ -212,8 +212,13 @@ func (c *Compiled) KeyConfig() codec.Config {
 	return codec.Config{Format: c.fn.Input.Format, Key: c.fn.Input.Key, ProcessingTime: true}
 }
 
-// Spec returns the compiled spec, for its settings (views, partitioning, outputs).
-func (c *Compiled) Spec() *spec.Compiled { return c.c }
+// Function returns the function it was compiled from (changing it does not change c).
+func (c *Compiled) Function() *Function { return c.fn }
+
+// AppendOutput appends o as the function's outputs section says (eddy's JSON, or a CloudEvent),
+// without a newline, and reports whether it did: outputs that outputs.include leaves out are not
+// written.
+func (c *Compiled) AppendOutput(b []byte, o Output) ([]byte, bool) { return c.c.AppendOutput(b, o) }
 
 // batchSize is how many records Run hands the function at a time, as a delivery would.
 const batchSize = 500
