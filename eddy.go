@@ -305,3 +305,9 @@ type custom struct {
 
 func (c custom) Name() string                             { return c.name }
 func (c custom) NewProcessor(p string) (Processor, error) { return c.newP(p) }
+
+// DefaultMaxPartials is Pattern.MaxPartials when left zero: the partial matches held per key.
+const DefaultMaxPartials = pattern.DefaultMaxPartials
+
+// FormatDuration writes d as eddy.yaml does (90s, 1h30m, 2d), for descriptions and generated specs.
+func FormatDuration(d time.Duration) string { return spec.FormatDuration(d) }
