@@ -26,12 +26,12 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
 )
 
 // The function and its parts: the same types as package spec, so that a Function written here and

@@ -9,11 +9,11 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Options are the hooks only Go code can give a function. They are called concurrently by the

@@ -39,9 +39,9 @@ package spec
 import (
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/rule"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
 )
 
 // Function is one eddy function: how its input is decoded, how events are windowed and

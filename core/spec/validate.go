@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/predicate"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Validate checks f as Compile with no Options would, without compiling a pipeline. The error is an
