@@ -16,7 +16,7 @@
 // Every adapter's Start runs what Compile returns (aws.Start(c), gcp.RegisterFunction,
 // azure.Start, kafka.Start, local.Start). Code a spec cannot say plugs in through Options (key and
 // time functions, decision handlers, reference-table loaders); a processor written from scratch
-// through Custom. Package core/eddytest tests a Function in a few lines.
+// through ProcessorFunc. Package core/eddytest tests a Function in a few lines.
 package eddy
 
 import (
@@ -113,7 +113,17 @@ type (
 	Failure = core.Failure
 	// Handler is custom decision logic run on every window result (Options.Handlers).
 	Handler = rule.Handler
-	// Processor is the processing of one partition, for Custom: it restores and snapshots its
+	// AggregateFunc is a user-defined aggregate (Options.Aggregates, for an Aggregate whose Op is
+	// Custom).
+	AggregateFunc = core.AggregateFunc
+	// AggregateFuncOf adapts a constructor to AggregateFunc.
+	AggregateFuncOf = core.AggregateFuncOf
+	// Accumulator is one partial of a user-defined aggregate: it adds, merges, clones and
+	// serializes, since it lives in window state between invocations.
+	Accumulator = core.Accumulator
+	// Value is a field's value as an Accumulator receives it.
+	Value = core.Value
+	// Processor is the processing of one partition, for ProcessorFunc: it restores and snapshots its
 	// state and processes batches and ticks.
 	Processor = runner.Processor
 )
@@ -132,6 +142,8 @@ const (
 	Quantile = aggregate.Quantile
 	Distinct = aggregate.Distinct
 	TopK     = aggregate.TopK
+	// Custom is an aggregate computed by Go code: Options.Aggregates[its name].
+	Custom = aggregate.Custom
 )
 
 // Anomaly methods and directions, crossover averages, pattern contiguity and skip strategies.
@@ -284,13 +296,13 @@ func ReadRecords(r io.Reader, name string) ([]Record, error) {
 	return recs, lines.Err()
 }
 
-// Custom is a function written from scratch: a name and a processor per partition. Adapters run it
+// ProcessorFunc is a function written from scratch: a name and a processor per partition. Adapters run it
 // like a compiled spec.
-func Custom(name string, newProcessor func(partition string) (Processor, error)) Runnable {
+func ProcessorFunc(name string, newProcessor func(partition string) (Processor, error)) Runnable {
 	return custom{name, newProcessor}
 }
 
-// Runnable is what every adapter's Start runs: a *Compiled or a Custom function.
+// Runnable is what every adapter's Start runs: a *Compiled or a ProcessorFunc.
 type Runnable interface {
 	// Name is the function's name.
 	Name() string

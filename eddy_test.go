@@ -19,7 +19,7 @@ import (
 var (
 	_ env.Function = (*eddy.Compiled)(nil)
 	_ env.Keyer    = (*eddy.Compiled)(nil)
-	_ env.Function = eddy.Custom("", nil)
+	_ env.Function = eddy.ProcessorFunc("", nil)
 )
 
 // A Go Function, its YAML and env.ParseSpec (what the adapters ran before) give the same outputs,
@@ -116,16 +116,69 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-// Custom runs a hand-written processor under the adapters' interface.
-func TestCustom(t *testing.T) {
+// ProcessorFunc runs a hand-written processor under the adapters' interface.
+func TestProcessorFunc(t *testing.T) {
 	c, err := eddy.Compile(context.Background(), &eddy.Function{Name: "inner", Input: eddy.Input{Key: "k", Time: "t"},
 		Window: eddy.Window{Tumbling: time.Minute}, Aggregates: []eddy.Aggregate{{Name: "n", Op: eddy.Count}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var parts []string
-	fn := eddy.Custom("outer", func(p string) (eddy.Processor, error) { parts = append(parts, p); return c.NewProcessor(p) })
+	fn := eddy.ProcessorFunc("outer", func(p string) (eddy.Processor, error) { parts = append(parts, p); return c.NewProcessor(p) })
 	if _, err := fn.NewProcessor("shard-7"); err != nil || fn.Name() != "outer" || len(parts) != 1 || parts[0] != "shard-7" {
 		t.Fatalf("name %q parts %v err %v", fn.Name(), parts, err)
+	}
+}
+
+// A custom aggregate without its Go function is a spec error naming the aggregate; with it, its
+// partials survive the state's save and restore between invocations.
+func TestCustomAggregate(t *testing.T) {
+	ctx := context.Background()
+	fn := &eddy.Function{Name: "swings", Input: eddy.Input{Key: "s", Time: "ts", TimeFormat: "unix"},
+		Window: eddy.Window{Tumbling: time.Minute}, Aggregates: []eddy.Aggregate{{Name: "swing", Op: eddy.Custom, Field: "p"}}}
+	if _, err := eddy.Compile(ctx, fn); err == nil || !strings.Contains(err.Error(), `aggregates[0].op: custom aggregate "swing" has no Go function`) {
+		t.Fatalf("error %v", err)
+	}
+	c, err := eddy.Compile(ctx, fn, eddy.Options{Aggregates: map[string]eddy.AggregateFunc{"swing": eddy.AggregateFuncOf(newSpread)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := eddy.ReadRecords(strings.NewReader(`{"s":"a","ts":1767225600,"p":3}
+{"s":"a","ts":1767225610,"p":10}
+{"s":"a","ts":1767225620,"p":1}
+{"s":"a","ts":1767225700,"p":1}
+`), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	emit := func(res core.Result) {
+		for _, o := range res.Outputs {
+			got = append(got, string(o.AppendJSON(nil)))
+		}
+	}
+	p, err := c.NewProcessor("0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		res, err := p.Process(ctx, core.Batch{Partition: "0", Records: []core.Record{r}, Now: time.Unix(1767225700, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emit(res)
+		snap, err := p.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err = c.NewProcessor("0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], `"values":{"swing":9}`) {
+		t.Fatalf("outputs %q: want the first minute's swing 10-1=9 across restores", got)
 	}
 }
