@@ -11,6 +11,7 @@ import (
 	"github.com/eddyhq/eddy"
 	"github.com/eddyhq/eddy/adapters/env"
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/eddytest"
 	"github.com/eddyhq/eddy/core/spec"
 )
 
@@ -181,4 +182,15 @@ func TestCustomAggregate(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], `"values":{"swing":9}`) {
 		t.Fatalf("outputs %q: want the first minute's swing 10-1=9 across restores", got)
 	}
+}
+
+// eddytest runs a function with Go hooks (eddytest.With): the custom aggregate gives the golden
+// outputs in one invocation, in invocations of one record and across restores, on 2 partitions.
+func TestCustomAggregateEddytest(t *testing.T) {
+	fn := &eddy.Function{Name: "swings", Input: eddy.Input{Key: "symbol", Time: "ts", TimeFormat: "unix"},
+		Window:     eddy.Window{Tumbling: time.Minute},
+		Aggregates: []eddy.Aggregate{{Name: "swing", Op: eddy.Custom, Field: "price"}, {Name: "n", Op: eddy.Count}},
+		Rules:      []eddy.Rule{{Name: "volatile", When: "swing > 5.0", EachWindow: true}}}
+	opts := eddy.Options{Aggregates: map[string]eddy.AggregateFunc{"swing": eddy.AggregateFuncOf(newSpread)}}
+	eddytest.Run(t, fn, "testdata/ticks.ndjson", eddytest.With(opts), eddytest.Partitions(2), eddytest.Batch(1))
 }
