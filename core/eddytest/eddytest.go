@@ -2,7 +2,7 @@
 // with the stream cut the way serverless runtimes cut it.
 //
 //	func TestAlarms(t *testing.T) {
-//		fn, _ := spec.Load("eddy.yaml")
+//		fn, _ := eddy.Load("eddy.yaml") // or an &eddy.Function{...} written in Go
 //		eddytest.Run(t, fn, "testdata/events.ndjson", eddytest.Partitions(4), eddytest.Batch(7))
 //	}
 //
