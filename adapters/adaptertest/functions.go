@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 // The functions every adapter runs: specs, so that they are exactly what users deploy.

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/sink/driver"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 // reference runs a function over a scenario's logical streams with core pipelines alone (no

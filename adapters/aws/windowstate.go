@@ -13,7 +13,7 @@ import (
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/driver"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // MaxLambdaWindow is the longest tumbling window Lambda keeps state for (TumblingWindowInSeconds).

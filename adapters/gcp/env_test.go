@@ -37,7 +37,6 @@ import (
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/state"
@@ -45,6 +44,7 @@ import (
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
 	"github.com/eddyhq/eddy/core/state/driver"
 	"github.com/eddyhq/eddy/examples/bench"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 const project = "eddy-test"

@@ -62,7 +62,7 @@ func newNewCmd(e *env) *cobra.Command {
 		Long: `new writes a Go project in ./NAME (or --dir) that builds and passes its tests as it is:
 
   eddy.yaml, function.go     the function (a machine-health example to change), compiled once
-  function_test.go           runs it on eddy's in-memory broker over testdata/events.ndjson
+  function_test.go           its test cases (testdata/eddy_test.yaml; eddy test runs them too)
   testdata/                  sample events, and the trigger payload of each chosen cloud
   cmd/aws                    the Lambda bootstrap (Kinesis → Lambda)          --cloud aws
   gcpfunction, cmd/gcp       the Cloud Run function (Pub/Sub → functions-framework-go)  --cloud gcp

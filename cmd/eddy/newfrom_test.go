@@ -231,7 +231,7 @@ func TestNewFromReferenceTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"//go:embed limits.csv", "RefLoader: reftable.FSLoader(tables, nil)", "c.RunReference("} {
+	for _, s := range []string{"//go:embed limits.csv", "eddy.Options{RefLoader: reftable.FSLoader(tables, nil)}"} {
 		if !strings.Contains(string(fn), s) {
 			t.Errorf("function.go lacks %q", s)
 		}

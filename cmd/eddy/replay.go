@@ -18,9 +18,9 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/internal/archive"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 type replayOpts struct {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 // A split replay runs one partition on n pipelines ("shares"), each owning the keys that hash to it,

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -330,4 +331,30 @@ func nearest(want map[string]any, got []map[string]any) string {
 func show(m map[string]any) string {
 	b, _ := json.Marshal(jsonable(m))
 	return string(b)
+}
+
+// Cases runs the suite file at path as subtests of t, one per case, each failing with the case's
+// problems: the cases `eddy test` runs, under go test.
+//
+//	func TestCases(t *testing.T) { eddytest.Cases(t, "testdata/eddy_test.yaml") }
+func Cases(t *testing.T, path string) {
+	t.Helper()
+	s, fn, err := LoadSuite(path)
+	if err != nil {
+		t.Fatalf("eddytest: %v", err)
+	}
+	for i, c := range s.Tests {
+		if c.Name == "" {
+			c.Name = "test " + strconv.Itoa(i+1)
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			o := RunCase(fn, filepath.Dir(path), c)
+			for _, p := range o.Problems {
+				t.Error(p)
+			}
+			if len(o.Problems) > 0 && testing.Verbose() {
+				t.Logf("outputs:\n%s", strings.Join(o.Outputs, "\n"))
+			}
+		})
+	}
 }

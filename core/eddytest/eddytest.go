@@ -2,7 +2,7 @@
 // with the stream cut the way serverless runtimes cut it.
 //
 //	func TestAlarms(t *testing.T) {
-//		fn, _ := spec.Load("eddy.yaml")
+//		fn, _ := eddy.Load("eddy.yaml") // or an &eddy.Function{...} written in Go
 //		eddytest.Run(t, fn, "testdata/events.ndjson", eddytest.Partitions(4), eddytest.Batch(7))
 //	}
 //
@@ -52,6 +52,7 @@ type config struct {
 	batch      int
 	golden     string
 	now        time.Time
+	opts       spec.Options
 }
 
 // Option changes how Run runs the function.
@@ -67,6 +68,10 @@ func Batch(n int) Option { return func(c *config) { c.batch = max(1, n) } }
 // Golden names the golden file (default testdata/<TestName>.golden, with '/' in subtest names
 // replaced by '_').
 func Golden(path string) Option { return func(c *config) { c.golden = path } }
+
+// With compiles the function with the hooks only Go can give (custom aggregates, key and time
+// functions, decision handlers, reference-table loaders).
+func With(o spec.Options) Option { return func(c *config) { c.opts = o } }
 
 // Now sets the processing time of every invocation (default 2026-01-01T00:00:00Z), so that runs are
 // deterministic.
@@ -93,7 +98,7 @@ func Run(t testing.TB, fn *spec.Function, events string, opts ...Option) []strin
 	if err != nil {
 		t.Fatalf("eddytest: %v", err)
 	}
-	got, err := Outputs(fn, recs, c.partitions, c.batch, c.now)
+	got, err := outputs(fn, c.opts, recs, c.partitions, c.batch, c.now)
 	if err != nil {
 		t.Fatalf("eddytest: %v", err)
 	}
@@ -171,7 +176,11 @@ func ReadRecords(r io.Reader, name string) ([]core.Record, error) {
 // of batch records; the same with the state saved and restored in between), fails unless the three
 // agree, and returns the outputs as JSON lines: each partition's outputs, then its dead letters.
 func Outputs(fn *spec.Function, recs []core.Record, n, batch int, now time.Time) ([]string, error) {
-	c, err := fn.Compile(spec.Options{})
+	return outputs(fn, spec.Options{}, recs, n, batch, now)
+}
+
+func outputs(fn *spec.Function, opts spec.Options, recs []core.Record, n, batch int, now time.Time) ([]string, error) {
+	c, err := fn.Compile(opts)
 	if err != nil {
 		return nil, err
 	}

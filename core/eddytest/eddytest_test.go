@@ -124,3 +124,8 @@ func TestEarlyFirings(t *testing.T) {
 		t.Errorf("%d early results of %d outputs", early, len(got))
 	}
 }
+
+// Cases runs a suite's cases as subtests; they pass on the package's suite.
+func TestCases(t *testing.T) {
+	eddytest.Cases(t, "testdata/eddy_test.yaml")
+}

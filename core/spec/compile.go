@@ -9,11 +9,11 @@ import (
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Options are the hooks only Go code can give a function. They are called concurrently by the
@@ -23,6 +23,9 @@ type Options struct {
 	KeyFunc func(*core.Event) (string, error)
 	// TimeFunc computes the event time from the decoded event instead of input.time.
 	TimeFunc func(*core.Event) (time.Time, error)
+	// Aggregates are user-defined aggregates by name: an aggregate whose op is custom reads its
+	// field through Aggregates[its name].
+	Aggregates map[string]core.AggregateFunc
 	// Handlers are custom decision logic run on every window result after the rules, anomaly
 	// detectors and crossovers (see rule.Handler). They need aggregates.
 	Handlers []rule.Handler
@@ -97,7 +100,7 @@ func (f *Function) Compile(opts Options) (*Compiled, error) {
 		c.cfg.MaxFuture = 0
 	}
 	for i := range f.Aggregates {
-		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec())
+		c.cfg.Aggregates = append(c.cfg.Aggregates, f.Aggregates[i].spec(opts))
 	}
 	if len(f.Aggregates) > 0 {
 		c.cfg.Window = f.windowSpec()

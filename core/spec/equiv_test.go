@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/rule"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 const equivYAML = `name: equiv

@@ -90,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"aggregate no op", strings.Replace(base, "{name: n, count: true}", "{name: n}", 1), []string{
 			`eddy.yaml:9:5: aggregates[1]: no function (name it by its key (avg: temp, count: true, p99: latency) or with op: and field:)`}},
 		{"aggregate unknown op", strings.Replace(base, "{name: n, count: true}", "{name: n, op: mean, field: x}", 1), []string{
-			`eddy.yaml:9:19: aggregates[1].op: "mean" is not one of count, sum, min, max, avg, variance, stddev, first, last, quantile, distinct or topk`}},
+			`eddy.yaml:9:19: aggregates[1].op: "mean" is not one of count, sum, min, max, avg, variance, stddev, first, last, quantile, distinct, topk or custom`}},
 		{"aggregate needs field", strings.Replace(base, "{name: n, count: true}", "{name: n, op: sum}", 1), []string{
 			`eddy.yaml:9:5: aggregates[1].field: sum needs a field (e.g. sum: temp)`}},
 		{"quantile without q", strings.Replace(base, "{name: n, count: true}", "{name: p, quantile: latency}", 1), []string{

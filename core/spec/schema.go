@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 //go:embed eddy.schema.json

@@ -39,9 +39,9 @@ package spec
 import (
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/rule"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
 )
 
 // Function is one eddy function: how its input is decoded, how events are windowed and
@@ -225,9 +225,9 @@ type Aggregate struct {
 	// digit) other than key, window, revision, first, prev and attrs.
 	Name string `yaml:"name"`
 	// Op is the aggregate function: count, sum, min, max, avg, variance, stddev (population), first
-	// and last (by event time), quantile, distinct (estimated distinct values) or topk (the k most
-	// frequent values).
-	Op aggregate.Op `yaml:"op" enum:"count,sum,min,max,avg,variance,stddev,first,last,quantile,distinct,topk"`
+	// and last (by event time), quantile, distinct (estimated distinct values), topk (the k most
+	// frequent values) or custom (a function given in Go, by the aggregate's name).
+	Op aggregate.Op `yaml:"op" enum:"count,sum,min,max,avg,variance,stddev,first,last,quantile,distinct,topk,custom"`
 	// Field is the field path the aggregate reads. count without a field counts events; with one it
 	// counts events whose field is a number.
 	Field string `yaml:"field"`

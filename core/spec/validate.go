@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/predicate"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Validate checks f as Compile with no Options would, without compiling a pipeline. The error is an
@@ -376,6 +376,12 @@ func (v *validator) aggregates() (celOK bool) {
 			celOK = false
 			continue
 		}
+		if a.Op == aggregate.Custom && v.opts.Aggregates[a.name()] == nil {
+			v.add(verr(p+".op", fmt.Sprintf("custom aggregate %q has no Go function", a.name()),
+				fmt.Sprintf("give it in Go: eddy.Options{Aggregates: map[string]core.AggregateFunc{%q: ...}}", a.name())))
+			celOK = false
+			continue
+		}
 		if a.Field == "" && a.Op != aggregate.Count && !v.hasErrUnder(p) {
 			v.add(verr(p+".field", fmt.Sprintf("%s needs a field", a.Op), fmt.Sprintf("e.g. %s: temp", a.Op)))
 		}
@@ -427,7 +433,7 @@ func (v *validator) aggregates() (celOK bool) {
 			}
 		}
 		if a.Op != "" && a.Field != "" || a.Op == aggregate.Count {
-			if err := a.spec().Validate(); err != nil && !v.hasErrUnder(p) {
+			if err := a.spec(v.opts).Validate(); err != nil && !v.hasErrUnder(p) {
 				v.add(verr(p, err.Error(), ""))
 			}
 		}
@@ -456,6 +462,9 @@ func (v *validator) aggregates() (celOK bool) {
 }
 
 func validOp(op aggregate.Op) bool {
+	if op == aggregate.Custom {
+		return true
+	}
 	for _, o := range aggregate.Ops {
 		if o == op {
 			return true
@@ -471,9 +480,13 @@ func (a *Aggregate) name() string {
 	return string(a.Op)
 }
 
-func (a *Aggregate) spec() aggregate.Spec {
-	return aggregate.Spec{Name: a.name(), Op: a.Op, Field: a.Field, Q: a.Q, RelativeAccuracy: a.RelativeAccuracy,
+func (a *Aggregate) spec(opts Options) aggregate.Spec {
+	s := aggregate.Spec{Name: a.name(), Op: a.Op, Field: a.Field, Q: a.Q, RelativeAccuracy: a.RelativeAccuracy,
 		K: a.K, Precision: uint8(min(a.Precision, 255)), Where: a.Where}
+	if a.Op == aggregate.Custom {
+		s.Func = opts.Aggregates[a.name()]
+	}
+	return s
 }
 
 // celReserved are CEL's reserved words and the variables the rule package defines.

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/pattern"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
 )
 
 func TestWorkloadSpecs(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
+	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 // run processes records in Lambda-sized batches and then flushes, collecting every output's JSON.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // W2Early is W2 with early firings every 10 s of processing time.

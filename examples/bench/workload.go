@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
-	"github.com/eddyhq/eddy/core/pipeline"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Start is the event time of the first generated event (2023-11-14T22:13:20Z).

@@ -6,11 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pipeline"
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy"
 	"github.com/eddyhq/eddy/internal/demo"
 )
 
@@ -25,18 +22,11 @@ func TestDemoSpecIsThisSpec(t *testing.T) {
 	}
 }
 
-func outputs(t *testing.T, p *pipeline.Pipeline) []string {
+func outputs(t *testing.T, fn *eddy.Function) []string {
 	t.Helper()
 	var lines []string
-	emit := func(o core.Output) { lines = append(lines, string(o.AppendJSON(nil))) }
-	recs := telemetry(12, 5)
-	ctx := context.Background()
-	for i := 0; i < len(recs); i += 500 {
-		if _, err := p.Run(ctx, core.Batch{Partition: "local-0", Records: recs[i:min(i+500, len(recs))], Now: time.Now()}, emit); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := p.Flush(ctx, emit); err != nil {
+	_, err := eddy.Run(context.Background(), fn, demo.Telemetry(12, 5), func(o eddy.Output) { lines = append(lines, string(o.AppendJSON(nil))) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	return lines
@@ -45,19 +35,11 @@ func outputs(t *testing.T, p *pipeline.Pipeline) []string {
 // TestGoAPIAndSpecAgree runs the quickstart's function built with the Go API and from eddy.yaml:
 // same outputs, byte for byte, and the decisions the generated telemetry was made to trigger.
 func TestGoAPIAndSpecAgree(t *testing.T) {
-	goAPI, err := build()
+	fromSpec, err := eddy.Load("eddy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := spec.Load("eddy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromSpec, err := f.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := outputs(t, goAPI), outputs(t, fromSpec)
+	a, b := outputs(t, machineHealth), outputs(t, fromSpec)
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("Go API: %d outputs, spec: %d; they differ", len(a), len(b))
 	}

@@ -8,7 +8,7 @@
 // Use it on a stream of trades or quotes (one event per trade with a price field) to drive
 // trend-following signals, or to alert when an instrument breaks out of its trend.
 //
-// It is the engine's own crossover (rule.Crossover, spec crossovers:), whose per-instrument state
+// It is the engine's own crossover (eddy.Crossover, spec crossovers:), whose per-instrument state
 // (the last Slow closes, or the two EMAs) is saved with the rest of the function's state, so it
 // survives between serverless invocations; this package only chooses sound defaults and writes the
 // spec.
@@ -30,7 +30,7 @@
 // OutOfOrder goes to the late output, unless AllowedLateness keeps its bar open, in which case the
 // bar is revised and the crossover re-evaluated (see package rule on revisions).
 //
-// Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
+// Use it from Go (New returns a eddy.Function to build or deploy) or copy eddy.yaml beside this
 // file, which is the same function as a spec with the defaults filled in.
 package crossover
 
@@ -41,8 +41,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddyhq/eddy"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/spec"
 )
 
 // Defaults of Config.
@@ -51,7 +51,7 @@ const (
 	DefaultStep       = time.Minute
 	DefaultFast       = 5
 	DefaultSlow       = 20
-	DefaultAverage    = rule.SMA
+	DefaultAverage    = eddy.SMA
 	DefaultOutOfOrder = 5 * time.Second
 	DefaultMinSpread  = 0.001
 	DefaultSeverity   = "info"
@@ -81,8 +81,8 @@ type Config struct {
 	// Fast and Slow are the lengths of the averages in bars (default 5 and 20); 1 <= Fast < Slow
 	// <= rule.MaxCrossoverSlow. Fast 1 compares the close itself with the slow average.
 	Fast, Slow int
-	// Average is rule.SMA (the default) or rule.EMA.
-	Average rule.Average
+	// Average is eddy.SMA (the default) or eddy.EMA.
+	Average eddy.Average
 	// MinSpread is the relative band against flapping, in [0, 1) (default 0.001, ten basis points
 	// of the slow average). 0 takes the default; for practically every strict crossing use a tiny
 	// band such as 1e-12.
@@ -100,7 +100,7 @@ type Config struct {
 }
 
 // New returns the crossover as a function spec, validated.
-func New(c Config) (*spec.Function, error) {
+func New(c Config) (*eddy.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("crossover: Key, Time and Field are required")
 	}
@@ -120,21 +120,21 @@ func New(c Config) (*spec.Function, error) {
 	case math.IsNaN(c.MinSpread) || c.MinSpread < 0 || c.MinSpread >= 1:
 		return nil, fmt.Errorf("crossover: MinSpread %v must be in [0, 1)", c.MinSpread)
 	}
-	f := &spec.Function{
+	f := &eddy.Function{
 		Name: c.Name,
 		Description: fmt.Sprintf("moving-average crossover of %s on %s bars: %s against %s, min spread %v",
-			c.Field, spec.FormatDuration(c.Step), average(c.Average, c.Fast), average(c.Average, c.Slow), c.MinSpread),
-		Input:  spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Window: spec.Window{Tumbling: c.Step, AllowedLateness: c.AllowedLateness},
-		Aggregates: []spec.Aggregate{
+			c.Field, eddy.FormatDuration(c.Step), average(c.Average, c.Fast), average(c.Average, c.Slow), c.MinSpread),
+		Input:  eddy.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Window: eddy.Window{Tumbling: c.Step, AllowedLateness: c.AllowedLateness},
+		Aggregates: []eddy.Aggregate{
 			{Name: ValueCount, Op: "count"},
 			{Name: ValuePrice, Op: "last", Field: c.Field},
 		},
-		Crossovers: []spec.Crossover{{
+		Crossovers: []eddy.Crossover{{
 			Name: RuleCross, Of: ValuePrice, Fast: c.Fast, Slow: c.Slow, Average: c.Average,
 			MinSpread: c.MinSpread, Severity: c.Severity,
 		}},
-		Limits: spec.Limits{IdleTTL: c.IdleTTL},
+		Limits: eddy.Limits{IdleTTL: c.IdleTTL},
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func New(c Config) (*spec.Function, error) {
 }
 
 // average names an average for the description: "SMA 20", or "the close" for length 1.
-func average(a rule.Average, n int) string {
+func average(a eddy.Average, n int) string {
 	if n == 1 {
 		return "the close"
 	}

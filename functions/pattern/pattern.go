@@ -5,7 +5,7 @@
 // followed by a payment within 10 minutes.
 //
 // Use New for any sequence (a Config of steps, with contiguity and a skip strategy), or BruteForce
-// for the brute-force login detector. Both return a spec.Function built on the engine's pattern
+// for the brute-force login detector. Both return a eddy.Function built on the engine's pattern
 // matcher (core/pattern): events are matched in event-time order once the watermark has passed
 // them, so out-of-order events up to OutOfOrder are matched where they belong; later ones go to
 // the late output. Each match emits one decision with state "matched" (or "absent" for a pattern
@@ -23,15 +23,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/eddyhq/eddy/core/pattern"
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy"
 )
 
 // Defaults of Config and BruteForceConfig.
 const (
 	DefaultName        = "pattern"
 	DefaultOutOfOrder  = 5 * time.Second
-	DefaultMaxPartials = pattern.DefaultMaxPartials
+	DefaultMaxPartials = eddy.DefaultMaxPartials
 
 	DefaultBruteForceName = "brute-force"
 	DefaultFailure        = `outcome == "failure"`
@@ -63,17 +62,17 @@ type Config struct {
 	OutOfOrder time.Duration
 	// Steps are the pattern's steps in order (required): each a name, a CEL predicate (where),
 	// a repetition (times, min_times/max_times or one_or_more) and optionally its own contiguity;
-	// the last may be absent, with its own within. See spec.Step.
-	Steps []spec.Step
+	// the last may be absent, with its own within. See eddy.Step.
+	Steps []eddy.Step
 	// Within bounds a match: its last event is at most this long after its first. Zero: unbounded.
 	Within time.Duration
-	// Contiguity is the default contiguity of the steps (default pattern.Relaxed: events that
-	// match no step may come in between; pattern.Strict: the key's next event must match).
-	Contiguity pattern.Contiguity
-	// Skip is where matching resumes after a match (default pattern.SkipPastLastEvent: after the
-	// match; pattern.SkipToNext: each event starts at most one match; pattern.NoSkip: every
+	// Contiguity is the default contiguity of the steps (default eddy.Relaxed: events that
+	// match no step may come in between; eddy.Strict: the key's next event must match).
+	Contiguity eddy.Contiguity
+	// Skip is where matching resumes after a match (default eddy.SkipPastLastEvent: after the
+	// match; eddy.SkipToNext: each event starts at most one match; eddy.NoSkip: every
 	// match, overlapping ones included).
-	Skip pattern.Skip
+	Skip eddy.Skip
 	// Capture lists the numeric fields each decision reports per step. Empty: the fields the
 	// predicates read.
 	Capture []string
@@ -86,7 +85,7 @@ type Config struct {
 }
 
 // New returns the pattern function as a spec, validated (including the CEL of every step).
-func New(c Config) (*spec.Function, error) {
+func New(c Config) (*eddy.Function, error) {
 	if c.Key == "" || c.Time == "" {
 		return nil, fmt.Errorf("pattern: Key and Time are required")
 	}
@@ -96,15 +95,15 @@ func New(c Config) (*spec.Function, error) {
 	c.Name = cmp.Or(c.Name, DefaultName)
 	c.Rule = cmp.Or(c.Rule, c.Name)
 	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
-	c.Contiguity = cmp.Or(c.Contiguity, pattern.Relaxed)
-	c.Skip = cmp.Or(c.Skip, pattern.SkipPastLastEvent)
+	c.Contiguity = cmp.Or(c.Contiguity, eddy.Relaxed)
+	c.Skip = cmp.Or(c.Skip, eddy.SkipPastLastEvent)
 	c.MaxPartials = cmp.Or(c.MaxPartials, DefaultMaxPartials)
-	f := &spec.Function{
+	f := &eddy.Function{
 		Name:        c.Name,
 		Description: describe(c),
-		Input:       spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Patterns: []spec.Pattern{{
-			Name: c.Rule, Steps: append([]spec.Step(nil), c.Steps...), Within: c.Within,
+		Input:       eddy.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Patterns: []eddy.Pattern{{
+			Name: c.Rule, Steps: append([]eddy.Step(nil), c.Steps...), Within: c.Within,
 			Contiguity: c.Contiguity, Skip: c.Skip, MaxPartials: c.MaxPartials, KeyTTL: c.KeyTTL,
 		}},
 	}
@@ -126,7 +125,7 @@ func describe(c Config) string {
 			s += " then "
 		}
 		if st.Absent {
-			s += "no " + st.Name + " within " + spec.FormatDuration(st.Within)
+			s += "no " + st.Name + " within " + eddy.FormatDuration(st.Within)
 			continue
 		}
 		s += st.Name
@@ -142,7 +141,7 @@ func describe(c Config) string {
 		}
 	}
 	if c.Within > 0 {
-		s += " within " + spec.FormatDuration(c.Within)
+		s += " within " + eddy.FormatDuration(c.Within)
 	}
 	return s + " per " + c.Key
 }
@@ -169,9 +168,9 @@ type BruteForceConfig struct {
 	Failures int
 	// Within bounds the span from the first failure to the success (default 5m).
 	Within time.Duration
-	// Skip is where matching resumes after a match (default pattern.SkipPastLastEvent: one
+	// Skip is where matching resumes after a match (default eddy.SkipPastLastEvent: one
 	// decision per attack, not one per overlapping run of failures).
-	Skip pattern.Skip
+	Skip eddy.Skip
 	// Capture lists numeric fields to report from the first and last failure and the success.
 	Capture []string
 }
@@ -179,7 +178,7 @@ type BruteForceConfig struct {
 // BruteForce returns the brute-force detector as a function spec, validated: it decides "matched"
 // for a key when Failures failed logins are followed by a successful login within Within. The
 // decision's window runs from the first of those failures to the success.
-func BruteForce(c BruteForceConfig) (*spec.Function, error) {
+func BruteForce(c BruteForceConfig) (*eddy.Function, error) {
 	c.Name = cmp.Or(c.Name, DefaultBruteForceName)
 	c.Failure = cmp.Or(c.Failure, DefaultFailure)
 	c.Success = cmp.Or(c.Success, DefaultSuccess)
@@ -193,7 +192,7 @@ func BruteForce(c BruteForceConfig) (*spec.Function, error) {
 	}
 	return New(Config{
 		Name: c.Name, Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder,
-		Steps: []spec.Step{
+		Steps: []eddy.Step{
 			{Name: StepFailed, Where: c.Failure, Times: c.Failures},
 			{Name: StepSuccess, Where: c.Success},
 		},

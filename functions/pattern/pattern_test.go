@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	cpattern "github.com/eddyhq/eddy/core/pattern"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/functions/internal/fntest"
 	"github.com/eddyhq/eddy/functions/pattern"
+	cpattern "github.com/eddyhq/eddy/internal/pattern"
 )
 
 var t0 = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)

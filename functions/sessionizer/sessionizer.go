@@ -30,7 +30,7 @@
 // as late, not merged), so there are no "resolved" decisions. Decision ids are deterministic per
 // function, rule, user and session: a redelivered batch repeats the same ids.
 //
-// Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
+// Use it from Go (New returns a eddy.Function to build or deploy) or copy eddy.yaml beside this
 // file, which is the same function as a spec with the defaults filled in.
 package sessionizer
 
@@ -40,8 +40,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy"
 )
 
 // Defaults of Config.
@@ -109,7 +108,7 @@ func celDuration(d time.Duration) string {
 }
 
 // New returns the sessionizer as a function spec, validated.
-func New(c Config) (*spec.Function, error) {
+func New(c Config) (*eddy.Function, error) {
 	if c.Key == "" || c.Time == "" {
 		return nil, fmt.Errorf("sessionizer: Key and Time are required")
 	}
@@ -132,27 +131,27 @@ func New(c Config) (*spec.Function, error) {
 		return nil, fmt.Errorf("sessionizer: EngagedPages %d must not be negative", c.EngagedPages)
 	}
 	desc := fmt.Sprintf("sessions of %s (gap %s, at most %s); long from %s", c.Key,
-		spec.FormatDuration(c.Gap), spec.FormatDuration(c.MaxDuration), spec.FormatDuration(c.LongAfter))
-	f := &spec.Function{
+		eddy.FormatDuration(c.Gap), eddy.FormatDuration(c.MaxDuration), eddy.FormatDuration(c.LongAfter))
+	f := &eddy.Function{
 		Name:   c.Name,
-		Input:  spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Window: spec.Window{Session: &spec.Session{Gap: c.Gap, MaxDuration: c.MaxDuration}},
-		Aggregates: []spec.Aggregate{
-			{Name: ValueEvents, Op: aggregate.Count},
+		Input:  eddy.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Window: eddy.Window{Session: &eddy.Session{Gap: c.Gap, MaxDuration: c.MaxDuration}},
+		Aggregates: []eddy.Aggregate{
+			{Name: ValueEvents, Op: eddy.Count},
 		},
-		Rules: []spec.Rule{{
+		Rules: []eddy.Rule{{
 			Name: RuleLong,
 			// The window ends a gap after the session's last event.
 			When:       fmt.Sprintf("window.end - window.start - %s >= %s", celDuration(c.Gap), celDuration(c.LongAfter)),
 			Severity:   c.Severity,
 			EachWindow: true,
 		}},
-		Limits: spec.Limits{IdleTTL: c.StateTTL},
+		Limits: eddy.Limits{IdleTTL: c.StateTTL},
 	}
 	if c.Page != "" {
 		desc += fmt.Sprintf(", engaged from %d distinct %s values", c.EngagedPages, c.Page)
-		f.Aggregates = append(f.Aggregates, spec.Aggregate{Name: ValuePages, Op: aggregate.Distinct, Field: c.Page})
-		f.Rules = append(f.Rules, spec.Rule{
+		f.Aggregates = append(f.Aggregates, eddy.Aggregate{Name: ValuePages, Op: eddy.Distinct, Field: c.Page})
+		f.Rules = append(f.Rules, eddy.Rule{
 			Name:       RuleEngaged,
 			When:       fmt.Sprintf("%s >= %d", ValuePages, c.EngagedPages),
 			Severity:   c.Severity,

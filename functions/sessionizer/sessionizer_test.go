@@ -170,8 +170,7 @@ func TestEverySession(t *testing.T) {
 	visit("dee", 6*time.Hour, 7, "a", "b", "c", "d", "e") // 30m, 5 pages: long and engaged
 	f := fntest.Load(t)
 	lines, sessions, got, late := run(t, f, records(vs), 0)
-	split, _, _, _ := run(t, f, records(vs), 5)
-	fntest.Equal(t, "batches of 5 with the state restored in between, against one batch", split, lines)
+	fntest.Splits(t, f, lines, records(vs), 5, t0)
 	if len(sessions) != 4 || late != 0 {
 		t.Fatalf("%d late; sessions:\n%s", late, strings.Join(sessions, "\n"))
 	}

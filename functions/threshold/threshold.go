@@ -3,7 +3,7 @@
 // for a number of consecutive windows and resolves only once it falls below a lower level
 // (hysteresis), so that a value hovering at the threshold does not flap.
 //
-// Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this file,
+// Use it from Go (New returns a eddy.Function to build or deploy) or copy eddy.yaml beside this file,
 // which is the same function as a spec with the defaults filled in.
 package threshold
 
@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy"
 )
 
 // Config describes the alarm. Zero values take the defaults noted.
@@ -55,7 +55,7 @@ func num(f float64) string {
 }
 
 // New returns the alarm as a function spec, validated.
-func New(c Config) (*spec.Function, error) {
+func New(c Config) (*eddy.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("threshold: Key, Time and Field are required")
 	}
@@ -72,21 +72,21 @@ func New(c Config) (*spec.Function, error) {
 	if clear > c.Above {
 		return nil, fmt.Errorf("threshold: ClearBelow %v is above Above %v", clear, c.Above)
 	}
-	f := &spec.Function{
+	f := &eddy.Function{
 		Name:        c.Name,
 		Description: fmt.Sprintf("alarm when the %s average of %s exceeds %v for %d windows; clears below %v", c.Window, c.Field, c.Above, c.For, clear),
-		Input:       spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Window:      spec.Window{Tumbling: c.Window},
-		Aggregates: []spec.Aggregate{
+		Input:       eddy.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Window:      eddy.Window{Tumbling: c.Window},
+		Aggregates: []eddy.Aggregate{
 			{Name: "readings", Op: "count"},
 			{Name: "avg", Op: "avg", Field: c.Field},
 			{Name: "max", Op: "max", Field: c.Field},
 		},
-		Rules: []spec.Rule{{
+		Rules: []eddy.Rule{{
 			Name:     "above",
 			When:     fmt.Sprintf("avg > %s && readings >= %d", num(c.Above), c.MinReadings),
 			Clear:    fmt.Sprintf("avg < %s", num(clear)),
-			For:      spec.Windows(c.For),
+			For:      eddy.Windows(c.For),
 			Severity: c.Severity,
 		}},
 	}

@@ -58,8 +58,7 @@ func TestDecisions(t *testing.T) {
 	if strings.Join(got, ",") != want {
 		t.Fatalf("decisions %v, want %s", got, want)
 	}
-	split := fntest.Run(t, f, recs, 7, time.Unix(0, 0), nil)
-	fntest.Equal(t, "batches of 7 with the state restored in between, against one batch", split, lines)
+	fntest.Splits(t, f, lines, recs, 7, time.Unix(0, 0))
 }
 
 func TestRejects(t *testing.T) {

@@ -5,7 +5,7 @@
 //
 // Use it when "normal" differs per key and drifts over time, so a fixed threshold does not fit:
 // latency per endpoint, orders per shop, temperature per machine. It is the engine's own z-score
-// detector (rule.ZScore, spec anomalies with method zscore); this package only chooses sound
+// detector (eddy.ZScore, spec anomalies with method zscore); this package only chooses sound
 // defaults and writes the spec.
 //
 // A window whose key had no readings produces no value and is neither scored nor added to the
@@ -13,7 +13,7 @@
 // values exist. Each flagged window emits one decision with state "anomaly" whose values are the
 // window's values (readings, value) followed by anomaly.score, anomaly.mean and anomaly.stddev.
 //
-// Use it from Go (New returns a spec.Function to build or deploy) or copy eddy.yaml beside this
+// Use it from Go (New returns a eddy.Function to build or deploy) or copy eddy.yaml beside this
 // file, which is the same function as a spec with the defaults filled in.
 package zscore
 
@@ -23,9 +23,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy"
 )
 
 // Defaults of Config.
@@ -58,7 +56,7 @@ type Config struct {
 	Field string
 	// Stat is how a window's readings become the scored value: avg (the default), sum, min, max,
 	// stddev, count (the readings whose field is a number) or quantile (with Q).
-	Stat aggregate.Op
+	Stat eddy.Op
 	// Q is the quantile for Stat quantile, in (0, 1), e.g. 0.99.
 	Q float64
 	// Window is the tumbling window the field is aggregated over (default 1m).
@@ -73,34 +71,34 @@ type Config struct {
 	Warmup int
 	// Threshold is the |z| at or beyond which a value is flagged (default 3).
 	Threshold float64
-	// Direction flags spikes (rule.Above), drops (rule.Below) or both (the default, "both").
-	Direction rule.Direction
+	// Direction flags spikes (eddy.Above), drops (eddy.Below) or both (the default, "both").
+	Direction eddy.Direction
 	// Severity labels the decisions (default "warning").
 	Severity string
 }
 
 // New returns the detector as a function spec, validated.
-func New(c Config) (*spec.Function, error) {
+func New(c Config) (*eddy.Function, error) {
 	if c.Key == "" || c.Time == "" || c.Field == "" {
 		return nil, fmt.Errorf("zscore: Key, Time and Field are required")
 	}
 	c.Name = cmp.Or(c.Name, DefaultName)
-	c.Stat = cmp.Or(c.Stat, aggregate.Avg)
+	c.Stat = cmp.Or(c.Stat, eddy.Avg)
 	c.Window = cmp.Or(c.Window, DefaultWindow)
 	c.OutOfOrder = cmp.Or(c.OutOfOrder, DefaultOutOfOrder)
 	c.History = cmp.Or(c.History, DefaultHistory)
 	c.Warmup = cmp.Or(c.Warmup, c.History)
 	c.Threshold = cmp.Or(c.Threshold, DefaultThreshold)
-	if c.Direction == rule.Both {
+	if c.Direction == eddy.Both {
 		c.Direction = "both"
 	}
 	c.Severity = cmp.Or(c.Severity, DefaultSeverity)
 	switch c.Stat {
-	case aggregate.Avg, aggregate.Sum, aggregate.Min, aggregate.Max, aggregate.Stddev, aggregate.Count:
+	case eddy.Avg, eddy.Sum, eddy.Min, eddy.Max, eddy.Stddev, eddy.Count:
 		if c.Q != 0 {
 			return nil, fmt.Errorf("zscore: Q %v is only for Stat quantile, not %s", c.Q, c.Stat)
 		}
-	case aggregate.Quantile:
+	case eddy.Quantile:
 		if !(c.Q > 0 && c.Q < 1) {
 			return nil, fmt.Errorf("zscore: Q %v must be in (0, 1) for Stat quantile", c.Q)
 		}
@@ -116,21 +114,21 @@ func New(c Config) (*spec.Function, error) {
 		return nil, fmt.Errorf("zscore: Threshold %v must be a positive number", c.Threshold)
 	}
 	stat := string(c.Stat)
-	if c.Stat == aggregate.Quantile {
+	if c.Stat == eddy.Quantile {
 		stat = fmt.Sprintf("quantile %v", c.Q)
 	}
-	f := &spec.Function{
+	f := &eddy.Function{
 		Name: c.Name,
 		Description: fmt.Sprintf("anomaly when the %s %s of %s is %v or more standard deviations from its last %d windows (direction %s)",
-			spec.FormatDuration(c.Window), stat, c.Field, c.Threshold, c.History, c.Direction),
-		Input:  spec.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
-		Window: spec.Window{Tumbling: c.Window},
-		Aggregates: []spec.Aggregate{
-			{Name: ValueReadings, Op: aggregate.Count},
+			eddy.FormatDuration(c.Window), stat, c.Field, c.Threshold, c.History, c.Direction),
+		Input:  eddy.Input{Format: "json", Key: c.Key, Time: c.Time, TimeFormat: c.TimeFormat, OutOfOrder: c.OutOfOrder},
+		Window: eddy.Window{Tumbling: c.Window},
+		Aggregates: []eddy.Aggregate{
+			{Name: ValueReadings, Op: eddy.Count},
 			{Name: ValueStat, Op: c.Stat, Field: c.Field, Q: c.Q},
 		},
-		Anomalies: []spec.Anomaly{{
-			Name: RuleAnomaly, Aggregate: ValueStat, Method: rule.ZScore, Window: c.History,
+		Anomalies: []eddy.Anomaly{{
+			Name: RuleAnomaly, Aggregate: ValueStat, Method: eddy.ZScore, Window: c.History,
 			Threshold: c.Threshold, Warmup: c.Warmup, Direction: c.Direction, Severity: c.Severity,
 		}},
 	}

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/spec"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // Harness is what the suite needs of a store.

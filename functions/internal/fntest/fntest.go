@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/eddytest"
 	"github.com/eddyhq/eddy/core/spec"
 )
 
@@ -107,16 +108,25 @@ func Run(t testing.TB, f *spec.Function, recs []core.Record, n int, now time.Tim
 	return lines
 }
 
-// SpecAgrees fails t unless the package's eddy.yaml, run on recs (as Run does) both in one batch
-// and in batches of n, gives exactly want: the outputs of the Go constructor's function on the
-// same records, so the file, the Go code and a stream cut into invocations all agree. recs is not
-// modified.
+// SpecAgrees fails t unless the package's eddy.yaml gives exactly want (the outputs of the Go
+// constructor's function on the same records) through eddytest, which runs it in one batch, in
+// batches of n, and in batches of n with the state saved and restored in between, and fails unless
+// all three agree: so the file, the Go code and a stream cut into invocations all agree.
 func SpecAgrees(t testing.TB, want []string, recs []core.Record, n int, now time.Time) {
 	t.Helper()
-	f := Load(t)
-	Equal(t, "outputs of eddy.yaml, against Go", Run(t, f, recs, 0, now, nil), want)
-	Equal(t, fmt.Sprintf("outputs of eddy.yaml in batches of %d with the state restored in between, against Go in one batch", n),
-		Run(t, f, recs, n, now, nil), want)
+	Splits(t, Load(t), want, recs, n, now)
+}
+
+// Splits fails t unless f gives exactly want on recs in one batch, in batches of n, and in batches
+// of n with the state restored in between (eddytest.Outputs on one partition), and no record
+// fails.
+func Splits(t testing.TB, f *spec.Function, want []string, recs []core.Record, n int, now time.Time) {
+	t.Helper()
+	got, err := eddytest.Outputs(historical(f), recs, 1, n, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Equal(t, fmt.Sprintf("outputs in one batch and in batches of %d with the state restored in between (eddytest)", n), got, want)
 }
 
 // Records makes n records whose payloads are payload(0), ..., payload(n-1), with ids and offsets

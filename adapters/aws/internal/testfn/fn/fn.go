@@ -4,12 +4,12 @@ package fn
 import (
 	"time"
 
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/runner"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Name is the function's name.

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // countWindows are count windows: a key's windows hold its last count events (in arrival order)

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // sessionWindows are session windows: a key's events closer than gap make one session, capped at

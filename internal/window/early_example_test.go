@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // An hour-long tumbling window that speaks early: every 2 events of a key, and once per 10 s of

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/pattern"
+	"github.com/eddyhq/eddy/internal/pattern"
 )
 
 // Three failed logins then a success within a minute, per account.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // snapshotVersion is the operator state's encoding version. Bump it when the layout changes, and

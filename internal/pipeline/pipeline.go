@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/reftable"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Decoder turns a record into an event; codec.Decoder is the standard one. It returns a

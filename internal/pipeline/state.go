@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // Process runs a batch and returns its outputs in the result, cloned: the form package runner

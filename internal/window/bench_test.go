@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // benchOperator drives an operator with pre-decoded standard events (1,000 keys, 1 ms apart, up to

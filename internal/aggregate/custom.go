@@ -12,34 +12,14 @@ import (
 // Custom is the Op of a user-defined aggregate: Spec.Func supplies it.
 const Custom Op = "custom"
 
-// Func is a user-defined aggregate. Its accumulators live in window slices and in state stores
-// between invocations, so they must merge and serialize.
-type Func interface {
-	// New returns an empty accumulator.
-	New() Accumulator
-}
+// Func is a user-defined aggregate: core.AggregateFunc, public so that users can write one.
+type Func = core.AggregateFunc
 
 // FuncOf adapts a constructor to Func.
-type FuncOf func() Accumulator
+type FuncOf = core.AggregateFuncOf
 
-// New implements Func.
-func (f FuncOf) New() Accumulator { return f() }
-
-// Accumulator is one partial of a user-defined aggregate.
-type Accumulator interface {
-	// Add folds in one event's field value (Missing when the event lacks it) at event time t.
-	Add(v core.Value, t time.Time)
-	// Merge folds in o, an accumulator of the same Func holding events that came after the
-	// receiver's.
-	Merge(o Accumulator)
-	// Clone returns an independent copy.
-	Clone() Accumulator
-	// Value is the aggregate's value (NaN for none).
-	Value() float64
-	// MarshalBinary encodes the accumulator; UnmarshalBinary restores it into a New one.
-	MarshalBinary() ([]byte, error)
-	UnmarshalBinary([]byte) error
-}
+// Accumulator is one partial of a user-defined aggregate (core.Accumulator).
+type Accumulator = core.Accumulator
 
 // custom adapts an Accumulator to the plan's sketch slot.
 type custom struct {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // rangeAcc is a user-defined aggregate: the spread (max - min) of a field.

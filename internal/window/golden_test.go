@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden snapshot files")

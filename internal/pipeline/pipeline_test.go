@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
 	"github.com/eddyhq/eddy/core/codec"
-	"github.com/eddyhq/eddy/core/pattern"
-	"github.com/eddyhq/eddy/core/pipeline"
 	"github.com/eddyhq/eddy/core/rule"
-	"github.com/eddyhq/eddy/core/window"
+	"github.com/eddyhq/eddy/internal/aggregate"
+	"github.com/eddyhq/eddy/internal/pattern"
+	"github.com/eddyhq/eddy/internal/pipeline"
+	"github.com/eddyhq/eddy/internal/window"
 )
 
 // build makes a function with windows, a threshold, an anomaly detector and a pattern.

@@ -7,7 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // slicedWindows are tumbling and sliding windows: time is cut into slices of length slice (the

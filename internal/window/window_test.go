@@ -14,7 +14,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/eddyhq/eddy/core"
-	"github.com/eddyhq/eddy/core/aggregate"
+	"github.com/eddyhq/eddy/internal/aggregate"
 )
 
 // tev is a test event: key, event time in ms, value, tag, arrival sequence.

@@ -1,6 +1,6 @@
 package window
 
-import "github.com/eddyhq/eddy/core/aggregate"
+import "github.com/eddyhq/eddy/internal/aggregate"
 
 // ring holds one key's slices in slice order: a circular array of slots, each a slice index and
 // the slice partial's row, in one pointer-free allocation. The collector never scans it and moving
