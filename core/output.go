@@ -78,15 +78,55 @@ func (r *WindowResult) idSum() [16]byte {
 
 // Clone returns a deep copy; emitters reuse their results, so keep a clone to hold on to one.
 func (r *WindowResult) Clone() *WindowResult {
-	c := *r
-	c.Values = make([]NamedValue, len(r.Values))
+	var c *WindowResult
+	// A result and its values in one allocation: a batch clones one per key and window it closes.
+	switch n := len(r.Values); n {
+	case 0:
+		c = new(WindowResult)
+	case 1:
+		b := new(struct {
+			r WindowResult
+			v [1]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 2:
+		b := new(struct {
+			r WindowResult
+			v [2]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 3:
+		b := new(struct {
+			r WindowResult
+			v [3]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 4:
+		b := new(struct {
+			r WindowResult
+			v [4]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	default:
+		c = &WindowResult{Values: make([]NamedValue, n)}
+	}
+	vals := c.Values
+	*c = *r
+	c.Values = vals
+	if r.Values == nil {
+		c.Values = nil
+	}
 	for i, v := range r.Values {
 		c.Values[i] = v
 		if v.Items != nil {
 			c.Values[i].Items = append([]Item(nil), v.Items...)
 		}
 	}
-	return &c
+	return c
 }
 
 // AppendJSON implements Output:

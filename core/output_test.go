@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,5 +84,29 @@ func checkAppendTime(t *testing.T, tm time.Time) {
 	want := `"` + tm.UTC().Format(core.TimeLayout) + `"`
 	if got := string(core.AppendTime([]byte("x"), tm)); got != "x"+want {
 		t.Fatalf("AppendTime(%v) = %s, want x%s", tm, got, want)
+	}
+}
+
+// Clone is a deep copy for every number of values (up to four share the result's allocation):
+// changing the original's values or items after cloning leaves the clone as it was.
+func TestWindowResultCloneIsDeep(t *testing.T) {
+	for n := range 7 {
+		w := &core.WindowResult{Function: "f", Key: "k", Revision: 2, Early: true}
+		for i := range n {
+			w.Values = append(w.Values, core.NamedValue{Name: "v" + strconv.Itoa(i), Num: float64(i), IsList: true, Items: []core.Item{{Value: "a", Count: 1}}})
+		}
+		c := w.Clone()
+		want := string(w.AppendJSON(nil))
+		if got := string(c.AppendJSON(nil)); got != want || len(c.Values) != n || (n == 0) != (c.Values == nil) {
+			t.Fatalf("%d values: clone %s (%d values), want %s", n, got, len(c.Values), want)
+		}
+		for i := range w.Values {
+			w.Values[i].Num = -1
+			w.Values[i].Items[0].Count = 99
+		}
+		w.Key = "changed"
+		if got := string(c.AppendJSON(nil)); got != want {
+			t.Fatalf("%d values: clone changed with the original: %s, want %s", n, got, want)
+		}
 	}
 }
