@@ -60,7 +60,7 @@ func TestOutboxSharedFields(t *testing.T) {
 	}
 	n := func(name string, v float64) core.NamedValue { return core.NamedValue{Name: name, Num: v} }
 	outs := []core.Output{
-		w("f", "a", t0, 0, n("count", 3), n("avg", 81.5), n("max", -0.0)),
+		w("f", "a", t0, 0, n("count", 3), n("avg", 81.5), n("max", math.Copysign(0, -1))),
 		w("f", "b", t0, 1, n("count", 1<<53), n("avg", -7), n("max", math.Inf(1))),
 		&core.Decision{ID: "0123456789abcdef0123456789abcdef", Function: "f", Rule: "hot", Key: "a", State: "firing", Severity: "warning", Time: t0.Add(time.Second),
 			Window: core.Span{Start: t0, End: t0.Add(time.Second)}, Values: []core.NamedValue{n("avg", 81.5)}, Ref: []core.TableVersion{{Table: "limits", Version: "sha256:9b8d"}}},
@@ -84,6 +84,9 @@ func TestOutboxSharedFields(t *testing.T) {
 		if a != b || core.OutputID(outs[i]) != core.OutputID(got[i]) {
 			t.Errorf("output %d: %s came back as %s", i, a, b)
 		}
+	}
+	if v := got[0].(*core.WindowResult).Values[2].Num; v != 0 || !math.Signbit(v) {
+		t.Errorf("negative zero came back as %v", v)
 	}
 	if d := got[2].(*core.Decision); len(d.Ref) != 1 || d.Ref[0].Version != "sha256:9b8d" {
 		t.Errorf("decision's table versions: %+v", d.Ref)
