@@ -48,12 +48,13 @@ require (
 	gocloud.dev v0.47.0
 	gocloud.dev/pubsub/rabbitpubsub v0.47.0
 	golang.org/x/mod v0.43.0
-	golang.org/x/sync v0.24.0
 	golang.org/x/term v0.47.0
 	google.golang.org/api v0.307.0
 	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12
 )
+
+require golang.org/x/sync v0.24.0 // indirect
 
 require (
 	cel.dev/expr v0.25.3 // indirect

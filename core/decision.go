@@ -124,6 +124,22 @@ func DecisionID(function, rule, key string, window Span, transition string, seq 
 // DecisionIDRef is DecisionID for a decision made with reference tables: their versions are part
 // of the id. Without tables it equals DecisionID.
 func DecisionIDRef(function, rule, key string, window Span, transition string, seq int, ref []TableVersion) string {
+	sum := decisionSum(function, rule, key, window, transition, seq, ref)
+	var out [32]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// appendID appends an id as a JSON string: the hex of sum, which needs no escaping.
+func appendID(b []byte, sum [16]byte) []byte {
+	var q [34]byte
+	q[0], q[33] = '"', '"'
+	hex.Encode(q[1:33], sum[:])
+	return append(b, q[:]...)
+}
+
+// decisionSum is the hash DecisionIDRef writes in hex.
+func decisionSum(function, rule, key string, window Span, transition string, seq int, ref []TableVersion) [16]byte {
 	// One buffer hashed at once: the same bytes as writing each part to a hash.Hash, fewer calls.
 	var stack [192]byte
 	b := stack[:0]
@@ -148,7 +164,5 @@ func DecisionIDRef(function, rule, key string, window Span, transition string, s
 		}
 	}
 	sum := sha256.Sum256(b)
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
-	return string(out[:])
+	return [16]byte(sum[:16])
 }

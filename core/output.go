@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/hex"
 	"math"
 	"strconv"
 	"time"
@@ -70,17 +71,62 @@ func (r *WindowResult) Value(name string) (NamedValue, bool) {
 	return NamedValue{}, false
 }
 
+// idSum is the hash whose hex is the result's id (see OutputID).
+func (r *WindowResult) idSum() [16]byte {
+	return decisionSum(r.Function, "window", r.Key, Span{Start: r.Start, End: r.End}, "window", r.Revision, nil)
+}
+
 // Clone returns a deep copy; emitters reuse their results, so keep a clone to hold on to one.
 func (r *WindowResult) Clone() *WindowResult {
-	c := *r
-	c.Values = make([]NamedValue, len(r.Values))
+	var c *WindowResult
+	// A result and its values in one allocation: a batch clones one per key and window it closes.
+	switch n := len(r.Values); n {
+	case 0:
+		c = new(WindowResult)
+	case 1:
+		b := new(struct {
+			r WindowResult
+			v [1]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 2:
+		b := new(struct {
+			r WindowResult
+			v [2]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 3:
+		b := new(struct {
+			r WindowResult
+			v [3]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	case 4:
+		b := new(struct {
+			r WindowResult
+			v [4]NamedValue
+		})
+		c = &b.r
+		c.Values = b.v[:]
+	default:
+		c = &WindowResult{Values: make([]NamedValue, n)}
+	}
+	vals := c.Values
+	*c = *r
+	c.Values = vals
+	if r.Values == nil {
+		c.Values = nil
+	}
 	for i, v := range r.Values {
 		c.Values[i] = v
 		if v.Items != nil {
 			c.Values[i].Items = append([]Item(nil), v.Items...)
 		}
 	}
-	return &c
+	return c
 }
 
 // AppendJSON implements Output:
@@ -88,7 +134,7 @@ func (r *WindowResult) Clone() *WindowResult {
 // where id is OutputID(r), with "final":false after the revision for an early result.
 func (r *WindowResult) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":"window","id":`...)
-	b = AppendString(b, OutputID(r))
+	b = appendID(b, r.idSum())
 	b = append(b, `,"function":`...)
 	b = AppendString(b, r.Function)
 	b = append(b, `,"key":`...)
@@ -194,7 +240,8 @@ func OutputID(o Output) string {
 	case *Decision:
 		return v.ID
 	case *WindowResult:
-		return DecisionID(v.Function, "window", v.Key, Span{Start: v.Start, End: v.End}, "window", v.Revision)
+		sum := v.idSum()
+		return hex.EncodeToString(sum[:])
 	case *Late:
 		return DecisionID(v.Function, "late", v.Key, Span{Start: v.Time, End: v.Time}, v.Pos.Partition+"/"+v.Pos.Offset+"/"+v.ID, 0)
 	}
@@ -245,10 +292,46 @@ func (f *Failure) AppendJSON(b []byte) []byte {
 
 // AppendTime appends t as a JSON string in TimeLayout.
 func AppendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, TimeLayout)
-	return append(b, '"')
+	sec := t.Unix()
+	if sec < minFastUnix || sec >= maxFastUnix {
+		b = append(b, '"')
+		b = t.UTC().AppendFormat(b, TimeLayout)
+		return append(b, '"')
+	}
+	// Written by hand: every output carries two or three times, and time.Time.AppendFormat, which
+	// parses its layout on each call, was the largest part of writing a window result.
+	// Days since 0000-03-01 to a civil date (Howard Hinnant's days_from_civil, inverted), in
+	// unsigned arithmetic since the range is checked above.
+	days := uint64(sec-minFastUnix) / 86400
+	tod := uint64(sec-minFastUnix) % 86400
+	era := days / 146097
+	doe := days % 146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	year := yoe + era*400
+	if month > 12 {
+		month -= 12
+		year++
+	}
+	hour, minute, s := tod/3600, tod/60%60, tod%60
+	ms := uint64(t.Nanosecond()) / 1e6 // truncated, as AppendFormat's ".000" does
+	return append(b, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
 }
+
+// AppendTime writes by hand the times from 0000-03-01 (where its day count starts) to the end of
+// year 9999 (the last that four digits hold); AppendFormat writes the rest.
+const (
+	minFastUnix = -62162035200 // 0000-03-01T00:00:00Z
+	maxFastUnix = 253402300800 // 10000-01-01T00:00:00Z
+)
 
 // AppendNumber appends f as a JSON number the way encoding/json writes float64, or null for NaN and
 // infinities (which JSON cannot hold).

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,5 +38,75 @@ func TestOutputJSONCarriesID(t *testing.T) {
 	w3.Key = "other"
 	if core.OutputID(w.Clone()) != ids["window"] || core.OutputID(w2) == ids["window"] || core.OutputID(w3) == ids["window"] {
 		t.Errorf("window ids: same window %q, revision 1 %q, other key %q", core.OutputID(w.Clone()), core.OutputID(w2), core.OutputID(w3))
+	}
+}
+
+// AppendTime writes by hand what time.Time.AppendFormat writes for TimeLayout: the same bytes for
+// every time, including fractions it truncates, zones it converts and years it cannot write in four
+// digits (which take AppendFormat's own path).
+func TestAppendTimeIsAppendFormat(t *testing.T) {
+	east := time.FixedZone("east", 5*3600+30*60)
+	times := []time.Time{
+		{},
+		time.Unix(0, 0),
+		time.Date(2025, 11, 25, 16, 0, 1, 999_999_999, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 1_000_000, east),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 5, time.UTC),
+		time.Date(0, 2, 29, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(0, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(2100, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Now(),
+	}
+	for _, tm := range times {
+		checkAppendTime(t, tm)
+	}
+}
+
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1764086400), int64(999_999_999))
+	f.Add(int64(-62135596801), int64(1))
+	f.Add(int64(253402300800), int64(0))
+	f.Add(int64(-62162035200), int64(-1))
+	f.Add(int64(253402300799), int64(999_999_999))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		checkAppendTime(t, time.Unix(sec, nsec))
+	})
+}
+
+func checkAppendTime(t *testing.T, tm time.Time) {
+	t.Helper()
+	want := `"` + tm.UTC().Format(core.TimeLayout) + `"`
+	if got := string(core.AppendTime([]byte("x"), tm)); got != "x"+want {
+		t.Fatalf("AppendTime(%v) = %s, want x%s", tm, got, want)
+	}
+}
+
+// Clone is a deep copy for every number of values (up to four share the result's allocation):
+// changing the original's values or items after cloning leaves the clone as it was.
+func TestWindowResultCloneIsDeep(t *testing.T) {
+	for n := range 7 {
+		w := &core.WindowResult{Function: "f", Key: "k", Revision: 2, Early: true}
+		for i := range n {
+			w.Values = append(w.Values, core.NamedValue{Name: "v" + strconv.Itoa(i), Num: float64(i), IsList: true, Items: []core.Item{{Value: "a", Count: 1}}})
+		}
+		c := w.Clone()
+		want := string(w.AppendJSON(nil))
+		if got := string(c.AppendJSON(nil)); got != want || len(c.Values) != n || (n == 0) != (c.Values == nil) {
+			t.Fatalf("%d values: clone %s (%d values), want %s", n, got, len(c.Values), want)
+		}
+		for i := range w.Values {
+			w.Values[i].Num = -1
+			w.Values[i].Items[0].Count = 99
+		}
+		w.Key = "changed"
+		if got := string(c.AppendJSON(nil)); got != want {
+			t.Fatalf("%d values: clone changed with the original: %s, want %s", n, got, want)
+		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eddyhq/eddy/adapters/aws"
+	"github.com/eddyhq/eddy/adapters/aws/internal/testfn/fn"
+	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/state/memstate"
 	"github.com/eddyhq/eddy/examples/bench"
 )
 
@@ -45,6 +48,61 @@ func BenchmarkHandler10k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/record")
+}
+
+// ticking hides a processor's TickFree, as a function with an idle timeout, rule expiry or
+// patterns has none: the Runner then commits the batch's outputs in the outbox before emitting them.
+type ticking struct{ runner.Processor }
+
+// BenchmarkHandler10kOutbox is BenchmarkHandler10k for a function whose ticks can change its state,
+// so every commit carries the batch's outputs (the outbox). It reports the bytes the commit stores
+// and the outbox's share of them.
+func BenchmarkHandler10kOutbox(b *testing.B) {
+	ev := tenK(b)
+	newProc, err := fn.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := memstate.New(nil)
+	c := &capture{}
+	r, err := runner.New(runner.Config{Function: fn.Name, Store: store, Sink: c, DeadLetter: c,
+		New: func(p string) (runner.Processor, error) {
+			proc, err := newProc(p)
+			return ticking{proc}, err
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := aws.NewHandler(r, &aws.Options{Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var shard string
+	b.ResetTimer()
+	for i := range b.N {
+		shard = fmt.Sprintf("shardId-%012d", i)
+		for j := range ev.Records {
+			ev.Records[j].EventID = shard + ":" + ev.Records[j].Kinesis.SequenceNumber
+		}
+		if _, err := h.HandleKinesis(context.Background(), ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/record")
+	e, err := store.Get(context.Background(), r.Key(shard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var env runner.Envelope
+	if err := env.Unmarshal(e.Value); err != nil {
+		b.Fatal(err)
+	}
+	if len(env.Outbox) == 0 {
+		b.Fatal("the commit stored no outbox")
+	}
+	b.ReportMetric(float64(len(e.Value)), "commit-bytes")
+	b.ReportMetric(float64(len(env.Outbox)), "outbox-bytes")
 }
 
 // BenchmarkDecode10k is the part Lambda's runtime adds before the handler: decoding the 10,000

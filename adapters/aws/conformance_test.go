@@ -24,6 +24,8 @@ import (
 	"github.com/eddyhq/eddy/adapters/aws"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/sink/logsink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/internal/standin"
 )
@@ -72,7 +74,8 @@ type lambdaHarness struct {
 	s adaptertest.Setup
 	*adaptertest.WireTap
 	stateURL string
-	logs     lockedBuffer
+	logs     lockedBuffer // the output's log lines
+	dead     lockedBuffer // the dead-letter output's
 	now      atomic.Int64
 	store    *state.Store
 	h        *aws.Handler
@@ -84,9 +87,10 @@ func (h *lambdaHarness) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out := aws.NewLogOutput(&h.logs)
+	// The log: sink Start opens by default, writing to buffers instead of stdout.
+	out, dead := sink.New(logsink.New(&h.logs), nil), sink.New(logsink.New(&h.dead), nil)
 	r, err := runner.New(runner.Config{Function: h.s.Function.Name, Store: store, New: h.s.Function.NewProcessor,
-		Sink: h.s.Faults.Wrap(h.Sink(out)), DeadLetter: h.DeadLetter(out)})
+		Sink: h.s.Faults.Wrap(h.Sink(out)), DeadLetter: h.DeadLetter(dead)})
 	if err != nil {
 		store.Close()
 		return err
@@ -195,52 +199,53 @@ func (h *lambdaHarness) Tick(ctx context.Context, now time.Time) error {
 	return err
 }
 
-// logLine is one line of the log output.
-type logLine struct {
-	Msg     string          `json:"msg"`
-	Output  json.RawMessage `json:"output"`
-	Failure *struct {
-		ID     string `json:"id"`
-		Field  string `json:"field"`
-		Reason string `json:"reason"`
-		Data   string `json:"data"`
-	} `json:"failure"`
-}
-
-func (h *lambdaHarness) lines() ([]logLine, error) {
-	var ls []logLine
-	sc := bufio.NewScanner(bytes.NewReader(h.logs.Bytes()))
+// bodies returns the message bodies of a log: sink's lines.
+func bodies(buf *lockedBuffer) ([][]byte, error) {
+	var bs [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var l logLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("log line %s: %w", sc.Bytes(), err)
+		var l struct {
+			Body json.RawMessage `json:"body"`
 		}
-		ls = append(ls, l)
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Body == nil {
+			return nil, fmt.Errorf("log line %s: no JSON body (%v)", sc.Bytes(), err)
+		}
+		bs = append(bs, l.Body)
 	}
-	return ls, sc.Err()
+	return bs, sc.Err()
 }
 
 func (h *lambdaHarness) Outputs(context.Context) ([][]byte, error) {
-	ls, err := h.lines()
-	var outs [][]byte
-	for _, l := range ls {
-		if l.Output != nil {
-			outs = append(outs, l.Output)
-		}
+	bs, err := bodies(&h.logs)
+	if err != nil {
+		return nil, err
 	}
-	return outs, err
+	outs := make([][]byte, 0, len(bs))
+	for _, b := range bs {
+		o, err := adaptertest.OutputJSON(b)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
 }
 
 func (h *lambdaHarness) DeadLetters(context.Context) ([]adaptertest.DeadLetter, error) {
-	ls, err := h.lines()
-	var dls []adaptertest.DeadLetter
-	for _, l := range ls {
-		if f := l.Failure; f != nil {
-			dls = append(dls, adaptertest.DeadLetter{ID: f.ID, Field: f.Field, Reason: f.Reason, Data: []byte(f.Data)})
-		}
+	bs, err := bodies(&h.dead)
+	if err != nil {
+		return nil, err
 	}
-	return dls, err
+	dls := make([]adaptertest.DeadLetter, 0, len(bs))
+	for _, b := range bs {
+		dl, err := adaptertest.DeadLetterOf(b)
+		if err != nil {
+			return nil, err
+		}
+		dls = append(dls, dl)
+	}
+	return dls, nil
 }
 
 // ReportsFailures implements adaptertest.Reporter: every poison record must be in

@@ -1,17 +1,13 @@
 package aws_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/eddyhq/eddy/adapters/aws"
 	"github.com/eddyhq/eddy/core"
@@ -126,61 +122,4 @@ func FuzzKinesisEvent(f *testing.F) {
 			}
 		}
 	})
-}
-
-// fakeKinesis rejects the first attempt of every other record, as a throttled shard would.
-type fakeKinesis struct {
-	calls  int
-	stored [][]byte
-	tried  map[string]bool
-	fail   error
-}
-
-func (f *fakeKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
-	f.calls++
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	if len(in.Records) > 500 {
-		return nil, errors.New("more than 500 records")
-	}
-	out := &kinesis.PutRecordsOutput{FailedRecordCount: new(int32)}
-	for i, r := range in.Records {
-		k := string(r.Data)
-		if i%2 == 1 && !f.tried[k] {
-			f.tried[k] = true
-			code, msg := "ProvisionedThroughputExceededException", "slow down"
-			out.Records = append(out.Records, types.PutRecordsResultEntry{ErrorCode: &code, ErrorMessage: &msg})
-			*out.FailedRecordCount++
-			continue
-		}
-		f.stored = append(f.stored, r.Data)
-		out.Records = append(out.Records, types.PutRecordsResultEntry{SequenceNumber: new(string)})
-	}
-	return out, nil
-}
-
-func TestKinesisOutputRetriesFailedRecords(t *testing.T) {
-	api := &fakeKinesis{tried: map[string]bool{}}
-	o := aws.NewKinesisOutput(api, "out")
-	o.Backoff = time.Millisecond
-	var outs []core.Output
-	for i := range 1200 {
-		outs = append(outs, &core.Decision{ID: string(rune('a'+i%26)) + strings.Repeat("x", i%7), Key: "k", Function: "f", Rule: "r", State: "firing", Time: time.Unix(int64(i), 0)})
-	}
-	if err := o.Emit(context.Background(), outs); err != nil {
-		t.Fatal(err)
-	}
-	if len(api.stored) != 1200 {
-		t.Fatalf("stored %d records, want 1200", len(api.stored))
-	}
-	if api.calls < 6 {
-		t.Fatalf("%d calls: want 3 requests of up to 500 and their retries", api.calls)
-	}
-	api.fail = errors.New("network down")
-	o.MaxAttempts = 3
-	err := o.Emit(context.Background(), outs[:1])
-	if err == nil || !strings.Contains(err.Error(), "network down") || !strings.Contains(err.Error(), "after 3 attempts") {
-		t.Fatalf("err = %v", err)
-	}
 }

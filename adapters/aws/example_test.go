@@ -17,7 +17,7 @@ func ExampleNewHandler() {
 		Function: "w1",
 		Store:    memstate.New(nil), // dynamodb://… in Lambda
 		New:      func(string) (runner.Processor, error) { return bench.Build(bench.W1) },
-		// Sink and DeadLetter: aws.NewLogOutput(os.Stdout), aws.NewKinesisOutput(client, "decisions")…
+		// Sink and DeadLetter: a *sink.Sink from sink.Open(ctx, "kinesis://decisions"), "log:"…
 	})
 	if err != nil {
 		panic(err)

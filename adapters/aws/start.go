@@ -3,18 +3,11 @@ package aws
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	_ "gocloud.dev/docstore/awsdynamodb/v2" // dynamodb:// state
-	"gocloud.dev/pubsub"
-	_ "gocloud.dev/pubsub/awssnssqs" // awssns:// and awssqs:// outputs
+	_ "gocloud.dev/pubsub/awssnssqs"        // awssns:// and awssqs:// outputs
 
 	_ "github.com/eddyhq/eddy/adapters/aws/kinesissink" // kinesis:// outputs
 	_ "github.com/eddyhq/eddy/adapters/aws/snssqssink"  // awssns:// and awssqs:// outputs
@@ -105,63 +98,6 @@ func OpenWith(ctx context.Context, cfg Config, fn env.Function, wrap func(runner
 		return nil, nil, err
 	}
 	return h, closeAll, nil
-}
-
-// OpenOutput opens an output from a URL:
-//
-//	log:                                        slog JSON lines on stdout (CloudWatch Logs)
-//	kinesis://STREAM?region=R&endpoint=URL      a Kinesis stream (aws-sdk-go-v2 PutRecords)
-//	awssns:///arn:aws:sns:REGION:ACCOUNT:TOPIC  an SNS topic (gocloud.dev/pubsub/awssnssqs)
-//	awssqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE  an SQS queue (same)
-//
-// Credentials and region come from the environment, as everywhere in Lambda.
-//
-// Deprecated: Start and Open open outputs with sink.Open (EDDY_OUTPUT_URL), under the one wire
-// contract of package core/sink; OpenOutput writes the older per-adapter format.
-func OpenOutput(ctx context.Context, rawURL string) (Output, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("output %q: %w", rawURL, err)
-	}
-	switch u.Scheme {
-	case "log":
-		return NewLogOutput(os.Stdout), nil
-	case "kinesis":
-		stream := u.Host
-		if stream == "" {
-			return nil, fmt.Errorf("output %q: no stream name (kinesis://STREAM)", rawURL)
-		}
-		q := u.Query()
-		var opts []func(*config.LoadOptions) error
-		if r := q.Get("region"); r != "" {
-			opts = append(opts, config.WithRegion(r))
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: AWS configuration: %w", rawURL, err)
-		}
-		client := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-			if ep := q.Get("endpoint"); ep != "" {
-				o.BaseEndpoint = awssdk.String(ep)
-			}
-		})
-		k := NewKinesisOutput(client, stream)
-		if v := q.Get("max_attempts"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("output %q: max_attempts %q is not a positive integer", rawURL, v)
-			}
-			k.MaxAttempts = n
-		}
-		return k, nil
-	case "awssns", "awssqs":
-		t, err := pubsub.OpenTopic(ctx, rawURL)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", rawURL, err)
-		}
-		return NewTopicOutput(t), nil
-	}
-	return nil, fmt.Errorf("output %q: unknown scheme %q (want log:, kinesis://, awssns:// or awssqs://)", rawURL, strings.TrimSuffix(u.Scheme, ":"))
 }
 
 // Start runs fn in Lambda: it reads the EDDY_* variables (see package adapters/env), opens the

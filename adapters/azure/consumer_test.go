@@ -21,6 +21,7 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/azure"
+	"github.com/eddyhq/eddy/adapters/azure/eventhubsink"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/sink"
@@ -58,13 +59,13 @@ func (s *mortalStore) SetCheckpoint(ctx context.Context, c azeventhubs.Checkpoin
 // killSink emits to the output hub and, once armed, kills its process right after an emit and
 // before the state commit: the worst moment, since those outputs will be emitted again.
 type killSink struct {
-	azure.EventHubSink
+	next  *sink.Sink // the eventhubs:// sink
 	armed atomic.Bool
 	kill  func()
 }
 
 func (s *killSink) Emit(ctx context.Context, outs []core.Output) error {
-	if err := s.EventHubSink.Emit(ctx, outs); err != nil {
+	if err := s.next.Emit(ctx, outs); err != nil {
 		return err
 	}
 	if s.armed.Load() && s.kill != nil {
@@ -145,7 +146,7 @@ func TestConsumerCompetingProcessors(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, o := range res.Outputs {
-			want[azure.OutputID(o)] = string(o.AppendJSON(nil))
+			want[core.OutputID(o)] = string(o.AppendJSON(nil))
 		}
 	}
 
@@ -179,7 +180,7 @@ func TestConsumerCompetingProcessors(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { prod.Close(context.Background()) })
-		r := &replica{store: &mortalStore{BlobStore: bs}, sink: &killSink{EventHubSink: azure.EventHubSink{Producer: prod}}, done: make(chan error, 1)}
+		r := &replica{store: &mortalStore{BlobStore: bs}, sink: &killSink{next: sink.New(eventhubsink.New(prod, "out"), nil)}, done: make(chan error, 1)}
 		run, err := runner.New(runner.Config{Function: "w1", Store: state.NewStore(drv, nil), Sink: r.sink,
 			New: func(string) (runner.Processor, error) { return bench.Build(bench.W1) }})
 		if err != nil {

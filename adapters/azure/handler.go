@@ -32,8 +32,8 @@ type HandlerConfig struct {
 	// OutputBinding, if set, names an output binding (for example an eventHub or serviceBus
 	// output in function.json) that receives the outputs in the reply's Outputs, one JSON text
 	// per output. The host writes them after the reply, that is after the state commit, so a
-	// crash in between loses them; a runner Sink (EventHubSink, TopicSink) emits before the
-	// commit and is the effectively-once choice.
+	// crash in between loses them; a runner Sink (sink.Open of EDDY_OUTPUT_URL, such as
+	// eventhubs://NAMESPACE/HUB) emits around the commit and is the effectively-once choice.
 	OutputBinding string
 	// DeadLetterBinding, if set, names an output binding that also receives the failed records
 	// in the reply.

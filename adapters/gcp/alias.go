@@ -13,7 +13,7 @@ import (
 
 // SchemeV2 is gocloud.dev's Pub/Sub scheme, gcppubsubv2://PROJECT/TOPIC, which deployments
 // configured EDDY_OUTPUT_URL and EDDY_DEADLETTER_URL with before the one output registry: it opens
-// the gcppubsub:// sink of that topic, with ordering keys, as TopicSink published outputs.
+// the gcppubsub:// sink of that topic, with ordering keys, as the older per-adapter sink published outputs.
 const SchemeV2 = "gcppubsubv2"
 
 func init() {

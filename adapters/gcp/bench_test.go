@@ -20,8 +20,8 @@ import (
 func benchFunction(b *testing.B, partition gcp.Partitioner) (*gcp.Function, *runner.Runner, *psEnv) {
 	ps := newPubSub(b)
 	store := gcsStore(b)
-	out := gcp.NewTopicSink(ps.topic(b, "decisions"), nil)
-	dead := gcp.NewTopicSink(ps.topic(b, "dead"), nil)
+	out := ps.sink(b, "decisions", false)
+	dead := ps.sink(b, "dead", false)
 	newProc := func(string) (runner.Processor, error) { return bench.Build(bench.W1) }
 	r, err := runner.New(runner.Config{Function: "w1", Store: store, New: newProc, Sink: out, DeadLetter: dead})
 	if err != nil {

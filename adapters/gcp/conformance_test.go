@@ -24,6 +24,7 @@ import (
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 )
@@ -31,7 +32,7 @@ import (
 // The conformance suite on the Pub/Sub push function: each record a messagePublished CloudEvent
 // (binary or structured mode, ordering key = the scenario's partition) posted to the real functions framework
 // serving gcp.Register's function, a 5xx answer redelivering the message as Pub/Sub does, the
-// state on GCS (fake-gcs-server), outputs and dead letters published through TopicSink to Pub/Sub
+// state on GCS (fake-gcs-server), outputs and dead letters published through the gcppubsub:// sink to Pub/Sub
 // (pstest). The scenarios run one after the other: the framework picks its target from the
 // FUNCTION_TARGET environment variable.
 func TestConformance(t *testing.T) {
@@ -47,8 +48,8 @@ type pushHarness struct {
 	ps     *psEnv
 	gcs    *fakestorage.Server
 	bucket string
-	out    *gcp.TopicSink
-	dead   *gcp.TopicSink
+	out    *sink.Sink
+	dead   *sink.Sink
 
 	mu  sync.Mutex
 	fn  *gcp.Function
@@ -63,8 +64,8 @@ func newPushHarness(t *testing.T, s adaptertest.Setup) adaptertest.Harness {
 	t.Cleanup(srv.Stop)
 	h := &pushHarness{t: t, s: s, WireTap: adaptertest.NewWireTap(), ps: newPubSub(t), gcs: srv, bucket: "eddy-state"}
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: h.bucket})
-	h.out = gcp.NewTopicSink(h.ps.topic(t, "outputs"), &gcp.TopicOptions{OrderingKeys: true})
-	h.dead = gcp.NewTopicSink(h.ps.topic(t, "dead"), nil)
+	h.out = h.ps.sink(t, "outputs", true)
+	h.dead = h.ps.sink(t, "dead", false)
 	h.start()
 	return h
 }

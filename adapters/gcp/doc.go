@@ -27,7 +27,7 @@
 //
 // A poison message (one that is not a Pub/Sub message at all, or that has no partition) is
 // acknowledged, logged with its reason and published to the dead-letter topic; records the
-// function cannot decode go the same way through the Runner's DeadLetter sink. TopicSink
-// publishes outputs and dead letters to Pub/Sub topics through gocloud.dev, with ordering keys
-// when asked.
+// function cannot decode go the same way through the Runner's DeadLetter sink. Outputs and dead
+// letters go to the sinks EDDY_OUTPUT_URL and EDDY_DEADLETTER_URL open (package core/sink), such
+// as gcppubsub://projects/P/topics/T?ordering=true (package adapters/gcp/pubsubsink).
 package gcp

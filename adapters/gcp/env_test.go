@@ -35,10 +35,12 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/adaptertest"
 	"github.com/eddyhq/eddy/adapters/gcp"
+	"github.com/eddyhq/eddy/adapters/gcp/pubsubsink"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/rule"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 	_ "github.com/eddyhq/eddy/core/state/blobstate/gcsstate"
@@ -455,4 +457,14 @@ func readHTTPSample(t testing.TB, path string) (http.Header, []byte) {
 	}
 	body, _ := io.ReadAll(r)
 	return h, bytes.TrimSpace(body)
+}
+
+// sink creates a topic with an ordered subscription on it, as topic does, and returns the
+// gcppubsub:// sink publishing to it (with ordering keys if ordering), as Start opens it.
+func (e *psEnv) sink(t testing.TB, name string, ordering bool) *sink.Sink {
+	t.Helper()
+	e.topic(t, name)
+	s := sink.New(pubsubsink.New(e.client.Publisher(name), ordering), nil)
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
 }

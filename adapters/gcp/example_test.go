@@ -8,36 +8,36 @@ import (
 	"time"
 
 	"gocloud.dev/pubsub"
-	_ "gocloud.dev/pubsub/gcppubsubv2" // gcppubsubv2:// topics and subscriptions
+	_ "gocloud.dev/pubsub/gcppubsubv2" // gcppubsubv2:// subscriptions
 
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/examples/bench"
 )
 
 // open builds the function from its environment: state in a GCS bucket (import
 // core/state/blobstate and gocloud.dev/blob/gcsblob for gs://), decisions and dead letters on
-// Pub/Sub topics (the short gcppubsubv2://project/topic form).
+// Pub/Sub topics (the gcppubsub:// sink, which importing adapters/gcp registers).
 func open(ctx context.Context) (*gcp.Function, error) {
 	store, err := state.Open(ctx, os.Getenv("EDDY_STATE")) // gs://my-bucket?prefix=eddy/
 	if err != nil {
 		return nil, err
 	}
-	out, err := pubsub.OpenTopic(ctx, "gcppubsubv2://my-project/decisions")
+	out, err := sink.Open(ctx, "gcppubsub://projects/my-project/topics/decisions?ordering=true")
 	if err != nil {
 		return nil, err
 	}
-	dlq, err := pubsub.OpenTopic(ctx, "gcppubsubv2://my-project/eddy-dead-letter")
+	dead, err := sink.Open(ctx, "gcppubsub://projects/my-project/topics/eddy-dead-letter")
 	if err != nil {
 		return nil, err
 	}
-	dead := gcp.NewTopicSink(dlq, nil)
 	r, err := runner.New(runner.Config{
 		Function:   "w1",
 		Store:      store,
 		New:        func(string) (runner.Processor, error) { return bench.Build(bench.W1) },
-		Sink:       gcp.NewTopicSink(out, &gcp.TopicOptions{OrderingKeys: true}),
+		Sink:       out,
 		DeadLetter: dead,
 	})
 	if err != nil {

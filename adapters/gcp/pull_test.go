@@ -59,8 +59,8 @@ func TestPull(t *testing.T) {
 	ps := newPubSub(t)
 	store := gcsStore(t)
 	ps.topic(t, "telemetry")
-	out := gcp.NewTopicSink(ps.topic(t, "decisions"), &gcp.TopicOptions{OrderingKeys: true})
-	dead := gcp.NewTopicSink(ps.topic(t, "dead"), nil)
+	out := ps.sink(t, "decisions", true)
+	dead := ps.sink(t, "dead", false)
 	r, err := runner.New(runner.Config{Function: "w1", Store: store, New: newW1, Sink: &flakySink{next: out, fails: 2}, DeadLetter: dead})
 	if err != nil {
 		t.Fatal(err)

@@ -32,8 +32,8 @@ type pushEnv struct {
 func newPushEnv(t *testing.T, name string) *pushEnv {
 	t.Helper()
 	e := &pushEnv{ps: newPubSub(t), store: gcsStore(t)}
-	out := gcp.NewTopicSink(e.ps.topic(t, "decisions"), &gcp.TopicOptions{OrderingKeys: true})
-	dead := gcp.NewTopicSink(e.ps.topic(t, "dead"), nil)
+	out := e.ps.sink(t, "decisions", true)
+	dead := e.ps.sink(t, "dead", false)
 	byKey, err := gcp.ByEventKey(bench.Input)
 	if err != nil {
 		t.Fatal(err)
@@ -231,9 +231,9 @@ func TestPushPoison(t *testing.T) {
 func TestPushRedeliveryAfterError(t *testing.T) {
 	ps := newPubSub(t)
 	store := gcsStore(t)
-	out := gcp.NewTopicSink(ps.topic(t, "decisions"), nil)
+	out := ps.sink(t, "decisions", false)
 	flaky := &flakySink{next: out, fails: 1}
-	dead := gcp.NewTopicSink(ps.topic(t, "dead"), nil)
+	dead := ps.sink(t, "dead", false)
 	gcp.Register("PushFlaky", func(ctx context.Context) (*gcp.Function, error) {
 		r, err := runner.New(runner.Config{Function: "w1", Store: store, New: newW1, Sink: flaky, DeadLetter: dead})
 		if err != nil {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/eddyhq/eddy/adapters/gcp"
 	"github.com/eddyhq/eddy/core/runner"
+	"github.com/eddyhq/eddy/core/sink"
+	"github.com/eddyhq/eddy/core/sink/memsink"
 	"github.com/eddyhq/eddy/core/state"
 	"github.com/eddyhq/eddy/core/state/blobstate"
 	"github.com/eddyhq/eddy/examples/bench"
@@ -108,8 +110,8 @@ func throttledStore(b *testing.B) (*state.Store, *throttledGCS) {
 func rateFunction(b *testing.B) (*gcp.Function, *throttledGCS) {
 	b.Helper()
 	store, g := throttledStore(b)
-	out := gcp.NewTopicSink(mempubsub.NewTopic(), nil)
-	dead := gcp.NewTopicSink(mempubsub.NewTopic(), nil)
+	out := sink.New(&memsink.Topic{}, nil)
+	dead := sink.New(&memsink.Topic{}, nil)
 	newProc := func(string) (runner.Processor, error) { return bench.Build(bench.W1) }
 	r, err := runner.New(runner.Config{Function: "w1", Store: store, New: newProc, Sink: out, DeadLetter: dead})
 	if err != nil {

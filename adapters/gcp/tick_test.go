@@ -94,8 +94,8 @@ func TestTickClosesIdleWindows(t *testing.T) {
 	ps := newPubSub(t)
 	drv := &failingList{Store: gcsDriver(t)}
 	store := state.NewStore(drv, nil)
-	out := gcp.NewTopicSink(ps.topic(t, "decisions"), &gcp.TopicOptions{OrderingKeys: true})
-	dead := gcp.NewTopicSink(ps.topic(t, "dead"), nil)
+	out := ps.sink(t, "decisions", true)
+	dead := ps.sink(t, "dead", false)
 	clk := &clock{}
 	w1 := bench.W1
 	w1.Time.IdleTimeout = 2 * time.Minute

@@ -49,26 +49,11 @@ const (
 
 // Function is what Start and Open run: a function's name and its processing of one partition,
 // the one shape every adapter's entry point takes (a compiled spec wrapped by Func is one).
-type Function interface {
-	// Name is the function's name, the default of EDDY_FUNCTION.
-	Name() string
-	// NewProcessor makes the processing of one partition, as runner.Config.New wants it.
-	NewProcessor(partition string) (runner.Processor, error)
-}
+type Function = env.Function
 
-// Func makes a Function from a name and a processor factory.
+// Func makes a Function from a name and a processor factory (env.Func).
 func Func(name string, newProc func(partition string) (runner.Processor, error)) Function {
-	return funcFunction{name, newProc}
-}
-
-type funcFunction struct {
-	name    string
-	newProc func(string) (runner.Processor, error)
-}
-
-func (f funcFunction) Name() string { return f.name }
-func (f funcFunction) NewProcessor(p string) (runner.Processor, error) {
-	return f.newProc(p)
+	return env.Func(name, newProc)
 }
 
 // Config is a worker deployment's configuration.

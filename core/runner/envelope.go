@@ -9,21 +9,22 @@ import (
 
 // EnvelopeVersion is the format version Envelope.Marshal writes. Unmarshal reads every version up to
 // it, so state written by an older release stays readable after an upgrade.
-const EnvelopeVersion = 2
+const EnvelopeVersion = 3
 
 // Envelope is what the Runner stores per partition: the processor's snapshot plus what the Runner
 // needs to apply each record once.
 //
-// Layout of version 2 (all integers uvarint, strings and byte slices length-prefixed):
+// Layout of version 3 (all integers uvarint, strings and byte slices length-prefixed):
 //
-//	byte     version (2)
+//	byte     version (3)
 //	string   last applied offset
 //	uvarint  time of the last commit, unix milliseconds
 //	uvarint  number of recent ids, then each id (oldest first)
 //	bytes    outbox: the outputs and failures of the commit, length-prefixed
 //	bytes    processor snapshot (the rest of the value)
 //
-// Version 1 is version 2 without the outbox.
+// Version 2 is version 3 with an outbox that repeats every shared field of its outputs and drops
+// decisions' table versions (Unmarshal converts it); version 1 has no outbox.
 type Envelope struct {
 	// Offset is the offset of the last applied record ("" if none had an offset).
 	Offset string
@@ -76,7 +77,7 @@ func (e *Envelope) Unmarshal(b []byte) error {
 		return fmt.Errorf("%w: empty", ErrEnvelope)
 	}
 	switch v := b[0]; v {
-	case 1, 2:
+	case 1, 2, 3:
 		return e.unmarshal(b[1:], v)
 	default:
 		return fmt.Errorf("%w: format version %d is newer than this release reads (up to %d); upgrade eddy", ErrEnvelope, v, EnvelopeVersion)
@@ -111,6 +112,13 @@ func (e *Envelope) unmarshal(b []byte, version byte) error {
 	}
 	if d.err != nil {
 		return d.err
+	}
+	if version == 2 && e.Outbox != nil {
+		outs, fs, err := readLegacyOutbox(e.Outbox)
+		if err != nil {
+			return fmt.Errorf("outbox of format version 2: %w", err)
+		}
+		e.Outbox = appendOutbox(nil, outs, fs)
 	}
 	e.Updated = time.Time{}
 	if ms > 0 {

@@ -2,8 +2,10 @@ package runner
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -15,15 +17,61 @@ import (
 // the commit that wins may speak under its id. A crash between commit and emit leaves the outputs in
 // the committed outbox; the next invocation of the partition emits them before anything else.
 //
-// Layout: uvarint count of outputs, each a kind byte and its fields; uvarint count of failures, each
-// its fields. Strings and byte slices are length-prefixed, times are varint unix nanoseconds
-// (0 for the zero time), floats their IEEE bits.
+// The outbox is part of every commit of a processor that is not TickFree, so it is kept small and
+// cheap to write: the outputs of one batch mostly close the same windows of the same function with
+// the same aggregates, and each output says which of those it shares with the previous output of its
+// kind instead of repeating them.
+//
+// Layout (envelope version 3): uvarint count of outputs, each a kind byte, a flags byte and its
+// fields; uvarint count of failures, each its fields. Strings and byte slices are length-prefixed;
+// times are varint unix seconds and uvarint nanoseconds; a span's end has its seconds after its
+// start's.
+//
+//	window:   flags (final, early, same function, same span, same value names); [function] key
+//	          [start end] revision values
+//	decision: flags (same function, rule, state, severity, span, value names; id as 16 bytes);
+//	          id [function rule] key [state severity] time [start end] values, table versions
+//	late:     function key id partition offset reason time watermark data
+//	raw:      type json
+//	values:   [uvarint count, names] then per value a tag (list, raw, items, integer) and the number
+//	          (zigzag varint if integer, else its IEEE bits), [raw], [items: count, value and count]
+//	failure:  id offset key data field reason function partition time, attributes
+//
+// Bracketed fields are absent when a flag says the previous output of the kind had the same.
 
 const (
 	kindRaw byte = iota
 	kindWindow
 	kindDecision
 	kindLate
+)
+
+// Window flags.
+const (
+	wFinal byte = 1 << iota
+	wEarly
+	wSameFunction
+	wSameSpan
+	wSameNames
+)
+
+// Decision flags.
+const (
+	dSameFunction byte = 1 << iota
+	dSameRule
+	dSameState
+	dSameSeverity
+	dSameSpan
+	dSameNames
+	dHexID
+)
+
+// Value tags.
+const (
+	vList byte = 1 << iota
+	vRaw
+	vItems
+	vInt
 )
 
 // RawOutput is an output the Runner re-emits from its outbox after a crash when it was of a type
@@ -39,55 +87,129 @@ func (o *RawOutput) Type() string { return o.Kind }
 // AppendJSON implements core.Output.
 func (o *RawOutput) AppendJSON(b []byte) []byte { return append(b, o.JSON...) }
 
+// outboxBufs recycles the buffers outboxes are encoded into: the envelope copies the outbox, so
+// its buffer is free once the value is built.
+var outboxBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledOutbox bounds the buffers kept for reuse, so one huge batch does not pin its buffer.
+const maxPooledOutbox = 8 << 20
+
+func getOutboxBuf() *[]byte { return outboxBufs.Get().(*[]byte) }
+
+func putOutboxBuf(b *[]byte) {
+	if cap(*b) <= maxPooledOutbox {
+		*b = (*b)[:0]
+		outboxBufs.Put(b)
+	}
+}
+
 func appendOutbox(b []byte, outs []core.Output, fs []*core.Failure) []byte {
+	var pw *core.WindowResult
+	var pd *core.Decision
 	b = binary.AppendUvarint(b, uint64(len(outs)))
 	for _, o := range outs {
 		switch v := o.(type) {
 		case *core.WindowResult:
-			b = append(b, kindWindow)
-			b = appendString(b, v.Function)
-			b = appendString(b, v.Key)
-			b = appendTime(b, v.Start)
-			b = appendTime(b, v.End)
-			b = binary.AppendVarint(b, int64(v.Revision))
-			// One byte of flags: bit 0 final, bit 1 early (an early result's JSON says "final":false,
-			// which a re-emitted copy must say too).
 			flags := byte(0)
 			if v.Final {
-				flags |= 1
+				flags |= wFinal
 			}
 			if v.Early {
-				flags |= 2
+				// An early result's JSON says "final":false, which a re-emitted copy must say too.
+				flags |= wEarly
 			}
-			b = append(b, flags)
-			b = appendValues(b, v.Values)
+			if pw != nil {
+				if v.Function == pw.Function {
+					flags |= wSameFunction
+				}
+				if v.Start.Equal(pw.Start) && v.End.Equal(pw.End) && v.Start.IsZero() == pw.Start.IsZero() && v.End.IsZero() == pw.End.IsZero() {
+					flags |= wSameSpan
+				}
+				if sameNames(v.Values, pw.Values) {
+					flags |= wSameNames
+				}
+			}
+			b = append(b, kindWindow, flags)
+			if flags&wSameFunction == 0 {
+				b = appendString(b, v.Function)
+			}
+			b = appendString(b, v.Key)
+			if flags&wSameSpan == 0 {
+				b = appendSpan(b, v.Start, v.End)
+			}
+			b = binary.AppendVarint(b, int64(v.Revision))
+			b = appendValues(b, v.Values, flags&wSameNames != 0)
+			pw = v
 		case *core.Decision:
-			b = append(b, kindDecision)
-			for _, s := range []string{v.ID, v.Function, v.Rule, v.Key, string(v.State), v.Severity} {
-				b = appendString(b, s)
+			flags := byte(0)
+			if pd != nil {
+				flags |= same(v.Function, pd.Function, dSameFunction) | same(v.Rule, pd.Rule, dSameRule) |
+					same(string(v.State), string(pd.State), dSameState) | same(v.Severity, pd.Severity, dSameSeverity)
+				if v.Window.Start.Equal(pd.Window.Start) && v.Window.End.Equal(pd.Window.End) &&
+					v.Window.Start.IsZero() == pd.Window.Start.IsZero() && v.Window.End.IsZero() == pd.Window.End.IsZero() {
+					flags |= dSameSpan
+				}
+				if sameNames(v.Values, pd.Values) {
+					flags |= dSameNames
+				}
+			}
+			if isHexID(v.ID) {
+				flags |= dHexID
+			}
+			b = append(b, kindDecision, flags)
+			if flags&dHexID != 0 {
+				var id [16]byte
+				hex.Decode(id[:], []byte(v.ID)) // cannot fail: isHexID checked it
+				b = append(b, id[:]...)
+			} else {
+				b = appendString(b, v.ID)
+			}
+			if flags&dSameFunction == 0 {
+				b = appendString(b, v.Function)
+			}
+			if flags&dSameRule == 0 {
+				b = appendString(b, v.Rule)
+			}
+			b = appendString(b, v.Key)
+			if flags&dSameState == 0 {
+				b = appendString(b, string(v.State))
+			}
+			if flags&dSameSeverity == 0 {
+				b = appendString(b, v.Severity)
 			}
 			b = appendTime(b, v.Time)
-			b = appendTime(b, v.Window.Start)
-			b = appendTime(b, v.Window.End)
-			b = appendValues(b, v.Values)
+			if flags&dSameSpan == 0 {
+				b = appendSpan(b, v.Window.Start, v.Window.End)
+			}
+			b = appendValues(b, v.Values, flags&dSameNames != 0)
+			b = binary.AppendUvarint(b, uint64(len(v.Ref)))
+			for _, r := range v.Ref {
+				b = appendString(b, r.Table)
+				b = appendString(b, r.Version)
+			}
+			pd = v
 		case *core.Late:
-			b = append(b, kindLate)
-			for _, s := range []string{v.Function, v.Key, v.ID, v.Pos.Partition, v.Pos.Offset, v.Reason} {
+			b = append(b, kindLate, 0)
+			for _, s := range [...]string{v.Function, v.Key, v.ID, v.Pos.Partition, v.Pos.Offset, v.Reason} {
 				b = appendString(b, s)
 			}
 			b = appendTime(b, v.Time)
 			b = appendTime(b, v.Watermark)
-			b = appendString(b, string(v.Data))
+			b = appendBytes(b, v.Data)
 		default:
-			b = append(b, kindRaw)
+			b = append(b, kindRaw, 0)
 			b = appendString(b, o.Type())
-			b = appendString(b, string(o.AppendJSON(nil)))
+			b = appendBytes(b, o.AppendJSON(nil))
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(fs)))
 	for _, f := range fs {
 		r := &f.Record
-		for _, s := range []string{r.ID, r.Offset, r.Key, string(r.Data), f.Field, f.Reason, f.Function, f.Partition} {
+		b = appendString(b, r.ID)
+		b = appendString(b, r.Offset)
+		b = appendString(b, r.Key)
+		b = appendBytes(b, r.Data)
+		for _, s := range [...]string{f.Field, f.Reason, f.Function, f.Partition} {
 			b = appendString(b, s)
 		}
 		b = appendTime(b, r.Time)
@@ -100,34 +222,97 @@ func appendOutbox(b []byte, outs []core.Output, fs []*core.Failure) []byte {
 	return b
 }
 
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return binary.AppendVarint(b, 0)
+func same(a, b string, flag byte) byte {
+	if a == b {
+		return flag
 	}
-	return binary.AppendVarint(b, t.UnixNano())
+	return 0
 }
 
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
+// sameNames reports whether vs and prev name the same values in the same order.
+func sameNames(vs, prev []core.NamedValue) bool {
+	if len(vs) != len(prev) {
+		return false
 	}
-	return append(b, 0)
-}
-
-func appendValues(b []byte, vs []core.NamedValue) []byte {
-	b = binary.AppendUvarint(b, uint64(len(vs)))
-	for _, v := range vs {
-		b = appendString(b, v.Name)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
-		b = appendBool(b, v.IsList)
-		b = appendBool(b, v.Raw != nil)
-		if v.Raw != nil {
-			b = appendString(b, string(v.Raw))
+	for i := range vs {
+		if vs[i].Name != prev[i].Name {
+			return false
 		}
-		b = binary.AppendUvarint(b, uint64(len(v.Items)))
-		for _, it := range v.Items {
-			b = appendString(b, it.Value)
-			b = binary.AppendUvarint(b, it.Count)
+	}
+	return true
+}
+
+// isHexID reports whether id is 32 lowercase hex digits (a core.DecisionID), which the outbox keeps
+// as the 16 bytes they spell.
+func isHexID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func appendBytes(b, s []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendTime writes t's unix seconds and nanoseconds, which every time.Time (the zero one
+// included) round-trips through, unlike UnixNano.
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+// appendSpan writes a span's start and its end after it (a window's size, a few bytes).
+func appendSpan(b []byte, start, end time.Time) []byte {
+	b = appendTime(b, start)
+	b = binary.AppendVarint(b, end.Unix()-start.Unix())
+	return binary.AppendUvarint(b, uint64(end.Nanosecond()))
+}
+
+func appendValues(b []byte, vs []core.NamedValue, sameNames bool) []byte {
+	if !sameNames {
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for i := range vs {
+			b = appendString(b, vs[i].Name)
+		}
+	}
+	for i := range vs {
+		v := &vs[i]
+		tag := byte(0)
+		if v.IsList {
+			tag |= vList
+		}
+		if v.Raw != nil {
+			tag |= vRaw
+		}
+		if len(v.Items) > 0 {
+			tag |= vItems
+		}
+		// Counts and sums of whole numbers are most values: a varint of a few bytes, not eight.
+		if v.Num == math.Trunc(v.Num) && math.Abs(v.Num) < 1<<53 && !(v.Num == 0 && math.Signbit(v.Num)) {
+			tag |= vInt
+		}
+		b = append(b, tag)
+		if tag&vInt != 0 {
+			b = binary.AppendVarint(b, int64(v.Num))
+		} else {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
+		}
+		if v.Raw != nil {
+			b = appendBytes(b, v.Raw)
+		}
+		if len(v.Items) > 0 {
+			b = binary.AppendUvarint(b, uint64(len(v.Items)))
+			for _, it := range v.Items {
+				b = appendString(b, it.Value)
+				b = binary.AppendUvarint(b, it.Count)
+			}
 		}
 	}
 	return b
@@ -136,25 +321,74 @@ func appendValues(b []byte, vs []core.NamedValue) []byte {
 // readOutbox decodes what appendOutbox wrote.
 func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 	d := decoder{b: b}
+	var pw *core.WindowResult
+	var pd *core.Decision
 	n := d.count("output count")
 	outs := make([]core.Output, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		kind := d.byte("output kind")
+		flags := d.byte("output flags")
 		switch kind {
 		case kindWindow:
-			r := &core.WindowResult{Function: d.string("function"), Key: d.string("key"), Start: d.time("start"), End: d.time("end")}
+			if pw == nil && flags&(wSameFunction|wSameSpan|wSameNames) != 0 {
+				d.fail("window flags", "first window refers to a previous one")
+				break
+			}
+			r := &core.WindowResult{Final: flags&wFinal != 0, Early: flags&wEarly != 0}
+			if flags&wSameFunction != 0 {
+				r.Function = pw.Function
+			} else {
+				r.Function = d.string("function")
+			}
+			r.Key = d.string("key")
+			if flags&wSameSpan != 0 {
+				r.Start, r.End = pw.Start, pw.End
+			} else {
+				r.Start, r.End = d.span("window")
+			}
 			r.Revision = int(d.varint("revision"))
-			flags := d.byte("flags")
-			r.Final, r.Early = flags&1 != 0, flags&2 != 0
-			r.Values = d.values()
+			var prev []core.NamedValue
+			if pw != nil {
+				prev = pw.Values
+			}
+			r.Values = d.values(prev, flags&wSameNames != 0)
 			outs = append(outs, r)
+			pw = r
 		case kindDecision:
-			v := &core.Decision{ID: d.string("id"), Function: d.string("function"), Rule: d.string("rule"), Key: d.string("key"), State: core.State(d.string("state")), Severity: d.string("severity")}
+			if pd == nil && flags&^dHexID != 0 {
+				d.fail("decision flags", "first decision refers to a previous one")
+				break
+			}
+			v := &core.Decision{}
+			if flags&dHexID != 0 {
+				v.ID = hex.EncodeToString(d.take("id", 16))
+			} else {
+				v.ID = d.string("id")
+			}
+			v.Function = d.sameOr(flags&dSameFunction != 0, pd, func(p *core.Decision) string { return p.Function }, "function")
+			v.Rule = d.sameOr(flags&dSameRule != 0, pd, func(p *core.Decision) string { return p.Rule }, "rule")
+			v.Key = d.string("key")
+			v.State = core.State(d.sameOr(flags&dSameState != 0, pd, func(p *core.Decision) string { return string(p.State) }, "state"))
+			v.Severity = d.sameOr(flags&dSameSeverity != 0, pd, func(p *core.Decision) string { return p.Severity }, "severity")
 			v.Time = d.time("time")
-			v.Window.Start = d.time("window start")
-			v.Window.End = d.time("window end")
-			v.Values = d.values()
+			if flags&dSameSpan != 0 {
+				v.Window = pd.Window
+			} else {
+				v.Window.Start, v.Window.End = d.span("decision window")
+			}
+			var prev []core.NamedValue
+			if pd != nil {
+				prev = pd.Values
+			}
+			v.Values = d.values(prev, flags&dSameNames != 0)
+			if nr := d.count("table count"); nr > 0 {
+				v.Ref = make([]core.TableVersion, 0, nr)
+				for j := 0; j < nr && d.err == nil; j++ {
+					v.Ref = append(v.Ref, core.TableVersion{Table: d.string("table"), Version: d.string("table version")})
+				}
+			}
 			outs = append(outs, v)
+			pd = v
 		case kindLate:
 			l := &core.Late{Function: d.string("function"), Key: d.string("key"), ID: d.string("id")}
 			l.Pos.Partition = d.string("partition")
@@ -162,12 +396,10 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 			l.Reason = d.string("reason")
 			l.Time = d.time("time")
 			l.Watermark = d.time("watermark")
-			if data := d.string("data"); data != "" {
-				l.Data = []byte(data)
-			}
+			l.Data = d.bytes("data")
 			outs = append(outs, l)
 		case kindRaw:
-			outs = append(outs, &RawOutput{Kind: d.string("type"), JSON: []byte(d.string("json"))})
+			outs = append(outs, &RawOutput{Kind: d.string("type"), JSON: d.bytes("json")})
 		default:
 			d.fail("output kind", fmt.Sprintf("unknown kind %d", kind))
 		}
@@ -179,7 +411,7 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 		f.Record.ID = d.string("record id")
 		f.Record.Offset = d.string("record offset")
 		f.Record.Key = d.string("record key")
-		f.Record.Data = []byte(d.string("record data"))
+		f.Record.Data = d.bytes("record data")
 		f.Field = d.string("field")
 		f.Reason = d.string("reason")
 		f.Function = d.string("function")
@@ -200,6 +432,14 @@ func readOutbox(b []byte) ([]core.Output, []*core.Failure, error) {
 	return outs, fs, d.err
 }
 
+// sameOr returns the previous decision's field when same is set, else reads it.
+func (d *decoder) sameOr(same bool, prev *core.Decision, field func(*core.Decision) string, name string) string {
+	if same {
+		return field(prev)
+	}
+	return d.string(name)
+}
+
 func (d *decoder) byte(field string) byte {
 	if d.err != nil {
 		return 0
@@ -211,6 +451,29 @@ func (d *decoder) byte(field string) byte {
 	c := d.b[0]
 	d.b = d.b[1:]
 	return c
+}
+
+// take returns the next n bytes (aliasing the value).
+func (d *decoder) take(field string, n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail(field, "truncated")
+		return nil
+	}
+	s := d.b[:n:n]
+	d.b = d.b[n:]
+	return s
+}
+
+// bytes reads a length-prefixed byte slice into a copy; nil when empty, as the outputs had it.
+func (d *decoder) bytes(field string) []byte {
+	n := d.count(field)
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	return append([]byte(nil), d.take(field, n)...)
 }
 
 func (d *decoder) varint(field string) int64 {
@@ -237,38 +500,73 @@ func (d *decoder) count(field string) int {
 }
 
 func (d *decoder) time(field string) time.Time {
-	ns := d.varint(field)
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
+	return d.timeAfter(field, 0)
 }
 
-func (d *decoder) values() []core.NamedValue {
-	n := d.count("value count")
-	if n == 0 {
-		return nil
+// timeAfter reads a time whose seconds are written after base's.
+func (d *decoder) timeAfter(field string, base int64) time.Time {
+	sec := d.varint(field)
+	ns := d.uvarint(field)
+	if d.err == nil && ns >= 1e9 {
+		d.fail(field, "nanoseconds past a second")
 	}
-	vs := make([]core.NamedValue, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		v := core.NamedValue{Name: d.string("value name")}
-		if len(d.b) < 8 {
-			d.fail("value", "truncated")
+	if d.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(base+sec, int64(ns)).UTC()
+}
+
+func (d *decoder) span(field string) (start, end time.Time) {
+	start = d.time(field)
+	return start, d.timeAfter(field, start.Unix())
+}
+
+// values reads a value list; with sameNames its names (and their count) are those of prev.
+func (d *decoder) values(prev []core.NamedValue, sameNames bool) []core.NamedValue {
+	var vs []core.NamedValue
+	if sameNames {
+		if len(prev) == 0 {
+			return nil
+		}
+		vs = make([]core.NamedValue, len(prev))
+		for i := range prev {
+			vs[i].Name = prev[i].Name
+		}
+	} else {
+		n := d.count("value count")
+		if n == 0 {
+			return nil
+		}
+		vs = make([]core.NamedValue, n)
+		for i := range vs {
+			vs[i].Name = d.string("value name")
+		}
+	}
+	for i := range vs {
+		if d.err != nil {
 			break
 		}
-		v.Num = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-		d.b = d.b[8:]
-		v.IsList = d.byte("value list") == 1
-		if d.byte("value raw") == 1 {
-			v.Raw = []byte(d.string("value raw"))
+		v := &vs[i]
+		tag := d.byte("value tag")
+		if tag&vInt != 0 {
+			v.Num = float64(d.varint("value"))
+		} else if raw := d.take("value", 8); raw != nil {
+			v.Num = math.Float64frombits(binary.LittleEndian.Uint64(raw))
 		}
-		if ni := d.count("item count"); ni > 0 {
+		v.IsList = tag&vList != 0
+		if tag&vRaw != 0 {
+			v.Raw = d.bytes("value raw")
+			if v.Raw == nil {
+				v.Raw = []byte{}
+			}
+		}
+		if tag&vItems != 0 {
+			ni := d.count("item count")
 			v.Items = make([]core.Item, 0, ni)
 			for j := 0; j < ni && d.err == nil; j++ {
 				v.Items = append(v.Items, core.Item{Value: d.string("item"), Count: d.uvarint("item count")})
 			}
 		}
-		vs = append(vs, v)
 	}
 	return vs
 }

@@ -412,7 +412,14 @@ func (r *Runner) commitAndEmit(ctx context.Context, partition string, l *loaded,
 	l.env.Outbox = nil
 	pre := len(early) > 0 && early[0]
 	if !pre && (len(res.Outputs) > 0 || len(res.Failures) > 0) {
-		l.env.Outbox = appendOutbox(nil, res.Outputs, res.Failures)
+		buf := getOutboxBuf()
+		*buf = appendOutbox((*buf)[:0], res.Outputs, res.Failures)
+		l.env.Outbox = *buf
+		defer func() {
+			// Marshal copied it into the value.
+			l.env.Outbox = nil
+			putOutboxBuf(buf)
+		}()
 	}
 	val := l.env.Marshal()
 	if bud := r.cfg.Store.Budget(); bud > 0 && len(val) > bud {

@@ -440,14 +440,20 @@ func TestEnvelopeGoldenV1(t *testing.T) {
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("golden v1 decoded to %+v, want %+v", env, want)
 	}
-	// Version 2 adds the outbox: an empty one is one zero byte before the snapshot.
-	const golden2 = "02023432a09494caca3302026d31026d3200613d350a"
-	if got := hex.EncodeToString(want.Marshal()); got != golden2 {
-		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden2)
+	// Version 2 adds the outbox: an empty one is one zero byte before the snapshot. Version 3
+	// changes only the outbox's layout.
+	const golden3 = "03023432a09494caca3302026d31026d3200613d350a"
+	if got := hex.EncodeToString(want.Marshal()); got != golden3 {
+		t.Fatalf("Marshal = %s, want %s (a format change needs a new version)", got, golden3)
+	}
+	var v3 runner.Envelope
+	if err := v3.Unmarshal(want.Marshal()); err != nil || !reflect.DeepEqual(v3, want) {
+		t.Fatalf("v3 round trip: %v %+v", err, v3)
 	}
 	var v2 runner.Envelope
-	if err := v2.Unmarshal(want.Marshal()); err != nil || !reflect.DeepEqual(v2, want) {
-		t.Fatalf("v2 round trip: %v %+v", err, v2)
+	b2, _ := hex.DecodeString("02" + golden3[2:])
+	if err := v2.Unmarshal(b2); err != nil || !reflect.DeepEqual(v2, want) {
+		t.Fatalf("v2 decoded to %v %+v", err, v2)
 	}
 }
 
