@@ -71,9 +71,7 @@ func FunctionURLHandler(h http.Handler) func(context.Context, events.LambdaFunct
 			return events.LambdaFunctionURLResponse{StatusCode: http.StatusBadRequest, Body: err.Error() + "\n",
 				Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}, nil
 		}
-		w := &bufferedResponse{header: http.Header{}}
-		h.ServeHTTP(w, req)
-		return w.response(), nil
+		return functionURLResponse(viewhttp.ServeBuffered(h, req)), nil
 	}
 }
 
@@ -114,46 +112,24 @@ func functionURLRequest(ctx context.Context, ev events.LambdaFunctionURLRequest)
 	return req, nil
 }
 
-// bufferedResponse collects a response; it is no http.Flusher, so handlers see they cannot stream.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
+// functionURLResponse is a buffered response as a function URL answer: text as is, anything else
+// base64, cookies apart.
+func functionURLResponse(b *viewhttp.Buffered) events.LambdaFunctionURLResponse {
+	if b.Header.Get("Content-Type") == "" && len(b.Body) > 0 {
+		b.Header.Set("Content-Type", http.DetectContentType(b.Body))
 	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	b.WriteHeader(http.StatusOK)
-	return b.body.Write(p)
-}
-
-func (b *bufferedResponse) response() events.LambdaFunctionURLResponse {
-	code := b.code
-	if code == 0 {
-		code = http.StatusOK
-	}
-	if b.header.Get("Content-Type") == "" && b.body.Len() > 0 {
-		b.header.Set("Content-Type", http.DetectContentType(b.body.Bytes()))
-	}
-	r := events.LambdaFunctionURLResponse{StatusCode: code, Headers: map[string]string{}}
-	for k, vs := range b.header {
+	r := events.LambdaFunctionURLResponse{StatusCode: b.Code, Headers: map[string]string{}}
+	for k, vs := range b.Header {
 		if k == "Set-Cookie" {
 			r.Cookies = append(r.Cookies, vs...)
 			continue
 		}
 		r.Headers[k] = strings.Join(vs, ", ")
 	}
-	if isText(b.header.Get("Content-Type")) {
-		r.Body = b.body.String()
+	if isText(b.Header.Get("Content-Type")) {
+		r.Body = string(b.Body)
 	} else {
-		r.Body, r.IsBase64Encoded = base64.StdEncoding.EncodeToString(b.body.Bytes()), true
+		r.Body, r.IsBase64Encoded = base64.StdEncoding.EncodeToString(b.Body), true
 	}
 	return r
 }

@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -134,7 +133,6 @@ func invokeHTTP(h http.Handler, w http.ResponseWriter, r *http.Request) {
 			in.Header.Add(k, v)
 		}
 	}
-	rec := &bufferedResponse{header: http.Header{}}
 	// The route gives the path as the host saw it (DashboardPath/...).
 	if p, ok := strings.CutPrefix(u.Path, DashboardPath); ok {
 		in.URL.Path = p
@@ -143,9 +141,9 @@ func invokeHTTP(h http.Handler, w http.ResponseWriter, r *http.Request) {
 		}
 		in.URL.RawPath = ""
 	}
-	h.ServeHTTP(rec, in)
-	out := httpOutput{StatusCode: rec.status(), Headers: map[string]string{}, Body: rec.body.String()}
-	for k, vs := range rec.header {
+	rec := viewhttp.ServeBuffered(h, in)
+	out := httpOutput{StatusCode: rec.Code, Headers: map[string]string{}, Body: string(rec.Body)}
+	for k, vs := range rec.Header {
 		out.Headers[k] = strings.Join(vs, ", ")
 	}
 	b, err := json.Marshal(Reply{Outputs: map[string]any{"res": out}, Logs: []string{}})
@@ -155,33 +153,6 @@ func invokeHTTP(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
-}
-
-// bufferedResponse collects a response; it is no http.Flusher, so handlers see they cannot stream.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	b.WriteHeader(http.StatusOK)
-	return b.body.Write(p)
-}
-
-func (b *bufferedResponse) status() int {
-	if b.code == 0 {
-		return http.StatusOK
-	}
-	return b.code
 }
 
 // StartWithDashboard is Start with the dashboard (OpenDashboard) served beside the function, as
