@@ -1,11 +1,14 @@
-// Package exampletest is the harness of the examples' tests: it runs an example's function spec
-// over its events the way `eddy dev` does (the in-memory broker of adapters/local partitions the
-// records by the spec's key and delivers them in small ordered batches through the Runner, with the
-// state in a mem:// store between batches, then drains and closes every window), and checks the
-// committed events.ndjson and expected.ndjson against the generator and the run.
+// Package exampletest is the harness of the examples' tests, built on the public test kit
+// core/eddytest so that the examples are tested the way users test their functions: the committed
+// events.ndjson and expected.ndjson are golden files (eddytest.CompareGolden; -update, eddytest's
+// flag, rewrites them), the records are read by eddytest.ReadRecords, and the deliveries that must
+// agree (partitions, batch splits, state restores) are eddytest.Outputs'.
 //
-// The test binary that imports it takes -update, which rewrites both files instead of failing.
-// Only the examples' tests import it.
+// The scenario checks read typed outputs eddytest does not give (window results, which most
+// examples do not emit, late events, dead letters), so the harness also runs the spec the way
+// `eddy dev` does: through the in-memory broker of adapters/local, partitioned by the spec's key,
+// in small ordered batches through the Runner with the state in a mem:// store between batches,
+// then drained and flushed. Only the examples' tests import it.
 package exampletest
 
 import (
@@ -13,7 +16,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,14 +29,12 @@ import (
 	"github.com/eddyhq/eddy/adapters/local"
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
+	"github.com/eddyhq/eddy/core/eddytest"
 	"github.com/eddyhq/eddy/core/runner"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/core/state"
 	_ "github.com/eddyhq/eddy/core/state/memstate"
 )
-
-// update is registered here, once, so that every example's test binary takes the same flag.
-var update = flag.Bool("update", false, "rewrite events.ndjson from the generator and expected.ndjson from the run")
 
 // Options says what Run runs and how the broker delivers it.
 type Options struct {
@@ -84,16 +84,8 @@ func Load(tb testing.TB, path string, edit func(*spec.Function)) (*spec.Function
 // records splits events into records named as `eddy dev --input name` names them.
 func records(tb testing.TB, events []byte, name string) []core.Record {
 	tb.Helper()
-	lines, err := codec.NewLines(bytes.NewReader(events), name)
+	recs, err := eddytest.ReadRecords(bytes.NewReader(events), name)
 	if err != nil {
-		tb.Fatal(err)
-	}
-	var recs []core.Record
-	var rec core.Record
-	for lines.Next(&rec) {
-		recs = append(recs, rec)
-	}
-	if err := lines.Err(); err != nil {
 		tb.Fatal(err)
 	}
 	return recs
@@ -271,35 +263,67 @@ func (o *Outputs) DeadLetters() []string {
 	return s
 }
 
-// SameOutcome fails t unless got has the same decisions, late events (records, keys and times)
-// and dead letters as want: for runs of one spec over one dataset delivered differently.
-func SameOutcome(t testing.TB, got, want *Outputs) {
-	t.Helper()
-	if g, w := got.DecisionLines(), want.DecisionLines(); !bytes.Equal(g, w) {
-		t.Errorf("decisions differ from the first delivery's:\n%s\nfirst:\n%s", g, w)
-	}
-	// The watermark a late event met, its partition and offset depend on the delivery: which
-	// events were late does not.
-	lateEvents := func(o *Outputs) []string {
-		var s []string
-		for _, l := range o.Late {
-			s = append(s, l.ID+" "+l.Key+" "+l.Time.UTC().Format(time.RFC3339Nano))
-		}
-		return s
-	}
-	if g, w := lateEvents(got), lateEvents(want); !slices.Equal(g, w) {
-		t.Errorf("late events differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
-	}
-	if g, w := got.DeadLetters(), want.DeadLetters(); !slices.Equal(g, w) {
-		t.Errorf("dead letters differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
-	}
+// deliveries are how Example.Check cuts the stream for eddytest.Outputs, which runs each partition
+// in one invocation, in invocations of batch records, and the same with the state restored between
+// them, and fails unless the three agree: several partitions in small batches (the first, whose
+// late events and dead letters the others must reproduce), one partition in big batches, a batch
+// per record, and more partitions than most examples have keys for.
+var deliveries = []struct{ partitions, batch int }{{4, 7}, {1, 1000}, {3, 1}, {8, 13}}
+
+// now is the processing time of eddytest's invocations, after every example's events (a later event
+// is dead-lettered: spec.Input.MaxFuture); the examples decide on event time alone.
+var now = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// delivery is what eddytest.Outputs gave for one delivery, in an order that does not depend on the
+// partitions: the decision lines in Outputs.Decisions' order, the late events' records, keys and
+// times (the watermark they met, their partition and offset depend on the delivery), the dead
+// letters' records, fields and reasons.
+type delivery struct {
+	decisions  []string
+	late, dead []string
 }
 
-// deliveries are the broker settings Example.Check runs an example with: several partitions in
-// small batches (the first, whose outcome the others must reproduce), one partition in big batches,
-// a batch per record (the state saved and restored around every one), and more partitions than most
-// examples have keys for.
-var deliveries = []struct{ partitions, batchSize int }{{4, 7}, {1, 1000}, {3, 1}, {8, 13}}
+func deliver(t testing.TB, fn *spec.Function, recs []core.Record, partitions, batch int) delivery {
+	t.Helper()
+	lines, err := eddytest.Outputs(fn, recs, partitions, batch, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type decision struct {
+		line          string
+		time          time.Time
+		key, rule, id string
+	}
+	var ds []decision
+	var d delivery
+	for _, l := range lines {
+		var o struct {
+			Type, ID, Key, Rule, Record, Field, Reason string
+			Time                                       time.Time
+		}
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("output %s: %v", l, err)
+		}
+		switch o.Type {
+		case "decision":
+			ds = append(ds, decision{l, o.Time, o.Key, o.Rule, o.ID})
+		case "late":
+			d.late = append(d.late, o.Record+" "+o.Key+" "+o.Time.UTC().Format(time.RFC3339Nano))
+		case "deadletter":
+			d.dead = append(d.dead, o.Record+" "+o.Field+" "+o.Reason)
+		}
+	}
+	// The order of Run's Outputs.Decisions, which expected.ndjson has.
+	slices.SortFunc(ds, func(a, b decision) int {
+		return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.key, b.key), cmp.Compare(a.rule, b.rule), cmp.Compare(a.id, b.id))
+	})
+	for _, x := range ds {
+		d.decisions = append(d.decisions, x.line)
+	}
+	slices.Sort(d.late)
+	slices.Sort(d.dead)
+	return d
+}
 
 // Example is one function of an example and its dataset: a directory holding eddy.yaml,
 // events.ndjson (made by a generator) and expected.ndjson (the decisions of a run over it).
@@ -327,29 +351,61 @@ func (e Example) Dataset(t testing.TB) []byte {
 	return Dataset(t, e.path("events.ndjson"), e.Generate())
 }
 
-// Check runs the function over Dataset once for each of a few deliveries (one partition in big
-// batches, several in small batches, a batch per record), each in a subtest named after it. Each
-// run's decisions must equal expected.ndjson byte for byte (with -update they rewrite it), every
-// run must have the same outcome as the first (see SameOutcome), and scenarios, if not nil,
-// checks each run's outputs.
+// Check checks the example's function over Dataset. Under each of a few deliveries (a subtest
+// each; see deliveries) eddytest.Outputs must give the same outputs however the partitions' records
+// are split into invocations and whether the state is restored between them, the decisions must
+// equal expected.ndjson byte for byte (with -update they rewrite it), and the late events and dead
+// letters must be the first delivery's. Then the function runs once through the local broker, as
+// `eddy dev` runs it, and its decisions must equal expected.ndjson too; scenarios, if not nil,
+// checks that run's typed outputs.
 func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
 	t.Helper()
 	events := e.Dataset(t)
-	var first *Outputs
+	fn, _ := Load(t, e.path("eddy.yaml"), nil)
+	recs := records(t, events, e.Name)
+	var first *delivery
 	for _, d := range deliveries {
-		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batchSize), func(t *testing.T) {
-			out := Run(t, e.Options(events, d.partitions, d.batchSize))
-			Golden(t, e.path("expected.ndjson"), out.DecisionLines())
-			if scenarios != nil {
-				scenarios(t, out)
-			}
+		t.Run(fmt.Sprintf("partitions=%d,batch=%d", d.partitions, d.batch), func(t *testing.T) {
+			got := deliver(t, fn, recs, d.partitions, d.batch)
+			golden(t, e.path("expected.ndjson"), got.decisions)
 			if first == nil {
-				first = out
-			} else {
-				SameOutcome(t, out, first)
+				first = &got
+				return
+			}
+			if !slices.Equal(got.late, first.late) {
+				t.Errorf("late events differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(got.late, "\n"), strings.Join(first.late, "\n"))
+			}
+			if !slices.Equal(got.dead, first.dead) {
+				t.Errorf("dead letters differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(got.dead, "\n"), strings.Join(first.dead, "\n"))
 			}
 		})
 	}
+	t.Run("local", func(t *testing.T) {
+		out := Run(t, e.Options(events, deliveries[0].partitions, deliveries[0].batch))
+		golden(t, e.path("expected.ndjson"), lines(out.DecisionLines()))
+		if scenarios != nil {
+			scenarios(t, out)
+		}
+	})
+}
+
+// golden is eddytest.CompareGolden, failing on no decisions too: a run that decides nothing would
+// match an empty golden file.
+func golden(t testing.TB, path string, decisions []string) {
+	t.Helper()
+	if len(decisions) == 0 {
+		t.Fatalf("no decisions for %s", path)
+	}
+	eddytest.CompareGolden(t, path, decisions)
+}
+
+// lines splits newline-terminated text into its lines; eddytest.CompareGolden joins them back,
+// byte for byte.
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 // Benchmark measures the function alone over events.ndjson (decoding, windows, aggregates, rules
@@ -385,57 +441,17 @@ func (e Example) Benchmark(b *testing.B) {
 }
 
 // Dataset returns the committed dataset at path after checking that it is generated, the
-// generator's output (with -update it writes generated there first).
+// generator's output (with -update, eddytest.CompareGolden writes generated there first).
 func Dataset(t testing.TB, path string, generated []byte) []byte {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, generated, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if len(generated) == 0 || generated[len(generated)-1] != '\n' {
+		t.Fatalf("the generator of %s makes %d bytes, not newline-terminated lines", path, len(generated))
 	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	eddytest.CompareGolden(t, path, lines(generated))
+	if t.Failed() {
+		t.FailNow()
 	}
-	if !bytes.Equal(got, generated) {
-		t.Fatalf("%s differs from what the generator makes with the default seed: run go test -update, or the example's cmd/gen", path)
-	}
-	return got
-}
-
-// Golden compares got with the golden file at path byte for byte (with -update it writes got
-// there first). An empty golden file fails too: a run that decides nothing would match it.
-func Golden(t testing.TB, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(want) == 0 {
-		t.Fatalf("%s is empty", path)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Errorf("output differs from %s (%d vs %d lines) at line %d:\ngot:  %s\nwant: %s\n(go test -update rewrites it)", path, len(gl)-1, len(wl)-1, i+1, g, w)
-			return
-		}
-	}
+	return generated
 }
 
 // Decision is a decision line as the scenario checks read it: its JSON decoded, values as
