@@ -217,22 +217,13 @@ func Run(t testing.TB, o Options) *Outputs {
 		}
 		seen[d.ID] = true
 	}
-	byTimeKey := func(ta, tb time.Time, ka, kb string) int {
-		if c := ta.Compare(tb); c != 0 {
-			return c
-		}
-		return cmp.Compare(ka, kb)
-	}
 	slices.SortFunc(out.Decisions, func(a, b *core.Decision) int {
-		if c := byTimeKey(a.Time, b.Time, a.Key, b.Key); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.ID, b.ID))
 	})
 	// Within a key, late events and window revisions arrive in a deterministic order: keep it.
-	slices.SortStableFunc(out.Late, func(a, b *core.Late) int { return byTimeKey(a.Time, b.Time, a.Key, b.Key) })
+	slices.SortStableFunc(out.Late, func(a, b *core.Late) int { return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Key, b.Key)) })
 	slices.SortStableFunc(out.Windows, func(a, b *core.WindowResult) int {
-		return cmp.Or(byTimeKey(a.End, b.End, a.Key, b.Key), cmp.Compare(a.Revision, b.Revision))
+		return cmp.Or(a.End.Compare(b.End), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Revision, b.Revision))
 	})
 	slices.SortStableFunc(out.Failures, func(a, b *core.Failure) int { return cmp.Compare(line(a), line(b)) })
 	return out
@@ -244,13 +235,13 @@ func line(f *core.Failure) int {
 	return n
 }
 
-// DecisionLines returns the decisions as JSON lines, the format of expected.ndjson.
-func (o *Outputs) DecisionLines() []byte {
-	var b []byte
-	for _, d := range o.Decisions {
-		b = append(d.AppendJSON(b), '\n')
+// DecisionLines returns the decisions as JSON lines, the lines of expected.ndjson.
+func (o *Outputs) DecisionLines() []string {
+	s := make([]string, len(o.Decisions))
+	for i, d := range o.Decisions {
+		s[i] = string(d.AppendJSON(nil))
 	}
-	return b
+	return s
 }
 
 // DeadLetters returns the dead letters' messages (record, field, reason), sorted as strings.
@@ -289,24 +280,20 @@ func deliver(t testing.TB, fn *spec.Function, recs []core.Record, partitions, ba
 	if err != nil {
 		t.Fatal(err)
 	}
-	type decision struct {
-		line          string
-		time          time.Time
-		key, rule, id string
-	}
-	var ds []decision
 	var d delivery
+	var ds []Decision
 	for _, l := range lines {
 		var o struct {
-			Type, ID, Key, Rule, Record, Field, Reason string
-			Time                                       time.Time
+			Decision
+			Type, Record, Field, Reason string
 		}
 		if err := json.Unmarshal([]byte(l), &o); err != nil {
 			t.Fatalf("output %s: %v", l, err)
 		}
 		switch o.Type {
 		case "decision":
-			ds = append(ds, decision{l, o.Time, o.Key, o.Rule, o.ID})
+			o.Line = l
+			ds = append(ds, o.Decision)
 		case "late":
 			d.late = append(d.late, o.Record+" "+o.Key+" "+o.Time.UTC().Format(time.RFC3339Nano))
 		case "deadletter":
@@ -314,11 +301,11 @@ func deliver(t testing.TB, fn *spec.Function, recs []core.Record, partitions, ba
 		}
 	}
 	// The order of Run's Outputs.Decisions, which expected.ndjson has.
-	slices.SortFunc(ds, func(a, b decision) int {
-		return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.key, b.key), cmp.Compare(a.rule, b.rule), cmp.Compare(a.id, b.id))
+	slices.SortFunc(ds, func(a, b Decision) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.ID, b.ID))
 	})
 	for _, x := range ds {
-		d.decisions = append(d.decisions, x.line)
+		d.decisions = append(d.decisions, x.Line)
 	}
 	slices.Sort(d.late)
 	slices.Sort(d.dead)
@@ -382,7 +369,7 @@ func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
 	}
 	t.Run("local", func(t *testing.T) {
 		out := Run(t, e.Options(events, deliveries[0].partitions, deliveries[0].batch))
-		golden(t, e.path("expected.ndjson"), lines(out.DecisionLines()))
+		golden(t, e.path("expected.ndjson"), out.DecisionLines())
 		if scenarios != nil {
 			scenarios(t, out)
 		}
@@ -497,8 +484,7 @@ type View struct {
 func (o *Outputs) View(t testing.TB) *View {
 	t.Helper()
 	v := &View{Dead: o.DeadLetters()}
-	for _, d := range o.Decisions {
-		l := string(d.AppendJSON(nil))
+	for _, l := range o.DecisionLines() {
 		dv := Decision{Line: l}
 		if err := json.Unmarshal([]byte(l), &dv); err != nil {
 			t.Fatalf("decision %s: %v", l, err)
