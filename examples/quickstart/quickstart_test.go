@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy"
+	"github.com/eddyhq/eddy/core/eddytest"
 	"github.com/eddyhq/eddy/internal/demo"
 )
 
@@ -62,5 +65,37 @@ func TestGoAPIAndSpecAgree(t *testing.T) {
 	}
 	if strings.Join(decisions, "\n") != strings.Join(want, "\n") {
 		t.Errorf("decisions:\n%s\nwant:\n%s", strings.Join(decisions, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDeliveries tests the function with the public test kit, as a user would: cut over 4
+// partitions, into invocations of 7 records, with the state restored between them, it gives the
+// outputs of one invocation (eddytest.Outputs checks that), built in Go or from eddy.yaml alike.
+func TestDeliveries(t *testing.T) {
+	fromSpec, err := eddy.Load("eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := demo.Telemetry(12, 5)
+	now := demo.Start.Add(time.Hour) // after the telemetry: a later event would be dead-lettered
+	a, err := eddytest.Outputs(machineHealth, recs, 4, 7, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := eddytest.Outputs(fromSpec, recs, 4, 7, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Fatalf("Go API: %d outputs, spec: %d; they differ", len(a), len(b))
+	}
+	decisions := 0
+	for _, l := range a {
+		if strings.HasPrefix(l, `{"type":"decision"`) {
+			decisions++
+		}
+	}
+	if decisions != 4 {
+		t.Errorf("%d decisions over 4 partitions, want the 4 of one (TestGoAPIAndSpecAgree)", decisions)
 	}
 }
