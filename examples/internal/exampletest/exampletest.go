@@ -254,11 +254,11 @@ func (o *Outputs) DeadLetters() []string {
 	return s
 }
 
-// deliveries are how Example.Check cuts the stream for eddytest.Outputs, which runs each partition
+// deliveries are how Example.Check cuts the stream, for eddytest.Outputs (which runs each partition
 // in one invocation, in invocations of batch records, and the same with the state restored between
-// them, and fails unless the three agree: several partitions in small batches (the first, whose
-// late events and dead letters the others must reproduce), one partition in big batches, a batch
-// per record, and more partitions than most examples have keys for.
+// them, and fails unless the three agree) and for the local broker: several partitions in small
+// batches (the first, whose late events and dead letters the others must reproduce), one partition
+// in big batches, a batch per record, and more partitions than most examples have keys for.
 var deliveries = []struct{ partitions, batch int }{{4, 7}, {1, 1000}, {3, 1}, {8, 13}}
 
 // now is the processing time of eddytest's invocations, after every example's events (a later event
@@ -343,14 +343,15 @@ func (e Example) Dataset(t testing.TB) []byte {
 	return Dataset(t, e.path("events.ndjson"), e.Generate())
 }
 
-// Check checks the example's function over Dataset. Under each of a few deliveries (a subtest
-// each; see deliveries) eddytest.Outputs must give the same outputs, window results included,
+// Check checks the example's function over Dataset under each of a few deliveries, a subtest
+// each (see deliveries). eddytest.Outputs must give the same outputs, window results included,
 // however the partitions' records are split into invocations and whether the state is restored
-// between them, the decisions must
-// equal expected.ndjson byte for byte (with -update they rewrite it), and the late events and dead
-// letters must be the first delivery's. Then the function runs once through the local broker, as
-// `eddy dev` runs it, and its decisions must equal expected.ndjson too; scenarios, if not nil,
-// checks that run's typed outputs.
+// between them; its decisions must equal expected.ndjson byte for byte (with -update they rewrite
+// it), and its late events and dead letters must be the first delivery's. The scenario checks read
+// typed outputs (window results, late events, dead letters) that eddytest does not give, so the
+// function also runs through the local broker with the same partitions and batches, as `eddy dev`
+// runs it: its decisions must equal expected.ndjson too, and scenarios, if not nil, checks its
+// outputs.
 func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
 	t.Helper()
 	events := e.Dataset(t)
@@ -363,7 +364,6 @@ func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
 			golden(t, e.path("expected.ndjson"), got.decisions)
 			if first == nil {
 				first = &got
-				return
 			}
 			if !slices.Equal(got.late, first.late) {
 				t.Errorf("late events differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(got.late, "\n"), strings.Join(first.late, "\n"))
@@ -371,15 +371,13 @@ func (e Example) Check(t *testing.T, scenarios func(*testing.T, *Outputs)) {
 			if !slices.Equal(got.dead, first.dead) {
 				t.Errorf("dead letters differ from the first delivery's:\n%s\nfirst:\n%s", strings.Join(got.dead, "\n"), strings.Join(first.dead, "\n"))
 			}
+			out := Run(t, e.Options(events, d.partitions, d.batch))
+			golden(t, e.path("expected.ndjson"), out.DecisionLines())
+			if scenarios != nil {
+				scenarios(t, out)
+			}
 		})
 	}
-	t.Run("local", func(t *testing.T) {
-		out := Run(t, e.Options(events, deliveries[0].partitions, deliveries[0].batch))
-		golden(t, e.path("expected.ndjson"), out.DecisionLines())
-		if scenarios != nil {
-			scenarios(t, out)
-		}
-	})
 }
 
 // golden is eddytest.CompareGolden, failing on no decisions too: a run that decides nothing would
