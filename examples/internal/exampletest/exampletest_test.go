@@ -23,6 +23,8 @@ type recorder struct {
 
 func (r *recorder) Helper() {}
 
+func (r *recorder) Failed() bool { return len(r.failures) > 0 }
+
 func (r *recorder) Errorf(format string, args ...any) {
 	r.failures = append(r.failures, fmt.Sprintf(format, args...))
 }
@@ -66,7 +68,7 @@ func TestDataset(t *testing.T) {
 	if f := failures(t, func(tb testing.TB) { exampletest.Dataset(tb, path, []byte("x\n")[:1]) }); len(f) != 1 || !strings.Contains(f[0], "not newline-terminated") {
 		t.Errorf("a generator of a partial line: %q", f)
 	}
-	if f := failures(t, func(tb testing.TB) { exampletest.Dataset(tb, path, []byte("y\n")) }); len(f) != 1 || !strings.Contains(f[0], "outputs differ from "+path) {
+	if f := failures(t, func(tb testing.TB) { exampletest.Dataset(tb, path, []byte("y\n")) }); len(f) != 2 || !strings.Contains(f[0], "outputs differ from "+path) || !strings.Contains(f[1], "cmd/gen") {
 		t.Errorf("stale dataset: %q", f)
 	}
 }
