@@ -105,9 +105,10 @@ type compiled struct {
 	format     string
 	isJSON     bool
 	paths      []Path
-	names      []string // the paths as given, for error reasons
-	visible    int      // len(Config.Paths); key and time may have hidden slots after them
-	root       *node    // payload trie (nil when no payload path)
+	names      []string     // the paths as given, for error reasons
+	visible    int          // len(Config.Paths); key and time may have hidden slots after them
+	root       *node        // payload trie (nil when no payload path)
+	flat       []flatMember // root's members for flatObject (nil: not a flat configuration)
 	ce         []ceSlot
 	specials   []int // slots filled from the record ($key, $time, $id, $attr)
 	keySlot    int   // -1: none
@@ -243,6 +244,9 @@ func New(cfg Config) (*Decoder, error) {
 	}
 	if c.root != nil {
 		c.root.finish()
+		if c.isJSON {
+			c.flat = flatPlan(c.root)
+		}
 	}
 	if c.timeSlot >= c.visible && c.timeSlot != c.keySlot {
 		var mark func(*node)
@@ -362,6 +366,15 @@ func (d *Decoder) decodeJSON(rec *core.Record) *core.Failure {
 			return d.payloadFailure(rec, "payload: "+kindOf(b[i])+", not a JSON object")
 		}
 		return d.scanFailure(rec, "payload")
+	}
+	if fm := d.c.flat; fm != nil {
+		if end, ok := d.flatObject(b, i, fm); ok && skipWS(b, end) == len(b) {
+			return nil
+		}
+		// Not the common shape, or invalid: scanObject decodes it again, with its exact errors.
+		clear(d.fields)
+		d.timeTok, d.timeStr = nil, nil
+		d.errNode, d.errReason = nil, ""
 	}
 	if i = d.scanObject(b, i, d.c.root, 0); i >= 0 {
 		if i = skipWS(b, i); i < len(b) {
