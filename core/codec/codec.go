@@ -284,7 +284,9 @@ func (d *Decoder) Decode(partition string, rec *core.Record, now time.Time, ev *
 		ev.Fields = make([]core.Value, n)
 	} else {
 		ev.Fields = ev.Fields[:n]
-		clear(ev.Fields)
+		if c.flat == nil { // flatObject sets every payload slot; Decode sets the specials
+			clear(ev.Fields)
+		}
 	}
 	ev.ID = rec.ID
 	ev.Data = rec.Data

@@ -3,6 +3,8 @@ package codec
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/eddyhq/eddy/core"
 )
 
 // The flat fast path. Most event payloads are flat objects in compact JSON and most configurations
@@ -56,11 +58,14 @@ func flatPlan(root *node) []flatMember {
 	return fm
 }
 
-// flatObject decodes the object at b[i] == '{' for the members fm. It returns the end of the object
-// and true, or false when it gave up (then the fields it set are to be discarded).
+// flatObject decodes the object at b[i] == '{' for the members fm into all payload slots (a
+// member that does not occur leaves its slots zero, so the fields need no clearing first). It
+// returns the end of the object and true, or false when it gave up (then the fields are undefined).
 func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
+	var seen uint64 // bit k: fm[k] occurred
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
+		s.unseen(fm, seen)
 		return i + 1, true
 	}
 	for {
@@ -68,7 +73,7 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 			return 0, false
 		}
 		var c *node
-		matched := false
+		matched := -1
 		if i+9 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i+1:])
 			for k := range fm {
@@ -79,12 +84,12 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 				if m.n > 8 && (i+1+m.n > len(b) || binary.LittleEndian.Uint64(b[i+1+m.n-8:]) != m.tail) {
 					continue
 				}
-				c, matched = m.node, true
+				c, matched = m.node, k
 				i += 1 + m.n
 				break
 			}
 		}
-		if !matched {
+		if matched < 0 {
 			end, fl := s.scanString(b, i)
 			if end < 0 || fl != 0 {
 				return 0, false
@@ -92,7 +97,7 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 			name := b[i+1 : end-1]
 			for k := range fm {
 				if fm[k].node.name == string(name) {
-					c = fm[k].node
+					c, matched = fm[k].node, k
 					break
 				}
 			}
@@ -108,22 +113,34 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 		if i >= len(b) {
 			return 0, false
 		}
-		switch ch := b[i]; {
-		case c == nil:
+		if c == nil {
 			i = s.skipValue(b, i, 1)
-		case ch == '-' || ch-'0' <= 9:
-			end, f, dec, ok := flatNumber(b, i)
-			if !ok {
+		} else {
+			seen |= 1 << uint(matched)
+			switch ch := b[i]; {
+			case ch == '"':
+				end, fl := s.scanString(b, i)
+				if end < 0 || fl != 0 || c.timeOnly {
+					i = s.leaf(b, i, c, 1)
+					break
+				}
+				var str string
+				if c.intern {
+					str = s.internBytes(b[i+1 : end-1])
+				} else {
+					str = string(b[i+1 : end-1])
+				}
+				s.set(c, core.Value{Kind: core.String, Str: str})
+				i = end
+			case ch == '-' || ch-'0' <= 9:
+				if end := s.flatNumber(b, i, c); end > 0 {
+					i = end
+					break
+				}
 				i = s.leaf(b, i, c, 1)
-				break
+			default:
+				i = s.leaf(b, i, c, 1)
 			}
-			s.setNum(c, f)
-			if c.isTime {
-				s.timeTok, s.timeDec = b[i:end], dec
-			}
-			i = end
-		default:
-			i = s.leaf(b, i, c, 1)
 		}
 		if i < 0 {
 			return 0, false
@@ -141,6 +158,9 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 				i = skipWS(b, i)
 			}
 		case '}':
+			if seen != 1<<uint(len(fm))-1 {
+				s.unseen(fm, seen)
+			}
 			return i + 1, true
 		default:
 			return 0, false
@@ -148,45 +168,58 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 	}
 }
 
-// flatNumber converts the number at b[i] when it is in the common form -?int(.frac)? with at most
-// 19 digits, a mantissa below 2^53 and at most 22 fraction digits: then one correctly rounded
-// division gives what strconv gives (Clinger's fast path, as in number). Otherwise ok is false and
-// number must do it. It does not check what follows the number, except that it is not an exponent.
-func flatNumber(b []byte, i int) (int, float64, decimal, bool) {
-	var d decimal
+// unseen zeroes the slots of the members that did not occur.
+func (s *scanState) unseen(fm []flatMember, seen uint64) {
+	for k := range fm {
+		if seen&(1<<uint(k)) == 0 {
+			s.set(fm[k].node, core.Value{})
+		}
+	}
+}
+
+// flatNumber converts the number at b[i] into c's slots when it is in the common form
+// -?int(.frac)? with at most 19 digits, a mantissa below 2^53 and at most 22 fraction digits: then
+// one correctly rounded division gives what strconv gives (Clinger's fast path, as in number). It
+// returns the end of the number, or 0 when number must do it. It does not check what follows the
+// number, except that it is not an exponent.
+func (s *scanState) flatNumber(b []byte, i int, c *node) int {
 	j := i
-	if b[j] == '-' {
-		d.neg = true
+	neg := b[j] == '-'
+	if neg {
 		j++
 	}
 	m, n := digitRun(b, j)
 	if n == 0 || (n > 1 && b[j] == '0') {
-		return 0, 0, d, false
+		return 0
 	}
 	j += n
-	nd := n
+	exp := 0
 	if j < len(b) && b[j] == '.' {
 		fm, fn := digitRun(b, j+1)
 		if fn == 0 || fn > 19 {
-			return 0, 0, d, false
+			return 0
 		}
 		m = m*pow10u[fn] + fm
-		nd += fn
-		d.exp = -fn
+		n += fn
+		exp = -fn
 		j += 1 + fn
 	}
-	if nd > 19 || m >= 1<<53 || d.exp < -22 || (j < len(b) && b[j]|0x20 == 'e') {
-		return 0, 0, d, false
+	if n > 19 || m >= 1<<53 || exp < -22 || (j < len(b) && b[j]|0x20 == 'e') {
+		return 0
 	}
-	d.mant, d.fits = m, true
 	f := float64(m)
-	if d.exp < 0 {
-		f /= pow10f[-d.exp]
+	if exp < 0 {
+		f /= pow10f[-exp]
 	}
-	if d.neg {
+	if neg {
 		f = -f
 	}
-	return j, f, d, true
+	s.set(c, core.Value{Kind: core.Number, Num: f})
+	if c.isTime {
+		s.timeTok = b[i:j]
+		s.timeDec = decimal{mant: m, exp: exp, neg: neg, fits: true}
+	}
+	return j
 }
 
 // digitRun reads the decimal digits at b[j:]: their value (modulo 2^64) and count. Eight bytes at a
@@ -194,8 +227,21 @@ func flatNumber(b []byte, i int) (int, float64, decimal, bool) {
 func digitRun(b []byte, j int) (uint64, int) {
 	var m uint64
 	start := j
-	for j+8 <= len(b) {
-		w := binary.LittleEndian.Uint64(b[j:])
+	for {
+		var w uint64
+		switch {
+		case j+8 <= len(b):
+			w = binary.LittleEndian.Uint64(b[j:])
+		case len(b) >= 8:
+			// The last 8 bytes, shifted so the bytes past the end read as 0 (not a digit).
+			w = binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * uint(j+8-len(b)))
+		default:
+			for j < len(b) && b[j]-'0' <= 9 {
+				m = m*10 + uint64(b[j]-'0')
+				j++
+			}
+			return m, j - start
+		}
 		nd := nonDigits(w)
 		if nd == 0 {
 			m = m*1e8 + digits8(w)
@@ -206,11 +252,6 @@ func digitRun(b []byte, j int) (uint64, int) {
 		// Shifting the k digits to the top leaves zero bytes below, which digits8 reads as '0's.
 		return m*pow10u[k] + digits8(w<<(64-8*uint(k))), j + k - start
 	}
-	for j < len(b) && b[j]-'0' <= 9 {
-		m = m*10 + uint64(b[j]-'0')
-		j++
-	}
-	return m, j - start
 }
 
 // nonDigits marks (high bit of each byte) the bytes of x that are not ASCII digits. No carry or
