@@ -181,28 +181,53 @@ func (s *scanState) unseen(fm []flatMember, seen uint64) {
 // -?int(.frac)? with at most 19 digits, a mantissa below 2^53 and at most 22 fraction digits: then
 // one correctly rounded division gives what strconv gives (Clinger's fast path, as in number). It
 // returns the end of the number, or 0 when number must do it. It does not check what follows the
-// number, except that it is not an exponent.
+// number, except that it is not an exponent. Digits go 8 at a time, without calls.
 func (s *scanState) flatNumber(b []byte, i int, c *node) int {
 	j := i
 	neg := b[j] == '-'
 	if neg {
 		j++
 	}
-	m, n := digitRun(b, j)
-	if n == 0 || (n > 1 && b[j] == '0') {
-		return 0
-	}
-	j += n
-	exp := 0
-	if j < len(b) && b[j] == '.' {
-		fm, fn := digitRun(b, j+1)
-		if fn == 0 || fn > 19 {
+	start := j
+	var m uint64
+	n := 0
+	for {
+		w, ok := load8(b, j)
+		if !ok {
 			return 0
 		}
-		m = m*pow10u[fn] + fm
-		n += fn
-		exp = -fn
-		j += 1 + fn
+		k := bits.TrailingZeros64(nonDigits(w)) >> 3 // the leading digits; by hand: a call costs more
+		m = m*pow10u[k] + digits8(w<<(64-8*uint(k)))
+		n += k
+		j += k
+		if k < 8 || n > 19 {
+			break
+		}
+	}
+	if n == 0 || (n > 1 && b[start] == '0') {
+		return 0
+	}
+	exp := 0
+	if j < len(b) && b[j] == '.' {
+		j++
+		fs := j
+		for {
+			w, ok := load8(b, j)
+			if !ok {
+				return 0
+			}
+			k := bits.TrailingZeros64(nonDigits(w)) >> 3
+			m = m*pow10u[k] + digits8(w<<(64-8*uint(k)))
+			n += k
+			j += k
+			if k < 8 || n > 19 {
+				break
+			}
+		}
+		if j == fs {
+			return 0
+		}
+		exp = fs - j
 	}
 	if n > 19 || m >= 1<<53 || exp < -22 || (j < len(b) && b[j]|0x20 == 'e') {
 		return 0
@@ -222,36 +247,16 @@ func (s *scanState) flatNumber(b []byte, i int, c *node) int {
 	return j
 }
 
-// digitRun reads the decimal digits at b[j:]: their value (modulo 2^64) and count. Eight bytes at a
-// time where the input allows.
-func digitRun(b []byte, j int) (uint64, int) {
-	var m uint64
-	start := j
-	for {
-		var w uint64
-		switch {
-		case j+8 <= len(b):
-			w = binary.LittleEndian.Uint64(b[j:])
-		case len(b) >= 8:
-			// The last 8 bytes, shifted so the bytes past the end read as 0 (not a digit).
-			w = binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * uint(j+8-len(b)))
-		default:
-			for j < len(b) && b[j]-'0' <= 9 {
-				m = m*10 + uint64(b[j]-'0')
-				j++
-			}
-			return m, j - start
-		}
-		nd := nonDigits(w)
-		if nd == 0 {
-			m = m*1e8 + digits8(w)
-			j += 8
-			continue
-		}
-		k := bits.TrailingZeros64(nd) >> 3
-		// Shifting the k digits to the top leaves zero bytes below, which digits8 reads as '0's.
-		return m*pow10u[k] + digits8(w<<(64-8*uint(k))), j + k - start
+// load8 returns the 8 bytes at b[j:] as a little-endian word; past the end of b they read as 0 (not
+// a digit). ok is false only when b is shorter than 8 bytes and j+8 is past its end.
+func load8(b []byte, j int) (uint64, bool) {
+	if j+8 <= len(b) {
+		return binary.LittleEndian.Uint64(b[j:]), true
 	}
+	if len(b) < 8 || j > len(b) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * uint(j+8-len(b))), true
 }
 
 // nonDigits marks (high bit of each byte) the bytes of x that are not ASCII digits. No carry or

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -133,6 +134,36 @@ func TestFlatPlan(t *testing.T) {
 		d := mustNew(t, tc.cfg)
 		if got := d.c.flat != nil; got != tc.flat {
 			t.Errorf("%+v: flat %v, want %v", tc.cfg, got, tc.flat)
+		}
+	}
+}
+
+// run8 (what flatNumber does inline) returns the value and the count (0 to 8) of the leading decimal digits of w (first byte
+// lowest).
+func run8(w uint64) (uint64, int) {
+	k := bits.TrailingZeros64(nonDigits(w)) >> 3
+	// Shifting the k digits to the top leaves zero bytes below, which digits8 reads as '0's.
+	return digits8(w << (64 - 8*uint(k))), k
+}
+
+// digitRun reads (for the test of load8 and run8) the decimal digits at b[j:]: their value (modulo 2^64) and count.
+func digitRun(b []byte, j int) (uint64, int) {
+	var m uint64
+	start := j
+	for {
+		w, ok := load8(b, j)
+		if !ok {
+			for j < len(b) && b[j]-'0' <= 9 {
+				m = m*10 + uint64(b[j]-'0')
+				j++
+			}
+			return m, j - start
+		}
+		v, k := run8(w)
+		m = m*pow10u[k] + v
+		j += k
+		if k < 8 {
+			return m, j - start
 		}
 	}
 }
