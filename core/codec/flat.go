@@ -116,7 +116,7 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 		if c == nil {
 			i = s.skipValue(b, i, 1)
 		} else {
-			seen |= 1 << uint(matched)
+			seen |= 1 << (uint(matched) & 63) // matched < len(fm) <= 8
 			switch ch := b[i]; {
 			case ch == '"':
 				end, fl := s.scanString(b, i)
@@ -239,7 +239,15 @@ func (s *scanState) flatNumber(b []byte, i int, c *node) int {
 	if neg {
 		f = -f
 	}
-	s.set(c, core.Value{Kind: core.Number, Num: f})
+	if len(c.slots) == 1 && uint(c.slots[0]) < uint(len(s.fields)) {
+		p := &s.fields[c.slots[0]]
+		if p.Kind != core.Number || p.Str != "" || p.Bool || p.Raw != nil {
+			*p = core.Value{}
+		}
+		p.Kind, p.Num = core.Number, f
+	} else {
+		s.set(c, core.Value{Kind: core.Number, Num: f})
+	}
 	if c.isTime {
 		s.timeTok = b[i:j]
 		s.timeDec = decimal{mant: m, exp: exp, neg: neg, fits: true}

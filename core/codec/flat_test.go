@@ -99,6 +99,50 @@ var flatSeeds = []string{
 	`{"key":"k","ts":1700000000000,"value":0.1234567890123456789012}`,
 }
 
+// TestFlatReusedEvent decodes many records into one Event, as the pipeline does: the flat path does
+// not clear the fields first, so each record must still see only its own values.
+func TestFlatReusedEvent(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	r := rand.New(rand.NewPCG(7, 8))
+	docs := append([]string(nil), flatSeeds...)
+	for range 500 {
+		g := &gen{r: r}
+		g.object(0)
+		docs = append(docs, g.b.String())
+	}
+	for ci, cfg := range flatConfigs {
+		d := mustNew(t, cfg)
+		var ev core.Event
+		ev.Fields = make([]core.Value, 0, 16)
+		for k := range 3000 {
+			doc := docs[r.IntN(len(docs))]
+			rec := core.Record{ID: "r", Data: []byte(doc)}
+			if k%7 == 0 { // what a user may leave in a reused Event
+				for i := range ev.Fields[:cap(ev.Fields)] {
+					ev.Fields[:cap(ev.Fields)][i] = core.Value{Kind: core.Number, Str: "stale", Bool: true, Raw: []byte("x")}
+				}
+			}
+			err1 := d.Decode("p", &rec, now, &ev)
+			var want core.Event
+			err2 := general(d).Decode("p", &rec, now, &want)
+			if (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+				t.Fatalf("config %d %q: reused error %v, fresh error %v", ci, doc, err1, err2)
+			}
+			if err1 != nil {
+				continue
+			}
+			if ev.Key != want.Key || !ev.Time.Equal(want.Time) {
+				t.Fatalf("config %d %q: reused key %q time %v, fresh %q %v", ci, doc, ev.Key, ev.Time, want.Key, want.Time)
+			}
+			for i := range want.Fields {
+				if !sameFieldValue(ev.Fields[i], want.Fields[i]) {
+					t.Fatalf("config %d %q: field %s: reused %+v, fresh %+v", ci, doc, cfg.Paths[i], ev.Fields[i], want.Fields[i])
+				}
+			}
+		}
+	}
+}
+
 func TestFlatMatchesGeneral(t *testing.T) {
 	for _, s := range flatSeeds {
 		checkFlat(t, []byte(s))
