@@ -75,3 +75,10 @@ func BenchmarkDecodeCloudEventBinary(b *testing.B) {
 			Attrs: map[string]string{"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/sensors",
 				"ce-type": "dev.example.reading", "ce-time": "2023-11-14T22:13:20.123Z", "content-type": "application/json"}})
 }
+
+// BenchmarkDecodeW1 is the W1 line (examples/bench/gen) as `eddy replay --spec examples/bench/w1.yaml`
+// decodes it: one visible field (value), key and time in hidden slots.
+func BenchmarkDecodeW1(b *testing.B) {
+	benchDecode(b, Config{Paths: []string{"value"}, Key: "key", Time: "ts", TimeFormat: "unix_ms"},
+		core.Record{ID: "1", Offset: "1", Data: []byte(`{"key":"sensor-0259","ts":1699999999427,"value":76.75}`)})
+}

@@ -26,7 +26,9 @@
 // json.Valid accepts (nesting limit of 10000 included) and extracts the values encoding/json would
 // decode into a map[string]any: duplicate members, the last wins; invalid UTF-8 and lone surrogates
 // become U+FFFD; a number beyond float64 is an error (for a field that is needed). A differential
-// test and a fuzz target hold it to that.
+// test and a fuzz target hold it to that. When every payload path is a top-level member (the usual
+// event), a faster loop decodes compact flat objects first and hands anything unusual back to the
+// scanner (see flat.go), so values and errors are the same; FuzzDecodeFlat holds it to that.
 //
 // Steady-state decoding of a flat event allocates nothing: string values of the key path (and of
 // repetitive CloudEvents attributes) are interned in a bounded table, numbers and times are parsed
@@ -105,9 +107,10 @@ type compiled struct {
 	format     string
 	isJSON     bool
 	paths      []Path
-	names      []string // the paths as given, for error reasons
-	visible    int      // len(Config.Paths); key and time may have hidden slots after them
-	root       *node    // payload trie (nil when no payload path)
+	names      []string     // the paths as given, for error reasons
+	visible    int          // len(Config.Paths); key and time may have hidden slots after them
+	root       *node        // payload trie (nil when no payload path)
+	flat       []flatMember // root's members for flatObject (nil: not a flat configuration)
 	ce         []ceSlot
 	specials   []int // slots filled from the record ($key, $time, $id, $attr)
 	keySlot    int   // -1: none
@@ -243,6 +246,9 @@ func New(cfg Config) (*Decoder, error) {
 	}
 	if c.root != nil {
 		c.root.finish()
+		if c.isJSON {
+			c.flat = flatPlan(c.root)
+		}
 	}
 	if c.timeSlot >= c.visible && c.timeSlot != c.keySlot {
 		var mark func(*node)
@@ -274,13 +280,21 @@ func (d *Decoder) Len() int { return d.c.visible }
 // backing array of ev.Fields. On failure it returns a *core.Failure naming the record, the field
 // and the reason, and ev is undefined. Decode never panics.
 func (d *Decoder) Decode(partition string, rec *core.Record, now time.Time, ev *core.Event) error {
+	err := d.decode(partition, rec, now, ev)
+	d.release() // a call, not a defer: cheaper on this per-record path, and decode does not panic
+	return err
+}
+
+func (d *Decoder) decode(partition string, rec *core.Record, now time.Time, ev *core.Event) error {
 	c := d.c
 	n := len(c.paths)
 	if cap(ev.Fields) < n {
 		ev.Fields = make([]core.Value, n)
 	} else {
 		ev.Fields = ev.Fields[:n]
-		clear(ev.Fields)
+		if c.flat == nil { // flatObject sets every payload slot; Decode sets the specials
+			clear(ev.Fields)
+		}
 	}
 	ev.ID = rec.ID
 	ev.Data = rec.Data
@@ -290,7 +304,6 @@ func (d *Decoder) Decode(partition string, rec *core.Record, now time.Time, ev *
 	ev.Time = time.Time{}
 	d.fields = ev.Fields
 	d.timeTok, d.timeStr = nil, nil
-	defer d.release()
 
 	if rec.Attrs != nil {
 		if msg, ok := rec.Attrs[AttrReadError]; ok {
@@ -362,6 +375,15 @@ func (d *Decoder) decodeJSON(rec *core.Record) *core.Failure {
 			return d.payloadFailure(rec, "payload: "+kindOf(b[i])+", not a JSON object")
 		}
 		return d.scanFailure(rec, "payload")
+	}
+	if fm := d.c.flat; fm != nil {
+		if end, ok := d.flatObject(b, i, fm); ok && skipWS(b, end) == len(b) {
+			return nil
+		}
+		// Not the common shape, or invalid: scanObject decodes it again, with its exact errors.
+		clear(d.fields)
+		d.timeTok, d.timeStr = nil, nil
+		d.errNode, d.errReason = nil, ""
 	}
 	if i = d.scanObject(b, i, d.c.root, 0); i >= 0 {
 		if i = skipWS(b, i); i < len(b) {

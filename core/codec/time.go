@@ -247,11 +247,12 @@ func unixFrom(d decimal, format TimeFormat) (time.Time, bool) {
 		if exp > 19 {
 			return time.Time{}, false
 		}
-		p := pow10u[exp]
-		if digits > math.MaxInt64/p {
+		// A 128-bit product instead of MaxInt64/p: no division on the per-event path.
+		hi, lo := bits.Mul64(digits, pow10u[exp])
+		if hi != 0 || lo > math.MaxInt64 {
 			return time.Time{}, false
 		}
-		ns = digits * p
+		ns = lo
 	case exp < -19:
 		ns = 0
 	default:

@@ -3,6 +3,7 @@ package codec
 import (
 	"errors"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,5 +199,27 @@ func TestAutoMagnitude(t *testing.T) {
 			}
 		}
 		v *= 10
+	}
+}
+
+// TestUnixFromRange checks the overflow bound of unixFrom at its edges against big-integer
+// arithmetic.
+func TestUnixFromRange(t *testing.T) {
+	for _, mant := range []uint64{1, 9, 9223372036, 9223372037, 9223372036854, 9223372036855, 9223372036854775, 9223372036854776,
+		9223372036854775807, 9223372036854775808, math.MaxUint64} {
+		for _, f := range []TimeFormat{TimeUnix, TimeUnixMilli, TimeUnixMicro, TimeUnixNano} {
+			for exp := 0; exp <= 12; exp++ {
+				scale := map[TimeFormat]int{TimeUnix: 9, TimeUnixMilli: 6, TimeUnixMicro: 3, TimeUnixNano: 0}[f] + exp
+				want := new(big.Int).Mul(new(big.Int).SetUint64(mant), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil))
+				fits := scale <= 19 && want.IsInt64()
+				got, ok := unixFrom(decimal{mant: mant, exp: exp, fits: true}, f)
+				if ok != fits {
+					t.Fatalf("%d e%d %v: ok %v, want %v", mant, exp, f, ok, fits)
+				}
+				if ok && got.UnixNano() != want.Int64() {
+					t.Fatalf("%d e%d %v: %d ns, want %s", mant, exp, f, got.UnixNano(), want)
+				}
+			}
+		}
 	}
 }
