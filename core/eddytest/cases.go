@@ -47,7 +47,7 @@ type Case struct {
 	// Partitions and Batch cut the stream as Run does (defaults 1 and 7).
 	Partitions int `yaml:"partitions"`
 	Batch      int `yaml:"batch"`
-	// Now is the processing time of every invocation, RFC 3339 (default 2026-01-01T00:00:00Z).
+	// Now is the processing time of every invocation, RFC 3339 (default DefaultNow, 2100-01-01T00:00:00Z).
 	Now string `yaml:"now"`
 	// Expect lists outputs that must come out, in this order (others may come between them). Each
 	// matches an output whose JSON has every member given, with equal values; nested objects (such
@@ -119,7 +119,7 @@ func RunCase(fn *spec.Function, dir string, c Case) Outcome {
 	if err != nil {
 		return fail("%v", err)
 	}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := DefaultNow
 	if c.Now != "" {
 		if now, err = time.Parse(time.RFC3339Nano, c.Now); err != nil {
 			return fail("now %q: want an RFC 3339 time such as 2026-01-01T00:00:00Z", c.Now)

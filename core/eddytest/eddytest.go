@@ -73,8 +73,13 @@ func Golden(path string) Option { return func(c *config) { c.golden = path } }
 // functions, decision handlers, reference-table loaders).
 func With(o spec.Options) Option { return func(c *config) { c.opts = o } }
 
-// Now sets the processing time of every invocation (default 2026-01-01T00:00:00Z), so that runs are
-// deterministic.
+// DefaultNow is the processing time of every invocation unless Now says otherwise: one fixed time,
+// so runs are deterministic, and after any event a test holds, so input.max_future dead-letters
+// none of them (a time close to today's would turn tomorrow's fixtures into dead letters). Set Now
+// to test max_future itself.
+var DefaultNow = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Now sets the processing time of every invocation (default DefaultNow).
 func Now(t time.Time) Option { return func(c *config) { c.now = t } }
 
 // Run runs fn over the newline-delimited events in the file at events (plain or gzip) and checks
@@ -82,7 +87,7 @@ func Now(t time.Time) Option { return func(c *config) { c.now = t } }
 // events, then dead letters, partition by partition).
 func Run(t testing.TB, fn *spec.Function, events string, opts ...Option) []string {
 	t.Helper()
-	c := config{partitions: 1, batch: 7, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := config{partitions: 1, batch: 7, now: DefaultNow}
 	for _, o := range opts {
 		o(&c)
 	}

@@ -2,7 +2,9 @@ package eddytest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +130,45 @@ func TestEarlyFirings(t *testing.T) {
 // Cases runs a suite's cases as subtests; they pass on the package's suite.
 func TestCases(t *testing.T) {
 	eddytest.Cases(t, "testdata/eddy_test.yaml")
+}
+
+// Events of any year run as they are by default: the default processing time lies after them, so
+// input.max_future dead-letters none (a fixed time near today's turned next year's fixtures into
+// dead letters); Now still sets the clock for tests of max_future itself.
+func TestDefaultNowAfterEvents(t *testing.T) {
+	fn, err := spec.Load("testdata/eddy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join(t.TempDir(), "events.ndjson")
+	// Two readings of one machine in 2031, far past any "today" of these tests.
+	ts := time.Date(2031, 6, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	body := fmt.Sprintf(`{"machine":"press-9","ts":%d,"temp":70,"status":"running"}`+"\n"+
+		`{"machine":"press-9","ts":%d,"temp":71,"status":"running"}`+"\n", ts, ts+60_000)
+	if err := os.WriteFile(events, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	count := func(lines []string) (dead, windows int) {
+		for _, l := range lines {
+			var o struct{ Type string }
+			if err := json.Unmarshal([]byte(l), &o); err != nil {
+				t.Fatalf("output %s: %v", l, err)
+			}
+			switch o.Type {
+			case "deadletter":
+				dead++
+			case "window":
+				windows++
+			}
+		}
+		return dead, windows
+	}
+	// A recorder takes the golden-file report (these runs have no golden file); the counts are the test.
+	r := &recorder{TB: t}
+	if dead, windows := count(eddytest.Run(r, fn, events)); dead != 0 || windows == 0 {
+		t.Errorf("default clock: %d dead letters, %d windows; want none dead and the windows", dead, windows)
+	}
+	if dead, _ := count(eddytest.Run(r, fn, events, eddytest.Now(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)))); dead != 2 {
+		t.Errorf("clock in 2030: %d dead letters, want both events (more than max_future ahead)", dead)
+	}
 }
