@@ -56,6 +56,17 @@ func sampleInt(s metrics.Sample) int64 {
 	return int64(s.Value.Uint64())
 }
 
+// reserve raises the budget by n bytes that the replay keeps live on purpose (the views' pending
+// rows): counted against replayHeap they would leave the collector a few megabytes and make it run
+// back to back.
+func (h *heapBudget) reserve(n int64) {
+	if !h.on {
+		return
+	}
+	h.limit += n
+	debug.SetMemoryLimit(h.limit)
+}
+
 // check raises the budget to twice the replay's live heap when that is past it; replay calls it
 // between batches.
 func (h *heapBudget) check() {

@@ -295,6 +295,7 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 			return err
 		}
 		tees = append(tees, views.attach)
+		heap.reserve(replayViewsHeap)
 	}
 	st, err := runReplayFrom(ctx, c, src, out, dl, batch, workers, heap.check, tees...)
 	if views != nil {

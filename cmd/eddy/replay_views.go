@@ -10,6 +10,10 @@ import (
 	"github.com/eddyhq/eddy/core/view"
 )
 
+// replayViewsHeap is what replay's heap budget grows by when it writes views: the buffers' pending
+// rows (up to view.DefaultBufferOutputs entries, folded per key) stay live until a flush.
+const replayViewsHeap = 16 << 20
+
 // replayViews writes a replay's views (eddy replay --view-store): every pipeline share folds its
 // outputs into a view.Buffer of its own (shares own disjoint keys, so their rows never meet), and
 // the buffers write through one Writer when full and at the end. A store that fails stops the
