@@ -34,13 +34,16 @@ func w1Stream(w io.Writer, n int) error {
 // detector, as users run it) replays W1 over 2 k, 1 M and 2 M events, each in a process of its own
 // with the events on stdin, and its peak resident memory (the kernel's maxrss) is at most 20 MB
 // above the small run's, and within a few megabytes from 1 M to 2 M events. (The heap grows up to
-// its budget, 16 MB above the start, in the first 700 k or so W1 events, and no further.)
+// its budget, 16 MB above the start, in the first 700 k or so W1 events, and no further.) Each size
+// runs twice and keeps its smaller peak: part of the peak is the binary's own pages, which the page
+// cache holds in folios of varying size (a few megabytes either way from one run to the next), and
+// that is not memory the replay grows.
 func TestReplayPeakMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays 2 M events")
 	}
 	peak := map[int]int{}
-	for _, n := range []int{2_000, 1_000_000, 2_000_000} {
+	for _, n := range []int{2_000, 1_000_000, 2_000_000, 2_000, 1_000_000, 2_000_000} {
 		cmd := exec.Command(eddyBin, "replay", "--spec", "../../examples/bench/w1.yaml", "--input", "-", "--output", os.DevNull, "--progress", "never")
 		pr, pw := io.Pipe()
 		cmd.Stdin = pr
@@ -65,8 +68,11 @@ func TestReplayPeakMemory(t *testing.T) {
 		if _, err := fmt.Sscanf(errOut.String()[i:], "peak resident memory: %f MB", &mb); err != nil {
 			t.Fatalf("%d events: %v in %q", n, err, errOut.String()[i:])
 		}
-		peak[n] = int(mb * 1000) // kB
-		t.Logf("%d W1 events: peak resident memory %d kB (the binary's own VmHWM)", n, peak[n])
+		kb := int(mb * 1000)
+		if p, ok := peak[n]; !ok || kb < p {
+			peak[n] = kb
+		}
+		t.Logf("%d W1 events: peak resident memory %d kB (the binary's own VmHWM)", n, kb)
 	}
 	for _, n := range []int{1_000_000, 2_000_000} {
 		if d := peak[n] - peak[2_000]; d > 20<<10 {
