@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/eddyhq/eddy/adapters/aws"
-	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/view"
 	"github.com/eddyhq/eddy/core/view/viewtest"
 )
@@ -25,27 +24,8 @@ import (
 // writeViews fills a file:// view store with the views of function "press" (three keys, one
 // firing decision) and returns its URL.
 func writeViews(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
 	u := "file://" + t.TempDir()
-	store, err := view.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "alerts", Kind: view.Firing}}
-	if err := store.PutCatalog(ctx, &view.Catalog{Function: "press", Views: defs, Aggregates: []string{"count", "avg"}}); err != nil {
-		t.Fatal(err)
-	}
-	w, err := view.NewWriter(store, "press", defs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outs := []core.Output{viewtest.Win("press", "m1", 1, 0), viewtest.Win("press", "m2", 2, 0), viewtest.Win("press", "m3", 3, 0),
-		viewtest.Dec("press", "hot", "m2", 2, "firing")}
-	if err := w.Emit(ctx, outs); err != nil {
-		t.Fatal(err)
-	}
+	viewtest.Sample(t, u)
 	return u
 }
 
