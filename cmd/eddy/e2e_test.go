@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	eddyBin = filepath.Join(dir, "eddy")
-	if out, err := exec.Command("go", "build", "-o", eddyBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", eddyTags, "-o", eddyBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build eddy: %v\n%s", err, out)
 		os.Exit(1)
 	}
