@@ -24,7 +24,7 @@ var (
 	reAWSStream = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	reStack     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 	reGCPName   = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-	reAccountID = regexp.MustCompile(`^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$`)
+	reAccountID = regexp.MustCompile(`^[a-z][-a-z0-9]*[a-z0-9]$`) // 6 to 30: nameRules checks lengths first
 	reBucket    = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]*[a-z0-9]$`)
 	reTopic     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-_.~+%]*$`)
 	reEHNS      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$`)

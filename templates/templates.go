@@ -128,13 +128,14 @@ func GCPAccountID(name, role string) string {
 }
 
 // nameRE is the form every cloud accepts (lowercase letters, digits, hyphens, starting with a
-// letter); the lengths each cloud allows are nameRules'.
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+// letter, 2 to 63 characters); the lengths each cloud allows are nameRules'. A bounded repetition ({m,n}) compiles to n copies of its class, a few hundred kilobytes held
+// from init for the life of every process that links the package; the length is checked apart.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
 
 // CheckName says what is wrong with a project name's form, or nil; CheckCloudNames checks what
 // it becomes in each cloud.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) || strings.Contains(name, "--") {
+	if len(name) > 63 || !nameRE.MatchString(name) || strings.Contains(name, "--") {
 		return fmt.Errorf("name %q: use 2 to 63 lowercase letters, digits and single hyphens, starting with a letter (it names the function and its cloud resources), for example %q",
 			name, SuggestName(name, 43))
 	}

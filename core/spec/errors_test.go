@@ -64,6 +64,8 @@ func TestParseErrors(t *testing.T) {
 			`eddy.yaml:1:1: name: missing (every function has a name: name: machine-alarms)`}},
 		{"bad name", strings.Replace(base, "machine-alarms", "machine alarms", 1), []string{
 			`eddy.yaml:1:7: name: "machine alarms" is not a function name (letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters)`}},
+		{"name too long", strings.Replace(base, "machine-alarms", strings.Repeat("m", 129), 1), []string{
+			`eddy.yaml:1:7: name: "` + strings.Repeat("m", 129) + `" is not a function name (letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters)`}},
 		{"no time", strings.Replace(base, "  time: ts\n", "", 1), []string{
 			`eddy.yaml:3:3: input.time: missing: events need a time (time: <field path> for event time, or processing_time: true)`}},
 		{"time and processing time", strings.Replace(base, "  time: ts\n", "  time: ts\n  processing_time: true\n", 1), []string{
