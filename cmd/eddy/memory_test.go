@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"debug/buildinfo"
 	"fmt"
 	"io"
 	"os"
@@ -82,43 +81,5 @@ func TestReplayPeakMemory(t *testing.T) {
 	}
 	if d := peak[2_000_000] - peak[1_000_000]; d > 4<<10 {
 		t.Errorf("peak memory grew by %d KB from 1 M to 2 M events", d)
-	}
-}
-
-// eddyTags are the build tags eddy is installed with (`make install`, the README): the tests run the
-// binary users run.
-const eddyTags = "disable_grpc_modules"
-
-// The installed eddy leaves out the gRPC DirectPath modules of cloud.google.com/go/storage (xDS,
-// Envoy's APIs, the RLS balancer), whose init functions alone held 14 MB of replay's resident memory
-// (their code and tables are scattered through the binary, and every init faults its pages in).
-// This fails if a new storage version renames its opt-out tag or another dependency brings them
-// back, and if the README or Makefile install eddy without the tag.
-func TestBinaryLeavesOutDirectPath(t *testing.T) {
-	bi, err := buildinfo.ReadFile(eddyBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range bi.Deps {
-		for _, m := range []string{"github.com/envoyproxy/", "github.com/cncf/xds/"} {
-			if strings.HasPrefix(dep.Path, m) {
-				t.Errorf("eddy links %s %s; want none of the gRPC DirectPath modules (go mod why -m %s, built with -tags %s)", dep.Path, dep.Version, dep.Path, eddyTags)
-			}
-		}
-	}
-	for _, f := range []string{"../../README.md", "../../Makefile"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "go install") && strings.Contains(line, "./cmd/eddy") && !strings.Contains(line, "-tags "+eddyTags) && !strings.Contains(line, "-tags $(EDDY_TAGS)") {
-				t.Errorf("%s installs eddy without -tags %s: %q", f, eddyTags, line)
-			}
-		}
-	}
-	mk, _ := os.ReadFile("../../Makefile")
-	if !strings.Contains(string(mk), "EDDY_TAGS ?= "+eddyTags+"\n") {
-		t.Errorf("Makefile: want EDDY_TAGS ?= %s", eddyTags)
 	}
 }
