@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	eddyBin = filepath.Join(dir, "eddy")
-	if out, err := exec.Command("go", "build", "-tags", eddyTags, "-o", eddyBin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-tags", eddyTags, "-o", eddyBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build eddy: %v\n%s", err, out)
 		os.Exit(1)
 	}

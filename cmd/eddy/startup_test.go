@@ -11,16 +11,17 @@ import (
 	"testing"
 )
 
-// eddyTags are the build tags eddy is installed with (`make install`, the README): the tests run the
-// binary users run.
+// eddyTags are the build tags eddy is installed with (`make install`, the README), with
+// CGO_ENABLED=0: the tests run the binary users run.
 const eddyTags = "disable_grpc_modules"
 
-// The installed eddy leaves out the gRPC DirectPath modules of cloud.google.com/go/storage (xDS,
-// Envoy's APIs, the RLS balancer), whose init functions alone held 14 MB of replay's resident memory
-// (their code and tables are scattered through the binary, and every init faults its pages in).
-// This fails if a new storage version renames its opt-out tag or another dependency brings them
-// back, and if the README or Makefile install eddy without the tag.
-func TestBinaryLeavesOutDirectPath(t *testing.T) {
+// The installed eddy is the lean build. It leaves out the gRPC DirectPath modules of
+// cloud.google.com/go/storage (xDS, Envoy's APIs, the RLS balancer), whose init functions alone
+// held 8-13 MB of replay's resident memory (their code and tables are scattered through the
+// binary, and every init faults its pages in), and it is static (CGO_ENABLED=0: no libc and dynamic
+// loader mapped, 1-1.5 MB). This fails if a new storage version renames its opt-out tag or another
+// dependency brings the modules back, and if the README or Makefile install eddy otherwise.
+func TestLeanBuild(t *testing.T) {
 	bi, err := buildinfo.ReadFile(eddyBin)
 	if err != nil {
 		t.Fatal(err)
@@ -32,19 +33,31 @@ func TestBinaryLeavesOutDirectPath(t *testing.T) {
 			}
 		}
 	}
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if settings["CGO_ENABLED"] != "0" || settings["-tags"] != eddyTags {
+		t.Errorf("eddy built with CGO_ENABLED=%q -tags %q; want 0 and %s", settings["CGO_ENABLED"], settings["-tags"], eddyTags)
+	}
 	for _, f := range []string{"../../README.md", "../../Makefile"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		installs := 0
 		for _, line := range strings.Split(string(b), "\n") {
-			cmd := strings.TrimSpace(line)
+			cmd := strings.TrimPrefix(strings.TrimSpace(line), "CGO_ENABLED=0 ")
 			if !strings.HasPrefix(cmd, "go install") && !strings.HasPrefix(cmd, "$(GO) install") || !strings.Contains(cmd, "./cmd/eddy") {
 				continue
 			}
-			if !strings.Contains(cmd, "-tags "+eddyTags) && !strings.Contains(cmd, "-tags $(EDDY_TAGS)") {
-				t.Errorf("%s installs eddy without -tags %s: %q", f, eddyTags, line)
+			installs++
+			if !strings.Contains(line, "CGO_ENABLED=0 ") || !strings.Contains(cmd, "-tags "+eddyTags) && !strings.Contains(cmd, "-tags $(EDDY_TAGS)") {
+				t.Errorf("%s installs eddy without CGO_ENABLED=0 and -tags %s: %q", f, eddyTags, line)
 			}
+		}
+		if installs == 0 {
+			t.Errorf("%s: no line installs eddy", f)
 		}
 	}
 	mk, _ := os.ReadFile("../../Makefile")
@@ -54,7 +67,7 @@ func TestBinaryLeavesOutDirectPath(t *testing.T) {
 }
 
 // What every eddy process pays before it does anything: the packages it links that run an init
-// function, and what those allocate. Each such package costs a replay about 0.14 MB of resident
+// function, and what those allocate. Each such package costs a replay about 0.1 MB of resident
 // memory (its init code, the tables it reads and the runtime metadata it walks are faulted in, 64 KB
 // around each page touched) and its heap stays live, so the collector marks it in every cycle:
 // 479 packages and 4.6 MB when this test was written, against 578 and 6.2 MB before. A new
