@@ -273,3 +273,38 @@ func (j *jsonReader) readAll() (int, error) {
 		n++
 	}
 }
+
+// Progress reports every object as it opens and, over the read, exactly the bytes listed.
+func TestProgress(t *testing.T) {
+	files := map[string][]byte{}
+	var size int64
+	for o := range 5 {
+		var obj bytes.Buffer
+		zw := gzip.NewWriter(&obj)
+		for i := range 20_000 {
+			fmt.Fprintf(zw, `{"o":%d,"i":%d}`+"\n", o, i)
+		}
+		zw.Close()
+		files[fmt.Sprintf("p/%02d.gz", o)] = obj.Bytes()
+		size += int64(obj.Len())
+	}
+	b := memArchive(t, files)
+	defer b.Close()
+	var opened []int
+	var read int64
+	recs, _, err := readBucket(t, b, "p/", Options{Progress: func(i int, key string, n int64) {
+		if n == 0 {
+			if want := fmt.Sprintf("p/%02d.gz", i); key != want {
+				t.Errorf("object %d is %s, want %s", i, key, want)
+			}
+			opened = append(opened, i)
+		}
+		read += n
+	}})
+	if err != nil || len(recs) != 100_000 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if len(opened) != 5 || opened[4] != 4 || read != size {
+		t.Fatalf("opened %v, %d bytes reported, want 5 objects and %d bytes", opened, read, size)
+	}
+}
