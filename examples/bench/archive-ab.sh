@@ -4,7 +4,8 @@
 # PAIRS times. One line per run: binary, input, wall s, eddy's CPU s (user+sys), the stand-in's CPU s
 # over the run, events/s. Then per binary and input the medians, and the median of the per-round
 # ratios archive/file of events/s (wall) and of eddy's CPU per event (file/archive: 1 = as cheap).
-# INPUT (default /tmp/w1-2m.ndjson) must be the file blobserve served.
+# INPUT (default /tmp/w1-2m.ndjson) must be the file blobserve served; STORES (default "s3 gcs
+# azure") picks the stand-ins.
 set -euo pipefail
 envf=$1 pairs=$2
 shift 2
@@ -26,9 +27,13 @@ for ((i = 0; i < pairs; i++)); do
 	for bin in "$@"; do
 		b=$(basename "$bin")
 		run "$b file" "$bin" "$input" "$BLOBSERVE_PID"
-		run "$b s3" "$bin" "$S3" "$BLOBSERVE_PID"
-		run "$b gcs" "$bin" "$GCS" "$BLOBSERVE_PID"
-		run "$b azure" "$bin" "$AZ" "$AZURITE_PID"
+		for s in ${STORES:-s3 gcs azure}; do
+			case $s in
+			s3) run "$b s3" "$bin" "$S3" "$BLOBSERVE_PID" ;;
+			gcs) run "$b gcs" "$bin" "$GCS" "$BLOBSERVE_PID" ;;
+			azure) run "$b azure" "$bin" "$AZ" "$AZURITE_PID" ;;
+			esac
+		done
 	done
 done
 echo "# medians: binary input wall-s eddy-cpu-s standin-cpu-s events/s; ratios archive/file per round"
