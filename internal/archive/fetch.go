@@ -171,7 +171,8 @@ func (r *Reader) runFetch(ctx context.Context, f *fetch) {
 			cur.recs = cur.recs[:len(cur.recs)+1]
 			continue
 		}
-		cur.raw, reported = cr.n-reported, cr.n
+		// The object's end or an error: what was read is reported once, with the last chunk.
+		cur.raw = cr.n - reported
 		if len(cur.recs) > 0 && !send() {
 			return
 		}
