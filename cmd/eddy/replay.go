@@ -279,6 +279,9 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	}
 	heap := newHeapBudget()
 	defer heap.restore()
+	if arch != nil {
+		heap.reserve(archiveHeap)
+	}
 	workers := o.workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -89,19 +89,24 @@ type Reader struct {
 	part  int
 
 	// ctx ends the read-ahead (Close); ahead are the objects being read ahead, from next on, and
-	// fetched the one being split.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	ahead     []*fetch
-	fetchNext int // index of the next object to read ahead
-	fetched   *fetch
-	free      chan []byte // chunk buffers read, for the next chunks
+	// fetched the one being handed out, chunk its chunk being handed out from at.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	ahead      []*fetch
+	fetchNext  int // index of the next object to read ahead
+	fetched    *fetch
+	chunk      *recChunk
+	at         int
+	free       chan []byte    // read buffers free to read into
+	freeChunks chan *recChunk // chunks handed out, for the next ones
+	// retired[c%retireCalls] are the buffers whose records NextBatch call c finished handing
+	// out: free again at call c+retireCalls.
+	retired [retireCalls][][]byte
+	calls   int
 
-	cur     objectReader
 	key     string
 	skipped []error
 	err     error
-	slab    []byte
 }
 
 // objectReader reads one object's records.
@@ -183,7 +188,8 @@ func OpenBucket(ctx context.Context, b *blob.Bucket, prefix, where string, opts 
 	r.objs = objs
 	// The read-ahead outlives Open's context (a caller's timeout for listing): Close ends it.
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	r.free = make(chan []byte, fetchAhead*(fetchChunks+2))
+	r.free = make(chan []byte, 2*fetchAhead+retireCalls+2)
+	r.freeChunks = make(chan *recChunk, fetchAhead*(fetchChunks+2))
 	for i, o := range objs {
 		if i == 0 || o.Partition != objs[i-1].Partition {
 			r.parts = append(r.parts, o.Partition)
@@ -301,40 +307,67 @@ func (r *Reader) Objects() []Object { return r.objs }
 func (r *Reader) Skipped() []error { return r.skipped }
 
 // NextBatch reads up to len(recs) records into recs and returns how many; 0 means the end of the
-// archive or an error (Err says which). The records' Data stay valid for good.
+// archive or an error (Err says which). The records' Data stay valid until the fourth call after
+// (they point into the read buffers, which are then read into again); their IDs for good.
 func (r *Reader) NextBatch(recs []core.Record) int {
+	r.calls++
+	slot := &r.retired[r.calls%retireCalls]
+	for i, b := range *slot {
+		select {
+		case r.free <- b:
+		default:
+		}
+		(*slot)[i] = nil
+	}
+	*slot = (*slot)[:0]
 	n := 0
 	for n < len(recs) && r.err == nil {
-		if r.cur == nil {
+		if r.fetched == nil {
 			if r.next == len(r.objs) || r.objs[r.next].Partition != r.parts[r.part] {
 				break
 			}
-			if err := r.open(); err != nil {
-				r.corrupt(err)
+			r.open()
+		}
+		if r.chunk == nil || r.at == len(r.chunk.recs) {
+			r.doneChunk(slot)
+			c, ok := <-r.fetched.chunks
+			if !ok {
+				r.closeObject()
+				continue
+			}
+			if r.opts.Progress != nil && c.raw > 0 {
+				r.opts.Progress(r.fetched.idx, r.key, c.raw)
+			}
+			r.chunk, r.at = c, 0
+			if c.err != nil {
+				r.corrupt(fmt.Errorf("archive %s: object %s: %w", r.where, r.key, c.err))
 				continue
 			}
 		}
-		rec := &recs[n]
-		ok, err := r.cur.read(rec)
-		if err != nil {
-			r.corrupt(fmt.Errorf("archive %s: object %s: %w", r.where, r.key, err))
-			continue
-		}
-		if !ok {
-			r.closeObject()
-			continue
-		}
-		// The object readers reuse their buffers: the record keeps a copy.
-		if len(r.slab) < len(rec.Data) {
-			r.slab = make([]byte, max(256<<10, len(rec.Data)))
-		}
-		d := r.slab[:len(rec.Data):len(rec.Data)]
-		copy(d, rec.Data)
-		r.slab = r.slab[len(d):]
-		rec.Data = d
-		n++
+		k := copy(recs[n:], r.chunk.recs[r.at:])
+		n += k
+		r.at += k
+	}
+	if r.chunk != nil && r.at == len(r.chunk.recs) {
+		r.doneChunk(slot)
 	}
 	return n
+}
+
+// doneChunk retires the buffers of the chunk handed out (into slot) and frees the chunk.
+func (r *Reader) doneChunk(slot *[][]byte) {
+	c := r.chunk
+	if c == nil {
+		return
+	}
+	r.chunk = nil
+	*slot = append(*slot, c.bufs...)
+	clear(c.bufs)
+	c.bufs, c.recs, c.raw, c.err = c.bufs[:0], c.recs[:0], 0, nil
+	select {
+	case r.freeChunks <- c:
+	default:
+	}
 }
 
 // corrupt handles an object that failed: fail the reader, or skip to the next object.
@@ -350,31 +383,19 @@ func (r *Reader) corrupt(err error) {
 	}
 }
 
-// open opens the next object, read ahead with the few after it, and picks its reader by its first
-// bytes (inflated when gzip): Avro or text.
-func (r *Reader) open() error {
+// open starts handing out the next object, read ahead with the few after it.
+func (r *Reader) open() {
 	i := r.next
 	r.next++
 	for ; r.fetchNext < len(r.objs) && len(r.ahead) < fetchAhead; r.fetchNext++ {
 		r.ahead = append(r.ahead, r.startFetch(r.fetchNext))
 	}
-	f := r.ahead[0]
+	r.fetched = r.ahead[0]
 	r.ahead = r.ahead[1:]
-	r.fetched = f
-	obj := f.obj
-	r.key = obj.Key
-	cr := &chunkReader{f: f, free: r.free}
+	r.key = r.fetched.obj.Key
 	if r.opts.Progress != nil {
-		r.opts.Progress(i, obj.Key, 0)
-		cr.progress = func(n int64) { r.opts.Progress(i, obj.Key, n) }
+		r.opts.Progress(i, r.key, 0)
 	}
-	br := bufio.NewReaderSize(cr, 64<<10)
-	cur, err := newObjectReader(br, obj.Key)
-	if err != nil {
-		return fmt.Errorf("archive %s: object %s: %w", r.where, obj.Key, err)
-	}
-	r.cur = cur
-	return nil
 }
 
 // newObjectReader reads Avro object container files, JSON values (one a line, or back to back as
@@ -411,7 +432,6 @@ func (r *Reader) closeObject() {
 		r.fetched.stop()
 		r.fetched = nil
 	}
-	r.cur = nil
 }
 
 // Err returns the error that stopped NextBatch, or nil at the end of the archive.

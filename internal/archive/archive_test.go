@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -43,9 +44,84 @@ func readBucket(t *testing.T, b *blob.Bucket, prefix string, opts Options) ([]co
 			}
 			break
 		}
-		all = append(all, recs[:n]...)
+		// Data stays valid for retireCalls calls only: keep copies.
+		for _, rec := range recs[:n] {
+			rec.Data = bytes.Clone(rec.Data)
+			all = append(all, rec)
+		}
 	}
 	return all, r, r.Err()
+}
+
+// A batch's records keep their bytes until the fourth NextBatch call after, though the buffers
+// they point into are read into again later: objects gzip and plain, JSON lines, JSON back to back
+// and text, records across buffer boundaries and longer than a buffer.
+func TestBatchDataLifetime(t *testing.T) {
+	files := map[string][]byte{}
+	var want []string
+	for o := range 8 {
+		var obj bytes.Buffer
+		for i := range 3000 {
+			var rec string
+			switch {
+			case o == 5 && i%1000 == 7:
+				rec = fmt.Sprintf(`{"o":%d,"i":%d,"pad":"%s"}`, o, i, strings.Repeat("x", bufSize+i))
+			case o%4 == 3:
+				rec = fmt.Sprintf("text %d %d %s", o, i, strings.Repeat("y", i%97))
+			default:
+				rec = fmt.Sprintf(`{"o":%d,"i":%d,"pad":"%s"}`, o, i, strings.Repeat("z", i%97))
+			}
+			want = append(want, rec)
+			obj.WriteString(rec)
+			if o%4 != 2 { // 2 and 6: Firehose's JSON back to back
+				obj.WriteByte('\n')
+			}
+		}
+		data := obj.Bytes()
+		if o%2 == 0 {
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			zw.Write(data)
+			zw.Close()
+			data = z.Bytes()
+		}
+		files[fmt.Sprintf("lt/%02d", o)] = data
+	}
+	b := memArchive(t, files)
+	defer b.Close()
+	r, err := OpenBucket(context.Background(), b, "lt/", "mem", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	type held struct {
+		recs []core.Record
+		at   int // index in want of the first
+	}
+	var last []held
+	got := 0
+	for {
+		recs := make([]core.Record, 61)
+		n := r.NextBatch(recs)
+		for _, h := range last {
+			for i, rec := range h.recs {
+				if string(rec.Data) != want[h.at+i] {
+					t.Fatalf("record %d (%s) changed %d calls later: %.40q, want %.40q", h.at+i, rec.ID, len(last), rec.Data, want[h.at+i])
+				}
+			}
+		}
+		if n == 0 {
+			break
+		}
+		last = append(last, held{recs[:n], got})
+		if len(last) > retireCalls-1 {
+			last = last[1:]
+		}
+		got += n
+	}
+	if err := r.Err(); err != nil || got != len(want) {
+		t.Fatalf("%d records of %d, %v", got, len(want), err)
+	}
 }
 
 // --from and --to prune the date prefixes of Firehose and Capture and the dated names of Pub/Sub
@@ -195,5 +271,40 @@ func (j *jsonReader) readAll() (int, error) {
 			return n, err
 		}
 		n++
+	}
+}
+
+// Progress reports every object as it opens and, over the read, exactly the bytes listed.
+func TestProgress(t *testing.T) {
+	files := map[string][]byte{}
+	var size int64
+	for o := range 5 {
+		var obj bytes.Buffer
+		zw := gzip.NewWriter(&obj)
+		for i := range 20_000 {
+			fmt.Fprintf(zw, `{"o":%d,"i":%d}`+"\n", o, i)
+		}
+		zw.Close()
+		files[fmt.Sprintf("p/%02d.gz", o)] = obj.Bytes()
+		size += int64(obj.Len())
+	}
+	b := memArchive(t, files)
+	defer b.Close()
+	var opened []int
+	var read int64
+	recs, _, err := readBucket(t, b, "p/", Options{Progress: func(i int, key string, n int64) {
+		if n == 0 {
+			if want := fmt.Sprintf("p/%02d.gz", i); key != want {
+				t.Errorf("object %d is %s, want %s", i, key, want)
+			}
+			opened = append(opened, i)
+		}
+		read += n
+	}})
+	if err != nil || len(recs) != 100_000 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if len(opened) != 5 || opened[4] != 4 || read != size {
+		t.Fatalf("opened %v, %d bytes reported, want 5 objects and %d bytes", opened, read, size)
 	}
 }

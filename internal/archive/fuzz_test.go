@@ -25,7 +25,8 @@ func FuzzJSONReader(f *testing.F) {
 			if err != nil || !ok {
 				break
 			}
-			if len(bytes.TrimSpace(r.Data)) == 0 || !bytes.Contains(in, r.Data) {
+			// Blank as JSON sees it: a form feed is not white space there, but a bad record.
+			if len(bytes.Trim(r.Data, " \t\r\n")) == 0 || !bytes.Contains(in, r.Data) {
 				t.Fatalf("record %q not a piece of the input", r.Data)
 			}
 			if json.Valid(r.Data) {

@@ -28,32 +28,39 @@ type jsonReader struct {
 	// is too, and a newline search finds its end faster than the scanner.
 	lines bool
 	ids   idSlab
+	// bufs gives the buffers to read into (nil: new ones each time) and takes back those no
+	// longer read into.
+	bufs *buffers
 }
 
 func newJSONReader(src io.Reader, key string) *jsonReader {
 	return &jsonReader{src: src, buf: make([]byte, 64<<10), key: key}
 }
 
-// fill reads more input, first moving buf[keep:end] to the front (or into a larger buffer).
-// It returns how far the kept bytes moved.
+// buffer returns the buffer being read into: the last records point into it.
+func (j *jsonReader) buffer() []byte { return j.buf }
+
+// fill reads more input, after buf[:end]. The bytes before keep may have been returned as records,
+// which keep pointing at them: fill never writes over them. When the buffer has too little room
+// left, it moves buf[keep:end] to the front of a fresh buffer (a larger one when the kept bytes
+// need it) and hands the old one back to j.bufs. It returns how far the kept bytes moved.
 func (j *jsonReader) fill(keep int) (moved int, err error) {
 	if j.rerr != nil {
 		return 0, j.rerr
 	}
-	if keep > 0 {
-		copy(j.buf, j.buf[keep:j.end])
+	if len(j.buf)-j.end < minRead {
+		kept := j.end - keep
+		if kept >= maxRecord {
+			return 0, fmt.Errorf("record %d at byte %d: longer than %d bytes", j.n+1, j.off+int64(keep), maxRecord)
+		}
+		nb := j.bufs.get(max(2*kept, kept+minRead))
+		copy(nb, j.buf[keep:j.end])
+		j.bufs.put(j.buf[:0])
+		j.buf = nb
 		j.end -= keep
 		j.pos -= keep
 		j.off += int64(keep)
 		moved = keep
-	}
-	if j.end == len(j.buf) {
-		if len(j.buf) >= maxRecord {
-			return moved, fmt.Errorf("record %d at byte %d: longer than %d bytes", j.n+1, j.off, maxRecord)
-		}
-		nb := make([]byte, 2*len(j.buf))
-		copy(nb, j.buf[:j.end])
-		j.buf = nb
 	}
 	k, err := j.src.Read(j.buf[j.end:])
 	j.end += k

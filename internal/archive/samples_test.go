@@ -215,7 +215,10 @@ func readAll(t testing.TB, url string, opts Options) ([]core.Record, *Reader) {
 			}
 			break
 		}
-		all = append(all, recs[:n]...)
+		for _, rec := range recs[:n] {
+			rec.Data = bytes.Clone(rec.Data) // valid for a few calls only
+			all = append(all, rec)
+		}
 	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
