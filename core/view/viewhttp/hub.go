@@ -77,6 +77,7 @@ type Hub struct {
 	index    map[tickKey]int
 	replaced int
 	seq      int
+	free     []*core.WindowResult // window results to reuse, at most tickOutputs
 	sealed   time.Time
 	enc      []byte // scratch for encoding frames
 
@@ -287,7 +288,7 @@ func (h *Hub) PublishOutputs(outs []core.Output) {
 	defer h.mu.Unlock()
 	if h.latest.clients > 0 {
 		for _, o := range outs {
-			h.gather(outputKey(o), tickEntry{out: core.CloneOutput(o)})
+			h.gatherOutput(o)
 		}
 	}
 	if h.all.clients > 0 {
@@ -329,6 +330,50 @@ func outputKey(o core.Output) tickKey {
 	return tickKey{kind: 'o', seq: outputSeq.Add(1)}
 }
 
+// gatherOutput records o as the tick's newest output of its key; callers hold h.mu. Window results,
+// nearly all outputs, are copied into results the Hub reuses from tick to tick, so that a tick
+// costs the pipeline no allocation.
+func (h *Hub) gatherOutput(o core.Output) {
+	w, ok := o.(*core.WindowResult)
+	if !ok {
+		h.gather(outputKey(o), tickEntry{out: core.CloneOutput(o)})
+		return
+	}
+	k := tickKey{kind: 'w', a: w.Function, b: w.Key}
+	if i, ok := h.index[k]; ok {
+		if dst, ok := h.entries[i].out.(*core.WindowResult); ok {
+			copyWindow(dst, w)
+			h.seq++
+			h.entries[i].seq = h.seq
+			h.replaced++
+			return
+		}
+	}
+	var dst *core.WindowResult
+	if n := len(h.free); n > 0 {
+		dst, h.free = h.free[n-1], h.free[:n-1]
+	} else {
+		dst = new(core.WindowResult)
+	}
+	copyWindow(dst, w)
+	h.gather(k, tickEntry{out: dst})
+}
+
+// copyWindow makes dst a deep copy of src, reusing dst's values.
+func copyWindow(dst, src *core.WindowResult) {
+	vals := dst.Values[:0]
+	*dst = *src
+	dst.Values = append(vals, src.Values...)
+	for i, v := range dst.Values {
+		if v.Items != nil {
+			dst.Values[i].Items = slices.Clone(v.Items)
+		}
+		if v.Raw != nil {
+			dst.Values[i].Raw = slices.Clone(v.Raw)
+		}
+	}
+}
+
 // gather records e as the tick's newest entry for k; callers hold h.mu.
 func (h *Hub) gather(k tickKey, e tickEntry) {
 	h.seq++
@@ -346,6 +391,14 @@ func (h *Hub) gather(k tickKey, e tickEntry) {
 }
 
 func (h *Hub) resetTick() {
+	for _, e := range h.entries {
+		if w, ok := e.out.(*core.WindowResult); ok && len(h.free) < tickOutputs && h.latest.clients > 0 {
+			h.free = append(h.free, w)
+		}
+	}
+	if h.latest.clients == 0 {
+		h.free = nil
+	}
 	clear(h.entries) // let go of the outputs
 	h.tick, h.entries, h.replaced = h.tick[:0], h.entries[:0], 0
 	clear(h.index)
