@@ -224,6 +224,45 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 }
 
+// A client that falls more than the log behind is told so in a "dropped" event, and its stream
+// ends (a browser reconnects after the retry hint and the page reloads from the API).
+func TestDroppedEvent(t *testing.T) {
+	hub := viewhttp.NewHub(&viewhttp.HubOptions{LogBytes: 256 << 10, Interval: 200 * time.Millisecond})
+	_, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events?all=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if h := readEvents(t, br, "hello", 1); !strings.Contains(h[0], `"live":true`) {
+		t.Errorf("hello %s", h[0])
+	}
+	for hub.Stats().Clients != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	hub.PublishOutputs([]core.Output{viewtest.Win("fn", "a", 1, 0)})
+	readEvents(t, br, "outputs", 1)
+	// Within the client's interval, one batch of 1 MiB laps its 256 KiB log.
+	outs := make([]core.Output, 1024)
+	for i := range outs {
+		outs[i] = viewtest.Win("fn", fmt.Sprintf("%01000d", i), 2, 0)
+	}
+	hub.PublishOutputs(outs)
+	if got := readEvents(t, br, "dropped", 1)[0]; !strings.Contains(got, "behind") {
+		t.Errorf("dropped event %s", got)
+	}
+	if rest, err := io.ReadAll(br); err != nil || strings.TrimSpace(string(rest)) != "" {
+		t.Errorf("after the dropped event: %q, %v; want the end of the stream", rest, err)
+	}
+	if s := hub.Stats(); s.Dropped != 1 {
+		t.Errorf("hub stats %+v, want one client dropped", s)
+	}
+}
+
 // The dashboard's stream (the default) sends, per tick, the newest output per key and says how
 // many it replaced; ?all=1 sends every output.
 func TestEventsNewestPerKey(t *testing.T) {
