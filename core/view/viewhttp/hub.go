@@ -1,7 +1,6 @@
 package viewhttp
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -273,13 +272,6 @@ func (h *Hub) read(c *client, p []byte) (n int, behind bool) {
 	i := int(c.cursor % uint64(len(l.buf)))
 	m := copy(p[:n], l.buf[i:])
 	copy(p[m:n], l.buf)
-	if int64(n) < d {
-		// End on a whole event where one ends, so that a client dropped at its next read can
-		// still be told why.
-		if e := bytes.LastIndex(p[:n], []byte("\n\n")); e >= 0 {
-			n = e + 2
-		}
-	}
 	c.cursor += uint64(n)
 	return n, false
 }
