@@ -72,9 +72,13 @@ type Hub struct {
 	// The tick being gathered for the newest-per-key log: outputs are kept as clones and encoded
 	// when the tick is sealed, so that outputs replaced within a tick cost the pipeline no
 	// encoding.
-	tick     []byte // encoded statuses
-	entries  []tickEntry
-	index    map[tickKey]int
+	tick    []byte // encoded statuses
+	entries []tickEntry
+	index   map[tickKey]int
+	// Window results of one function, nearly all outputs, are indexed by key alone: hashing one
+	// string is half the cost of gathering an output.
+	winFn    string
+	winIndex map[string]int
 	replaced int
 	seq      int
 	free     []*core.WindowResult // window results to reuse, at most tickOutputs
@@ -128,7 +132,7 @@ type client struct {
 
 // NewHub returns a Hub with the options o (nil: the defaults).
 func NewHub(o *HubOptions) *Hub {
-	h := &Hub{changed: make(chan struct{}), clients: map[*client]struct{}{}, index: map[tickKey]int{}, status: map[[2]string]*PartitionStatus{}}
+	h := &Hub{changed: make(chan struct{}), clients: map[*client]struct{}{}, index: map[tickKey]int{}, winIndex: map[string]int{}, status: map[[2]string]*PartitionStatus{}}
 	if o != nil {
 		h.opts = *o
 	}
@@ -339,8 +343,19 @@ func (h *Hub) gatherOutput(o core.Output) {
 		h.gather(outputKey(o), tickEntry{out: core.CloneOutput(o)})
 		return
 	}
-	k := tickKey{kind: 'w', a: w.Function, b: w.Key}
-	if i, ok := h.index[k]; ok {
+	if h.winFn == "" && len(h.winIndex) == 0 {
+		h.winFn = w.Function
+	}
+	var k tickKey
+	var i int
+	var found bool
+	if w.Function == h.winFn {
+		i, found = h.winIndex[w.Key]
+	} else {
+		k = tickKey{kind: 'w', a: w.Function, b: w.Key}
+		i, found = h.index[k]
+	}
+	if found {
 		if dst, ok := h.entries[i].out.(*core.WindowResult); ok {
 			copyWindow(dst, w)
 			h.seq++
@@ -356,6 +371,11 @@ func (h *Hub) gatherOutput(o core.Output) {
 		dst = new(core.WindowResult)
 	}
 	copyWindow(dst, w)
+	if w.Function == h.winFn {
+		h.winIndex[w.Key] = len(h.entries)
+		h.add(tickEntry{out: dst})
+		return
+	}
 	h.gather(k, tickEntry{out: dst})
 }
 
@@ -376,15 +396,22 @@ func copyWindow(dst, src *core.WindowResult) {
 
 // gather records e as the tick's newest entry for k; callers hold h.mu.
 func (h *Hub) gather(k tickKey, e tickEntry) {
-	h.seq++
-	e.seq = h.seq
 	if i, ok := h.index[k]; ok {
+		h.seq++
+		e.seq = h.seq
 		h.entries[i] = e
 		h.replaced++
-	} else {
-		h.index[k] = len(h.entries)
-		h.entries = append(h.entries, e)
+		return
 	}
+	h.index[k] = len(h.entries)
+	h.add(e)
+}
+
+// add appends a new entry to the tick, sealing it when full; callers hold h.mu.
+func (h *Hub) add(e tickEntry) {
+	h.seq++
+	e.seq = h.seq
+	h.entries = append(h.entries, e)
 	if len(h.entries) >= tickOutputs || len(h.tick) >= tickOutputs*512 {
 		h.seal(time.Now())
 	}
@@ -402,6 +429,8 @@ func (h *Hub) resetTick() {
 	clear(h.entries) // let go of the outputs
 	h.tick, h.entries, h.replaced = h.tick[:0], h.entries[:0], 0
 	clear(h.index)
+	clear(h.winIndex)
+	h.winFn = ""
 	if cap(h.enc) > 2*chunkBytes {
 		h.enc = nil
 	}
