@@ -19,6 +19,9 @@ const DefaultLogBytes = 8 << 20
 // is what a person watching a dashboard can follow.
 const DefaultInterval = 250 * time.Millisecond
 
+// DefaultTickRate bounds the bytes per second the newest-per-key stream sends each client.
+const DefaultTickRate = 256 << 10
+
 // DefaultWriteTimeout bounds one write to a client; a client that takes longer is dropped.
 const DefaultWriteTimeout = 30 * time.Second
 
@@ -40,6 +43,11 @@ type HubOptions struct {
 	// Interval is the least time between two writes to one client, and the newest-per-key
 	// stream's tick: DefaultInterval if 0.
 	Interval time.Duration
+	// TickRate bounds the bytes per second of the newest-per-key stream: after a tick of n bytes
+	// the next one comes no sooner than n/TickRate seconds (and Interval) later, so that what the
+	// dashboard's clients cost does not grow with the number of keys updating. DefaultTickRate if
+	// 0.
+	TickRate int
 	// WriteTimeout bounds one write to a client: DefaultWriteTimeout if 0.
 	WriteTimeout time.Duration
 }
@@ -48,15 +56,16 @@ type HubOptions struct {
 //
 // Publishing is one append to a shared log of encoded events, bounded in bytes, and one wake-up,
 // whatever the number of clients; it never blocks on a client. There are two logs: every output
-// ("/api/events?all=1"), and, sealed once per Interval, the newest output per function, type and
-// key (rule and key for decisions) and the newest status per partition, which is what the
-// dashboard reads ("/api/events"). Each client keeps a cursor into its log and writes what is
-// pending at most once per Interval, in one flush; a client that falls more than LogBytes behind
-// (a slow or stalled browser) is dropped, and its page reconnects and reloads from the API.
+// ("/api/events?all=1"), and the newest output per function, type and key (rule and key for
+// decisions) and newest status per partition, sealed in ticks at most once per Interval and at
+// most TickRate bytes a second, which is what the dashboard reads ("/api/events"). Each client
+// keeps a cursor into its log and writes what is pending at most once per Interval, in one flush;
+// a client that falls more than LogBytes behind (a slow or stalled browser) gets a "dropped"
+// event, its stream ends, and its page reconnects and reloads from the API.
 //
 // Memory: the logs are allocated when the first client of each kind connects and freed when the
-// last one leaves; a Hub holds at most 2×LogBytes for the logs, 1 MiB of newest outputs not yet
-// sealed, and 64 KiB per client (see HubStats.Bound).
+// last one leaves; a Hub holds at most 2×LogBytes for the logs, 5 MiB of buffers, the newest
+// outputs of one tick (at most 4,096) and 64 KiB per client (see HubStats.Bound).
 type Hub struct {
 	opts    HubOptions
 	mu      sync.Mutex
@@ -83,7 +92,8 @@ type Hub struct {
 	seq      int
 	free     []*core.WindowResult // window results to reuse, at most tickOutputs
 	sealed   time.Time
-	enc      []byte // scratch for encoding frames
+	gap      time.Duration // from the last tick to the next
+	enc      []byte        // scratch for encoding frames
 
 	status map[[2]string]*PartitionStatus
 }
@@ -141,6 +151,9 @@ func NewHub(o *HubOptions) *Hub {
 	}
 	if h.opts.Interval <= 0 {
 		h.opts.Interval = DefaultInterval
+	}
+	if h.opts.TickRate <= 0 {
+		h.opts.TickRate = DefaultTickRate
 	}
 	if h.opts.WriteTimeout <= 0 {
 		h.opts.WriteTimeout = DefaultWriteTimeout
@@ -253,7 +266,7 @@ func (h *Hub) poll(c *client, now time.Time) (ready bool, changed <-chan struct{
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c.log == &h.latest && len(h.entries) > 0 {
-		if due = h.sealed.Add(h.opts.Interval); !now.Before(due) {
+		if due = h.sealed.Add(h.gap); !now.Before(due) {
 			h.seal(now)
 			due = time.Time{}
 		}
@@ -439,10 +452,14 @@ func (h *Hub) resetTick() {
 // seal appends the tick's newest outputs and statuses to the newest-per-key log, in the order
 // they were last updated; callers hold h.mu.
 func (h *Hub) seal(now time.Time) {
-	h.sealed = now
+	h.sealed, h.gap = now, h.opts.Interval
 	if len(h.entries) == 0 {
 		return
 	}
+	head := h.latest.head
+	defer func() {
+		h.gap = max(h.gap, time.Duration(h.latest.head-head)*time.Second/time.Duration(h.opts.TickRate))
+	}()
 	slices.SortFunc(h.entries, func(a, b tickEntry) int { return a.seq - b.seq })
 	b := h.enc[:0]
 	n := 0

@@ -1,7 +1,13 @@
 package viewhttp
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,4 +58,81 @@ func BenchmarkPublishOutputs(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(outs)), "ns/output")
 		})
 	}
+}
+
+// BenchmarkTick50 measures what one tick of the dashboard's stream costs the process, in CPU time,
+// with 50 clients reading it over loopback HTTP in the same process (their reading included): a
+// tick of 1,000 keys' newest windows (about 250 KB) written to each client. Multiplied by the ticks
+// a second (at most 4, and at most TickRate bytes a second), it is what 50 dashboards cost.
+//
+//	go test ./core/view/viewhttp -run '^$' -bench Tick50 -benchtime 20x
+func BenchmarkTick50(b *testing.B) {
+	const clients = 50
+	h := NewHub(&HubOptions{Interval: time.Millisecond, TickRate: 1 << 30})
+	srv := httptest.NewServer((&Server{Hub: h}).Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var read atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := resp.Body.Read(buf)
+				read.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for h.Stats().Clients < clients {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the hellos
+	t0 := time.Unix(0, 0).UTC()
+	outs := make([]core.Output, 1000)
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	var bytes int64
+	b.ResetTimer()
+	for i := range b.N {
+		for k := range outs {
+			s := t0.Add(time.Duration(i) * time.Minute)
+			outs[k] = &core.WindowResult{Function: "w1", Key: fmt.Sprintf("sensor-%04d", k), Start: s, End: s.Add(time.Minute),
+				Values: []core.NamedValue{{Name: "count", Num: 17}, {Name: "sum", Num: 800.25}, {Name: "avg", Num: 47.07}, {Name: "min", Num: 0.25}, {Name: "max", Num: 99.75}}}
+		}
+		before := read.Load()
+		h.PublishOutputs(outs)
+		// Wait for the tick, then until every client has it.
+		var tick int64
+		for tick <= bytes {
+			time.Sleep(100 * time.Microsecond)
+			h.mu.Lock()
+			tick = int64(h.latest.head)
+			h.mu.Unlock()
+		}
+		for read.Load() < before+clients*(tick-bytes) {
+			time.Sleep(100 * time.Microsecond)
+		}
+		bytes = tick
+	}
+	b.StopTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu_ms/tick")
+	b.ReportMetric(float64(bytes)/float64(b.N)/1024, "KiB/tick/client")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(bytes*clients), "cpu_ns/byte")
+	cancel()
+	srv.CloseClientConnections()
+	wg.Wait()
 }
