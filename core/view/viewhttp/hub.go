@@ -413,7 +413,9 @@ func (h *Hub) gather(k tickKey, e tickEntry) {
 		h.seq++
 		e.seq = h.seq
 		h.entries[i] = e
-		h.replaced++
+		if e.out != nil { // a newer status replaces an older one silently
+			h.replaced++
+		}
 		return
 	}
 	h.index[k] = len(h.entries)

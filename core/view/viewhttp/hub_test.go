@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -135,4 +136,39 @@ func BenchmarkTick50(b *testing.B) {
 	cancel()
 	srv.CloseClientConnections()
 	wg.Wait()
+}
+
+// A tick keeps each partition's newest status and each key's newest output; only replaced
+// outputs count in the "conflated" event.
+func TestTickNewest(t *testing.T) {
+	h := NewHub(&HubOptions{Interval: time.Hour})
+	c := h.subscribe(true)
+	defer h.unsubscribe(c, false)
+	t0 := time.Unix(0, 0).UTC()
+	win := func(key string, i int) core.Output {
+		s := t0.Add(time.Duration(i) * time.Minute)
+		return &core.WindowResult{Function: "fn", Key: key, Start: s, End: s.Add(time.Minute), Values: []core.NamedValue{{Name: "count", Num: float64(i)}}}
+	}
+	h.ObserveBatch("fn", "p0", &core.Result{Stats: core.Stats{Events: 1}}, t0)
+	h.PublishOutputs([]core.Output{win("a", 1), win("b", 1)})
+	h.ObserveBatch("fn", "p0", &core.Result{Stats: core.Stats{Events: 2}}, t0)
+	h.PublishOutputs([]core.Output{win("a", 2)})
+	h.mu.Lock()
+	h.seal(t0)
+	h.mu.Unlock()
+	buf := make([]byte, clientChunk)
+	n, behind := h.read(c, buf)
+	if behind {
+		t.Fatal("behind")
+	}
+	got := string(buf[:n])
+	if strings.Count(got, "event: status") != 1 || !strings.Contains(got, `"batches":2`) {
+		t.Errorf("want one status event, the newest:\n%s", got)
+	}
+	if !strings.Contains(got, "event: conflated\ndata: {\"outputs\":1}\n\n") {
+		t.Errorf("want one output replaced:\n%s", got)
+	}
+	if strings.Count(got, `"type":"window"`) != 2 || !strings.Contains(got, `"count":2`) {
+		t.Errorf("want a's second window and b's:\n%s", got)
+	}
 }
