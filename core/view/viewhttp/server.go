@@ -12,8 +12,10 @@
 //	/api/functions/{fn}/decisions?limit=100   the newest decisions of the first decisions view
 //	/api/status                               partition status (watermark, lag, late, dead letters)
 //	/api/events                               text/event-stream: "outputs" events (a JSON array of
-//	                                          outputs in the output contract's JSON), "status"
-//	                                          events, "refresh" events
+//	                                          outputs in the output contract's JSON), "status",
+//	                                          "conflated", "dropped" and "refresh" events; the
+//	                                          newest output per key each tick, or with ?all=1
+//	                                          every output (see Hub)
 package viewhttp
 
 import (
