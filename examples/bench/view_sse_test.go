@@ -166,7 +166,7 @@ func benchSSE(b *testing.B, path string) {
 	var wall, cpu []float64
 	var last sseRun
 	var heap, heapOff uint64
-	var peak int64
+	var peak, peakHeld int64
 	var dropped int64
 	for range b.N {
 		for i := range pairs {
@@ -182,11 +182,12 @@ func benchSSE(b *testing.B, path string) {
 			cpu = append(cpu, on.cpu.Seconds()/off.cpu.Seconds())
 			heap, heapOff = max(heap, on.heapGrowth), max(heapOff, off.heapGrowth)
 			peak = max(peak, on.hub.PeakBehind)
+			peakHeld = max(peakHeld, on.hub.PeakHeld)
 			dropped += on.hub.Dropped
 			last = on
-			b.Logf("pair %d: off %v on %v wall x%.3f cpu x%.3f, %d B/client, behind peak %d B, held %d B, heap +%d MiB (without clients +%d MiB), dropped %d",
+			b.Logf("pair %d: off %v on %v wall x%.3f cpu x%.3f, %d B/client, behind peak %d B, held %d B (peak %d B), heap +%d MiB (without clients +%d MiB), dropped %d",
 				i, off.d.Round(time.Millisecond), on.d.Round(time.Millisecond), wall[len(wall)-1], cpu[len(cpu)-1],
-				on.bytes/clients, on.hub.PeakBehind, on.hub.Held, on.heapGrowth>>20, off.heapGrowth>>20, on.hub.Dropped)
+				on.bytes/clients, on.hub.PeakBehind, on.hub.Held, on.hub.PeakHeld, on.heapGrowth>>20, off.heapGrowth>>20, on.hub.Dropped)
 		}
 	}
 	med := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
@@ -194,7 +195,7 @@ func benchSSE(b *testing.B, path string) {
 	b.ReportMetric(100*(med(cpu)-1), "50sse_cpu_%")
 	b.ReportMetric(float64(last.bytes)/clients/(1<<10), "KiB/client")
 	b.ReportMetric(float64(peak)/(1<<20), "behind_peak_MiB")
-	b.ReportMetric(float64(last.hub.Held)/(1<<20), "held_MiB")
+	b.ReportMetric(float64(peakHeld)/(1<<20), "held_peak_MiB")
 	b.ReportMetric(float64(last.hub.Bound)/(1<<20), "held_bound_MiB")
 	b.ReportMetric(float64(heap)/(1<<20), "heap_growth_MiB")
 	b.ReportMetric(float64(heapOff)/(1<<20), "heap_growth_noclients_MiB")

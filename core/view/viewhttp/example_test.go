@@ -21,6 +21,6 @@ func ExampleNewHub() {
 	_ = w // the runner's sink, teed with the function's outputs (view.Tee)
 	handler := (&viewhttp.Server{Store: store, Hub: hub}).Handler()
 	_ = handler // served on a loopback address
-	fmt.Println(hub.Stats().Bound>>20, "MiB at most, and 64 KiB per client")
-	// Output: 21 MiB at most, and 64 KiB per client
+	fmt.Println(hub.Stats().Bound>>20, "MiB at most, and 256 KiB per client writing")
+	// Output: 21 MiB at most, and 256 KiB per client writing
 }

@@ -25,8 +25,12 @@ const DefaultTickRate = 256 << 10
 // DefaultWriteTimeout bounds one write to a client; a client that takes longer is dropped.
 const DefaultWriteTimeout = 30 * time.Second
 
-// clientChunk is the bytes a client copies out of a log per write: its only memory of its own.
-const clientChunk = 64 << 10
+// clientChunk is the bytes a client copies out of a log per write (a tick of 1,000 keys' windows
+// is about 250 KB: one write). Clients take a buffer only while they write.
+const clientChunk = 256 << 10
+
+// chunks holds clients' write buffers between writes.
+var chunks = sync.Pool{New: func() any { return new([clientChunk]byte) }}
 
 // tickOutputs bounds the newest outputs a Hub holds for one interval: more seal the tick early.
 const tickOutputs = 4096
@@ -65,7 +69,7 @@ type HubOptions struct {
 //
 // Memory: the logs are allocated when the first client of each kind connects and freed when the
 // last one leaves; a Hub holds at most 2×LogBytes for the logs, 5 MiB of buffers, the newest
-// outputs of one tick (at most 4,096) and 64 KiB per client (see HubStats.Bound).
+// outputs of one tick (at most 4,096) and 256 KiB per client while it writes (see HubStats.Bound).
 type Hub struct {
 	opts    HubOptions
 	mu      sync.Mutex
@@ -76,7 +80,9 @@ type Hub struct {
 	n       atomic.Int32
 	dropped atomic.Int64
 	written atomic.Int64
-	peak    int64 // most bytes a client was behind its log's head
+	writing atomic.Int64 // clients holding a write buffer
+	peakW   atomic.Int64 // the most at once
+	peak    int64        // most bytes a client was behind its log's head
 
 	// The tick being gathered for the newest-per-key log: outputs are kept as clones and encoded
 	// when the tick is sealed, so that outputs replaced within a tick cost the pipeline no
@@ -190,8 +196,10 @@ type HubStats struct {
 	// Held is the memory the Hub holds for streaming now: its allocated logs, the newest outputs
 	// not sealed yet, and each client's write buffer.
 	Held int64 `json:"held_bytes"`
+	// PeakHeld is Held with the most write buffers held at once so far.
+	PeakHeld int64 `json:"peak_held_bytes"`
 	// Bound is the most Held can be with the clients connected now:
-	// 2×LogBytes + 3 MiB + 64 KiB per client.
+	// 2×LogBytes + 5 MiB + 256 KiB per client (each holds a buffer only while it writes).
 	Bound int64 `json:"bound_bytes"`
 }
 
@@ -201,8 +209,9 @@ func (h *Hub) Stats() HubStats {
 	defer h.mu.Unlock()
 	n := int64(len(h.clients))
 	s := HubStats{Clients: int(n), Written: h.written.Load(), Dropped: h.dropped.Load(), PeakBehind: h.peak,
-		Held:  int64(len(h.all.buf)+len(h.latest.buf)+cap(h.tick)+cap(h.enc)) + n*clientChunk,
+		Held:  int64(len(h.all.buf)+len(h.latest.buf)+cap(h.tick)+cap(h.enc)) + h.writing.Load()*clientChunk,
 		Bound: int64(2*h.opts.LogBytes+hubScratch) + n*clientChunk}
+	s.PeakHeld = s.Held + (h.peakW.Load()-h.writing.Load())*clientChunk
 	for c := range h.clients {
 		s.Pending = max(s.Pending, h.behind(c))
 	}
@@ -210,6 +219,19 @@ func (h *Hub) Stats() HubStats {
 		s.Pending += int64(len(h.tick))
 	}
 	return s
+}
+
+// takeChunk lends a client a write buffer.
+func (h *Hub) takeChunk() *[clientChunk]byte {
+	n := h.writing.Add(1)
+	for p := h.peakW.Load(); n > p && !h.peakW.CompareAndSwap(p, n); p = h.peakW.Load() {
+	}
+	return chunks.Get().(*[clientChunk]byte)
+}
+
+func (h *Hub) returnChunk(b *[clientChunk]byte) {
+	chunks.Put(b)
+	h.writing.Add(-1)
 }
 
 // hubScratch bounds a Hub's buffers besides its logs: the tick's statuses (at most 2 MiB, in a

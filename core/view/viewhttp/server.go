@@ -433,7 +433,6 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, fl http.Flusher)
 	dropped := false
 	defer func() { h.unsubscribe(c, dropped) }()
 	rc := http.NewResponseController(w)
-	buf := make([]byte, clientChunk)
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
 	sleep := func(d time.Duration) bool {
@@ -497,28 +496,37 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, fl http.Flusher)
 			}
 			h.poll(c, time.Now())
 		}
-		for {
-			n, behind := h.read(c, buf)
-			if behind {
-				dropped = true
-				if c.atBoundary {
-					// Tell API clients why the stream ends; the page just reconnects and reloads.
-					_ = write([]byte("event: dropped\ndata: {\"reason\":\"fell behind the stream\"}\n\n"))
-					_ = flush()
-				}
-				return
-			}
-			if n == 0 {
-				break
-			}
-			if !write(buf[:n]) {
-				return
-			}
-			c.atBoundary = n >= 2 && buf[n-2] == '\n' && buf[n-1] == '\n'
-		}
-		if !flush() {
+		chunk := h.takeChunk()
+		ok := s.drain(c, chunk[:], write, flush, &dropped)
+		h.returnChunk(chunk)
+		if !ok {
 			return
 		}
 		last = time.Now()
 	}
+}
+
+// drain writes what c has pending, a buffer at a time, and flushes; false means the stream must
+// end.
+func (s *Server) drain(c *client, buf []byte, write func([]byte) bool, flush func() bool, dropped *bool) bool {
+	for {
+		n, behind := s.Hub.read(c, buf)
+		if behind {
+			*dropped = true
+			if c.atBoundary {
+				// Tell API clients why the stream ends; the page just reconnects and reloads.
+				_ = write([]byte("event: dropped\ndata: {\"reason\":\"fell behind the stream\"}\n\n"))
+				_ = flush()
+			}
+			return false
+		}
+		if n == 0 {
+			break
+		}
+		if !write(buf[:n]) {
+			return false
+		}
+		c.atBoundary = n >= 2 && buf[n-2] == '\n' && buf[n-1] == '\n'
+	}
+	return flush()
 }
