@@ -94,7 +94,7 @@ func startDevUI(ctx context.Context, e *env, f *spec.Function, ui bool, addr, st
 		store.Close()
 		return nil, err
 	}
-	d.hub = viewhttp.NewHub(0)
+	d.hub = viewhttp.NewHub(nil)
 	d.writer, err = view.NewWriter(store, f.Name, defs, &view.WriterOptions{OnWrite: d.hub.PublishOutputs})
 	if err != nil {
 		store.Close()

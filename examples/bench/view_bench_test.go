@@ -160,15 +160,15 @@ func BenchmarkW1View(b *testing.B) {
 	b.ReportMetric(float64(st.RoundTrips)/float64(st.Applies), "round_trips/batch")
 	b.ReportMetric(float64(st.Written)/float64(st.Applies), "rows_written/batch")
 	b.ReportMetric(float64(heapGrowth)/(1<<20), "50sse_heap_growth_MiB")
-	b.ReportMetric(float64(hubStats.Sent)/50, "sse_messages/client")
-	b.ReportMetric(float64(hubStats.PeakQueued)/(1<<20), "sse_queued_peak_MiB")
+	b.ReportMetric(float64(hubStats.Written)/50/(1<<10), "sse_KiB/client")
+	b.ReportMetric(float64(hubStats.PeakBehind)/(1<<20), "sse_behind_peak_MiB")
 	b.ReportMetric(float64(hubStats.Dropped), "sse_dropped")
 }
 
 // runWithClients runs W1 with views and n SSE clients reading /api/events, and returns the
 // elapsed time, the growth of the heap in use over the run (sampled), and the hub's counters.
 func runWithClients(b *testing.B, recs []core.Record, lines func() *lineSink, defs []view.Def, n int) (time.Duration, uint64, viewhttp.HubStats) {
-	hub := viewhttp.NewHub(0)
+	hub := viewhttp.NewHub(nil)
 	store := view.NewStore(memview.New(), nil)
 	w, err := view.NewWriter(store, "w1", defs, &view.WriterOptions{OnWrite: hub.PublishOutputs})
 	if err != nil {

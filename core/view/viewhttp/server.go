@@ -12,8 +12,10 @@
 //	/api/functions/{fn}/decisions?limit=100   the newest decisions of the first decisions view
 //	/api/status                               partition status (watermark, lag, late, dead letters)
 //	/api/events                               text/event-stream: "outputs" events (a JSON array of
-//	                                          outputs in the output contract's JSON), "status"
-//	                                          events, "refresh" events
+//	                                          outputs in the output contract's JSON), "status",
+//	                                          "conflated", "dropped" and "refresh" events; the
+//	                                          newest output per key each tick, or with ?all=1
+//	                                          every output (see Hub)
 package viewhttp
 
 import (
@@ -21,11 +23,13 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -403,8 +407,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// The retry hint makes a dropped browser come back soon and reload from the API.
 	_, _ = fmt.Fprintf(w, "retry: 2000\nevent: hello\ndata: {\"live\":%t}\n\n", s.Hub != nil)
 	fl.Flush()
-	keepalive := time.NewTicker(15 * time.Second)
-	defer keepalive.Stop()
 	if s.Hub == nil {
 		poll := time.NewTicker(cmp.Or(s.Poll, 5*time.Second))
 		defer poll.Stop()
@@ -420,37 +422,111 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	c := s.Hub.subscribe()
-	defer s.Hub.unsubscribe(c)
-	for {
+	s.stream(w, r, fl)
+}
+
+// stream writes the Hub's events to one client: what is pending, in one flush at most once per
+// Interval, until the client goes away or falls behind.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, fl http.Flusher) {
+	h := s.Hub
+	c := h.subscribe(r.URL.Query().Get("all") == "")
+	dropped := false
+	defer func() { h.unsubscribe(c, dropped) }()
+	rc := http.NewResponseController(w)
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	sleep := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
 		select {
 		case <-r.Context().Done():
-			return
-		case <-c.gone:
-			return
-		case <-keepalive.C:
-			if _, err := w.Write([]byte(": keepalive\n\n")); err != nil {
-				return
-			}
-			fl.Flush()
-		case m := <-c.ch:
-			c.queued.Add(-int64(len(m)))
-			if _, err := w.Write(m); err != nil {
-				return
-			}
-			// Write what else is queued before one flush.
-			for more := true; more; {
-				select {
-				case m := <-c.ch:
-					c.queued.Add(-int64(len(m)))
-					if _, err := w.Write(m); err != nil {
-						return
-					}
-				default:
-					more = false
-				}
-			}
-			fl.Flush()
+			return false
+		case <-t.C:
+			return true
 		}
 	}
+	// write writes p within the write timeout; a client that cannot take it in time is dropped.
+	write := func(p []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		n, err := w.Write(p)
+		h.written.Add(int64(n))
+		if err != nil {
+			dropped = errors.Is(err, os.ErrDeadlineExceeded)
+			return false
+		}
+		return true
+	}
+	flush := func() bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		if err := rc.Flush(); err != nil {
+			dropped = errors.Is(err, os.ErrDeadlineExceeded)
+			return false
+		}
+		return true
+	}
+	var last time.Time // the last flush
+	for {
+		// Wait for something to send.
+		for {
+			ready, changed, due := h.poll(c, time.Now())
+			if ready {
+				break
+			}
+			var tick <-chan time.Time
+			if !due.IsZero() {
+				// The tick seals at due: until then more outputs only join it, so they need not
+				// wake this client. Unstopped timers are collected once unreachable (Go 1.23).
+				tick, changed = time.After(time.Until(due)), nil
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-changed:
+			case <-tick:
+			case <-keepalive.C:
+				if !write([]byte(": keepalive\n\n")) || !flush() {
+					return
+				}
+			}
+		}
+		// At most one flush per interval: what arrives meanwhile goes out with it.
+		if d := time.Until(last.Add(h.opts.Interval)); d > 0 {
+			if !sleep(d) {
+				return
+			}
+			h.poll(c, time.Now())
+		}
+		chunk := h.takeChunk()
+		ok := s.drain(c, chunk[:], write, flush, &dropped)
+		h.returnChunk(chunk)
+		if !ok {
+			return
+		}
+		last = time.Now()
+	}
+}
+
+// drain writes what c has pending, a buffer at a time, and flushes; false means the stream must
+// end.
+func (s *Server) drain(c *client, buf []byte, write func([]byte) bool, flush func() bool, dropped *bool) bool {
+	for {
+		n, behind := s.Hub.read(c, buf)
+		if behind {
+			*dropped = true
+			if c.atBoundary {
+				// Tell API clients why the stream ends; the page just reconnects and reloads.
+				_ = write([]byte("event: dropped\ndata: {\"reason\":\"fell behind the stream\"}\n\n"))
+				_ = flush()
+			}
+			return false
+		}
+		if n == 0 {
+			break
+		}
+		if !write(buf[:n]) {
+			return false
+		}
+		c.atBoundary = n >= 2 && buf[n-2] == '\n' && buf[n-1] == '\n'
+	}
+	return flush()
 }

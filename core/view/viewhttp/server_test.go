@@ -150,7 +150,7 @@ func readEvents(t *testing.T, r *bufio.Reader, typ string, n int) []string {
 }
 
 func TestEvents(t *testing.T) {
-	hub := viewhttp.NewHub(4)
+	hub := viewhttp.NewHub(nil)
 	w, srv := setup(t, hub)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -184,13 +184,14 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-// A client that reads nothing is dropped once its queue is full, and publishing never blocks.
+// A client that reads nothing is dropped once it falls a log behind or a write times out, and
+// publishing never blocks.
 func TestSlowClientDropped(t *testing.T) {
-	hub := viewhttp.NewHub(8)
+	hub := viewhttp.NewHub(&viewhttp.HubOptions{LogBytes: 1 << 20, WriteTimeout: 200 * time.Millisecond})
 	_, srv := setup(t, hub)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events?all=1", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestSlowClientDropped(t *testing.T) {
 	for hub.Stats().Clients != 1 {
 		time.Sleep(time.Millisecond)
 	}
-	// Big outputs fill the socket buffers, then the queue; the client never reads.
+	// Big outputs fill the socket buffers, then lap the log; the client never reads.
 	big := viewtest.Win("fn", strings.Repeat("k", 64<<10), 1, 0)
 	done := make(chan struct{})
 	go func() {
@@ -213,9 +214,195 @@ func TestSlowClientDropped(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("publishing blocked on a slow client")
 	}
-	if s := hub.Stats(); s.Dropped != 1 || s.Clients != 0 {
+	s := hub.Stats()
+	for i := 0; i < 3000 && s.Clients != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		s = hub.Stats()
+	}
+	if s.Dropped != 1 || s.Clients != 0 {
 		t.Errorf("hub stats %+v, want the slow client dropped", s)
 	}
+}
+
+// A client that falls more than the log behind is told so in a "dropped" event, and its stream
+// ends (a browser reconnects after the retry hint and the page reloads from the API).
+func TestDroppedEvent(t *testing.T) {
+	hub := viewhttp.NewHub(&viewhttp.HubOptions{LogBytes: 256 << 10, Interval: 200 * time.Millisecond})
+	_, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events?all=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if h := readEvents(t, br, "hello", 1); !strings.Contains(h[0], `"live":true`) {
+		t.Errorf("hello %s", h[0])
+	}
+	for hub.Stats().Clients != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	hub.PublishOutputs([]core.Output{viewtest.Win("fn", "a", 1, 0)})
+	readEvents(t, br, "outputs", 1)
+	// Within the client's interval, one batch of 1 MiB laps its 256 KiB log.
+	outs := make([]core.Output, 1024)
+	for i := range outs {
+		outs[i] = viewtest.Win("fn", fmt.Sprintf("%01000d", i), 2, 0)
+	}
+	hub.PublishOutputs(outs)
+	if got := readEvents(t, br, "dropped", 1)[0]; !strings.Contains(got, "behind") {
+		t.Errorf("dropped event %s", got)
+	}
+	if rest, err := io.ReadAll(br); err != nil || strings.TrimSpace(string(rest)) != "" {
+		t.Errorf("after the dropped event: %q, %v; want the end of the stream", rest, err)
+	}
+	if s := hub.Stats(); s.Dropped != 1 {
+		t.Errorf("hub stats %+v, want one client dropped", s)
+	}
+}
+
+// The dashboard's stream (the default) sends, per tick, the newest output per key and says how
+// many it replaced; ?all=1 sends every output.
+func TestEventsNewestPerKey(t *testing.T) {
+	hub := viewhttp.NewHub(&viewhttp.HubOptions{Interval: 20 * time.Millisecond})
+	_, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(path string) *bufio.Reader {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		br := bufio.NewReader(resp.Body)
+		readEvents(t, br, "hello", 1)
+		return br
+	}
+	latest, all := open("/api/events"), open("/api/events?all=1")
+	for hub.Stats().Clients != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	hub.PublishOutputs([]core.Output{viewtest.Win("fn", "a", 1, 0), viewtest.Win("fn", "b", 1, 0), viewtest.Win("fn", "a", 2, 0),
+		viewtest.Dec("fn", "hot", "a", 1, "pending"), viewtest.Win("fn", "a", 3, 0), viewtest.Dec("fn", "hot", "a", 1, "firing")})
+	keys := func(data string) string {
+		var outs []struct {
+			Type, Key, State string
+			End              time.Time
+		}
+		if err := json.Unmarshal([]byte(data), &outs); err != nil {
+			t.Fatalf("outputs %s: %v", data, err)
+		}
+		var b strings.Builder
+		for _, o := range outs {
+			fmt.Fprintf(&b, "%s:%s:%s%s ", o.Type, o.Key, o.End.Format("15:04"), o.State)
+		}
+		return b.String()
+	}
+	if got, want := keys(readEvents(t, latest, "outputs", 1)[0]), "window:b:12:02 window:a:12:04 decision:a:00:00firing "; got != want {
+		t.Errorf("newest per key: %q, want %q", got, want)
+	}
+	if got := readEvents(t, latest, "conflated", 1)[0]; got != `{"outputs":3}` {
+		t.Errorf("conflated event %s, want 3 outputs replaced", got)
+	}
+	if got, want := keys(readEvents(t, all, "outputs", 1)[0]), "window:a:12:02 window:b:12:02 window:a:12:03 decision:a:00:00pending window:a:12:04 decision:a:00:00firing "; got != want {
+		t.Errorf("every output: %q, want %q", got, want)
+	}
+}
+
+// 50 clients of the dashboard's stream all see every key's newest window while a producer
+// publishes far faster than they are written to; none is dropped, and the Hub holds no more than
+// its bound.
+func TestManyClients(t *testing.T) {
+	hub := viewhttp.NewHub(&viewhttp.HubOptions{Interval: 10 * time.Millisecond})
+	_, srv := setup(t, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const clients, keys, rounds = 50, 100, 200
+	type seen struct {
+		last map[string]time.Time
+		err  error
+	}
+	results := make(chan seen, clients)
+	for range clients {
+		go func() {
+			sn := seen{last: map[string]time.Time{}}
+			defer func() { results <- sn }()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				sn.err = err
+				return
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			event := ""
+			for len(sn.last) < keys || !allAt(sn.last, rounds) {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					sn.err = fmt.Errorf("after %d keys: %w", len(sn.last), err)
+					return
+				}
+				switch {
+				case strings.HasPrefix(line, "event: "):
+					event = strings.TrimSpace(line[7:])
+				case strings.HasPrefix(line, "data: ") && event == "outputs":
+					var outs []struct {
+						Key string
+						End time.Time
+					}
+					if err := json.Unmarshal([]byte(line[6:]), &outs); err != nil {
+						sn.err = err
+						return
+					}
+					for _, o := range outs {
+						sn.last[o.Key] = o.End
+					}
+				}
+			}
+		}()
+	}
+	for hub.Stats().Clients != clients {
+		time.Sleep(time.Millisecond)
+	}
+	var peak int64
+	for i := 1; i <= rounds; i++ {
+		outs := make([]core.Output, keys)
+		for k := range outs {
+			outs[k] = viewtest.Win("fn", fmt.Sprintf("k%03d", k), i, 0)
+		}
+		hub.PublishOutputs(outs)
+		hub.ObserveBatch("fn", "p0", &core.Result{Stats: core.Stats{Events: keys}}, time.Now())
+		if s := hub.Stats(); s.Held > s.Bound {
+			t.Fatalf("round %d: the hub holds %d bytes, over its bound %d", i, s.Held, s.Bound)
+		} else {
+			peak = max(peak, s.Held)
+		}
+	}
+	for range clients {
+		if sn := <-results; sn.err != nil {
+			t.Fatal(sn.err)
+		}
+	}
+	s := hub.Stats()
+	if s.Dropped != 0 {
+		t.Errorf("%d clients dropped", s.Dropped)
+	}
+	t.Logf("%d clients: %d bytes written, the hub held at most %d bytes (bound %d), a client at most %d bytes behind",
+		clients, s.Written, peak, s.Bound, s.PeakBehind)
+}
+
+// allAt reports whether every key's newest window is window i's.
+func allAt(last map[string]time.Time, i int) bool {
+	want := viewtest.Win("fn", "", i, 0).End
+	for _, e := range last {
+		if !e.Equal(want) {
+			return false
+		}
+	}
+	return true
 }
 
 // Without a hub (a dashboard over a cloud store) the stream tells pages to reload.

@@ -205,6 +205,9 @@ function connect() {
     schedule("firing", "keys", "decisions", "status", "chart");
   });
   es.addEventListener("outputs", (e) => JSON.parse(e.data).forEach(onOutput));
+  // The stream sends the newest output per key each tick; when it replaced some, the chart may
+  // have missed windows of its key, so it reloads from the history view.
+  es.addEventListener("conflated", () => schedule("chart"));
   es.addEventListener("status", (e) => {
     const p = JSON.parse(e.data);
     if (st.cat && p.function === st.cat.function) { st.partitions.set(p.partition, p); renderPartitions(); }

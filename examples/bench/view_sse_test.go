@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eddyhq/eddy/core"
+	"github.com/eddyhq/eddy/core/view"
+	"github.com/eddyhq/eddy/core/view/memview"
+	"github.com/eddyhq/eddy/core/view/viewhttp"
+)
+
+// sseRun is one W1 run with views and SSE clients.
+type sseRun struct {
+	d, cpu     time.Duration
+	heapGrowth uint64 // peak heap in use over the run, less the heap before it
+	bytes      int64  // bytes all clients read
+	hub        viewhttp.HubStats
+}
+
+// runSSE runs W1 with views written per batch and n clients reading path (an /api/events URL)
+// over loopback HTTP, as `eddy dev --ui` serves them. With n = 0 no hub publishes.
+func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path string) sseRun {
+	hub := viewhttp.NewHub(nil)
+	store := view.NewStore(memview.New(), nil)
+	w, err := view.NewWriter(store, "w1", defs, &view.WriterOptions{OnWrite: hub.PublishOutputs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer((&viewhttp.Server{Store: store, Hub: hub}).Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var read atomic.Int64
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			// Read as a browser does, up to 64 KiB a time (io.Copy to io.Discard reads 8 KiB).
+			buf := make([]byte, 64<<10)
+			for {
+				m, err := resp.Body.Read(buf)
+				read.Add(int64(m))
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for hub.Stats().Clients < n {
+		time.Sleep(time.Millisecond)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	lines := &lineSink{w: bufio.NewWriterSize(io.Discard, 1<<20)}
+	c0 := cpuTime()
+	d := runW1SinkObserved(b, recs, view.Tee(lines, w), hub)
+	cpu := cpuTime() - c0
+	close(stop)
+	<-sampled
+	// Let the clients read what is still pending before counting.
+	for deadline := time.Now().Add(2 * time.Second); n > 0 && time.Now().Before(deadline) && hub.Stats().Pending > 0; {
+		time.Sleep(5 * time.Millisecond)
+	}
+	hs := hub.Stats()
+	cancel()
+	srv.CloseClientConnections()
+	wg.Wait()
+	r := sseRun{d: d, cpu: cpu, bytes: read.Load(), hub: hs}
+	if peak > base {
+		r.heapGrowth = peak - base
+	}
+	return r
+}
+
+// runW1SinkObserved is runW1Sink that also reports each batch's status to hub, as eddy dev does.
+func runW1SinkObserved(b *testing.B, recs []core.Record, sink emitter, hub *viewhttp.Hub) time.Duration {
+	p, err := Build(W1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var outs []core.Output
+	collect := func(o core.Output) { outs = append(outs, core.CloneOutput(o)) }
+	start := time.Now()
+	for i := 0; i < len(recs); i += 10000 {
+		outs = outs[:0]
+		res, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs[i:min(i+10000, len(recs))], Now: time.Unix(0, 0)}, collect)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sink.Emit(ctx, outs); err != nil {
+			b.Fatal(err)
+		}
+		hub.ObserveBatch("w1", "p0", &res, time.Now())
+	}
+	outs = outs[:0]
+	if _, err := p.Flush(ctx, collect); err != nil {
+		b.Fatal(err)
+	}
+	if err := sink.Emit(ctx, outs); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkW1View50SSE is the gate "50 concurrent dashboard clients with bounded memory, pipeline
+// speed unchanged within 5%": W1 (1 M events, 1,000 keys, batches of 10,000) with a latest and a
+// 60-window history view written per batch and a hub publishing outputs and partition status,
+// run in alternating pairs without clients and with 50 clients reading the dashboard's stream
+// (/api/events as the page opens it) over loopback HTTP in the same process. It reports the
+// median of the per-pair wall-time ratios (and CPU-time ratios), the bytes each client read, the
+// hub's peak of bytes held for the clients, its bound, and the heap growth with the clients.
+//
+//	go test ./examples/bench -run '^$' -bench W1View50SSE -benchtime 1x -cpu 2
+func BenchmarkW1View50SSE(b *testing.B) {
+	benchSSE(b, "/api/events")
+}
+
+// BenchmarkW1View50SSEFull is BenchmarkW1View50SSE with clients reading the full stream (every
+// output of every batch, as API clients may ask for).
+func BenchmarkW1View50SSEFull(b *testing.B) {
+	benchSSE(b, "/api/events?all=1")
+}
+
+func benchSSE(b *testing.B, path string) {
+	recs := Records(Generate(1, 1_000_000, 1000))
+	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "history", Kind: view.History}}
+	const pairs = 7
+	const clients = 50
+	var wall, cpu []float64
+	var last sseRun
+	var heap, heapOff uint64
+	var peak, peakHeld int64
+	var dropped int64
+	for range b.N {
+		for i := range pairs {
+			var off, on sseRun
+			if i%2 == 0 {
+				off = runSSE(b, recs, defs, 0, path)
+				on = runSSE(b, recs, defs, clients, path)
+			} else {
+				on = runSSE(b, recs, defs, clients, path)
+				off = runSSE(b, recs, defs, 0, path)
+			}
+			wall = append(wall, on.d.Seconds()/off.d.Seconds())
+			cpu = append(cpu, on.cpu.Seconds()/off.cpu.Seconds())
+			heap, heapOff = max(heap, on.heapGrowth), max(heapOff, off.heapGrowth)
+			peak = max(peak, on.hub.PeakBehind)
+			peakHeld = max(peakHeld, on.hub.PeakHeld)
+			dropped += on.hub.Dropped
+			last = on
+			b.Logf("pair %d: off %v on %v wall x%.3f cpu x%.3f, %d B/client, behind peak %d B, held %d B (peak %d B), heap +%d MiB (without clients +%d MiB), dropped %d",
+				i, off.d.Round(time.Millisecond), on.d.Round(time.Millisecond), wall[len(wall)-1], cpu[len(cpu)-1],
+				on.bytes/clients, on.hub.PeakBehind, on.hub.Held, on.hub.PeakHeld, on.heapGrowth>>20, off.heapGrowth>>20, on.hub.Dropped)
+		}
+	}
+	med := func(v []float64) float64 { s := slices.Clone(v); slices.Sort(s); return s[len(s)/2] }
+	b.ReportMetric(100*(med(wall)-1), "50sse_slowdown_%")
+	b.ReportMetric(100*(med(cpu)-1), "50sse_cpu_%")
+	b.ReportMetric(float64(last.bytes)/clients/(1<<10), "KiB/client")
+	b.ReportMetric(float64(peak)/(1<<20), "behind_peak_MiB")
+	b.ReportMetric(float64(peakHeld)/(1<<20), "held_peak_MiB")
+	b.ReportMetric(float64(last.hub.Bound)/(1<<20), "held_bound_MiB")
+	b.ReportMetric(float64(heap)/(1<<20), "heap_growth_MiB")
+	b.ReportMetric(float64(heapOff)/(1<<20), "heap_growth_noclients_MiB")
+	b.ReportMetric(float64(dropped), "dropped")
+}
