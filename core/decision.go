@@ -132,10 +132,9 @@ func DecisionIDRef(function, rule, key string, window Span, transition string, s
 
 // appendID appends an id as a JSON string: the hex of sum, which needs no escaping.
 func appendID(b []byte, sum [16]byte) []byte {
-	var q [34]byte
-	q[0], q[33] = '"', '"'
-	hex.Encode(q[1:33], sum[:])
-	return append(b, q[:]...)
+	b = append(b, '"')
+	b = appendHex16(b, &sum)
+	return append(b, '"')
 }
 
 // decisionSum is the hash DecisionIDRef writes in hex.

@@ -27,6 +27,12 @@ func digits8(x uint64) uint64 {
 
 // appendDigits8 appends x < 1e8 in decimal without leading zeros ("0" for 0).
 func appendDigits8(b []byte, x uint64) []byte {
+	if x < 100 { // lengths, revisions, counts
+		if x < 10 {
+			return append(b, byte('0'+x))
+		}
+		return append(b, pairs[2*x], pairs[2*x+1])
+	}
 	v := digits8(x)
 	z := bits.TrailingZeros64(v&^0x3030303030303030) >> 3 // leading zero digits
 	if z == 8 {
@@ -81,6 +87,11 @@ var pow10i = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6}
 // shortest round-tripping decimal, the one strconv writes.
 func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
 	a := math.Abs(f)
+	// Most values that are not short decimals (an average of three, say) are far from a multiple
+	// of 10^-6: skip the search for them. This only saves time; the search decides.
+	if x := a * 1e6; x < 1<<52 && math.Abs(x-math.Round(x)) > 1e-4 {
+		return b, false
+	}
 	for k := 1; k < len(pow10); k++ {
 		m := math.Round(a * pow10[k])
 		if m >= 1<<50 {
@@ -152,3 +163,23 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// appendHex16 appends the 32 lowercase hex digits of sum, as hex.Encode writes them.
+func appendHex16(b []byte, sum *[16]byte) []byte {
+	var q [32]byte
+	for i := 0; i < 16; i += 4 {
+		binary.LittleEndian.PutUint64(q[2*i:], hex8(binary.LittleEndian.Uint32(sum[i:])))
+	}
+	return append(b, q[:]...)
+}
+
+// hex8 returns the 8 hex digits of the 4 bytes of x (first byte lowest), high nibble first.
+func hex8(x uint32) uint64 {
+	t := uint64(x)
+	t = (t | t<<16) & 0x0000FFFF0000FFFF
+	t = (t | t<<8) & 0x00FF00FF00FF00FF // byte k in the low half of 16-bit lane k
+	n := (t>>4)&0x000F000F000F000F | (t&0x000F000F000F000F)<<8
+	// '0'+n, plus 'a'-'0'-10 = 39 where n > 9 (n+6 carries into bit 4).
+	above9 := ((n + 0x0606060606060606) >> 4) & 0x0101010101010101
+	return n + 0x3030303030303030 + above9*39
+}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/hex"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -171,4 +172,21 @@ func appendStringBytewise(s string) string {
 		}
 	}
 	return string(append(b, '"'))
+}
+
+// appendHex16 writes what hex.Encode writes.
+func TestAppendHex16IsHexEncode(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := range 20_000 {
+		var sum [16]byte
+		for i := range sum {
+			sum[i] = byte(r.IntN(256))
+			if n < 256 {
+				sum[i] = byte(n) // every byte value in every position
+			}
+		}
+		if got, want := string(appendHex16([]byte("x"), &sum)), "x"+hex.EncodeToString(sum[:]); got != want {
+			t.Fatalf("appendHex16(%v) = %s, want %s", sum, got, want)
+		}
+	}
 }
