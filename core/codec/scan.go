@@ -773,7 +773,7 @@ func (s *scanState) leaf(b []byte, i int, c *node, depth int) int {
 }
 
 // internBytes returns b as a string, reusing an earlier copy so a repeated key does not allocate. A
-// direct-mapped cache in front of the map makes the common hit cheaper than a map lookup.
+// two-way cache in front of the map makes the common hit cheaper than a map lookup.
 func (s *scanState) internBytes(b []byte) string {
 	if len(b) > internMaxLen {
 		return string(b)
@@ -781,8 +781,13 @@ func (s *scanState) internBytes(b []byte) string {
 	if s.cache == nil {
 		s.cache = new([internCacheSize]string)
 	}
-	h := cacheHash(b) & (internCacheSize - 1)
-	if str := s.cache[h]; str == string(b) {
+	// Two entries per set: keys that share a set do not evict each other on every event.
+	h := cacheHash(b) & (internCacheSize - 1) &^ 1
+	set := (*[2]string)(s.cache[h : h+2])
+	if str := set[0]; str == string(b) {
+		return str
+	}
+	if str := set[1]; str == string(b) {
 		return str
 	}
 	str, ok := s.intern[string(b)]
@@ -793,7 +798,7 @@ func (s *scanState) internBytes(b []byte) string {
 		str = string(b)
 		s.intern[str] = str
 	}
-	s.cache[h] = str
+	set[0], set[1] = str, set[0]
 	return str
 }
 
