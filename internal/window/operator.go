@@ -384,6 +384,11 @@ func (o *Operator) refile(h *keyHead, due int64, emit Emit) {
 	o.schedule(h, due, 0)
 	// An event in a window the watermark already passed (but within the allowed lateness) makes it
 	// due now, not at the next watermark move.
+	// The heap's top bounds every due time from below: above the watermark (the usual case) it
+	// answers without next's bucket lookup.
+	if len(o.due.times) == 0 || o.due.times[0] > o.wm {
+		return
+	}
 	if tm, ok := o.due.next(); ok && tm <= o.wm {
 		o.advanceTo(o.wm, emit)
 	}
