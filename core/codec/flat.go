@@ -114,16 +114,7 @@ func (s *scanState) flatObject(b []byte, i int, fm []flatMember) (int, bool) {
 			return 0, false
 		}
 		if c == nil {
-			// A member nobody wants: most often a plain number, skipped by digit runs.
-			if ch := b[i]; ch == '-' || ch-'0' <= 9 {
-				if end := skipPlainNumber(b, i); end > 0 {
-					i = end
-				} else {
-					i = s.skipValue(b, i, 1)
-				}
-			} else {
-				i = s.skipValue(b, i, 1)
-			}
+			i = s.skipValue(b, i, 1)
 		} else {
 			seen |= 1 << (uint(matched) & 63) // matched < len(fm) <= 8
 			switch ch := b[i]; {
@@ -262,46 +253,6 @@ func (s *scanState) flatNumber(b []byte, i int, c *node) int {
 		s.timeDec = decimal{mant: m, exp: exp, neg: neg, fits: true}
 	}
 	return j
-}
-
-// skipPlainNumber returns the end of the number at b[i] when it has the form
-// -?(0|[1-9][0-9]*)(.[0-9]+)? and no exponent follows, else 0 (scanNumber then decides).
-func skipPlainNumber(b []byte, i int) int {
-	j := i
-	if b[j] == '-' {
-		j++
-	}
-	start := j
-	j = digitsEnd(b, j)
-	if j < 0 || j == start || (j-start > 1 && b[start] == '0') {
-		return 0
-	}
-	if j < len(b) && b[j] == '.' {
-		fs := j + 1
-		if j = digitsEnd(b, fs); j <= fs {
-			return 0
-		}
-	}
-	if j < len(b) && b[j]|0x20 == 'e' {
-		return 0
-	}
-	return j
-}
-
-// digitsEnd returns the end of the run of ASCII digits at b[j:], or -1 when b is too short to read
-// by words (see load8).
-func digitsEnd(b []byte, j int) int {
-	for {
-		w, ok := load8(b, j)
-		if !ok {
-			return -1
-		}
-		k := bits.TrailingZeros64(nonDigits(w)) >> 3
-		j += k
-		if k < 8 {
-			return j
-		}
-	}
 }
 
 // load8 returns the 8 bytes at b[j:] as a little-endian word; past the end of b they read as 0 (not
