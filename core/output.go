@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 	"unsafe"
@@ -303,19 +304,20 @@ func AppendTime(b []byte, t time.Time) []byte {
 	}
 	// Written by hand: every output carries two or three times, and time.Time.AppendFormat, which
 	// parses its layout on each call, was the largest part of writing a window result.
-	// Days since 0000-03-01 to a civil date (Howard Hinnant's days_from_civil, inverted), in
-	// unsigned arithmetic since the range is checked above.
+	// Days since 0000-03-01 to a civil date by Neri and Schneider's Euclidean affine functions, as
+	// the time package computes it (see its "Computations on Times"), in unsigned arithmetic since
+	// the range is checked above: the century, the year in it, the day in the March-based year,
+	// then its month and day.
 	days := uint64(sec-minFastUnix) / 86400
 	tod := uint64(sec-minFastUnix) % 86400
-	era := days / 146097
-	doe := days % 146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day := doy - (153*mp+2)/5 + 1
-	month := mp + 3
-	year := yoe + era*400
-	if month > 12 {
+	d := 4*days + 3
+	century := d / 146097
+	cyear, lo := bits.Mul32(2939745, uint32(d%146097)|3)
+	ayday := lo / 2939745 / 4
+	md := 2141*ayday + 197913
+	month, day := uint64(md>>16), uint64((md&0xFFFF)/2141+1) // March is 3, February 14
+	year := century*100 + uint64(cyear)
+	if ayday >= 306 { // January or February: of the next year
 		month -= 12
 		year++
 	}
