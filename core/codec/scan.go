@@ -97,9 +97,9 @@ type scanState struct {
 	ceHits []ceHit
 }
 
-const internLimit = 1 << 16 // entries; the map is cleared when it grows past this
-const internMaxLen = 256    // longer strings are not interned
-const internCacheSize = 4096
+const internLimit = 1 << 16  // entries; the map is cleared when it grows past this
+const internMaxLen = 256     // longer strings are not interned
+const internCacheSize = 2048 // entries of 32 bytes, in sets of two: 64 KB
 
 func (s *scanState) fail(pos int, msg string) int {
 	s.synPos, s.synMsg = pos, msg

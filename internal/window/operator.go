@@ -252,9 +252,11 @@ func (o *Operator) key(key string) *keyHead {
 	return h
 }
 
-// keyCacheSize is the number of entries of Operator.kc, in sets of two.
+// keyCacheSize is the number of entries of Operator.kc (24 bytes each), in sets of two. The cache
+// is made once the operator holds keyCacheFrom keys.
 const keyCacheSize = 1 << keyCacheBits
-const keyCacheBits = 12
+const keyCacheFrom = 64
+const keyCacheBits = 11
 
 // keySlot is an entry of Operator.kc: a lookup of the key at p found h when o.kgen was gen.
 type keySlot struct {
@@ -267,6 +269,9 @@ type keySlot struct {
 // their address, so a key whose bytes are reused for another one is never mistaken for it.
 func (o *Operator) lookup(key string) *keyHead {
 	if o.kc == nil {
+		if len(o.keys) < keyCacheFrom {
+			return o.keys[key] // few keys: the map is as quick, and 48 KB is saved
+		}
 		o.kc = new([keyCacheSize]keySlot)
 	}
 	p := unsafe.StringData(key)
