@@ -132,10 +132,9 @@ func DecisionIDRef(function, rule, key string, window Span, transition string, s
 
 // appendID appends an id as a JSON string: the hex of sum, which needs no escaping.
 func appendID(b []byte, sum [16]byte) []byte {
-	var q [34]byte
-	q[0], q[33] = '"', '"'
-	hex.Encode(q[1:33], sum[:])
-	return append(b, q[:]...)
+	b = append(b, '"')
+	b = appendHex16(b, &sum)
+	return append(b, '"')
 }
 
 // decisionSum is the hash DecisionIDRef writes in hex.
@@ -144,17 +143,17 @@ func decisionSum(function, rule, key string, window Span, transition string, seq
 	var stack [192]byte
 	b := stack[:0]
 	for _, s := range [3]string{function, rule, key} {
-		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = appendInt(b, int64(len(s)))
 		b = append(b, ':')
 		b = append(b, s...)
 	}
-	b = strconv.AppendInt(b, window.Start.UnixNano(), 10)
+	b = appendInt(b, window.Start.UnixNano())
 	b = append(b, '/')
-	b = strconv.AppendInt(b, window.End.UnixNano(), 10)
+	b = appendInt(b, window.End.UnixNano())
 	b = append(b, '/')
 	b = append(b, transition...)
 	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(seq), 10)
+	b = appendInt(b, int64(seq))
 	for _, r := range ref {
 		b = append(b, '|')
 		for _, s := range [2]string{r.Table, r.Version} {

@@ -1,10 +1,13 @@
 package core
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // TimeLayout is the output contract's time format: RFC 3339, UTC, milliseconds.
@@ -144,7 +147,7 @@ func (r *WindowResult) AppendJSON(b []byte) []byte {
 	b = append(b, `,"end":`...)
 	b = AppendTime(b, r.End)
 	b = append(b, `,"revision":`...)
-	b = strconv.AppendInt(b, int64(r.Revision), 10)
+	b = appendInt(b, int64(r.Revision))
 	if r.Early {
 		b = append(b, `,"final":false`...)
 	}
@@ -156,7 +159,8 @@ func (r *WindowResult) AppendJSON(b []byte) []byte {
 // AppendValues appends values as a JSON object in their order.
 func AppendValues(b []byte, vs []NamedValue) []byte {
 	b = append(b, '{')
-	for i, v := range vs {
+	for i := range vs {
+		v := &vs[i] // not a copy of the value each turn
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -300,30 +304,39 @@ func AppendTime(b []byte, t time.Time) []byte {
 	}
 	// Written by hand: every output carries two or three times, and time.Time.AppendFormat, which
 	// parses its layout on each call, was the largest part of writing a window result.
-	// Days since 0000-03-01 to a civil date (Howard Hinnant's days_from_civil, inverted), in
-	// unsigned arithmetic since the range is checked above.
+	// Days since 0000-03-01 to a civil date by Neri and Schneider's Euclidean affine functions, as
+	// the time package computes it (see its "Computations on Times"), in unsigned arithmetic since
+	// the range is checked above: the century, the year in it, the day in the March-based year,
+	// then its month and day.
 	days := uint64(sec-minFastUnix) / 86400
 	tod := uint64(sec-minFastUnix) % 86400
-	era := days / 146097
-	doe := days % 146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day := doy - (153*mp+2)/5 + 1
-	month := mp + 3
-	year := yoe + era*400
-	if month > 12 {
+	d := 4*days + 3
+	century := d / 146097
+	cyear, lo := bits.Mul32(2939745, uint32(d%146097)|3)
+	ayday := lo / 2939745 / 4
+	md := 2141*ayday + 197913
+	month, day := uint64(md>>16), uint64((md&0xFFFF)/2141+1) // March is 3, February 14
+	year := century*100 + uint64(cyear)
+	if ayday >= 306 { // January or February: of the next year
 		month -= 12
 		year++
 	}
 	hour, minute, s := tod/3600, tod/60%60, tod%60
 	ms := uint64(t.Nanosecond()) / 1e6 // truncated, as AppendFormat's ".000" does
-	return append(b, '"',
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+s/10), byte('0'+s%10), '.',
-		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
+	// Two digits per lookup; the 26 bytes are put together in an array and appended at once.
+	var q [26]byte
+	q[0], q[5], q[8], q[11], q[14], q[17], q[20], q[24], q[25] = '"', '-', '-', 'T', ':', ':', '.', 'Z', '"'
+	put2 := func(i int, v uint64) { q[i], q[i+1] = pairs[2*v], pairs[2*v+1] }
+	put2(1, year/100)
+	put2(3, year%100)
+	put2(6, month)
+	put2(9, day)
+	put2(12, hour)
+	put2(15, minute)
+	put2(18, s)
+	q[21] = byte('0' + ms/100)
+	put2(22, ms%100)
+	return append(b, q[:]...)
 }
 
 // AppendTime writes by hand the times from 0000-03-01 (where its day count starts) to the end of
@@ -339,15 +352,7 @@ func AppendNumber(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...)
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.AppendInt(b, int64(f), 10)
-	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs < 1e-6 || abs >= 1e21 {
-		format = 'e'
-	}
-	return strconv.AppendFloat(b, f, format, -1, 64)
+	return appendFloat(b, f)
 }
 
 // AppendPayload appends data as is when it is a JSON object (so the late output embeds the event),
@@ -364,10 +369,24 @@ const hexDigits = "0123456789abcdef"
 // AppendString appends s as a JSON string, escaping what JSON requires and replacing invalid UTF-8.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Words of eight bytes that need no escaping are skipped at once (keys and names are plain).
+	i := 0
+	if len(s) >= 8 {
+		for ; i+8 <= len(s); i += 8 {
+			if !plainWord(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+				break
+			}
+		}
+		// The last word overlaps the ones checked: when it is plain, so is the rest.
+		if i+8 > len(s) && plainWord(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[len(s)-8:]), 8))) {
+			b = append(b, s...)
+			return append(b, '"')
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+		if plainByte[c] {
 			i++
 			continue
 		}

@@ -67,6 +67,22 @@ func TestAppendTimeIsAppendFormat(t *testing.T) {
 	}
 }
 
+// Every day AppendTime writes by hand, from 0000-03-01 to 9999-12-31, at a time of day that
+// moves through the day's seconds and milliseconds, is what AppendFormat writes.
+func TestAppendTimeEveryDay(t *testing.T) {
+	first := time.Date(0, 3, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	var got, want []byte
+	for day, n := first, int64(0); !day.After(last); day, n = day.AddDate(0, 0, 1), n+1 {
+		tm := day.Add(time.Duration(n*7919%86400)*time.Second + time.Duration(n%1000)*time.Millisecond)
+		got = core.AppendTime(got[:0], tm)
+		want = append(append(append(want[:0], '"'), tm.Format(core.TimeLayout)...), '"')
+		if string(got) != string(want) {
+			t.Fatalf("AppendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
 func FuzzAppendTime(f *testing.F) {
 	f.Add(int64(0), int64(0))
 	f.Add(int64(1764086400), int64(999_999_999))

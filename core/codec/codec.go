@@ -51,6 +51,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unsafe"
@@ -496,6 +497,9 @@ func (d *Decoder) key(rec *core.Record) (string, *core.Failure) {
 	return "", d.fieldFailure(rec, d.c.keySlot, "an object or array, not a key (want a string or number)", ErrType)
 }
 
+// maxUnixMilli is the latest unix_ms time whose nanoseconds an int64 holds.
+const maxUnixMilli = math.MaxInt64 / 1_000_000
+
 func (d *Decoder) time(rec *core.Record) (time.Time, *core.Failure) {
 	c := d.c
 	if c.paths[c.timeSlot].Source == RecordTime {
@@ -505,6 +509,11 @@ func (d *Decoder) time(rec *core.Record) (time.Time, *core.Failure) {
 		return rec.Time, nil
 	}
 	v := &d.fields[c.timeSlot]
+	if dd := &d.timeDec; c.timeFormat == TimeUnixMilli && v.Kind == core.Number && d.timeTok != nil &&
+		dd.fits && dd.exp == 0 && !dd.neg && dd.mant <= maxUnixMilli {
+		// Whole milliseconds, the usual event time: what unixFrom gives, without its general cases.
+		return time.Unix(int64(dd.mant/1000), int64(dd.mant%1000)*1e6).UTC(), nil
+	}
 	var t time.Time
 	ok := false
 	switch v.Kind {

@@ -90,16 +90,16 @@ type scanState struct {
 	str    []byte
 	name   []byte
 	intern map[string]string
-	cache  *[internCacheSize]string
+	cache  *[internCacheSize]internEntry
 	numBuf []byte
 	b64    []byte // a structured CloudEvent's data_base64 text
 	ct     []byte // and its datacontenttype
 	ceHits []ceHit
 }
 
-const internLimit = 1 << 16 // entries; the map is cleared when it grows past this
-const internMaxLen = 256    // longer strings are not interned
-const internCacheSize = 4096
+const internLimit = 1 << 16  // entries; the map is cleared when it grows past this
+const internMaxLen = 256     // longer strings are not interned
+const internCacheSize = 2048 // entries of 32 bytes, in sets of two: 64 KB
 
 func (s *scanState) fail(pos int, msg string) int {
 	s.synPos, s.synMsg = pos, msg
@@ -773,17 +773,22 @@ func (s *scanState) leaf(b []byte, i int, c *node, depth int) int {
 }
 
 // internBytes returns b as a string, reusing an earlier copy so a repeated key does not allocate. A
-// direct-mapped cache in front of the map makes the common hit cheaper than a map lookup.
+// two-way cache in front of the map makes the common hit cheaper than a map lookup.
 func (s *scanState) internBytes(b []byte) string {
 	if len(b) > internMaxLen {
 		return string(b)
 	}
 	if s.cache == nil {
-		s.cache = new([internCacheSize]string)
+		s.cache = new([internCacheSize]internEntry)
 	}
-	h := cacheHash(b) & (internCacheSize - 1)
-	if str := s.cache[h]; str == string(b) {
-		return str
+	lo, hi := ends(b)
+	h := cacheHash(lo, hi, len(b)) & (internCacheSize - 1) &^ 1
+	// Two entries per set, so that keys sharing a set do not evict each other on every event.
+	set := (*[2]internEntry)(s.cache[h : h+2])
+	for k := range set {
+		if e := &set[k]; e.lo == lo && e.hi == hi && len(e.str) == len(b) && (len(b) <= 16 || e.str == string(b)) {
+			return e.str
+		}
 	}
 	str, ok := s.intern[string(b)]
 	if !ok {
@@ -793,22 +798,33 @@ func (s *scanState) internBytes(b []byte) string {
 		str = string(b)
 		s.intern[str] = str
 	}
-	s.cache[h] = str
+	set[1], set[0] = set[0], internEntry{lo: lo, hi: hi, str: str}
 	return str
 }
 
-// cacheHash is a cheap hash for the intern cache (a collision costs only a map lookup): the length
-// and the first and last 8 bytes.
-func cacheHash(b []byte) uint64 {
-	var x uint64
+// internEntry is a cached interned string with its first and last 8 bytes (see ends): a string of
+// up to 16 bytes is known equal by them and its length, without reading its bytes.
+type internEntry struct {
+	lo, hi uint64
+	str    string
+}
+
+// ends returns the first and the last 8 bytes of b as words (b shorter than 8: its bytes in lo,
+// hi 0). For len(b) <= 16 they cover every byte.
+func ends(b []byte) (lo, hi uint64) {
 	if len(b) >= 8 {
-		x = binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[len(b)-8:]), 31)
-	} else {
-		for _, c := range b {
-			x = x<<8 | uint64(c)
-		}
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[len(b)-8:])
 	}
-	x ^= uint64(len(b))
+	for _, c := range b {
+		lo = lo<<8 | uint64(c)
+	}
+	return lo, 0
+}
+
+// cacheHash is a cheap hash for the intern cache (a collision costs only a map lookup) of a
+// string's ends and length.
+func cacheHash(lo, hi uint64, n int) uint64 {
+	x := lo ^ bits.RotateLeft64(hi, 31) ^ uint64(n)
 	x *= 0x9E3779B97F4A7C15
 	return x >> 40
 }

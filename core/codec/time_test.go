@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eddyhq/eddy/core"
 )
 
 func TestParseTime(t *testing.T) {
@@ -222,4 +224,54 @@ func TestUnixFromRange(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A unix_ms time of whole milliseconds takes Decoder.time's short path: the same time (the same
+// Time value, not only the same instant) as unixFrom's general one, and the same failure past the
+// last time an int64 of nanoseconds holds. Negative and fractional times take the general path.
+func TestUnixMilliShortPath(t *testing.T) {
+	d, err := New(Config{Paths: []string{"value"}, Key: "key", Time: "ts", TimeFormat: "unix_ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range []string{"0", "1", "999", "1000", "1699999999427", "9223372036854", "9223372036855",
+		"18446744073709551615", "-1", "-1699999999427", "1.5", "1699999999427.25", "1e3"} {
+		var ev core.Event
+		err := d.Decode("p", &core.Record{ID: "r", Data: []byte(`{"key":"k","ts":` + ts + `,"value":1}`)}, time.Time{}, &ev)
+		dec, ok := parseDecimal(ts)
+		if !ok {
+			t.Fatalf("%s: not a decimal", ts)
+		}
+		want, wantOK := unixFrom(dec, TimeUnixMilli)
+		if (err == nil) != wantOK {
+			t.Fatalf("ts %s: error %v, want ok %v", ts, err, wantOK)
+		}
+		if err == nil && ev.Time != want {
+			t.Fatalf("ts %s: time %#v, want %#v", ts, ev.Time, want)
+		}
+	}
+}
+
+// parseDecimal is the test's own reading of a plain decimal (digits, an optional fraction, an
+// optional exponent) into unixFrom's input.
+func parseDecimal(s string) (decimal, bool) {
+	var d decimal
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	mant, exp, _ := strings.Cut(s, "e")
+	intp, frac, _ := strings.Cut(mant, ".")
+	m, err := strconv.ParseUint(intp+frac, 10, 64)
+	if err != nil {
+		return d, false
+	}
+	d.mant, d.exp, d.fits = m, -len(frac), true
+	if exp != "" {
+		e, err := strconv.Atoi(exp)
+		if err != nil {
+			return d, false
+		}
+		d.exp += e
+	}
+	return d, true
 }

@@ -430,9 +430,10 @@ func (p *Pipeline) Stage() int { return p.stage }
 func (p *Pipeline) AddShared(ctx context.Context, res *core.Result, rec *core.Record, dec *Decoded, emit func(core.Output)) error {
 	p.shared = true
 	p.begin(ctx, res, emit)
-	defer p.end()
 	res.Stats.Records++
-	return p.addDecoded(rec, &dec.Event, dec.Err)
+	err := p.addDecoded(rec, &dec.Event, dec.Err)
+	p.end() // a call, not a defer: this runs per event, and what begin set matters only until the next begin
+	return err
 }
 
 // AdvanceTo raises the greatest event time seen to maxTs (Unix nanoseconds) when that is later and
@@ -444,8 +445,9 @@ func (p *Pipeline) AdvanceTo(ctx context.Context, res *core.Result, maxTs int64,
 	}
 	p.maxTs, p.seen = maxTs, true
 	p.begin(ctx, res, emit)
-	defer p.end()
-	return p.advance(p.Watermark())
+	err := p.advance(p.Watermark())
+	p.end()
+	return err
 }
 
 // begin points outputs of the coming work at res and emit.

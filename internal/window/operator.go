@@ -40,6 +40,11 @@ type Operator struct {
 	wm   int64
 	keys map[string]*keyHead
 	due  timers
+	// kc caches lookups of keys by the address of the key's bytes: a decoder interns keys, so
+	// each key comes with the same few addresses, and the cache's hit is cheaper than hashing the
+	// key for the map. kgen invalidates every entry when a key leaves keys (see dropKey).
+	kc   *[keyCacheSize]keySlot
+	kgen uint64
 
 	res  core.WindowResult
 	vals []core.NamedValue
@@ -239,12 +244,68 @@ func (o *Operator) newRow() aggregate.Row { return make(aggregate.Row, o.width) 
 
 // key returns the state of key, made empty when it holds none.
 func (o *Operator) key(key string) *keyHead {
-	h := o.keys[key]
+	h := o.lookup(key)
 	if h == nil {
 		h = o.kind.newKey(key)
 		o.keys[key] = h
 	}
 	return h
+}
+
+// keyCacheSize is the number of entries of Operator.kc (24 bytes each), in sets of two. The cache
+// is made once the operator holds keyCacheFrom keys.
+const keyCacheSize = 1 << keyCacheBits
+const keyCacheFrom = 64
+const keyCacheBits = 11
+
+// keySlot is an entry of Operator.kc: a lookup of the key at p found h when o.kgen was gen.
+type keySlot struct {
+	p   *byte
+	h   *keyHead
+	gen uint64
+}
+
+// lookup returns o.keys[key]. A hit in the cache is checked against the key's bytes, not only
+// their address, so a key whose bytes are reused for another one is never mistaken for it.
+func (o *Operator) lookup(key string) *keyHead {
+	if o.kc == nil {
+		if len(o.keys) < keyCacheFrom {
+			return o.keys[key] // few keys: the map is as quick, and 48 KB is saved
+		}
+		o.kc = new([keyCacheSize]keySlot)
+	}
+	p := unsafe.StringData(key)
+	i := uint64(uintptr(unsafe.Pointer(p))) * 0x9E3779B97F4A7C15 >> (64 - keyCacheBits) &^ 1
+	set := (*[2]keySlot)(o.kc[i : i+2])
+	if h := set[0].h; set[0].p == p && set[0].gen == o.kgen && sameKey(h.key, key) {
+		return h
+	}
+	if h := set[1].h; set[1].p == p && set[1].gen == o.kgen && sameKey(h.key, key) {
+		return h
+	}
+	h := o.keys[key]
+	if h != nil {
+		// The newer entry first; the one it displaces stays as the second.
+		set[1], set[0] = set[0], keySlot{p: p, h: h, gen: o.kgen}
+	}
+	return h
+}
+
+// sameKey is a == b, short when they share their bytes (a key interned by the decoder).
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// dropKey removes h from o.keys, and so from the lookup cache.
+func (o *Operator) dropKey(h *keyHead) {
+	delete(o.keys, h.key)
+	o.kgen++
+}
+
+// resetKeys empties o.keys.
+func (o *Operator) resetKeys() {
+	o.keys = make(map[string]*keyHead)
+	o.kgen++
 }
 
 // Watermark returns the operator's watermark (the zero Time before any).
@@ -328,6 +389,11 @@ func (o *Operator) refile(h *keyHead, due int64, emit Emit) {
 	o.schedule(h, due, 0)
 	// An event in a window the watermark already passed (but within the allowed lateness) makes it
 	// due now, not at the next watermark move.
+	// The heap's top bounds every due time from below: above the watermark (the usual case) it
+	// answers without next's bucket lookup.
+	if len(o.due.times) == 0 || o.due.times[0] > o.wm {
+		return
+	}
 	if tm, ok := o.due.next(); ok && tm <= o.wm {
 		o.advanceTo(o.wm, emit)
 	}
@@ -374,7 +440,7 @@ func (o *Operator) schedule(h *keyHead, due int64, pass uint64) {
 	h.due = due
 	if due == never {
 		if o.kind.empty(h) {
-			delete(o.keys, h.key)
+			o.dropKey(h)
 		}
 		return
 	}

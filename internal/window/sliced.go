@@ -127,7 +127,7 @@ func (s *slicedWindows) add(ev *core.Event, emit Emit) (late bool) {
 		return true
 	}
 	var ks *slicedKey
-	if h := s.keys[ev.Key]; h != nil {
+	if h := s.lookup(ev.Key); h != nil {
 		ks = slicedOf(h)
 	} else {
 		ks = s.newSlicedKey(ev.Key)

@@ -154,7 +154,7 @@ func (d *decoder) time() int64 {
 // Restore replaces the operator's state with a snapshot from AppendBinary. An empty snapshot means
 // fresh state.
 func (o *Operator) Restore(b []byte) error {
-	o.keys = make(map[string]*keyHead)
+	o.resetKeys()
 	o.due.reset()
 	o.wm = minTime
 	o.sk = aggregate.Sketches{}
@@ -197,7 +197,7 @@ func (o *Operator) Restore(b []byte) error {
 		d.fail()
 	}
 	if d.err != nil {
-		o.keys = make(map[string]*keyHead)
+		o.resetKeys()
 		o.due.reset()
 		o.wm = minTime
 		o.earlyNext, o.dirtyKeys = 0, nil
