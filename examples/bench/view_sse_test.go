@@ -24,16 +24,23 @@ type sseRun struct {
 	d, cpu     time.Duration
 	heapGrowth uint64 // peak heap in use over the run, less the heap before it
 	bytes      int64  // bytes all clients read
+	calls      int64  // API calls the page clients made
 	hub        viewhttp.HubStats
 }
 
 // runSSE runs W1 with views written per batch and n clients reading path (an /api/events URL)
-// over loopback HTTP, as `eddy dev --ui` serves them. With n = 0 no hub publishes.
-func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path string) sseRun {
+// over loopback HTTP, as `eddy dev --ui` serves them. With n = 0 no hub publishes. With page, each
+// client also makes the API calls the dashboard page makes (see pageClient).
+func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path string, page bool) sseRun {
 	hub := viewhttp.NewHub(nil)
 	store := view.NewStore(memview.New(), nil)
 	w, err := view.NewWriter(store, "w1", defs, &view.WriterOptions{OnWrite: hub.PublishOutputs})
 	if err != nil {
+		b.Fatal(err)
+	}
+	// As eddy dev --ui does: the catalog is what the page's API calls look views up in.
+	if err := store.PutCatalog(context.Background(), &view.Catalog{Function: "w1", Views: defs,
+		Aggregates: []string{"count", "sum", "avg", "min", "max"}}); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer((&viewhttp.Server{Store: store, Hub: hub}).Handler())
@@ -41,7 +48,7 @@ func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path strin
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	var read atomic.Int64
+	var read, calls, failed atomic.Int64
 	for range n {
 		wg.Add(1)
 		go func() {
@@ -52,6 +59,10 @@ func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path strin
 				return
 			}
 			defer resp.Body.Close()
+			if page {
+				read.Add(pageClient(ctx, srv.URL, resp.Body, &calls, &failed))
+				return
+			}
 			// Read as a browser does, up to 64 KiB a time (io.Copy to io.Discard reads 8 KiB).
 			buf := make([]byte, 64<<10)
 			for {
@@ -101,7 +112,10 @@ func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path strin
 	cancel()
 	srv.CloseClientConnections()
 	wg.Wait()
-	r := sseRun{d: d, cpu: cpu, bytes: read.Load(), hub: hs}
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d page API calls did not answer 200", failed.Load(), calls.Load())
+	}
+	r := sseRun{d: d, cpu: cpu, bytes: read.Load(), calls: calls.Load(), hub: hs}
 	if peak > base {
 		r.heapGrowth = peak - base
 	}
@@ -149,17 +163,33 @@ func runW1SinkObserved(b *testing.B, recs []core.Record, sink emitter, hub *view
 //
 //	go test ./examples/bench -run '^$' -bench W1View50SSE -benchtime 1x -cpu 2
 func BenchmarkW1View50SSE(b *testing.B) {
-	benchSSE(b, "/api/events")
+	benchSSE(b, "/api/events", false)
+}
+
+// BenchmarkW1View50Pages is BenchmarkW1View50SSE with clients that also make the page's API
+// calls as the dashboard page does (pageClient): after outputs, the keys table (a page of 50 rows
+// of the latest view, sorted), after a conflated tick, the chart key's history row; at most once
+// per 400 ms each, as the page debounces them.
+//
+//	go test ./examples/bench -run '^$' -bench W1View50Pages -benchtime 1x -cpu 2
+func BenchmarkW1View50Pages(b *testing.B) {
+	benchSSE(b, "/api/events", true)
 }
 
 // BenchmarkW1View50SSEFull is BenchmarkW1View50SSE with clients reading the full stream (every
 // output of every batch, as API clients may ask for).
 func BenchmarkW1View50SSEFull(b *testing.B) {
-	benchSSE(b, "/api/events?all=1")
+	benchSSE(b, "/api/events?all=1", false)
 }
 
-func benchSSE(b *testing.B, path string) {
-	recs := Records(Generate(1, 1_000_000, 1000))
+func benchSSE(b *testing.B, path string, page bool) {
+	events := 1_000_000
+	if page {
+		// The page's calls come 400 ms after the outputs that prompt them: a run must last
+		// several seconds for them to overlap it, as they would on a steady stream.
+		events = 8_000_000
+	}
+	recs := Records(Generate(1, events, 1000))
 	defs := []view.Def{{Name: "latest", Kind: view.Latest}, {Name: "history", Kind: view.History}}
 	const pairs = 7
 	const clients = 50
@@ -172,11 +202,11 @@ func benchSSE(b *testing.B, path string) {
 		for i := range pairs {
 			var off, on sseRun
 			if i%2 == 0 {
-				off = runSSE(b, recs, defs, 0, path)
-				on = runSSE(b, recs, defs, clients, path)
+				off = runSSE(b, recs, defs, 0, path, page)
+				on = runSSE(b, recs, defs, clients, path, page)
 			} else {
-				on = runSSE(b, recs, defs, clients, path)
-				off = runSSE(b, recs, defs, 0, path)
+				on = runSSE(b, recs, defs, clients, path, page)
+				off = runSSE(b, recs, defs, 0, path, page)
 			}
 			wall = append(wall, on.d.Seconds()/off.d.Seconds())
 			cpu = append(cpu, on.cpu.Seconds()/off.cpu.Seconds())
@@ -194,10 +224,78 @@ func benchSSE(b *testing.B, path string) {
 	b.ReportMetric(100*(med(wall)-1), "50sse_slowdown_%")
 	b.ReportMetric(100*(med(cpu)-1), "50sse_cpu_%")
 	b.ReportMetric(float64(last.bytes)/clients/(1<<10), "KiB/client")
+	if page {
+		b.ReportMetric(float64(last.calls)/clients, "api_calls/client")
+	}
 	b.ReportMetric(float64(peak)/(1<<20), "behind_peak_MiB")
 	b.ReportMetric(float64(peakHeld)/(1<<20), "held_peak_MiB")
 	b.ReportMetric(float64(last.hub.Bound)/(1<<20), "held_bound_MiB")
 	b.ReportMetric(float64(heap)/(1<<20), "heap_growth_MiB")
 	b.ReportMetric(float64(heapOff)/(1<<20), "heap_growth_noclients_MiB")
 	b.ReportMetric(float64(dropped), "dropped")
+}
+
+// pageClient reads an event stream as the dashboard page (core/view/viewhttp/assets/app.js) does,
+// and makes its API calls: after an "outputs" event it refetches the keys table, after a
+// "conflated" event the chart key's history row, each debounced to at most once per 400 ms, as the
+// page's schedule() does. It returns the bytes read, the stream's and the calls', and counts the
+// calls and those that did not answer 200.
+func pageClient(ctx context.Context, base string, body io.Reader, calls, failed *atomic.Int64) int64 {
+	var n atomic.Int64
+	var mu sync.Mutex
+	pending := map[string]bool{}
+	var timer *time.Timer
+	fetch := func(path string) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		m, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		n.Add(m)
+		calls.Add(1)
+		if resp.StatusCode != http.StatusOK {
+			failed.Add(1)
+		}
+	}
+	schedule := func(part string) {
+		mu.Lock()
+		defer mu.Unlock()
+		pending[part] = true
+		if timer != nil {
+			return
+		}
+		timer = time.AfterFunc(400*time.Millisecond, func() {
+			mu.Lock()
+			parts := pending
+			pending, timer = map[string]bool{}, nil
+			mu.Unlock()
+			if parts["keys"] {
+				fetch("/api/functions/w1/views/latest/rows?limit=50&sort=key")
+			}
+			if parts["chart"] {
+				fetch("/api/functions/w1/views/history/rows/sensor-0000")
+			}
+		})
+	}
+	r := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		n.Add(int64(len(line)))
+		switch string(line) {
+		case "event: outputs\n":
+			schedule("keys")
+		case "event: conflated\n":
+			schedule("chart")
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			mu.Lock()
+			if timer != nil {
+				timer.Stop()
+			}
+			mu.Unlock()
+			return n.Load()
+		}
+	}
 }
