@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -18,8 +17,9 @@ import (
 // A split replay runs one partition on n pipelines ("shares"), each owning the keys that hash to it,
 // and writes their outputs in one order that does not depend on n. Per batch of records:
 //
-//  1. decode: share i decodes the i-th contiguous chunk of the batch, and notes for each record
-//     the greatest event time of the chunk before it, and which share owns its key;
+//  1. decode: the batch is cut into contiguous chunks, more than there are goroutines; each
+//     chunk is decoded by whichever goroutine takes it, which notes for each record the greatest
+//     event time of the chunk before it, and which share owns its key;
 //  2. run: chaining the chunks' greatest event times gives, for every record, the greatest event
 //     time of the whole partition before it. Each share runs its records in order, first moving
 //     its watermark to that time (pipeline.AdvanceTo), so that its windows fire and its late
@@ -34,17 +34,39 @@ import (
 //     one place where this order is chosen rather than copied: pattern decisions released at the
 //     same step at the same event time for different keys go by key (a single matcher orders them
 //     by arrival), so that the order is the same for any number of shares, one included.
+//
+// The run of one batch and the decoding of the next are one phase of the work pool: the shares'
+// runs are its first tasks, the next batch's chunks fill the gaps, so that both kinds of work keep
+// every core busy until the phase ends (with one share, one core runs it while the others decode,
+// as a decoder goroutine ahead of a pipeline would). The merge follows the phase.
 type splitRun struct {
 	c         *spec.Compiled
 	partition string
 	ooo       int64
 	shares    []*share
+	pool      *workPool
+	// decs are the decoders, one per goroutine of the pool.
+	decs []pipeline.Decoder
 
+	// slots hold two batches: the one being run (slots[0]) and the next, being decoded; they swap
+	// after each phase.
+	slots [2]*batchSlot
+	// end is the greatest event time of the batches run (math.MinInt64: none yet).
+	end int64
+	// trace, when set (BenchmarkReplayCores), runs each task and each merge, to time it on the
+	// goroutine's thread: kind is "run", "decode", "merge" or "flush".
+	trace func(kind string, g int, f func())
+}
+
+// batchSlot is a batch of records, decoded in chunks.
+type batchSlot struct {
+	recs []core.Record
+	now  time.Time
+	pos  int64 // position of the batch's first record in the whole input
 	// base[c] is the greatest event time before chunk c (math.MinInt64: none yet); base[n] after
-	// the batch, carried into the next one.
+	// the batch.
 	base   []int64
 	chunks []*chunk
-	pos    int64 // position of the batch's first record in the whole input
 }
 
 // chunk is what decoding one contiguous part of a batch found.
@@ -77,12 +99,12 @@ type rise struct {
 
 // share is one pipeline and its outputs for the batch being run.
 type share struct {
-	r   *splitRun
-	idx int
-	p   *pipeline.Pipeline
-	dec pipeline.Decoder
-	res core.Result
-	err error
+	r    *splitRun
+	idx  int
+	p    *pipeline.Pipeline
+	slot *batchSlot // the batch being run
+	res  core.Result
+	err  error
 
 	buf   []byte
 	units []unit
@@ -113,30 +135,40 @@ type posFailure struct {
 	f   *core.Failure
 }
 
-func newSplitRun(c *spec.Compiled, n int, partition string) (*splitRun, error) {
-	r := &splitRun{c: c, partition: partition, base: make([]int64, n+1), chunks: make([]*chunk, n)}
-	for i := range r.base {
-		r.base[i] = math.MinInt64
+// chunksPerGoroutine is how many chunks a batch is decoded in, per goroutine of the pool: enough
+// that a goroutine held back for a while leaves its chunks to the others.
+const chunksPerGoroutine = 4
+
+func newSplitRun(c *spec.Compiled, n int, partition string, pool *workPool) (*splitRun, error) {
+	r := &splitRun{c: c, partition: partition, pool: pool, end: math.MinInt64}
+	nc := chunksPerGoroutine * pool.size()
+	for i := range r.slots {
+		sl := &batchSlot{base: make([]int64, nc+1)}
+		for range nc {
+			sl.chunks = append(sl.chunks, &chunk{owned: make([]bucket, n)})
+		}
+		r.slots[i] = sl
 	}
 	for i := range n {
 		p, err := c.NewPipeline()
 		if err != nil {
 			return nil, err
 		}
-		dec, err := p.NewDecoder()
+		s := &share{r: r, idx: i, p: p}
+		s.emitFn = s.emit
+		r.shares = append(r.shares, s)
+		r.ooo = int64(p.OutOfOrder())
+	}
+	for range pool.size() {
+		dec, err := r.shares[0].p.NewDecoder()
 		if err != nil {
 			return nil, err
 		}
-		s := &share{r: r, idx: i, p: p, dec: dec}
-		s.emitFn = s.emit
-		r.shares = append(r.shares, s)
-		r.chunks[i] = &chunk{owned: make([]bucket, n)}
-		r.ooo = int64(p.OutOfOrder())
+		r.decs = append(r.decs, dec)
 	}
 	return r, nil
 }
 
-// shareOf picks the share of a key: FNV-1a, the same on every run.
 // stateSize sums the state of the run's pipelines: keys, estimated bytes, and the largest key's.
 // It walks every key, so replay samples it (see stateSampleEvery).
 func (r *splitRun) stateSize() (keys, bytes, maxKey int) {
@@ -147,48 +179,111 @@ func (r *splitRun) stateSize() (keys, bytes, maxKey int) {
 	return keys, bytes, maxKey
 }
 
+// shareOf picks the share of a key.
 func shareOf(key string, n int) int {
 	if n == 1 {
 		return 0
 	}
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
+	// A multiply-xorshift hash a word at a time, and the share by multiplying rather than by a
+	// remainder: FNV-1a byte by byte and a division cost 15 ns of the 120 a W1 record's decoding
+	// takes. The share only spreads the keys (the output is the same for any split), but it is the
+	// same on every run, so that a replay's speed is too.
+	const m = 0x9e3779b97f4a7c15
+	h := uint64(len(key)) * m
+	for len(key) > 8 {
+		h = (h ^ le64(key)) * m
+		h ^= h >> 29
+		key = key[8:]
 	}
-	return int(h % uint32(n))
+	var last uint64
+	for i := len(key) - 1; i >= 0; i-- {
+		last = last<<8 | uint64(key[i])
+	}
+	h = (h ^ last) * m
+	h ^= h >> 32
+	return int(uint64(uint32(h)) * uint64(n) >> 32)
 }
 
-// batch runs one batch of records through the shares and writes the merged outputs to w.
+// le64 reads the first 8 bytes of s as a little-endian word.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// start decodes the first batch.
+func (r *splitRun) start(recs []core.Record, now time.Time) {
+	next := r.slots[1]
+	r.prepare(next, recs, now, 0)
+	task := func(g, i int) { r.decodeChunk(r.decs[g], next, next.chunks[i]) }
+	if r.trace != nil {
+		task = r.traced(task, 0)
+	}
+	r.pool.do(len(next.chunks), task)
+	r.chain(next, r.end)
+	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
+}
+
+// batch runs the batch decoded last (start or batch), decodes the next one (recs: none at the end)
+// at the same time, and writes the run batch's merged outputs to w.
 func (r *splitRun) batch(ctx context.Context, recs []core.Record, now time.Time, w *bufio.Writer) (core.Stats, []posFailure, error) {
-	n := len(r.shares)
-	var wg sync.WaitGroup
-	for ci, ch := range r.chunks {
-		ch.lo, ch.hi = len(recs)*ci/n, len(recs)*(ci+1)/n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.decodeChunk(r.shares[ci].dec, ch, recs, now)
-		}()
+	run, next := r.slots[0], r.slots[1]
+	r.prepare(next, recs, now, run.pos+int64(len(run.recs)))
+	ns := len(r.shares)
+	nc := 0
+	if len(recs) > 0 {
+		nc = len(next.chunks)
 	}
-	wg.Wait()
-	r.base[0] = r.base[n]
-	for ci, ch := range r.chunks {
-		r.base[ci+1] = max(r.base[ci], ch.max)
+	task := func(g, i int) {
+		if i < ns {
+			r.shares[i].run(ctx, run)
+			return
+		}
+		r.decodeChunk(r.decs[g], next, next.chunks[i-ns])
 	}
-	for _, s := range r.shares {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(ctx, recs)
-		}()
+	if r.trace != nil {
+		task = r.traced(task, ns)
 	}
-	wg.Wait()
-	r.pos += int64(len(recs))
-	return r.merge(ctx, w, allStages)
+	r.pool.do(ns+nc, task)
+	r.end = run.base[len(run.chunks)]
+	r.chain(next, r.end)
+	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
+	return r.mergeTraced(ctx, w, allStages)
 }
 
-func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record, now time.Time) {
+// traced wraps a phase's task for r.trace: the first runs tasks run shares, the others decode.
+func (r *splitRun) traced(task func(g, i int), runs int) func(g, i int) {
+	return func(g, i int) {
+		kind := "decode"
+		if i < runs {
+			kind = "run"
+		}
+		r.trace(kind, g, func() { task(g, i) })
+	}
+}
+
+// prepare sets a slot for a batch: its records cut into chunks.
+func (r *splitRun) prepare(sl *batchSlot, recs []core.Record, now time.Time, pos int64) {
+	sl.recs, sl.now, sl.pos = recs, now, pos
+	n := len(sl.chunks)
+	for ci, ch := range sl.chunks {
+		ch.lo, ch.hi = len(recs)*ci/n, len(recs)*(ci+1)/n
+	}
+}
+
+// chain sets the slot's greatest event times before each chunk, from the greatest before the batch.
+func (r *splitRun) chain(sl *batchSlot, before int64) {
+	sl.base[0] = before
+	for ci, ch := range sl.chunks {
+		if len(sl.recs) == 0 {
+			sl.base[ci+1] = before
+			continue
+		}
+		sl.base[ci+1] = max(sl.base[ci], ch.max)
+	}
+}
+
+func (r *splitRun) decodeChunk(d pipeline.Decoder, sl *batchSlot, ch *chunk) {
 	n := len(r.shares)
 	for s := range ch.owned {
 		b := &ch.owned[s]
@@ -198,6 +293,7 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 	if m := ch.hi - ch.lo; len(ch.all) < m {
 		ch.all = append(ch.all, make([]pipeline.Decoded, m-len(ch.all))...)
 	}
+	recs, now := sl.recs, sl.now
 	mx := int64(math.MinInt64)
 	for i := ch.lo; i < ch.hi; i++ {
 		dec := &ch.all[i-ch.lo]
@@ -212,7 +308,7 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 		if dec.Err == nil {
 			if t := dec.Event.Time.UnixNano(); t > mx {
 				mx = t
-				ch.rises = append(ch.rises, rise{pos: r.pos + int64(i), ts: t})
+				ch.rises = append(ch.rises, rise{pos: sl.pos + int64(i), ts: t})
 			}
 		}
 	}
@@ -221,14 +317,15 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 
 // run adds the share's records of the batch, each after moving the watermark to where the whole
 // partition's was, and at the end to where the batch leaves it.
-func (s *share) run(ctx context.Context, recs []core.Record) {
-	r := s.r
+func (s *share) run(ctx context.Context, sl *batchSlot) {
 	s.ctx = ctx
+	s.slot = sl
 	s.buf, s.units, s.fails = s.buf[:0], s.units[:0], s.fails[:0]
 	s.res = core.Result{Failures: s.res.Failures[:0]}
 	me := s.idx
-	for ci, ch := range r.chunks {
-		base := r.base[ci]
+	recs := sl.recs
+	for ci, ch := range sl.chunks {
+		base := sl.base[ci]
 		b := &ch.owned[me]
 		for k, i := range b.idx {
 			if k&1023 == 0 && ctx.Err() != nil {
@@ -240,7 +337,7 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 					return
 				}
 			}
-			s.step = r.pos + int64(i)
+			s.step = sl.pos + int64(i)
 			nf := len(s.res.Failures)
 			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.err != nil {
 				return
@@ -250,7 +347,7 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 			}
 		}
 	}
-	if end := r.base[len(r.chunks)]; end != math.MinInt64 {
+	if end := sl.base[len(sl.chunks)]; end != math.MinInt64 {
 		s.err = s.p.AdvanceTo(ctx, &s.res, end, s.emitFn)
 	}
 }
@@ -293,7 +390,7 @@ func (s *share) emit(o core.Output) {
 			return
 		}
 		t := wr.End.UnixNano()
-		u = unit{step: s.r.stepOf(t, s.flushing), stage: stage, t: t, key: wr.Key}
+		u = unit{step: s.stepOf(t), stage: stage, t: t, key: wr.Key}
 	default:
 		d, ok := o.(*core.Decision)
 		key, t := "", int64(0)
@@ -301,7 +398,7 @@ func (s *share) emit(o core.Output) {
 			key, t = d.Key, d.Time.UnixNano()
 		}
 		// A matcher releases an event when the watermark is past it: strictly.
-		u = unit{step: s.r.stepOf(t+1, s.flushing), stage: stage, t: t, key: key}
+		u = unit{step: s.stepOf(t + 1), stage: stage, t: t, key: key}
 	}
 	s.write(o)
 	u.end = len(s.buf)
@@ -315,14 +412,15 @@ func (s *share) write(o core.Output) {
 }
 
 // stepOf returns the step at which the watermark reached t: the position of the first record of
-// the batch that raised the greatest event time to t + the out-of-orderness.
-func (r *splitRun) stepOf(t int64, flushing bool) int64 {
-	if flushing {
+// the batch being run that raised the greatest event time to t + the out-of-orderness.
+func (s *share) stepOf(t int64) int64 {
+	if s.flushing {
 		return math.MaxInt64
 	}
-	x := t + r.ooo
-	for ci, ch := range r.chunks {
-		if r.base[ci+1] < x {
+	sl := s.slot
+	x := t + s.r.ooo
+	for ci, ch := range sl.chunks {
+		if sl.base[ci+1] < x {
 			continue
 		}
 		i, _ := slices.BinarySearchFunc(ch.rises, x, func(e rise, x int64) int {
@@ -338,8 +436,8 @@ func (r *splitRun) stepOf(t int64, flushing bool) int64 {
 			return ch.rises[i].pos
 		}
 	}
-	// Not reached: a window fires only once the watermark passed it. Put it at the batch's end.
-	return r.pos - 1
+	// Not reached: a window fires only once the watermark passed it. Put it before the batch.
+	return sl.pos - 1
 }
 
 func (a *unit) cmp(b *unit) int {
@@ -477,23 +575,29 @@ const (
 	flushHorizon = int64(7 * 24 * time.Hour)
 )
 
-// parallel runs f on every share at once.
+// parallel runs f on every share, on the pool's goroutines.
 func (r *splitRun) parallel(f func(s *share)) {
-	var wg sync.WaitGroup
-	for _, s := range r.shares {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(s)
-		}()
+	task := func(_, i int) { f(r.shares[i]) }
+	if r.trace != nil {
+		inner := task
+		task = func(g, i int) { r.trace("flush", g, func() { inner(g, i) }) }
 	}
-	wg.Wait()
+	r.pool.do(len(r.shares), task)
+}
+
+// mergeTraced is merge, timed when r.trace is set.
+func (r *splitRun) mergeTraced(ctx context.Context, w *bufio.Writer, maxStage int) (st core.Stats, fails []posFailure, err error) {
+	if r.trace == nil {
+		return r.merge(ctx, w, maxStage)
+	}
+	r.trace("merge", 0, func() { st, fails, err = r.merge(ctx, w, maxStage) })
+	return st, fails, err
 }
 
 // flush ends the stream on every share and writes the merged outputs.
 func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, error) {
 	var st core.Stats
-	if end := r.base[len(r.chunks)]; end != math.MinInt64 {
+	if end := r.end; end != math.MinInt64 {
 		step := int64(time.Second)
 		for at := end; at-end < flushHorizon && ctx.Err() == nil; {
 			at += step
@@ -502,7 +606,7 @@ func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, erro
 			for _, s := range r.shares {
 				size += len(s.buf)
 			}
-			rst, _, err := r.merge(ctx, w, pipeline.StageWindows)
+			rst, _, err := r.mergeTraced(ctx, w, pipeline.StageWindows)
 			if err != nil {
 				return st, err
 			}
@@ -516,7 +620,7 @@ func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, erro
 		}
 	}
 	r.parallel(func(s *share) { s.flush(ctx) })
-	fst, _, err := r.merge(ctx, w, allStages)
+	fst, _, err := r.mergeTraced(ctx, w, allStages)
 	st.Add(fst)
 	if err == nil {
 		err = ctx.Err()

@@ -146,3 +146,31 @@ func firstDiff(a, b string) int {
 	}
 	return min(len(la), len(lb)) + 1
 }
+
+// shareOf spreads keys that differ anywhere (a counter, a prefix, a middle part) evenly over any
+// number of shares.
+func TestShareOfSpread(t *testing.T) {
+	for _, form := range []string{"sensor-%04d", "%d", "tenant-eu-%06d-device", "%08d-a-long-key-with-a-common-suffix-0123456789"} {
+		for _, n := range []int{2, 3, 4, 8, 16, 64} {
+			counts := make([]int, n)
+			const keys = 10_000
+			for i := range keys {
+				s := shareOf(fmt.Sprintf(form, i), n)
+				if s < 0 || s >= n {
+					t.Fatalf("shareOf(%q, %d) = %d", fmt.Sprintf(form, i), n, s)
+				}
+				counts[s]++
+			}
+			// A uniform spread has a standard deviation of sqrt(keys/n); allow 5 of them.
+			want := keys / n
+			for s, c := range counts {
+				if d := c - want; d*d > 25*want {
+					t.Errorf("%q over %d shares: share %d has %d keys, want about %d", form, n, s, c, want)
+				}
+			}
+		}
+	}
+	if shareOf("sensor-0001", 8) != shareOf("sensor-0001", 8) || shareOf("anything", 1) != 0 {
+		t.Error("shareOf is not a function of the key")
+	}
+}
