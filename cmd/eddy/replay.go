@@ -329,13 +329,13 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	return nil
 }
 
-// defaultBatch is the batch size replay picks: large enough that the workers' two meetings per
-// batch (decoded; run) cost little beside the work between them, small enough that the batches in
-// flight (records, decoded events, outputs) stay a few megabytes. Each worker decodes a chunk of
-// the batch into one bucket per worker, so the batch grows with the workers past four: 1,024
-// records a worker keeps a bucket at 16 records or more on 64 cores.
+// defaultBatch is the batch size replay picks: large enough that a phase (one batch run while the
+// next is decoded) costs little beside its work, small enough that the batches in flight (three
+// read, two decoded, the outputs of two) stay a few megabytes: at 4,096 records they kept 3 MB more
+// live on W1 than at 2,048, enough to make the heap budget grow. The batch grows with the workers
+// past four, so that each share's part of a chunk stays a run of records.
 func defaultBatch(workers int) int {
-	return max(4096, 1024*workers)
+	return max(2048, 512*workers)
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no
@@ -419,6 +419,13 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 			if between != nil {
 				between()
 			}
+		}
+		bst, fails, err := sr.drain(ctx, w)
+		if err != nil {
+			return st, err
+		}
+		if err := st.addBatch(ctx, bst, fails, dl); err != nil {
+			return st, err
 		}
 		if err := lines.Err(); err != nil {
 			return st, fmt.Errorf("input: %w", err)

@@ -45,6 +45,12 @@ type traced struct {
 
 func (t *coreTrace) attach(sr *splitRun) {
 	sr.trace = func(kind string, g int, f func()) {
+		if kind == "end" {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.endPhase()
+			return
+		}
 		runtime.LockOSThread()
 		c0 := threadCPU()
 		f()
@@ -53,33 +59,26 @@ func (t *coreTrace) attach(sr *splitRun) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.cpu[kind] += c
-		if kind != "merge" {
-			t.cur = append(t.cur, traced{kind, c})
-			return
-		}
-		// A merge ends a phase: schedule its tasks as the pool takes them (runs first, each to the
-		// goroutine free first), then the merge on one core, the others idle.
-		slices.SortStableFunc(t.cur, func(a, b traced) int {
-			if (a.kind == "decode") != (b.kind == "decode") {
-				if a.kind == "decode" {
-					return 1
-				}
-				return -1
-			}
-			return 0
-		})
-		free := make([]time.Duration, t.cores)
-		var sum time.Duration
-		for _, tk := range t.cur {
-			i := slices.Index(free, slices.Min(free))
-			free[i] += tk.cpu
-			sum += tk.cpu
-		}
-		span := slices.Max(free)
-		t.makespan += span + c
-		t.idle += time.Duration(t.cores)*span - sum + time.Duration(t.cores-1)*c
-		t.cur = t.cur[:0]
+		t.cur = append(t.cur, traced{kind, c})
 	}
+}
+
+// endPhase schedules the phase's tasks as the pool takes them (runs first, then merges, then
+// decoding, each to the goroutine free first) and adds up the time it takes and leaves idle.
+func (t *coreTrace) endPhase() {
+	rank := map[string]int{"run": 0, "flush": 0, "merge": 1, "decode": 2}
+	slices.SortStableFunc(t.cur, func(a, b traced) int { return rank[a.kind] - rank[b.kind] })
+	free := make([]time.Duration, t.cores)
+	var sum time.Duration
+	for _, tk := range t.cur {
+		i := slices.Index(free, slices.Min(free))
+		free[i] += tk.cpu
+		sum += tk.cpu
+	}
+	span := slices.Max(free)
+	t.makespan += span
+	t.idle += time.Duration(t.cores)*span - sum
+	t.cur = t.cur[:0]
 }
 
 // BenchmarkReplayCores accounts for the core time of replays of 1 M W1/W2/W3 events on 1, 2 and 4

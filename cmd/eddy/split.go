@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -53,8 +54,15 @@ type splitRun struct {
 	slots [2]*batchSlot
 	// end is the greatest event time of the batches run (math.MinInt64: none yet).
 	end int64
-	// trace, when set (BenchmarkReplayCores), runs each task and each merge, to time it on the
-	// goroutine's thread: kind is "run", "decode", "merge" or "flush".
+	// set is the shares' outs the next run writes; pending, that the other holds a batch's outputs
+	// not merged yet.
+	set     int
+	pending bool
+	// mergeOuts is merge's to reuse.
+	mergeOuts []*shareOut
+	// trace, when set (BenchmarkReplayCores), runs each task of a phase, to time it on the
+	// goroutine's thread: kind is "run", "decode", "merge" or "flush"; an "end" with f nil follows
+	// each phase.
 	trace func(kind string, g int, f func())
 }
 
@@ -97,27 +105,34 @@ type rise struct {
 	ts  int64
 }
 
-// share is one pipeline and its outputs for the batch being run.
+// share is one pipeline and its outputs.
 type share struct {
 	r    *splitRun
 	idx  int
 	p    *pipeline.Pipeline
 	slot *batchSlot // the batch being run
-	res  core.Result
-	err  error
-
-	buf   []byte
-	units []unit
+	// outs are the outputs of two batches: the one being run, into out, and the one before,
+	// being merged.
+	outs [2]shareOut
+	out  *shareOut
 	// spare and spans are sortUnits' to reuse.
 	spare []byte
 	spans []span
-	fails []posFailure
 	// step is the position of the record being added (StageAdd outputs belong to it); flushing
 	// puts every output at the end.
 	step     int64
 	flushing bool
 	ctx      context.Context
 	emitFn   func(core.Output)
+}
+
+// shareOut is what a share's pipeline emitted for a batch (or a round of the flush).
+type shareOut struct {
+	res   core.Result
+	err   error
+	buf   []byte
+	units []unit
+	fails []posFailure
 }
 
 // unit is a run of a share's output bytes that stays together in the merge: a record's additions,
@@ -155,6 +170,7 @@ func newSplitRun(c *spec.Compiled, n int, partition string, pool *workPool) (*sp
 			return nil, err
 		}
 		s := &share{r: r, idx: i, p: p}
+		s.out = &s.outs[0]
 		s.emitFn = s.emit
 		r.shares = append(r.shares, s)
 		r.ooo = int64(p.OutOfOrder())
@@ -215,51 +231,83 @@ func le64(s string) uint64 {
 func (r *splitRun) start(recs []core.Record, now time.Time) {
 	next := r.slots[1]
 	r.prepare(next, recs, now, 0)
-	task := func(g, i int) { r.decodeChunk(r.decs[g], next, next.chunks[i]) }
-	if r.trace != nil {
-		task = r.traced(task, 0)
-	}
-	r.pool.do(len(next.chunks), task)
+	r.phase(len(next.chunks), func(g, i int) (string, func()) {
+		return "decode", func() { r.decodeChunk(r.decs[g], next, next.chunks[i]) }
+	})
 	r.chain(next, r.end)
 	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
 }
 
-// batch runs the batch decoded last (start or batch), decodes the next one (recs: none at the end)
-// at the same time, and writes the run batch's merged outputs to w.
+// batch runs the batch decoded last (start or batch), merges the outputs of the batch run before
+// it to w, and decodes the next one (recs: none at the end), all at the same time. It returns the
+// counts and failures of the batch merged (none the first time; drain merges the last batch).
 func (r *splitRun) batch(ctx context.Context, recs []core.Record, now time.Time, w *bufio.Writer) (core.Stats, []posFailure, error) {
 	run, next := r.slots[0], r.slots[1]
 	r.prepare(next, recs, now, run.pos+int64(len(run.recs)))
-	ns := len(r.shares)
-	nc := 0
+	ns, nm, nc := len(r.shares), 0, 0
+	if r.pending {
+		nm = 1
+	}
 	if len(recs) > 0 {
 		nc = len(next.chunks)
 	}
-	task := func(g, i int) {
-		if i < ns {
-			r.shares[i].run(ctx, run)
-			return
+	set := r.set
+	var st core.Stats
+	var fails []posFailure
+	var err error
+	// The shares' runs first, being the longest tasks; then the merge, which one goroutine does
+	// while the others decode.
+	r.phase(ns+nm+nc, func(g, i int) (string, func()) {
+		switch {
+		case i < ns:
+			return "run", func() { r.shares[i].run(ctx, run, set) }
+		case i < ns+nm:
+			return "merge", func() { st, fails, err = r.merge(ctx, w, allStages, set^1) }
 		}
-		r.decodeChunk(r.decs[g], next, next.chunks[i-ns])
-	}
-	if r.trace != nil {
-		task = r.traced(task, ns)
-	}
-	r.pool.do(ns+nc, task)
+		return "decode", func() { r.decodeChunk(r.decs[g], next, next.chunks[i-ns-nm]) }
+	})
 	r.end = run.base[len(run.chunks)]
 	r.chain(next, r.end)
 	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
-	return r.mergeTraced(ctx, w, allStages)
+	r.pending, r.set = true, set^1
+	if err != nil {
+		return st, nil, err
+	}
+	for _, s := range r.shares {
+		if err := s.outs[set].err; err != nil {
+			return st, nil, err
+		}
+	}
+	return st, fails, nil
 }
 
-// traced wraps a phase's task for r.trace: the first runs tasks run shares, the others decode.
-func (r *splitRun) traced(task func(g, i int), runs int) func(g, i int) {
-	return func(g, i int) {
-		kind := "decode"
-		if i < runs {
-			kind = "run"
-		}
-		r.trace(kind, g, func() { task(g, i) })
+// drain merges the outputs of the last batch run to w and returns its counts and failures.
+func (r *splitRun) drain(ctx context.Context, w *bufio.Writer) (st core.Stats, fails []posFailure, err error) {
+	if !r.pending {
+		return st, nil, nil
 	}
+	r.pending = false
+	r.phase(1, func(int, int) (string, func()) {
+		return "merge", func() { st, fails, err = r.merge(ctx, w, allStages, r.set^1) }
+	})
+	return st, fails, err
+}
+
+// phase runs n tasks on the pool; task(g, i) says what the i-th is (its kind, for r.trace) and
+// returns it.
+func (r *splitRun) phase(n int, task func(g, i int) (string, func())) {
+	if r.trace == nil {
+		r.pool.do(n, func(g, i int) {
+			_, f := task(g, i)
+			f()
+		})
+		return
+	}
+	r.pool.do(n, func(g, i int) {
+		kind, f := task(g, i)
+		r.trace(kind, g, f)
+	})
+	r.trace("end", 0, nil)
 }
 
 // prepare sets a slot for a batch: its records cut into chunks.
@@ -317,11 +365,12 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, sl *batchSlot, ch *chunk) {
 
 // run adds the share's records of the batch, each after moving the watermark to where the whole
 // partition's was, and at the end to where the batch leaves it.
-func (s *share) run(ctx context.Context, sl *batchSlot) {
+func (s *share) run(ctx context.Context, sl *batchSlot, set int) {
 	s.ctx = ctx
 	s.slot = sl
-	s.buf, s.units, s.fails = s.buf[:0], s.units[:0], s.fails[:0]
-	s.res = core.Result{Failures: s.res.Failures[:0]}
+	s.out = &s.outs[set]
+	s.out.buf, s.out.units, s.out.fails = s.out.buf[:0], s.out.units[:0], s.out.fails[:0]
+	s.out.res = core.Result{Failures: s.out.res.Failures[:0]}
 	me := s.idx
 	recs := sl.recs
 	for ci, ch := range sl.chunks {
@@ -329,26 +378,29 @@ func (s *share) run(ctx context.Context, sl *batchSlot) {
 		b := &ch.owned[me]
 		for k, i := range b.idx {
 			if k&1023 == 0 && ctx.Err() != nil {
-				s.err = ctx.Err()
+				s.out.err = ctx.Err()
 				return
 			}
 			if before := max(base, b.before[k]); before != math.MinInt64 {
-				if s.err = s.p.AdvanceTo(ctx, &s.res, before, s.emitFn); s.err != nil {
+				if s.out.err = s.p.AdvanceTo(ctx, &s.out.res, before, s.emitFn); s.out.err != nil {
 					return
 				}
 			}
 			s.step = sl.pos + int64(i)
-			nf := len(s.res.Failures)
-			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.err != nil {
+			nf := len(s.out.res.Failures)
+			if s.out.err = s.p.AddShared(ctx, &s.out.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.out.err != nil {
 				return
 			}
-			for _, f := range s.res.Failures[nf:] {
-				s.fails = append(s.fails, posFailure{pos: s.step, f: f})
+			for _, f := range s.out.res.Failures[nf:] {
+				// The failures are merged (and dead-lettered) while the input buffer their data
+				// points into is read over.
+				f.Record.Data = bytes.Clone(f.Record.Data)
+				s.out.fails = append(s.out.fails, posFailure{pos: s.step, f: f})
 			}
 		}
 	}
 	if end := sl.base[len(sl.chunks)]; end != math.MinInt64 {
-		s.err = s.p.AdvanceTo(ctx, &s.res, end, s.emitFn)
+		s.out.err = s.p.AdvanceTo(ctx, &s.out.res, end, s.emitFn)
 	}
 }
 
@@ -356,11 +408,12 @@ func (s *share) run(ctx context.Context, sl *batchSlot) {
 // earlier rounds (see splitRun.flush): they stay.
 func (s *share) flush(ctx context.Context) {
 	s.ctx = ctx
-	s.fails = s.fails[:0]
+	s.out = &s.outs[s.r.set]
+	s.out.fails = s.out.fails[:0]
 	s.flushing = true
 	var res core.Result
-	res, s.err = s.p.Flush(ctx, s.emitFn)
-	s.res = res
+	res, s.out.err = s.p.Flush(ctx, s.emitFn)
+	s.out.res = res
 	s.flushing = false
 }
 
@@ -373,9 +426,9 @@ func (s *share) emit(o core.Output) {
 	var u unit
 	switch {
 	case stage == pipeline.StageAdd:
-		if k := len(s.units) - 1; k >= 0 && s.units[k].stage == pipeline.StageAdd && s.units[k].step == s.step && !s.flushing {
+		if k := len(s.out.units) - 1; k >= 0 && s.out.units[k].stage == pipeline.StageAdd && s.out.units[k].step == s.step && !s.flushing {
 			s.write(o)
-			s.units[k].end = len(s.buf)
+			s.out.units[k].end = len(s.out.buf)
 			return
 		}
 		u = unit{step: s.step, stage: stage}
@@ -384,8 +437,8 @@ func (s *share) emit(o core.Output) {
 		if !ok {
 			// A decision drawn from the window result just before: it stays with it.
 			s.write(o)
-			if k := len(s.units) - 1; k >= 0 {
-				s.units[k].end = len(s.buf)
+			if k := len(s.out.units) - 1; k >= 0 {
+				s.out.units[k].end = len(s.out.buf)
 			}
 			return
 		}
@@ -401,13 +454,13 @@ func (s *share) emit(o core.Output) {
 		u = unit{step: s.stepOf(t + 1), stage: stage, t: t, key: key}
 	}
 	s.write(o)
-	u.end = len(s.buf)
-	s.units = append(s.units, u)
+	u.end = len(s.out.buf)
+	s.out.units = append(s.out.units, u)
 }
 
 func (s *share) write(o core.Output) {
-	if b, ok := s.r.c.AppendOutput(s.buf, o); ok {
-		s.buf = append(b, '\n')
+	if b, ok := s.r.c.AppendOutput(s.out.buf, o); ok {
+		s.out.buf = append(b, '\n')
 	}
 }
 
@@ -466,95 +519,100 @@ func cmpI64(a, b int64) int {
 // puts it, and what that fires is emitted as flushed.
 func (s *share) advanceFlush(ctx context.Context, at int64) {
 	s.ctx = ctx
-	s.fails = s.fails[:0]
-	s.res = core.Result{Failures: s.res.Failures[:0]}
+	s.out = &s.outs[s.r.set]
+	s.out.fails = s.out.fails[:0]
+	s.out.res = core.Result{Failures: s.out.res.Failures[:0]}
 	s.flushing = true
-	s.err = s.p.AdvanceTo(ctx, &s.res, at, s.emitFn)
+	s.out.err = s.p.AdvanceTo(ctx, &s.out.res, at, s.emitFn)
 	s.flushing = false
 }
 
 // allStages merges every unit.
 const allStages = math.MaxInt
 
-// merge writes the shares' outputs of the batch (or the flush) in one order, and returns their
-// counts and failures, failures in input order. Only units of stages up to maxStage are written;
-// the others stay in the shares' buffers, in order, for a later merge.
-func (r *splitRun) merge(ctx context.Context, w *bufio.Writer, maxStage int) (core.Stats, []posFailure, error) {
+// merge writes the shares' outputs in outs[set] (a batch's, or the flush's) in one order, and
+// returns their counts and failures, failures in input order. Only units of stages up to maxStage
+// are written; the others stay in the shares' buffers, in order, for a later merge.
+func (r *splitRun) merge(ctx context.Context, w *bufio.Writer, maxStage, set int) (core.Stats, []posFailure, error) {
 	var st core.Stats
 	var fails []posFailure
+	outs := r.mergeOuts[:0]
 	for _, s := range r.shares {
-		if s.err != nil {
-			return st, nil, s.err
+		o := &s.outs[set]
+		if o.err != nil {
+			return st, nil, o.err
 		}
-		st.Add(s.res.Stats)
-		fails = append(fails, s.fails...)
+		st.Add(o.res.Stats)
+		fails = append(fails, o.fails...)
 		// A share's own units come in order but for two things: a lazy AdvanceTo files window
 		// results of later steps before pattern decisions of earlier ones, and a matcher orders
 		// equal event times by arrival, not key. A stable sort restores the merge order.
-		if !slices.IsSortedFunc(s.units, func(a, b unit) int { return a.cmp(&b) }) {
-			sortUnits(s)
+		if !slices.IsSortedFunc(o.units, func(a, b unit) int { return a.cmp(&b) }) {
+			sortUnits(s, o)
 		}
+		outs = append(outs, o)
 	}
+	r.mergeOuts = outs
 	if len(fails) > 1 {
 		slices.SortStableFunc(fails, func(a, b posFailure) int { return cmpI64(a.pos, b.pos) })
 	}
-	heads := make([]int, len(r.shares))
-	starts := make([]int, len(r.shares))
+	heads := make([]int, len(outs))
+	starts := make([]int, len(outs))
 	for k := 0; ; k++ {
 		if k&255 == 0 && ctx.Err() != nil {
 			return st, nil, ctx.Err()
 		}
 		best := -1
-		for i, s := range r.shares {
-			if heads[i] == len(s.units) || s.units[heads[i]].stage > maxStage {
+		for i, o := range outs {
+			if heads[i] == len(o.units) || o.units[heads[i]].stage > maxStage {
 				continue
 			}
-			if best < 0 || s.units[heads[i]].cmp(&r.shares[best].units[heads[best]]) < 0 {
+			if best < 0 || o.units[heads[i]].cmp(&outs[best].units[heads[best]]) < 0 {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		s := r.shares[best]
-		u := &s.units[heads[best]]
-		if _, err := w.Write(s.buf[starts[best]:u.end]); err != nil {
+		o := outs[best]
+		u := &o.units[heads[best]]
+		if _, err := w.Write(o.buf[starts[best]:u.end]); err != nil {
 			return st, nil, fmt.Errorf("write output: %w", err)
 		}
 		starts[best] = u.end
 		heads[best]++
 	}
-	for i, s := range r.shares {
+	for i, o := range outs {
 		// Keep what was not written, at the front.
-		rest := s.units[heads[i]:]
+		rest := o.units[heads[i]:]
 		for k := range rest {
 			rest[k].end -= starts[i]
 		}
-		s.units = s.units[:copy(s.units, rest)]
-		s.buf = s.buf[:copy(s.buf, s.buf[starts[i]:])]
+		o.units = o.units[:copy(o.units, rest)]
+		o.buf = o.buf[:copy(o.buf, o.buf[starts[i]:])]
 	}
 	return st, fails, nil
 }
 
-// sortUnits sorts a share's units stably, moving their bytes along. The sorted bytes go to the
-// share's spare buffer, which then swaps with its buffer: W2's shares sort every batch (a firing
+// sortUnits sorts a share's units in o stably, moving their bytes along. The sorted bytes go to
+// the share's spare buffer, which then swaps with o's: W2's shares sort every batch (a firing
 // emits a key's windows together, the merge wants them by end time first), and a new buffer
 // each time was most of what a W2 replay allocated (460 MB per million events).
-func sortUnits(s *share) {
+func sortUnits(s *share, o *shareOut) {
 	s.spans = s.spans[:0]
 	start := 0
-	for _, u := range s.units {
+	for _, u := range o.units {
 		s.spans = append(s.spans, span{u, start})
 		start = u.end
 	}
 	slices.SortStableFunc(s.spans, func(a, b span) int { return a.u.cmp(&b.u) })
 	buf := s.spare[:0]
 	for i, sp := range s.spans {
-		buf = append(buf, s.buf[sp.start:sp.u.end]...)
-		s.units[i] = sp.u
-		s.units[i].end = len(buf)
+		buf = append(buf, o.buf[sp.start:sp.u.end]...)
+		o.units[i] = sp.u
+		o.units[i].end = len(buf)
 	}
-	s.buf, s.spare = buf, s.buf
+	o.buf, s.spare = buf, o.buf
 }
 
 // span is a unit and where its bytes start.
@@ -577,21 +635,17 @@ const (
 
 // parallel runs f on every share, on the pool's goroutines.
 func (r *splitRun) parallel(f func(s *share)) {
-	task := func(_, i int) { f(r.shares[i]) }
-	if r.trace != nil {
-		inner := task
-		task = func(g, i int) { r.trace("flush", g, func() { inner(g, i) }) }
-	}
-	r.pool.do(len(r.shares), task)
+	r.phase(len(r.shares), func(_, i int) (string, func()) {
+		return "flush", func() { f(r.shares[i]) }
+	})
 }
 
-// mergeTraced is merge, timed when r.trace is set.
-func (r *splitRun) mergeTraced(ctx context.Context, w *bufio.Writer, maxStage int) (st core.Stats, fails []posFailure, err error) {
-	if r.trace == nil {
-		return r.merge(ctx, w, maxStage)
-	}
-	r.trace("merge", 0, func() { st, fails, err = r.merge(ctx, w, maxStage) })
-	return st, fails, err
+// mergeFlush is merge for the flush, on its own.
+func (r *splitRun) mergeFlush(ctx context.Context, w *bufio.Writer, maxStage int) (st core.Stats, err error) {
+	r.phase(1, func(int, int) (string, func()) {
+		return "merge", func() { st, _, err = r.merge(ctx, w, maxStage, r.set) }
+	})
+	return st, err
 }
 
 // flush ends the stream on every share and writes the merged outputs.
@@ -604,9 +658,9 @@ func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, erro
 			r.parallel(func(s *share) { s.advanceFlush(ctx, at) })
 			size := 0
 			for _, s := range r.shares {
-				size += len(s.buf)
+				size += len(s.outs[r.set].buf)
 			}
-			rst, _, err := r.mergeTraced(ctx, w, pipeline.StageWindows)
+			rst, err := r.mergeFlush(ctx, w, pipeline.StageWindows)
 			if err != nil {
 				return st, err
 			}
@@ -620,7 +674,7 @@ func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, erro
 		}
 	}
 	r.parallel(func(s *share) { s.flush(ctx) })
-	fst, _, err := r.mergeTraced(ctx, w, allStages)
+	fst, err := r.mergeFlush(ctx, w, allStages)
 	st.Add(fst)
 	if err == nil {
 		err = ctx.Err()
