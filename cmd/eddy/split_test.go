@@ -7,7 +7,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
@@ -172,5 +174,35 @@ func TestShareOfSpread(t *testing.T) {
 	}
 	if shareOf("sensor-0001", 8) != shareOf("sensor-0001", 8) || shareOf("anything", 1) != 0 {
 		t.Error("shareOf is not a function of the key")
+	}
+}
+
+// The work pool runs every task of every phase once, whether its helpers spin or block between
+// phases (the gaps here are longer than their spinning), and each task on one goroutine.
+func TestWorkPool(t *testing.T) {
+	for _, g := range []int{1, 2, 3, 8} {
+		p := newWorkPool(g)
+		for phase := range 300 {
+			n := phase % 17
+			counts := make([]int32, n)
+			var mu sync.Mutex
+			p.do(n, func(gi, i int) {
+				if gi < 0 || gi >= g {
+					t.Errorf("goroutine %d of %d", gi, g)
+				}
+				mu.Lock()
+				counts[i]++
+				mu.Unlock()
+			})
+			for i, c := range counts {
+				if c != 1 {
+					t.Fatalf("%d goroutines, phase %d: task %d ran %d times", g, phase, i, c)
+				}
+			}
+			if phase%50 == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		p.close()
 	}
 }
