@@ -20,10 +20,10 @@ type workPool struct {
 	// gen counts the phases started; left, the helpers still working on the current one.
 	gen  atomic.Uint64
 	left atomic.Int32
-	// done gets a token when the last helper finishes a phase and the caller has blocked
-	// (waiting set).
+	// done gets a token when the last helper finishes a phase and the caller has blocked: waiting
+	// is then the phase's number (0: the caller is not blocked).
 	done    chan struct{}
-	waiting atomic.Bool
+	waiting atomic.Uint64
 	closed  atomic.Bool
 
 	next atomic.Int64
@@ -78,9 +78,10 @@ func (p *workPool) help(g int, h *helper) {
 		}
 		seen = p.gen.Load()
 		p.work(g)
-		// The caller blocked (or is about to): the one of the two that clears waiting owns the
-		// token, so none is left over for the next phase.
-		if p.left.Add(-1) == 0 && p.waiting.CompareAndSwap(true, false) {
+		// The caller blocked (or is about to) on this phase: the one of the two that clears
+		// waiting owns the token, so none is left over. A helper late to clear it finds the next
+		// phase's number there, and leaves it.
+		if p.left.Add(-1) == 0 && p.waiting.CompareAndSwap(seen, 0) {
 			p.done <- struct{}{}
 		}
 	}
@@ -96,7 +97,7 @@ func (p *workPool) do(n int, f func(g, i int)) {
 	p.n, p.f = n, f
 	p.next.Store(0)
 	p.left.Store(int32(len(p.helpers)))
-	p.gen.Add(1)
+	gen := p.gen.Add(1)
 	for _, h := range p.helpers {
 		h.unpark()
 	}
@@ -106,8 +107,8 @@ func (p *workPool) do(n int, f func(g, i int)) {
 			runtime.Gosched()
 			continue
 		}
-		p.waiting.Store(true)
-		if p.left.Load() == 0 && p.waiting.CompareAndSwap(true, false) {
+		p.waiting.Store(gen)
+		if p.left.Load() == 0 && p.waiting.CompareAndSwap(gen, 0) {
 			break // the last helper finished before it could see waiting set
 		}
 		<-p.done
