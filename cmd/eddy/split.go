@@ -205,17 +205,22 @@ func shareOf(key string, n int) int {
 	// takes. The share only spreads the keys (the output is the same for any split), but it is the
 	// same on every run, so that a replay's speed is too.
 	const m = 0x9e3779b97f4a7c15
-	h := uint64(len(key)) * m
-	for len(key) > 8 {
-		h = (h ^ le64(key)) * m
-		h ^= h >> 29
-		key = key[8:]
+	kl := len(key)
+	h := uint64(kl) * m
+	if kl >= 8 {
+		for i := 0; i+8 < kl; i += 8 {
+			h = (h ^ le64(key[i:])) * m
+			h ^= h >> 29
+		}
+		// The last word overlaps the one before rather than going byte by byte.
+		h = (h ^ le64(key[kl-8:])) * m
+	} else {
+		var w uint64
+		for i := kl - 1; i >= 0; i-- {
+			w = w<<8 | uint64(key[i])
+		}
+		h = (h ^ w) * m
 	}
-	var last uint64
-	for i := len(key) - 1; i >= 0; i-- {
-		last = last<<8 | uint64(key[i])
-	}
-	h = (h ^ last) * m
 	h ^= h >> 32
 	return int(uint64(uint32(h)) * uint64(n) >> 32)
 }
