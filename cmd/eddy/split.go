@@ -118,6 +118,9 @@ type share struct {
 	// spare and spans are sortUnits' to reuse.
 	spare []byte
 	spans []span
+	// stepX and stepAt are stepOf's last question and answer in this batch (stepX 0: none): a
+	// firing's windows all end at the same time.
+	stepX, stepAt int64
 	// step is the position of the record being added (StageAdd outputs belong to it); flushing
 	// puts every output at the end.
 	step     int64
@@ -374,6 +377,7 @@ func (s *share) run(ctx context.Context, sl *batchSlot, set int) {
 	s.ctx = ctx
 	s.slot = sl
 	s.out = &s.outs[set]
+	s.stepX = 0
 	s.out.buf, s.out.units, s.out.fails = s.out.buf[:0], s.out.units[:0], s.out.fails[:0]
 	s.out.res = core.Result{Failures: s.out.res.Failures[:0]}
 	me := s.idx
@@ -477,6 +481,15 @@ func (s *share) stepOf(t int64) int64 {
 	}
 	sl := s.slot
 	x := t + s.r.ooo
+	if x == s.stepX && x != 0 {
+		return s.stepAt
+	}
+	s.stepX, s.stepAt = x, s.stepIn(sl, x)
+	return s.stepAt
+}
+
+// stepIn is stepOf's search of the batch.
+func (s *share) stepIn(sl *batchSlot, x int64) int64 {
 	for ci, ch := range sl.chunks {
 		if sl.base[ci+1] < x {
 			continue
