@@ -118,6 +118,8 @@ type share struct {
 	// spare and spans are sortUnits' to reuse.
 	spare []byte
 	spans []span
+	// adv is the greatest event time run passed to AdvanceTo (math.MinInt64: none).
+	adv int64
 	// stepX and stepAt are stepOf's last question and answer in this batch (stepX 0: none): a
 	// firing's windows all end at the same time.
 	stepX, stepAt int64
@@ -172,7 +174,7 @@ func newSplitRun(c *spec.Compiled, n int, partition string, pool *workPool) (*sp
 		if err != nil {
 			return nil, err
 		}
-		s := &share{r: r, idx: i, p: p}
+		s := &share{r: r, idx: i, p: p, adv: math.MinInt64}
 		s.out = &s.outs[0]
 		s.emitFn = s.emit
 		r.shares = append(r.shares, s)
@@ -390,7 +392,10 @@ func (s *share) run(ctx context.Context, sl *batchSlot, set int) {
 				s.out.err = ctx.Err()
 				return
 			}
-			if before := max(base, b.before[k]); before != math.MinInt64 {
+			// Most records leave the greatest event time where it was: no call then (AdvanceTo
+			// would return at once; only AdvanceTo moves the pipeline's greatest event time).
+			if before := max(base, b.before[k]); before > s.adv {
+				s.adv = before
 				if s.out.err = s.p.AdvanceTo(ctx, &s.out.res, before, s.emitFn); s.out.err != nil {
 					return
 				}
