@@ -50,4 +50,5 @@ bench:
 # blob stand-ins against a local file, and the peak resident memory over 2 k, 200 k and 2 M events.
 bench-replay: stand-ins
 	$(GO) test ./cmd/eddy -run '^$$' -bench 'ReplayW1Workers|ReplayWorkloads|ReplayArchive' -benchtime 3x
+	$(GO) test ./cmd/eddy -run '^$$' -bench ReplayCores -benchtime 1x
 	$(GO) test ./cmd/eddy -run TestReplayPeakMemory -count=1 -v

@@ -20,7 +20,6 @@ import (
 	"github.com/eddyhq/eddy/core/codec"
 	"github.com/eddyhq/eddy/core/spec"
 	"github.com/eddyhq/eddy/internal/archive"
-	"github.com/eddyhq/eddy/internal/pipeline"
 )
 
 type replayOpts struct {
@@ -333,13 +332,13 @@ func replay(ctx context.Context, e *env, o replayOpts) error {
 	return nil
 }
 
-// defaultBatch is the batch size replay picks: large enough that the workers' two meetings per
-// batch (decoded; run) cost little beside the work between them, small enough that the batches in
-// flight (records, decoded events, outputs) stay a few megabytes. Each worker decodes a chunk of
-// the batch into one bucket per worker, so the batch grows with the workers past four: 1,024
-// records a worker keeps a bucket at 16 records or more on 64 cores.
+// defaultBatch is the batch size replay picks: large enough that a phase (one batch run while the
+// next is decoded) costs little beside its work, small enough that the batches in flight (three
+// read, two decoded, the outputs of two) stay a few megabytes: at 4,096 records they kept 3 MB more
+// live on W1 than at 2,048, enough to make the heap budget grow. The batch grows with the workers
+// past four, so that each share's part of a chunk stays a run of records.
 func defaultBatch(workers int) int {
-	return max(4096, 1024*workers)
+	return max(2048, 512*workers)
 }
 
 // runReplay is the hot loop: lines split in batches straight out of the input buffer (no copy, no
@@ -355,7 +354,7 @@ func runReplay(ctx context.Context, c *spec.Compiled, r io.Reader, name string, 
 }
 
 // recordSource is where a replay's records come from: a codec.Lines or an archive.Reader.
-// NextBatch's records stay valid until the second call after.
+// NextBatch's records stay valid until the third call after.
 type recordSource interface {
 	NextBatch(recs []core.Record) int
 	Err() error
@@ -370,6 +369,8 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 	if workers < 1 {
 		workers = 1
 	}
+	pool := newWorkPool(runtime.GOMAXPROCS(0))
+	defer pool.close()
 	var src *batchSource
 	defer func() {
 		if src != nil {
@@ -387,35 +388,47 @@ func runReplayFrom(ctx context.Context, c *spec.Compiled, lines recordSource, ou
 		if parted && pp.Partition() != "" {
 			part = pp.Partition()
 		}
-		sr, err := newSplitRun(c, workers, part)
+		sr, err := newSplitRun(c, workers, part, pool)
 		if err != nil {
 			return st, err
 		}
 		for _, tee := range tees {
 			tee(sr)
 		}
-		src = newBatchSource(lines, batch, nil, true)
-		for nb := 1; ; nb++ {
-			b, err := src.next(ctx)
+		src = newBatchSource(lines, batch)
+		// b is the batch decoded and next to run; each round runs it while it decodes the one after.
+		b, err := src.next(ctx)
+		if err != nil {
+			return st, err
+		}
+		sr.start(b.recs, b.now)
+		for nb := 1; len(b.recs) > 0; nb++ {
+			nx, err := src.next(ctx)
 			if err != nil {
 				return st, err
 			}
-			if len(b.recs) == 0 {
-				break
-			}
-			bst, fails, err := sr.batch(ctx, b.recs, b.now, w)
+			bst, fails, err := sr.batch(ctx, nx.recs, nx.now, w)
 			if err != nil {
 				return st, err
 			}
 			if err := st.addBatch(ctx, bst, fails, dl); err != nil {
 				return st, err
 			}
+			src.release(b)
+			b = nx
 			if nb%stateSampleEvery == 0 {
 				st.sampleState(sr)
 			}
 			if between != nil {
 				between()
 			}
+		}
+		bst, fails, err := sr.drain(ctx, w)
+		if err != nil {
+			return st, err
+		}
+		if err := st.addBatch(ctx, bst, fails, dl); err != nil {
+			return st, err
 		}
 		if err := lines.Err(); err != nil {
 			return st, fmt.Errorf("input: %w", err)
@@ -468,52 +481,40 @@ func (st *replayStats) addBatch(ctx context.Context, bst core.Stats, fails []pos
 	return nil
 }
 
-// batchSource hands out batches of records from a Lines, read ahead by a goroutine when asked, which
-// then also decodes them (pipeline.RunDecoded), so that the pipeline's goroutine only windows,
-// aggregates and decides. Lines.NextBatch keeps a batch's data until the second call after, so two
-// batches can be in flight: the one being processed and the one being read.
+// batchSource hands out batches of records from a Lines, read ahead by a goroutine. Lines.NextBatch
+// keeps a batch's data until the third call after, so three batches can be in flight: the one being
+// run, the next one being decoded, and the one after being read.
 type batchSource struct {
 	lines recordSource
-	bufs  [2]*readBatch
-	cur   *readBatch
 
-	// With a reader goroutine: full carries read batches (an empty one at the end), free returns
-	// processed ones, quit stops the reader, done closes when it has returned.
+	// full carries read batches (an empty one at the end), free returns processed ones, quit stops
+	// the reader, done closes when it has returned.
 	full, free chan *readBatch
 	quit, done chan struct{}
-	dec        pipeline.Decoder
 	ended      bool // the reader sent its last batch
 	closed     bool
 }
 
-// readBatch is one batch of records and, when read ahead, their decoded events.
+// readBatch is one batch of records.
 type readBatch struct {
 	recs []core.Record
-	dec  []pipeline.Decoded // nil when not decoded ahead
 	now  time.Time
 }
 
 // replayPartition is the partition name of a replay's records.
 const replayPartition = "replay"
 
-// newBatchSource reads batches of size n from lines; with ahead, a goroutine reads ahead, and
-// with dec it decodes them too.
-func newBatchSource(lines recordSource, n int, dec pipeline.Decoder, ahead bool) *batchSource {
+// readAhead is the number of batches in flight.
+const readAhead = 3
+
+// newBatchSource reads batches of size n from lines on a goroutine of its own.
+func newBatchSource(lines recordSource, n int) *batchSource {
 	s := &batchSource{lines: lines}
-	for i := range s.bufs {
-		s.bufs[i] = &readBatch{recs: make([]core.Record, n)}
-		if dec != nil {
-			s.bufs[i].dec = make([]pipeline.Decoded, n)
-		}
-	}
-	if !ahead {
-		return s
-	}
-	s.dec = dec
-	s.full, s.free = make(chan *readBatch, 2), make(chan *readBatch, 2)
+	s.full, s.free = make(chan *readBatch, readAhead), make(chan *readBatch, readAhead)
 	s.quit, s.done = make(chan struct{}), make(chan struct{})
-	s.free <- s.bufs[0]
-	s.free <- s.bufs[1]
+	for range readAhead {
+		s.free <- &readBatch{recs: make([]core.Record, n)}
+	}
 	go s.read()
 	return s
 }
@@ -529,13 +530,6 @@ func (s *batchSource) read() {
 		}
 		b.recs = b.recs[:s.lines.NextBatch(b.recs[:cap(b.recs)])]
 		b.now = time.Now()
-		if s.dec != nil {
-			b.dec = b.dec[:len(b.recs)]
-			for i := range b.recs {
-				d := &b.dec[i]
-				d.Err = s.dec.Decode(replayPartition, &b.recs[i], b.now, &d.Event)
-			}
-		}
 		select {
 		case s.full <- b:
 		case <-s.quit:
@@ -548,28 +542,22 @@ func (s *batchSource) read() {
 }
 
 // next returns the next batch, empty at the end of the input or on an error (Lines.Err says which;
-// once next has returned an empty batch, Lines is no longer read). The caller is done with the
-// batch next returned before. next gives up waiting for the reader when ctx ends (an interrupt
-// while stdin is quiet).
+// once next has returned an empty batch, Lines is no longer read). The caller releases each batch
+// when done with it, at most readAhead-1 batches after. next gives up waiting for the reader when
+// ctx ends (an interrupt while stdin is quiet).
 func (s *batchSource) next(ctx context.Context) (*readBatch, error) {
-	if s.full == nil {
-		s.bufs[0], s.bufs[1] = s.bufs[1], s.bufs[0]
-		b := s.bufs[0]
-		b.recs = b.recs[:s.lines.NextBatch(b.recs[:cap(b.recs)])]
-		b.now = time.Now()
-		return b, nil
-	}
-	if s.cur != nil {
-		s.free <- s.cur
-		s.cur = nil
-	}
 	select {
-	case s.cur = <-s.full:
+	case b := <-s.full:
+		s.ended = len(b.recs) == 0
+		return b, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s.ended = len(s.cur.recs) == 0
-	return s.cur, nil
+}
+
+// release hands a batch next returned back for reading.
+func (s *batchSource) release(b *readBatch) {
+	s.free <- b
 }
 
 // close stops the reader goroutine, if any, and closes Lines once nothing reads it. It does not wait
@@ -588,16 +576,14 @@ func (s *batchSource) stop() bool {
 		return false
 	}
 	s.closed = true
-	if s.full != nil {
-		close(s.quit)
-		if s.ended {
-			<-s.done // it is returning
-		}
-		select {
-		case <-s.done:
-		default:
-			return false
-		}
+	close(s.quit)
+	if s.ended {
+		<-s.done // it is returning
+	}
+	select {
+	case <-s.done:
+	default:
+		return false
 	}
 	return true
 }

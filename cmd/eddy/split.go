@@ -2,12 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eddyhq/eddy/core"
@@ -18,8 +18,9 @@ import (
 // A split replay runs one partition on n pipelines ("shares"), each owning the keys that hash to it,
 // and writes their outputs in one order that does not depend on n. Per batch of records:
 //
-//  1. decode: share i decodes the i-th contiguous chunk of the batch, and notes for each record
-//     the greatest event time of the chunk before it, and which share owns its key;
+//  1. decode: the batch is cut into contiguous chunks, more than there are goroutines; each
+//     chunk is decoded by whichever goroutine takes it, which notes for each record the greatest
+//     event time of the chunk before it, and which share owns its key;
 //  2. run: chaining the chunks' greatest event times gives, for every record, the greatest event
 //     time of the whole partition before it. Each share runs its records in order, first moving
 //     its watermark to that time (pipeline.AdvanceTo), so that its windows fire and its late
@@ -34,17 +35,46 @@ import (
 //     one place where this order is chosen rather than copied: pattern decisions released at the
 //     same step at the same event time for different keys go by key (a single matcher orders them
 //     by arrival), so that the order is the same for any number of shares, one included.
+//
+// The run of one batch and the decoding of the next are one phase of the work pool: the shares'
+// runs are its first tasks, the next batch's chunks fill the gaps, so that both kinds of work keep
+// every core busy until the phase ends (with one share, one core runs it while the others decode,
+// as a decoder goroutine ahead of a pipeline would). The merge follows the phase.
 type splitRun struct {
 	c         *spec.Compiled
 	partition string
 	ooo       int64
 	shares    []*share
+	pool      *workPool
+	// decs are the decoders, one per goroutine of the pool.
+	decs []pipeline.Decoder
 
+	// slots hold two batches: the one being run (slots[0]) and the next, being decoded; they swap
+	// after each phase.
+	slots [2]*batchSlot
+	// end is the greatest event time of the batches run (math.MinInt64: none yet).
+	end int64
+	// set is the shares' outs the next run writes; pending, that the other holds a batch's outputs
+	// not merged yet.
+	set     int
+	pending bool
+	// mergeOuts is merge's to reuse.
+	mergeOuts []*shareOut
+	// trace, when set (BenchmarkReplayCores), runs each task of a phase, to time it on the
+	// goroutine's thread: kind is "run", "decode", "merge" or "flush"; an "end" with f nil follows
+	// each phase.
+	trace func(kind string, g int, f func())
+}
+
+// batchSlot is a batch of records, decoded in chunks.
+type batchSlot struct {
+	recs []core.Record
+	now  time.Time
+	pos  int64 // position of the batch's first record in the whole input
 	// base[c] is the greatest event time before chunk c (math.MinInt64: none yet); base[n] after
-	// the batch, carried into the next one.
+	// the batch.
 	base   []int64
 	chunks []*chunk
-	pos    int64 // position of the batch's first record in the whole input
 }
 
 // chunk is what decoding one contiguous part of a batch found.
@@ -75,27 +105,39 @@ type rise struct {
 	ts  int64
 }
 
-// share is one pipeline and its outputs for the batch being run.
+// share is one pipeline and its outputs.
 type share struct {
-	r   *splitRun
-	idx int
-	p   *pipeline.Pipeline
-	dec pipeline.Decoder
-	res core.Result
-	err error
-
-	buf   []byte
-	units []unit
+	r    *splitRun
+	idx  int
+	p    *pipeline.Pipeline
+	slot *batchSlot // the batch being run
+	// outs are the outputs of two batches: the one being run, into out, and the one before,
+	// being merged.
+	outs [2]shareOut
+	out  *shareOut
 	// spare and spans are sortUnits' to reuse.
 	spare []byte
 	spans []span
-	fails []posFailure
+	// adv is the greatest event time run passed to AdvanceTo (math.MinInt64: none).
+	adv int64
+	// stepX and stepAt are stepOf's last question and answer in this batch (stepX 0: none): a
+	// firing's windows all end at the same time.
+	stepX, stepAt int64
 	// step is the position of the record being added (StageAdd outputs belong to it); flushing
 	// puts every output at the end.
 	step     int64
 	flushing bool
 	ctx      context.Context
 	emitFn   func(core.Output)
+}
+
+// shareOut is what a share's pipeline emitted for a batch (or a round of the flush).
+type shareOut struct {
+	res   core.Result
+	err   error
+	buf   []byte
+	units []unit
+	fails []posFailure
 }
 
 // unit is a run of a share's output bytes that stays together in the merge: a record's additions,
@@ -113,30 +155,41 @@ type posFailure struct {
 	f   *core.Failure
 }
 
-func newSplitRun(c *spec.Compiled, n int, partition string) (*splitRun, error) {
-	r := &splitRun{c: c, partition: partition, base: make([]int64, n+1), chunks: make([]*chunk, n)}
-	for i := range r.base {
-		r.base[i] = math.MinInt64
+// chunksPerGoroutine is how many chunks a batch is decoded in, per goroutine of the pool: enough
+// that a goroutine held back for a while leaves its chunks to the others.
+const chunksPerGoroutine = 4
+
+func newSplitRun(c *spec.Compiled, n int, partition string, pool *workPool) (*splitRun, error) {
+	r := &splitRun{c: c, partition: partition, pool: pool, end: math.MinInt64}
+	nc := chunksPerGoroutine * pool.size()
+	for i := range r.slots {
+		sl := &batchSlot{base: make([]int64, nc+1)}
+		for range nc {
+			sl.chunks = append(sl.chunks, &chunk{owned: make([]bucket, n)})
+		}
+		r.slots[i] = sl
 	}
 	for i := range n {
 		p, err := c.NewPipeline()
 		if err != nil {
 			return nil, err
 		}
-		dec, err := p.NewDecoder()
+		s := &share{r: r, idx: i, p: p, adv: math.MinInt64}
+		s.out = &s.outs[0]
+		s.emitFn = s.emit
+		r.shares = append(r.shares, s)
+		r.ooo = int64(p.OutOfOrder())
+	}
+	for range pool.size() {
+		dec, err := r.shares[0].p.NewDecoder()
 		if err != nil {
 			return nil, err
 		}
-		s := &share{r: r, idx: i, p: p, dec: dec}
-		s.emitFn = s.emit
-		r.shares = append(r.shares, s)
-		r.chunks[i] = &chunk{owned: make([]bucket, n)}
-		r.ooo = int64(p.OutOfOrder())
+		r.decs = append(r.decs, dec)
 	}
 	return r, nil
 }
 
-// shareOf picks the share of a key: FNV-1a, the same on every run.
 // stateSize sums the state of the run's pipelines: keys, estimated bytes, and the largest key's.
 // It walks every key, so replay samples it (see stateSampleEvery).
 func (r *splitRun) stateSize() (keys, bytes, maxKey int) {
@@ -147,48 +200,148 @@ func (r *splitRun) stateSize() (keys, bytes, maxKey int) {
 	return keys, bytes, maxKey
 }
 
+// shareOf picks the share of a key.
 func shareOf(key string, n int) int {
 	if n == 1 {
 		return 0
 	}
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
+	// A multiply-xorshift hash a word at a time, and the share by multiplying rather than by a
+	// remainder: FNV-1a byte by byte and a division cost 15 ns of the 120 a W1 record's decoding
+	// takes. The share only spreads the keys (the output is the same for any split), but it is the
+	// same on every run, so that a replay's speed is too.
+	const m = 0x9e3779b97f4a7c15
+	kl := len(key)
+	h := uint64(kl) * m
+	if kl >= 8 {
+		for i := 0; i+8 < kl; i += 8 {
+			h = (h ^ le64(key[i:])) * m
+			h ^= h >> 29
+		}
+		// The last word overlaps the one before rather than going byte by byte.
+		h = (h ^ le64(key[kl-8:])) * m
+	} else {
+		var w uint64
+		for i := kl - 1; i >= 0; i-- {
+			w = w<<8 | uint64(key[i])
+		}
+		h = (h ^ w) * m
 	}
-	return int(h % uint32(n))
+	h ^= h >> 32
+	return int(uint64(uint32(h)) * uint64(n) >> 32)
 }
 
-// batch runs one batch of records through the shares and writes the merged outputs to w.
+// le64 reads the first 8 bytes of s as a little-endian word.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// start decodes the first batch.
+func (r *splitRun) start(recs []core.Record, now time.Time) {
+	next := r.slots[1]
+	r.prepare(next, recs, now, 0)
+	r.phase(len(next.chunks), func(g, i int) (string, func()) {
+		return "decode", func() { r.decodeChunk(r.decs[g], next, next.chunks[i]) }
+	})
+	r.chain(next, r.end)
+	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
+}
+
+// batch runs the batch decoded last (start or batch), merges the outputs of the batch run before
+// it to w, and decodes the next one (recs: none at the end), all at the same time. It returns the
+// counts and failures of the batch merged (none the first time; drain merges the last batch).
 func (r *splitRun) batch(ctx context.Context, recs []core.Record, now time.Time, w *bufio.Writer) (core.Stats, []posFailure, error) {
-	n := len(r.shares)
-	var wg sync.WaitGroup
-	for ci, ch := range r.chunks {
-		ch.lo, ch.hi = len(recs)*ci/n, len(recs)*(ci+1)/n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.decodeChunk(r.shares[ci].dec, ch, recs, now)
-		}()
+	run, next := r.slots[0], r.slots[1]
+	r.prepare(next, recs, now, run.pos+int64(len(run.recs)))
+	ns, nm, nc := len(r.shares), 0, 0
+	if r.pending {
+		nm = 1
 	}
-	wg.Wait()
-	r.base[0] = r.base[n]
-	for ci, ch := range r.chunks {
-		r.base[ci+1] = max(r.base[ci], ch.max)
+	if len(recs) > 0 {
+		nc = len(next.chunks)
+	}
+	set := r.set
+	var st core.Stats
+	var fails []posFailure
+	var err error
+	// The shares' runs first, being the longest tasks; then the merge, which one goroutine does
+	// while the others decode.
+	r.phase(ns+nm+nc, func(g, i int) (string, func()) {
+		switch {
+		case i < ns:
+			return "run", func() { r.shares[i].run(ctx, run, set) }
+		case i < ns+nm:
+			return "merge", func() { st, fails, err = r.merge(ctx, w, allStages, set^1) }
+		}
+		return "decode", func() { r.decodeChunk(r.decs[g], next, next.chunks[i-ns-nm]) }
+	})
+	r.end = run.base[len(run.chunks)]
+	r.chain(next, r.end)
+	r.slots[0], r.slots[1] = r.slots[1], r.slots[0]
+	r.pending, r.set = true, set^1
+	if err != nil {
+		return st, nil, err
 	}
 	for _, s := range r.shares {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(ctx, recs)
-		}()
+		if err := s.outs[set].err; err != nil {
+			return st, nil, err
+		}
 	}
-	wg.Wait()
-	r.pos += int64(len(recs))
-	return r.merge(ctx, w, allStages)
+	return st, fails, nil
 }
 
-func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record, now time.Time) {
+// drain merges the outputs of the last batch run to w and returns its counts and failures.
+func (r *splitRun) drain(ctx context.Context, w *bufio.Writer) (st core.Stats, fails []posFailure, err error) {
+	if !r.pending {
+		return st, nil, nil
+	}
+	r.pending = false
+	r.phase(1, func(int, int) (string, func()) {
+		return "merge", func() { st, fails, err = r.merge(ctx, w, allStages, r.set^1) }
+	})
+	return st, fails, err
+}
+
+// phase runs n tasks on the pool; task(g, i) says what the i-th is (its kind, for r.trace) and
+// returns it.
+func (r *splitRun) phase(n int, task func(g, i int) (string, func())) {
+	if r.trace == nil {
+		r.pool.do(n, func(g, i int) {
+			_, f := task(g, i)
+			f()
+		})
+		return
+	}
+	r.pool.do(n, func(g, i int) {
+		kind, f := task(g, i)
+		r.trace(kind, g, f)
+	})
+	r.trace("end", 0, nil)
+}
+
+// prepare sets a slot for a batch: its records cut into chunks.
+func (r *splitRun) prepare(sl *batchSlot, recs []core.Record, now time.Time, pos int64) {
+	sl.recs, sl.now, sl.pos = recs, now, pos
+	n := len(sl.chunks)
+	for ci, ch := range sl.chunks {
+		ch.lo, ch.hi = len(recs)*ci/n, len(recs)*(ci+1)/n
+	}
+}
+
+// chain sets the slot's greatest event times before each chunk, from the greatest before the batch.
+func (r *splitRun) chain(sl *batchSlot, before int64) {
+	sl.base[0] = before
+	for ci, ch := range sl.chunks {
+		if len(sl.recs) == 0 {
+			sl.base[ci+1] = before
+			continue
+		}
+		sl.base[ci+1] = max(sl.base[ci], ch.max)
+	}
+}
+
+func (r *splitRun) decodeChunk(d pipeline.Decoder, sl *batchSlot, ch *chunk) {
 	n := len(r.shares)
 	for s := range ch.owned {
 		b := &ch.owned[s]
@@ -198,6 +351,7 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 	if m := ch.hi - ch.lo; len(ch.all) < m {
 		ch.all = append(ch.all, make([]pipeline.Decoded, m-len(ch.all))...)
 	}
+	recs, now := sl.recs, sl.now
 	mx := int64(math.MinInt64)
 	for i := ch.lo; i < ch.hi; i++ {
 		dec := &ch.all[i-ch.lo]
@@ -212,7 +366,7 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 		if dec.Err == nil {
 			if t := dec.Event.Time.UnixNano(); t > mx {
 				mx = t
-				ch.rises = append(ch.rises, rise{pos: r.pos + int64(i), ts: t})
+				ch.rises = append(ch.rises, rise{pos: sl.pos + int64(i), ts: t})
 			}
 		}
 	}
@@ -221,37 +375,46 @@ func (r *splitRun) decodeChunk(d pipeline.Decoder, ch *chunk, recs []core.Record
 
 // run adds the share's records of the batch, each after moving the watermark to where the whole
 // partition's was, and at the end to where the batch leaves it.
-func (s *share) run(ctx context.Context, recs []core.Record) {
-	r := s.r
+func (s *share) run(ctx context.Context, sl *batchSlot, set int) {
 	s.ctx = ctx
-	s.buf, s.units, s.fails = s.buf[:0], s.units[:0], s.fails[:0]
-	s.res = core.Result{Failures: s.res.Failures[:0]}
+	s.slot = sl
+	s.out = &s.outs[set]
+	s.stepX = 0
+	s.out.buf, s.out.units, s.out.fails = s.out.buf[:0], s.out.units[:0], s.out.fails[:0]
+	s.out.res = core.Result{Failures: s.out.res.Failures[:0]}
 	me := s.idx
-	for ci, ch := range r.chunks {
-		base := r.base[ci]
+	recs := sl.recs
+	for ci, ch := range sl.chunks {
+		base := sl.base[ci]
 		b := &ch.owned[me]
 		for k, i := range b.idx {
 			if k&1023 == 0 && ctx.Err() != nil {
-				s.err = ctx.Err()
+				s.out.err = ctx.Err()
 				return
 			}
-			if before := max(base, b.before[k]); before != math.MinInt64 {
-				if s.err = s.p.AdvanceTo(ctx, &s.res, before, s.emitFn); s.err != nil {
+			// Most records leave the greatest event time where it was: no call then (AdvanceTo
+			// would return at once; only AdvanceTo moves the pipeline's greatest event time).
+			if before := max(base, b.before[k]); before > s.adv {
+				s.adv = before
+				if s.out.err = s.p.AdvanceTo(ctx, &s.out.res, before, s.emitFn); s.out.err != nil {
 					return
 				}
 			}
-			s.step = r.pos + int64(i)
-			nf := len(s.res.Failures)
-			if s.err = s.p.AddShared(ctx, &s.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.err != nil {
+			s.step = sl.pos + int64(i)
+			nf := len(s.out.res.Failures)
+			if s.out.err = s.p.AddShared(ctx, &s.out.res, &recs[i], &ch.all[int(i)-ch.lo], s.emitFn); s.out.err != nil {
 				return
 			}
-			for _, f := range s.res.Failures[nf:] {
-				s.fails = append(s.fails, posFailure{pos: s.step, f: f})
+			for _, f := range s.out.res.Failures[nf:] {
+				// The failures are merged (and dead-lettered) while the input buffer their data
+				// points into is read over.
+				f.Record.Data = bytes.Clone(f.Record.Data)
+				s.out.fails = append(s.out.fails, posFailure{pos: s.step, f: f})
 			}
 		}
 	}
-	if end := r.base[len(r.chunks)]; end != math.MinInt64 {
-		s.err = s.p.AdvanceTo(ctx, &s.res, end, s.emitFn)
+	if end := sl.base[len(sl.chunks)]; end != math.MinInt64 {
+		s.out.err = s.p.AdvanceTo(ctx, &s.out.res, end, s.emitFn)
 	}
 }
 
@@ -259,11 +422,12 @@ func (s *share) run(ctx context.Context, recs []core.Record) {
 // earlier rounds (see splitRun.flush): they stay.
 func (s *share) flush(ctx context.Context) {
 	s.ctx = ctx
-	s.fails = s.fails[:0]
+	s.out = &s.outs[s.r.set]
+	s.out.fails = s.out.fails[:0]
 	s.flushing = true
 	var res core.Result
-	res, s.err = s.p.Flush(ctx, s.emitFn)
-	s.res = res
+	res, s.out.err = s.p.Flush(ctx, s.emitFn)
+	s.out.res = res
 	s.flushing = false
 }
 
@@ -276,9 +440,9 @@ func (s *share) emit(o core.Output) {
 	var u unit
 	switch {
 	case stage == pipeline.StageAdd:
-		if k := len(s.units) - 1; k >= 0 && s.units[k].stage == pipeline.StageAdd && s.units[k].step == s.step && !s.flushing {
+		if k := len(s.out.units) - 1; k >= 0 && s.out.units[k].stage == pipeline.StageAdd && s.out.units[k].step == s.step && !s.flushing {
 			s.write(o)
-			s.units[k].end = len(s.buf)
+			s.out.units[k].end = len(s.out.buf)
 			return
 		}
 		u = unit{step: s.step, stage: stage}
@@ -287,13 +451,13 @@ func (s *share) emit(o core.Output) {
 		if !ok {
 			// A decision drawn from the window result just before: it stays with it.
 			s.write(o)
-			if k := len(s.units) - 1; k >= 0 {
-				s.units[k].end = len(s.buf)
+			if k := len(s.out.units) - 1; k >= 0 {
+				s.out.units[k].end = len(s.out.buf)
 			}
 			return
 		}
 		t := wr.End.UnixNano()
-		u = unit{step: s.r.stepOf(t, s.flushing), stage: stage, t: t, key: wr.Key}
+		u = unit{step: s.stepOf(t), stage: stage, t: t, key: wr.Key}
 	default:
 		d, ok := o.(*core.Decision)
 		key, t := "", int64(0)
@@ -301,28 +465,38 @@ func (s *share) emit(o core.Output) {
 			key, t = d.Key, d.Time.UnixNano()
 		}
 		// A matcher releases an event when the watermark is past it: strictly.
-		u = unit{step: s.r.stepOf(t+1, s.flushing), stage: stage, t: t, key: key}
+		u = unit{step: s.stepOf(t + 1), stage: stage, t: t, key: key}
 	}
 	s.write(o)
-	u.end = len(s.buf)
-	s.units = append(s.units, u)
+	u.end = len(s.out.buf)
+	s.out.units = append(s.out.units, u)
 }
 
 func (s *share) write(o core.Output) {
-	if b, ok := s.r.c.AppendOutput(s.buf, o); ok {
-		s.buf = append(b, '\n')
+	if b, ok := s.r.c.AppendOutput(s.out.buf, o); ok {
+		s.out.buf = append(b, '\n')
 	}
 }
 
 // stepOf returns the step at which the watermark reached t: the position of the first record of
-// the batch that raised the greatest event time to t + the out-of-orderness.
-func (r *splitRun) stepOf(t int64, flushing bool) int64 {
-	if flushing {
+// the batch being run that raised the greatest event time to t + the out-of-orderness.
+func (s *share) stepOf(t int64) int64 {
+	if s.flushing {
 		return math.MaxInt64
 	}
-	x := t + r.ooo
-	for ci, ch := range r.chunks {
-		if r.base[ci+1] < x {
+	sl := s.slot
+	x := t + s.r.ooo
+	if x == s.stepX && x != 0 {
+		return s.stepAt
+	}
+	s.stepX, s.stepAt = x, s.stepIn(sl, x)
+	return s.stepAt
+}
+
+// stepIn is stepOf's search of the batch.
+func (s *share) stepIn(sl *batchSlot, x int64) int64 {
+	for ci, ch := range sl.chunks {
+		if sl.base[ci+1] < x {
 			continue
 		}
 		i, _ := slices.BinarySearchFunc(ch.rises, x, func(e rise, x int64) int {
@@ -338,8 +512,8 @@ func (r *splitRun) stepOf(t int64, flushing bool) int64 {
 			return ch.rises[i].pos
 		}
 	}
-	// Not reached: a window fires only once the watermark passed it. Put it at the batch's end.
-	return r.pos - 1
+	// Not reached: a window fires only once the watermark passed it. Put it before the batch.
+	return sl.pos - 1
 }
 
 func (a *unit) cmp(b *unit) int {
@@ -368,95 +542,100 @@ func cmpI64(a, b int64) int {
 // puts it, and what that fires is emitted as flushed.
 func (s *share) advanceFlush(ctx context.Context, at int64) {
 	s.ctx = ctx
-	s.fails = s.fails[:0]
-	s.res = core.Result{Failures: s.res.Failures[:0]}
+	s.out = &s.outs[s.r.set]
+	s.out.fails = s.out.fails[:0]
+	s.out.res = core.Result{Failures: s.out.res.Failures[:0]}
 	s.flushing = true
-	s.err = s.p.AdvanceTo(ctx, &s.res, at, s.emitFn)
+	s.out.err = s.p.AdvanceTo(ctx, &s.out.res, at, s.emitFn)
 	s.flushing = false
 }
 
 // allStages merges every unit.
 const allStages = math.MaxInt
 
-// merge writes the shares' outputs of the batch (or the flush) in one order, and returns their
-// counts and failures, failures in input order. Only units of stages up to maxStage are written;
-// the others stay in the shares' buffers, in order, for a later merge.
-func (r *splitRun) merge(ctx context.Context, w *bufio.Writer, maxStage int) (core.Stats, []posFailure, error) {
+// merge writes the shares' outputs in outs[set] (a batch's, or the flush's) in one order, and
+// returns their counts and failures, failures in input order. Only units of stages up to maxStage
+// are written; the others stay in the shares' buffers, in order, for a later merge.
+func (r *splitRun) merge(ctx context.Context, w *bufio.Writer, maxStage, set int) (core.Stats, []posFailure, error) {
 	var st core.Stats
 	var fails []posFailure
+	outs := r.mergeOuts[:0]
 	for _, s := range r.shares {
-		if s.err != nil {
-			return st, nil, s.err
+		o := &s.outs[set]
+		if o.err != nil {
+			return st, nil, o.err
 		}
-		st.Add(s.res.Stats)
-		fails = append(fails, s.fails...)
+		st.Add(o.res.Stats)
+		fails = append(fails, o.fails...)
 		// A share's own units come in order but for two things: a lazy AdvanceTo files window
 		// results of later steps before pattern decisions of earlier ones, and a matcher orders
 		// equal event times by arrival, not key. A stable sort restores the merge order.
-		if !slices.IsSortedFunc(s.units, func(a, b unit) int { return a.cmp(&b) }) {
-			sortUnits(s)
+		if !slices.IsSortedFunc(o.units, func(a, b unit) int { return a.cmp(&b) }) {
+			sortUnits(s, o)
 		}
+		outs = append(outs, o)
 	}
+	r.mergeOuts = outs
 	if len(fails) > 1 {
 		slices.SortStableFunc(fails, func(a, b posFailure) int { return cmpI64(a.pos, b.pos) })
 	}
-	heads := make([]int, len(r.shares))
-	starts := make([]int, len(r.shares))
+	heads := make([]int, len(outs))
+	starts := make([]int, len(outs))
 	for k := 0; ; k++ {
 		if k&255 == 0 && ctx.Err() != nil {
 			return st, nil, ctx.Err()
 		}
 		best := -1
-		for i, s := range r.shares {
-			if heads[i] == len(s.units) || s.units[heads[i]].stage > maxStage {
+		for i, o := range outs {
+			if heads[i] == len(o.units) || o.units[heads[i]].stage > maxStage {
 				continue
 			}
-			if best < 0 || s.units[heads[i]].cmp(&r.shares[best].units[heads[best]]) < 0 {
+			if best < 0 || o.units[heads[i]].cmp(&outs[best].units[heads[best]]) < 0 {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		s := r.shares[best]
-		u := &s.units[heads[best]]
-		if _, err := w.Write(s.buf[starts[best]:u.end]); err != nil {
+		o := outs[best]
+		u := &o.units[heads[best]]
+		if _, err := w.Write(o.buf[starts[best]:u.end]); err != nil {
 			return st, nil, fmt.Errorf("write output: %w", err)
 		}
 		starts[best] = u.end
 		heads[best]++
 	}
-	for i, s := range r.shares {
+	for i, o := range outs {
 		// Keep what was not written, at the front.
-		rest := s.units[heads[i]:]
+		rest := o.units[heads[i]:]
 		for k := range rest {
 			rest[k].end -= starts[i]
 		}
-		s.units = s.units[:copy(s.units, rest)]
-		s.buf = s.buf[:copy(s.buf, s.buf[starts[i]:])]
+		o.units = o.units[:copy(o.units, rest)]
+		o.buf = o.buf[:copy(o.buf, o.buf[starts[i]:])]
 	}
 	return st, fails, nil
 }
 
-// sortUnits sorts a share's units stably, moving their bytes along. The sorted bytes go to the
-// share's spare buffer, which then swaps with its buffer: W2's shares sort every batch (a firing
+// sortUnits sorts a share's units in o stably, moving their bytes along. The sorted bytes go to
+// the share's spare buffer, which then swaps with o's: W2's shares sort every batch (a firing
 // emits a key's windows together, the merge wants them by end time first), and a new buffer
 // each time was most of what a W2 replay allocated (460 MB per million events).
-func sortUnits(s *share) {
+func sortUnits(s *share, o *shareOut) {
 	s.spans = s.spans[:0]
 	start := 0
-	for _, u := range s.units {
+	for _, u := range o.units {
 		s.spans = append(s.spans, span{u, start})
 		start = u.end
 	}
 	slices.SortStableFunc(s.spans, func(a, b span) int { return a.u.cmp(&b.u) })
 	buf := s.spare[:0]
 	for i, sp := range s.spans {
-		buf = append(buf, s.buf[sp.start:sp.u.end]...)
-		s.units[i] = sp.u
-		s.units[i].end = len(buf)
+		buf = append(buf, o.buf[sp.start:sp.u.end]...)
+		o.units[i] = sp.u
+		o.units[i].end = len(buf)
 	}
-	s.buf, s.spare = buf, s.buf
+	o.buf, s.spare = buf, o.buf
 }
 
 // span is a unit and where its bytes start.
@@ -477,32 +656,34 @@ const (
 	flushHorizon = int64(7 * 24 * time.Hour)
 )
 
-// parallel runs f on every share at once.
+// parallel runs f on every share, on the pool's goroutines.
 func (r *splitRun) parallel(f func(s *share)) {
-	var wg sync.WaitGroup
-	for _, s := range r.shares {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(s)
-		}()
-	}
-	wg.Wait()
+	r.phase(len(r.shares), func(_, i int) (string, func()) {
+		return "flush", func() { f(r.shares[i]) }
+	})
+}
+
+// mergeFlush is merge for the flush, on its own.
+func (r *splitRun) mergeFlush(ctx context.Context, w *bufio.Writer, maxStage int) (st core.Stats, err error) {
+	r.phase(1, func(int, int) (string, func()) {
+		return "merge", func() { st, _, err = r.merge(ctx, w, maxStage, r.set) }
+	})
+	return st, err
 }
 
 // flush ends the stream on every share and writes the merged outputs.
 func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, error) {
 	var st core.Stats
-	if end := r.base[len(r.chunks)]; end != math.MinInt64 {
+	if end := r.end; end != math.MinInt64 {
 		step := int64(time.Second)
 		for at := end; at-end < flushHorizon && ctx.Err() == nil; {
 			at += step
 			r.parallel(func(s *share) { s.advanceFlush(ctx, at) })
 			size := 0
 			for _, s := range r.shares {
-				size += len(s.buf)
+				size += len(s.outs[r.set].buf)
 			}
-			rst, _, err := r.merge(ctx, w, pipeline.StageWindows)
+			rst, err := r.mergeFlush(ctx, w, pipeline.StageWindows)
 			if err != nil {
 				return st, err
 			}
@@ -516,7 +697,7 @@ func (r *splitRun) flush(ctx context.Context, w *bufio.Writer) (core.Stats, erro
 		}
 	}
 	r.parallel(func(s *share) { s.flush(ctx) })
-	fst, _, err := r.merge(ctx, w, allStages)
+	fst, err := r.mergeFlush(ctx, w, allStages)
 	st.Add(fst)
 	if err == nil {
 		err = ctx.Err()

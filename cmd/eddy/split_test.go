@@ -7,7 +7,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/eddyhq/eddy/core"
 	"github.com/eddyhq/eddy/core/codec"
@@ -145,4 +147,64 @@ func firstDiff(a, b string) int {
 		}
 	}
 	return min(len(la), len(lb)) + 1
+}
+
+// shareOf spreads keys that differ anywhere (a counter, a prefix, a middle part) evenly over any
+// number of shares.
+func TestShareOfSpread(t *testing.T) {
+	for _, form := range []string{"sensor-%04d", "%d", "tenant-eu-%06d-device", "%08d-a-long-key-with-a-common-suffix-0123456789"} {
+		for _, n := range []int{2, 3, 4, 8, 16, 64} {
+			counts := make([]int, n)
+			const keys = 10_000
+			for i := range keys {
+				s := shareOf(fmt.Sprintf(form, i), n)
+				if s < 0 || s >= n {
+					t.Fatalf("shareOf(%q, %d) = %d", fmt.Sprintf(form, i), n, s)
+				}
+				counts[s]++
+			}
+			// A uniform spread has a standard deviation of sqrt(keys/n); allow 5 of them.
+			want := keys / n
+			for s, c := range counts {
+				if d := c - want; d*d > 25*want {
+					t.Errorf("%q over %d shares: share %d has %d keys, want about %d", form, n, s, c, want)
+				}
+			}
+		}
+	}
+	// The same key in another string (as another decoder interns it) goes to the same share.
+	k := "sensor-0001"
+	if shareOf(k, 8) != shareOf(strings.Clone(k), 8) || shareOf("anything", 1) != 0 {
+		t.Error("shareOf is not a function of the key")
+	}
+}
+
+// The work pool runs every task of every phase once, whether its helpers spin or block between
+// phases (the gaps here are longer than their spinning), and each task on one goroutine.
+func TestWorkPool(t *testing.T) {
+	for _, g := range []int{1, 2, 3, 8} {
+		p := newWorkPool(g)
+		for phase := range 300 {
+			n := phase % 17
+			counts := make([]int32, n)
+			var mu sync.Mutex
+			p.do(n, func(gi, i int) {
+				if gi < 0 || gi >= g {
+					t.Errorf("goroutine %d of %d", gi, g)
+				}
+				mu.Lock()
+				counts[i]++
+				mu.Unlock()
+			})
+			for i, c := range counts {
+				if c != 1 {
+					t.Fatalf("%d goroutines, phase %d: task %d ran %d times", g, phase, i, c)
+				}
+			}
+			if phase%50 == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		p.close()
+	}
 }

@@ -77,7 +77,7 @@ func ExampleLines() {
 	// events.ndjson:3 3 {"key":"b","ts":2}
 }
 
-// Replaying in batches without copying: each batch is decoded (here just printed) before the second
+// Replaying in batches without copying: each batch is decoded (here just printed) before the third
 // NextBatch call after it reuses its buffer.
 func ExampleLines_NextBatch() {
 	input := "{\"key\":\"a\",\"ts\":1}\r\n{\"key\":\"b\",\"ts\":2}\n\n{\"key\":\"c\",\"ts\":3}"

@@ -71,8 +71,9 @@ type Lines struct {
 	src    io.Reader
 	gz     *gzip.Reader
 
-	// The input not yet split is buf[pos:end]; buf is one of bufs, which NextBatch alternates.
-	bufs     [2][]byte
+	// The input not yet split is buf[pos:end]; buf is one of bufs, which NextBatch takes in turn
+	// (three: a parallel replay runs one batch while it decodes the next and reads the one after).
+	bufs     [3][]byte
 	cur      int
 	buf      []byte
 	pos, end int
@@ -177,16 +178,16 @@ func (l *Lines) markOverlong(rec *core.Record) {
 
 // NextBatch reads up to len(recs) non-blank lines into recs (replacing all their members) and
 // returns how many; 0 means the end of the input or an error, and Err says which. The records'
-// Data point into Lines' buffer: they stay valid until the second NextBatch call after this one (or
+// Data point into Lines' buffer: they stay valid until the third NextBatch call after this one (or
 // the next Next call). A read error ends a batch early; the next call returns 0.
 func (l *Lines) NextBatch(recs []core.Record) int {
 	if l.err != nil || len(recs) == 0 {
 		return 0
 	}
-	// Start in the other buffer, carrying over what the last batch did not use, so that the records
+	// Start in the next buffer, carrying over what the last batch did not use, so that the records
 	// the last call returned stay intact while these are read.
 	rest := l.buf[l.pos:l.end]
-	l.cur ^= 1
+	l.cur = (l.cur + 1) % len(l.bufs)
 	next := l.bufs[l.cur]
 	if size := max(len(rest)+readChunk, len(l.buf), 2*readChunk); cap(next) < size {
 		next = make([]byte, size)

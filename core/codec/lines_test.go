@@ -237,26 +237,33 @@ func refLines(input, name string) []core.Record {
 }
 
 // readBatches reads l with NextBatch in batches of size n, checking on the way that each batch's
-// records are still intact after the next call, and copying them out.
+// records are still intact after the next two calls, and copying them out.
 func readBatches(t testing.TB, l *Lines, n int) []core.Record {
 	var out []core.Record
-	bufs := [2][]core.Record{make([]core.Record, n), make([]core.Record, n)}
-	var prev []core.Record
-	var prevData []string
+	var bufs [3][]core.Record
+	for i := range bufs {
+		bufs[i] = make([]core.Record, n)
+	}
+	// prev[0] is the batch before the last, prev[1] the last; data their records' bytes when read.
+	var prev [2][]core.Record
+	var data [2][]string
 	for k := 0; ; k++ {
-		recs := bufs[k%2]
+		recs := bufs[k%3]
 		got := l.NextBatch(recs)
-		for i, r := range prev {
-			if string(r.Data) != prevData[i] {
-				t.Fatalf("batch %d record %d changed after the next call: %q, was %q", k-1, i, r.Data, prevData[i])
+		for j := range prev {
+			for i, r := range prev[j] {
+				if string(r.Data) != data[j][i] {
+					t.Fatalf("batch %d record %d changed after the call for batch %d: %q, was %q", k-2+j, i, k, r.Data, data[j][i])
+				}
 			}
 		}
 		if got == 0 {
 			return out
 		}
-		prev, prevData = recs[:got], prevData[:0]
-		for _, r := range prev {
-			prevData = append(prevData, string(r.Data))
+		prev[0], data[0] = prev[1], data[1]
+		prev[1], data[1] = recs[:got], nil
+		for _, r := range prev[1] {
+			data[1] = append(data[1], string(r.Data))
 			out = append(out, core.Record{ID: r.ID, Offset: r.Offset, Data: []byte(string(r.Data))})
 		}
 	}
