@@ -78,7 +78,8 @@ func dashboard(ctx context.Context, e *env, storeURL, addr string, poll time.Dur
 		return fmt.Errorf("--view %s: %w", storeURL, err)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s := &viewhttp.Server{Store: store, Poll: poll, Logger: logger}
+	// Every page reloads on the same "refresh" event: one read of the cloud store answers them all.
+	s := &viewhttp.Server{Store: store, Poll: poll, Logger: logger, CacheFor: time.Second}
 	return serveLoopback(ctx, e, s.Handler(), addr, fmt.Sprintf("%s (%d functions with views)", storeURL, len(cs)))
 }
 

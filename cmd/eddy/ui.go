@@ -108,7 +108,9 @@ func startDevUI(ctx context.Context, e *env, f *spec.Function, ui bool, addr, st
 		store.Close()
 		return nil, fmt.Errorf("--ui-addr: %w (is another eddy dev --ui running? pick another address with --ui-addr)", err)
 	}
-	s := &viewhttp.Server{Store: store, Hub: d.hub, Logger: logger}
+	// Pages refetch after each tick of the stream (at most every DefaultInterval): one read of the
+	// store answers all of them.
+	s := &viewhttp.Server{Store: store, Hub: d.hub, Logger: logger, CacheFor: viewhttp.DefaultInterval}
 	d.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	d.done = make(chan struct{})
 	fmt.Fprintf(e.stderr, "eddy dev: dashboard on http://%s/ (views in %s)\n", ln.Addr(), storeURL)

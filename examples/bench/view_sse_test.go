@@ -43,7 +43,8 @@ func runSSE(b *testing.B, recs []core.Record, defs []view.Def, n int, path strin
 		Aggregates: []string{"count", "sum", "avg", "min", "max"}}); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer((&viewhttp.Server{Store: store, Hub: hub}).Handler())
+	// As eddy dev --ui serves them (cmd/eddy/ui.go).
+	srv := httptest.NewServer((&viewhttp.Server{Store: store, Hub: hub, CacheFor: viewhttp.DefaultInterval}).Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

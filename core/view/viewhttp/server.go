@@ -56,6 +56,13 @@ type Server struct {
 	MaxRows int
 	// Logger gets request errors (slog.Default() if nil).
 	Logger *slog.Logger
+	// CacheFor, if positive, lets one read of the store answer every identical view request (same
+	// path and query: the catalogs, a view's rows, one row, firing, decisions) for that long, and
+	// requests that arrive while it is read wait for it. Open dashboards refetch the same tables
+	// after the same tick of the event stream, so fifty pages then cost one scan of a view rather
+	// than fifty. Answers are at most CacheFor older than the store; the cache holds at most 4 MiB
+	// of answers. Zero: every request reads the store.
+	CacheFor time.Duration
 }
 
 // Handler returns the server's routes.
@@ -63,11 +70,15 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(assets, "assets")
 	mux.Handle("GET /", http.FileServerFS(sub))
-	mux.HandleFunc("GET /api/functions", s.functions)
-	mux.HandleFunc("GET /api/functions/{fn}/views/{view}/rows", s.rows)
-	mux.HandleFunc("GET /api/functions/{fn}/views/{view}/rows/{key...}", s.row)
-	mux.HandleFunc("GET /api/functions/{fn}/firing", s.firing)
-	mux.HandleFunc("GET /api/functions/{fn}/decisions", s.decisions)
+	read := func(h http.HandlerFunc) http.HandlerFunc { return h }
+	if s.CacheFor > 0 {
+		read = newRespCache(s.CacheFor).wrap
+	}
+	mux.HandleFunc("GET /api/functions", read(s.functions))
+	mux.HandleFunc("GET /api/functions/{fn}/views/{view}/rows", read(s.rows))
+	mux.HandleFunc("GET /api/functions/{fn}/views/{view}/rows/{key...}", read(s.row))
+	mux.HandleFunc("GET /api/functions/{fn}/firing", read(s.firing))
+	mux.HandleFunc("GET /api/functions/{fn}/decisions", read(s.decisions))
 	mux.HandleFunc("GET /api/status", s.status)
 	mux.HandleFunc("GET /api/events", s.events)
 	return mux
