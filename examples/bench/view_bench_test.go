@@ -195,39 +195,13 @@ func runWithClients(b *testing.B, recs []core.Record, lines func() *lineSink, de
 	for hub.Stats().Clients < n {
 		time.Sleep(time.Millisecond)
 	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	var peak uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				var m runtime.MemStats
-				runtime.ReadMemStats(&m)
-				peak = max(peak, m.HeapInuse)
-			}
-		}
-	}()
+	heapGrowth := sampleHeap()
 	d := runW1Sink(b, recs, view.Tee(lines(), w))
-	close(stop)
-	<-sampled
+	growth := heapGrowth()
 	hs := hub.Stats()
 	cancel()
 	srv.CloseClientConnections()
 	wg.Wait()
-	growth := uint64(0)
-	if peak > base {
-		growth = peak - base
-	}
 	return d, growth, hs
 }
 
@@ -260,5 +234,39 @@ func BenchmarkViewWrite(b *testing.B) {
 			b.ReportMetric(float64(st.Written)/float64(st.Applies), "rows/batch")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys), "ns/key")
 		})
+	}
+}
+
+// sampleHeap collects garbage, then samples the heap in use every 20 ms until the function it
+// returns is called; that returns the peak less the heap at the start.
+func sampleHeap() func() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-sampled
+		if peak > base {
+			return peak - base
+		}
+		return 0
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -79,33 +78,12 @@ func runSSE(b *testing.B, recs *eventLines, defs []view.Def, n int, path string,
 	for hub.Stats().Clients < n {
 		time.Sleep(time.Millisecond)
 	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	var peak uint64
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				var m runtime.MemStats
-				runtime.ReadMemStats(&m)
-				peak = max(peak, m.HeapInuse)
-			}
-		}
-	}()
+	heapGrowth := sampleHeap()
 	lines := &lineSink{w: bufio.NewWriterSize(io.Discard, 1<<20)}
 	c0 := cpuTime()
 	d := runW1SinkObserved(b, recs, view.Tee(lines, w), hub)
 	cpu := cpuTime() - c0
-	close(stop)
-	<-sampled
+	growth := heapGrowth()
 	// Let the clients read what is still pending before counting.
 	for deadline := time.Now().Add(2 * time.Second); n > 0 && time.Now().Before(deadline) && hub.Stats().Pending > 0; {
 		time.Sleep(5 * time.Millisecond)
@@ -117,11 +95,7 @@ func runSSE(b *testing.B, recs *eventLines, defs []view.Def, n int, path string,
 	if failed.Load() > 0 {
 		b.Fatalf("%d of %d page API calls did not answer 200", failed.Load(), calls.Load())
 	}
-	r := sseRun{d: d, cpu: cpu, bytes: read.Load(), calls: calls.Load(), hub: hs}
-	if peak > base {
-		r.heapGrowth = peak - base
-	}
-	return r
+	return sseRun{d: d, cpu: cpu, heapGrowth: growth, bytes: read.Load(), calls: calls.Load(), hub: hs}
 }
 
 // runW1SinkObserved is runW1Sink that also reports each batch's status to hub, as eddy dev does.
