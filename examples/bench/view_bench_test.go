@@ -49,6 +49,13 @@ func cpuTime() time.Duration {
 // runW1Sink runs W1 over recs in batches of 10,000, handing each batch's outputs to sink at once
 // as the Runner does, and returns the elapsed time.
 func runW1Sink(b *testing.B, recs []core.Record, sink emitter) time.Duration {
+	return runW1Batches(b, len(recs), func(_ []core.Record, i, j int) []core.Record { return recs[i:j] }, sink, nil)
+}
+
+// runW1Batches runs W1 over n records that batch gives (records i..j-1, appended to dst or sliced)
+// in batches of 10,000, handing each batch's outputs to sink at once as the Runner does, and each
+// batch's result to observe if set; it returns the elapsed time.
+func runW1Batches(b *testing.B, n int, batch func(dst []core.Record, i, j int) []core.Record, sink emitter, observe func(*core.Result)) time.Duration {
 	p, err := Build(W1)
 	if err != nil {
 		b.Fatal(err)
@@ -57,13 +64,19 @@ func runW1Sink(b *testing.B, recs []core.Record, sink emitter) time.Duration {
 	var outs []core.Output
 	collect := func(o core.Output) { outs = append(outs, core.CloneOutput(o)) }
 	start := time.Now()
-	for i := 0; i < len(recs); i += 10000 {
+	var recs []core.Record
+	for i := 0; i < n; i += 10000 {
 		outs = outs[:0]
-		if _, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs[i:min(i+10000, len(recs))], Now: time.Unix(0, 0)}, collect); err != nil {
+		recs = batch(recs[:0], i, min(i+10000, n))
+		res, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs, Now: time.Unix(0, 0)}, collect)
+		if err != nil {
 			b.Fatal(err)
 		}
 		if err := sink.Emit(ctx, outs); err != nil {
 			b.Fatal(err)
+		}
+		if observe != nil {
+			observe(&res)
 		}
 	}
 	outs = outs[:0]

@@ -81,7 +81,10 @@ func runSSE(b *testing.B, recs *eventLines, defs []view.Def, n int, path string,
 	heapGrowth := sampleHeap()
 	lines := &lineSink{w: bufio.NewWriterSize(io.Discard, 1<<20)}
 	c0 := cpuTime()
-	d := runW1SinkObserved(b, recs, view.Tee(lines, w), hub)
+	// Each batch's status goes to the hub, as eddy dev reports it.
+	d := runW1Batches(b, recs.len(), recs.batch, view.Tee(lines, w), func(res *core.Result) {
+		hub.ObserveBatch("w1", "p0", res, time.Now())
+	})
 	cpu := cpuTime() - c0
 	growth := heapGrowth()
 	// Let the clients read what is still pending before counting.
@@ -96,39 +99,6 @@ func runSSE(b *testing.B, recs *eventLines, defs []view.Def, n int, path string,
 		b.Fatalf("%d of %d page API calls did not answer 200", failed.Load(), calls.Load())
 	}
 	return sseRun{d: d, cpu: cpu, heapGrowth: growth, bytes: read.Load(), calls: calls.Load(), hub: hs}
-}
-
-// runW1SinkObserved is runW1Sink that also reports each batch's status to hub, as eddy dev does.
-func runW1SinkObserved(b *testing.B, lines *eventLines, sink emitter, hub *viewhttp.Hub) time.Duration {
-	p, err := Build(W1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	var outs []core.Output
-	collect := func(o core.Output) { outs = append(outs, core.CloneOutput(o)) }
-	start := time.Now()
-	var recs []core.Record
-	for i := 0; i < lines.len(); i += 10000 {
-		outs = outs[:0]
-		recs = lines.batch(recs[:0], i, min(i+10000, lines.len()))
-		res, err := p.Run(ctx, core.Batch{Partition: "p0", Records: recs, Now: time.Unix(0, 0)}, collect)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := sink.Emit(ctx, outs); err != nil {
-			b.Fatal(err)
-		}
-		hub.ObserveBatch("w1", "p0", &res, time.Now())
-	}
-	outs = outs[:0]
-	if _, err := p.Flush(ctx, collect); err != nil {
-		b.Fatal(err)
-	}
-	if err := sink.Emit(ctx, outs); err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start)
 }
 
 // BenchmarkW1View50SSE is the gate "50 concurrent dashboard clients with bounded memory, pipeline

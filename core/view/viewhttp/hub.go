@@ -21,8 +21,9 @@ const DefaultInterval = 250 * time.Millisecond
 
 // DefaultTickRate bounds the bytes per second the newest-per-key stream sends each client. A tick
 // of 1,000 keys' windows (about 240 KiB) then comes about every 2 s: the page shows a table of
-// 50 keys and one key's chart, which it refetches from the API, and 50 pages reading 256 KiB/s
-// each cost the pipeline 4-8% CPU on two cores (BenchmarkW1View50Pages), against 2-3% at 128.
+// 50 keys and one key's chart, which it refetches from the API. 50 pages reading 256 KiB/s each
+// cost the pipeline +4.0% and +8.0% CPU on two cores in two runs of BenchmarkW1View50Pages,
+// against +3.2% and -2.2% at 128 KiB/s.
 const DefaultTickRate = 128 << 10
 
 // DefaultWriteTimeout bounds one write to a client; a client that takes longer is dropped.
