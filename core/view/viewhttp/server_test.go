@@ -46,6 +46,20 @@ func setup(t *testing.T, hub *viewhttp.Hub) (*view.Writer, *httptest.Server) {
 	return w, srv
 }
 
+// openEvents opens an event stream; the test's end closes it.
+func openEvents(t *testing.T, url string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -152,14 +166,7 @@ func readEvents(t *testing.T, r *bufio.Reader, typ string, n int) []string {
 func TestEvents(t *testing.T) {
 	hub := viewhttp.NewHub(nil)
 	w, srv := setup(t, hub)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openEvents(t, srv.URL+"/api/events")
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("content type %q", ct)
 	}
@@ -168,7 +175,7 @@ func TestEvents(t *testing.T) {
 	for hub.Stats().Clients != 1 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := w.Emit(ctx, []core.Output{viewtest.Win("fn", "a", 1, 0), viewtest.Dec("fn", "hot", "a", 1, "firing")}); err != nil {
+	if err := w.Emit(context.Background(), []core.Output{viewtest.Win("fn", "a", 1, 0), viewtest.Dec("fn", "hot", "a", 1, "firing")}); err != nil {
 		t.Fatal(err)
 	}
 	hub.ObserveBatch("fn", "p0", &core.Result{Watermark: time.Unix(100, 0), Stats: core.Stats{Events: 5, Late: 1, Failed: 2}}, time.Unix(103, 0))
@@ -189,14 +196,7 @@ func TestEvents(t *testing.T) {
 func TestSlowClientDropped(t *testing.T) {
 	hub := viewhttp.NewHub(&viewhttp.HubOptions{LogBytes: 1 << 20, WriteTimeout: 200 * time.Millisecond})
 	_, srv := setup(t, hub)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events?all=1", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	openEvents(t, srv.URL+"/api/events?all=1")
 	for hub.Stats().Clients != 1 {
 		time.Sleep(time.Millisecond)
 	}
@@ -229,14 +229,7 @@ func TestSlowClientDropped(t *testing.T) {
 func TestDroppedEvent(t *testing.T) {
 	hub := viewhttp.NewHub(&viewhttp.HubOptions{LogBytes: 256 << 10, Interval: 200 * time.Millisecond})
 	_, srv := setup(t, hub)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events?all=1", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openEvents(t, srv.URL+"/api/events?all=1")
 	br := bufio.NewReader(resp.Body)
 	if h := readEvents(t, br, "hello", 1); !strings.Contains(h[0], `"live":true`) {
 		t.Errorf("hello %s", h[0])
@@ -268,16 +261,8 @@ func TestDroppedEvent(t *testing.T) {
 func TestEventsNewestPerKey(t *testing.T) {
 	hub := viewhttp.NewHub(&viewhttp.HubOptions{Interval: 20 * time.Millisecond})
 	_, srv := setup(t, hub)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	open := func(path string) *bufio.Reader {
-		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { resp.Body.Close() })
-		br := bufio.NewReader(resp.Body)
+		br := bufio.NewReader(openEvents(t, srv.URL+path).Body)
 		readEvents(t, br, "hello", 1)
 		return br
 	}
